@@ -1,0 +1,1 @@
+"""Engine adapters behind one Protocol (base.Engine); each imports its heavy library only when loaded."""

@@ -1,0 +1,66 @@
+"""The one small interface every engine adapter implements, and what one batch call returns."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..latency import Histogram
+from ..workloads import Prompt
+
+
+@dataclass
+class LoadRequest:
+    """What a worker needs to load one (engine, model, GPU count) trial."""
+
+    model_dir: str
+    dummy: bool
+    gpus: int
+    dtype: str
+    seed: int
+    knobs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class BatchResult:
+    """One generate call over one batch. Engines that time requests themselves fill `ttft_s`/`itl_s` with exact
+    per-request samples; engines that only expose histograms fill `histograms` (name -> Histogram delta)."""
+
+    output_tokens: int
+    ttft_s: list[float] = field(default_factory=list)
+    itl_s: list[float] = field(default_factory=list)
+    histograms: dict[str, Histogram] = field(default_factory=dict)
+
+
+class Engine(Protocol):
+    name: str
+
+    def load(self, request: LoadRequest) -> dict[str, Any]:
+        """Load the model; return facts for the record (dtype used, versions, device map)."""
+
+    def generate(self, prompts: list[Prompt], output_len: int) -> BatchResult:
+        """Generate exactly `output_len` tokens for each prompt, as one batch."""
+
+    def close(self) -> None:
+        """Free the model and its devices."""
+
+    def memory_peak_bytes(self) -> int | None:
+        """Peak device memory the engine itself allocated since the last reset, where it can tell."""
+
+    def reset_memory_peak(self) -> None:
+        """Start a new peak-memory window."""
+
+
+class EngineNotAvailable(RuntimeError):
+    """The engine's package is missing or cannot start here: a per-trial error, not a session crash."""
+
+
+def make_engine(name: str) -> Engine:
+    if name == "hf":
+        from .hf import HfPipelineEngine
+
+        return HfPipelineEngine()
+    if name == "vllm":
+        from .vllm import VllmEngine
+
+        return VllmEngine()
+    raise ValueError(f"unknown engine {name!r}")

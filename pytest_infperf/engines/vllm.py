@@ -1,0 +1,97 @@
+"""vLLM engine: LLM(...) with tensor parallelism over the trial's GPUs, b token-id prompts per generate call.
+
+Architecture-only models load with load_format="dummy"; prompts go in as token ids (skip_tokenizer_init), so
+no tokenizer is needed at run time. Latencies come from vLLM's own metrics (TTFT, inter-token, end-to-end
+histograms), taken as the difference of snapshots around each call.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..latency import Histogram
+from ..workloads import Prompt
+from .base import BatchResult, EngineNotAvailable, LoadRequest
+
+_METRICS = {"ttft": "vllm:time_to_first_token_seconds", "itl": "vllm:inter_token_latency_seconds",
+            "e2e": "vllm:e2e_request_latency_seconds"}
+_METRIC_FALLBACKS = {"vllm:inter_token_latency_seconds": "vllm:time_per_output_token_seconds"}
+
+
+def _histograms(llm: Any) -> dict[str, Histogram]:
+    """vLLM's cumulative Prometheus buckets as per-bucket counts, keyed ttft/itl/e2e."""
+    found: dict[str, Histogram] = {}
+    by_name = {m.name: m for m in llm.get_metrics() if hasattr(m, "buckets")}
+    for key, name in _METRICS.items():
+        metric = by_name.get(name) or by_name.get(_METRIC_FALLBACKS.get(name, ""))
+        if metric is None:
+            continue
+        bounds = sorted(float(b) for b in metric.buckets)
+        cumulative = [metric.buckets[k] for k in sorted(metric.buckets, key=float)]
+        counts = [c - p for c, p in zip(cumulative, [0, *cumulative[:-1]])]
+        found[key] = Histogram(bounds, counts, float(metric.sum))
+    return found
+
+
+class VllmEngine:
+    name = "vllm"
+
+    def __init__(self) -> None:
+        self.llm: Any = None
+
+    def load(self, request: LoadRequest) -> dict[str, Any]:
+        try:
+            import vllm
+            from vllm import LLM
+        except ImportError as err:
+            raise EngineNotAvailable(f"vllm is not installed ({err}); pip install 'pytest-infperf[vllm]'") from err
+        knobs = request.knobs
+        kwargs: dict[str, Any] = dict(
+            model=request.model_dir, dtype=request.dtype, seed=request.seed, skip_tokenizer_init=True,
+            disable_log_stats=False, tensor_parallel_size=max(request.gpus, 1),
+            pipeline_parallel_size=knobs.get("pipeline_parallel_size", 1),
+            enforce_eager=knobs.get("enforce_eager", False),
+        )
+        if request.dummy:
+            kwargs["load_format"] = "dummy"
+        if request.gpus > 0:
+            kwargs["gpu_memory_utilization"] = knobs.get("gpu_memory_utilization", 0.9)
+        for key in ("max_num_seqs", "max_num_batched_tokens", "max_model_len"):
+            if knobs.get(key):
+                kwargs[key] = knobs[key]
+        if knobs.get("distributed_executor_backend", "auto") != "auto":
+            kwargs["distributed_executor_backend"] = knobs["distributed_executor_backend"]
+        self.llm = LLM(**kwargs)
+        config = self.llm.llm_engine.model_config
+        return {"dtype": str(config.dtype).removeprefix("torch."), "engine_version": vllm.__version__,
+                "torch_version": __import__("torch").__version__, "max_model_len": config.max_model_len,
+                "engine_args": {k: v for k, v in kwargs.items() if k != "model"}}
+
+    def generate(self, prompts: list[Prompt], output_len: int) -> BatchResult:
+        from vllm import SamplingParams
+        from vllm.inputs import TokensPrompt
+
+        params = SamplingParams(max_tokens=output_len, min_tokens=output_len, ignore_eos=True, temperature=0.0,
+                                detokenize=False)
+        before = _histograms(self.llm)
+        outputs = self.llm.generate([TokensPrompt(prompt_token_ids=list(p.token_ids)) for p in prompts], params,
+                                    use_tqdm=False)
+        after = _histograms(self.llm)
+        counts = [len(o.outputs[0].token_ids) for o in outputs]
+        if any(c != output_len for c in counts):
+            raise RuntimeError(f"vLLM generated {min(counts)}..{max(counts)} tokens per prompt, expected {output_len}")
+        deltas = {k: after[k] - before[k] for k in after if k in before}
+        return BatchResult(output_tokens=sum(counts), histograms=deltas)
+
+    def close(self) -> None:
+        if self.llm is not None:
+            del self.llm
+            self.llm = None
+            import gc
+
+            gc.collect()
+
+    def memory_peak_bytes(self) -> int | None:
+        return None  # vLLM reserves gpu_memory_utilization up front; NVML telemetry reports what it holds
+
+    def reset_memory_peak(self) -> None:
+        pass

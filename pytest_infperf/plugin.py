@@ -1,0 +1,159 @@
+"""pytest entry point (pytest11): options, markers, parametrisation, fixtures, reporting.
+
+Kept thin: torch, transformers, vllm and pynvml are imported only by the worker processes that run trials
+(and pynvml once, by the hardware probe at configure time), so `pytest --help` and collection stay fast.
+"""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .hardware import GENERATIONS
+from .settings import OPTIONS, Option
+
+session_key = pytest.StashKey["InfperfSession"]()
+
+
+def _help(option: Option) -> str:
+    default = f" (default: {option.default})" if option.default is not None else ""
+    return option.help + default
+
+
+def _escape(text: str) -> str:
+    return text.replace("%", "%%")  # argparse %-formats help texts
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("infperf", "LLM inference performance (pytest-infperf)")
+    for option in OPTIONS:
+        flag = f"--infperf-{option.name}"
+        if option.flag:
+            group.addoption(flag, action="store_true", dest=option.dest, help=_escape(option.help))
+        elif option.name == "compare":
+            group.addoption(flag, nargs="?", const="auto", default=None, dest=option.dest, metavar="REF",
+                            help=_escape(option.help) + " (REF: a hardware fingerprint folder under the baselines)")
+        else:
+            group.addoption(flag, type=option.parse, default=None, dest=option.dest,
+                            metavar=option.name.upper().replace("-", "_"), help=_escape(_help(option)))
+        if option.ini:
+            parser.addini(option.dest, help=_help(option), type="string", default=None)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for generation in GENERATIONS:
+        config.addinivalue_line("markers", f"{generation}: perf test for {generation} hardware (pytest-infperf)")
+    config.addinivalue_line("markers", "infperf(**fields): override matrix fields (engines, models, gpus, "
+                                       "batch_sizes, workloads, num_prompts) for one perf test")
+    config.addinivalue_line("markers", "xdist_group(name): keep a trial key's tests on one xdist worker")
+    from .session import InfperfSession
+
+    config.stash[session_key] = InfperfSession.from_config(config)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    session = config.stash[session_key]
+    return session.header_lines()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "infperf_case" not in metafunc.fixturenames:
+        return
+    session = metafunc.config.stash[session_key]
+    marker = metafunc.definition.get_closest_marker("infperf")
+    params = [pytest.param(case, id=case.id, marks=[getattr(pytest.mark, case.hardware),
+                                                   pytest.mark.xdist_group(case.trial_key.id)])
+              for case in session.cases(marker.kwargs if marker else {}, where=metafunc.definition.nodeid)]
+    metafunc.parametrize("infperf_case", params)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    session = config.stash[session_key]
+    for item in items:
+        case = _case_of(item)
+        if case is None:
+            continue
+        reason = session.skip_reason(case)
+        if reason:
+            item.add_marker(pytest.mark.skip(reason=reason))
+    # Tests sharing a trial key run back to back, batch sizes ascending, so each model loads once and an OOM
+    # at one batch size can stand for the larger ones.
+    order = {id(item): i for i, item in enumerate(items)}
+    first_seen: dict[Any, int] = {}
+    for item in items:
+        case = _case_of(item)
+        if case is not None:
+            first_seen.setdefault((case.hardware, case.trial_key), order[id(item)])
+
+    def sort_key(item: pytest.Item) -> tuple[Any, ...]:
+        case = _case_of(item)
+        if case is None:
+            return (order[id(item)], 0, "", 0)
+        return (first_seen[(case.hardware, case.trial_key)], case.batch_size, case.workload.id, order[id(item)])
+
+    items.sort(key=sort_key)
+
+
+def _case_of(item: pytest.Item) -> Any:
+    callspec = getattr(item, "callspec", None)
+    return callspec.params.get("infperf_case") if callspec else None
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    config.stash[session_key].terminal_summary(terminalreporter)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    session = config.stash.get(session_key, None)
+    if session is not None:
+        session.close()
+
+
+@pytest.fixture
+def infperf_case(request: pytest.FixtureRequest) -> Any:
+    raise pytest.UsageError(f"{request.node.nodeid}: infperf_case is parametrised by pytest-infperf; "
+                            "request the `infperf` fixture from a test collected with the plugin active")
+
+
+@pytest.fixture
+def engine(infperf_case: Any) -> str:
+    return infperf_case.engine
+
+
+@pytest.fixture
+def model(infperf_case: Any) -> str:
+    return infperf_case.model
+
+
+@pytest.fixture
+def gpu_count(infperf_case: Any) -> int:
+    return infperf_case.gpus
+
+
+@pytest.fixture
+def batch_size(infperf_case: Any) -> int:
+    return infperf_case.batch_size
+
+
+@pytest.fixture
+def workload(infperf_case: Any) -> Any:
+    return infperf_case.workload
+
+
+@pytest.fixture
+def infperf(request: pytest.FixtureRequest, infperf_case: Any) -> Any:
+    """Runs this test's trial: `record = infperf.measure()`. OOM skips the test (recorded); an engine error
+    fails it with the reason; with --infperf-compare a regression fails it with the statistics."""
+    from .session import Measurer
+
+    session = request.config.stash[session_key]
+    benchmark = None
+    if request.config.pluginmanager.hasplugin("pytest_benchmark") and importlib.util.find_spec("pytest_benchmark"):
+        benchmark = request.getfixturevalue("benchmark")
+    return Measurer(session, infperf_case, request.node.nodeid, benchmark)
+
+
+def rootdir_of(config: pytest.Config) -> Path:
+    return Path(str(config.rootpath))

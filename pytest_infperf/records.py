@@ -1,0 +1,119 @@
+"""The Record: one flat, versioned, JSON-serialisable dict per perf test, every measure named with its unit.
+
+status is ok | oom | error | skipped, with `reason` for all but ok. Records are written as JSON lines (appended
+under a file lock, so xdist workers can share a file) and load back as dicts or a pandas DataFrame.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import os
+import platform
+import socket
+import subprocess
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable
+
+from . import __version__
+
+if TYPE_CHECKING:
+    import pandas
+
+    from .cases import Case
+    from .hardware import Hardware
+    from .runner.pool import Outcome
+    from .settings import Settings
+
+SCHEMA_VERSION = 1
+STATUSES = ("ok", "oom", "error", "skipped")
+REQUIRED = ("schema", "status", "test_id", "case_id", "engine", "model", "gpus", "batch_size", "workload",
+            "hardware_fingerprint", "timestamp")
+
+
+class RecordError(ValueError):
+    pass
+
+
+@functools.lru_cache(maxsize=8)
+def git_commit(cwd: str) -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None
+
+
+def build_record(case: "Case", outcome: "Outcome", hardware: "Hardware", settings: "Settings",
+                 test_id: str, rootdir: Path) -> dict[str, Any]:
+    load = outcome.load
+    record: dict[str, Any] = {
+        "schema": SCHEMA_VERSION, "status": outcome.status, "reason": outcome.reason,
+        "test_id": test_id, "case_id": case.id, "hardware_target": case.hardware,
+        "engine": case.engine, "engine_version": load.get("engine_version"), "torch_version": load.get("torch_version"),
+        "model": case.model, "model_source": load.get("model_source"), "dummy_weights": load.get("dummy_weights"),
+        "dtype": load.get("dtype") or settings.dtype, "gpus": case.gpus, "batch_size": case.batch_size,
+        "workload": case.workload.id, "workload_name": case.workload.name,
+        "input_len_tokens": case.workload.input_len, "output_len_tokens": case.workload.output_len,
+        "num_prompts": case.num_prompts, "repeats": settings.repeats, "warmup_batches": settings.warmup,
+        "load_time_s": load.get("load_time_s"), "engine_args": load.get("engine_args"),
+        "hardware_fingerprint": hardware.fingerprint, "hardware_generation": hardware.generation,
+        "gpu_name": hardware.gpu_name, "gpu_count_present": hardware.gpu_count,
+        "gpu_memory_bytes": hardware.gpus[0].memory_bytes if hardware.gpus else None,
+        "driver_version": hardware.driver_version, "cuda_driver_version": hardware.cuda_driver_version,
+        "cpu_model": hardware.cpu_model, "cpu_count": hardware.cpu_count,
+        "python_version": platform.python_version(), "infperf_version": __version__,
+        "git_commit": git_commit(str(rootdir)), "host": socket.gethostname(),
+        "timestamp": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    record.update(outcome.result)
+    return record
+
+
+def check_record(record: Any, where: str) -> dict[str, Any]:
+    if not isinstance(record, dict):
+        raise RecordError(f"{where}: a record must be a JSON object")
+    if record.get("schema") != SCHEMA_VERSION:
+        raise RecordError(f"{where}: schema {record.get('schema')!r} is not {SCHEMA_VERSION}")
+    missing = [k for k in REQUIRED if k not in record]
+    if missing:
+        raise RecordError(f"{where}: missing {', '.join(missing)}")
+    if record["status"] not in STATUSES:
+        raise RecordError(f"{where}: status {record['status']!r} is not one of {', '.join(STATUSES)}")
+    return record
+
+
+def append_records(path: Path, records: Iterable[dict[str, Any]]) -> None:
+    from filelock import FileLock
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = "".join(json.dumps(r, default=str, sort_keys=True) + "\n" for r in records)
+    with FileLock(str(path) + ".lock"):
+        with path.open("a") as f:
+            f.write(lines)
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def read_records(path: Path) -> list[dict[str, Any]]:
+    """Every record of a JSON-lines file; a bad line is an error naming the file and line."""
+    records = []
+    try:
+        text = Path(path).read_text()
+    except FileNotFoundError:
+        raise RecordError(f"{path}: no such records file") from None
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise RecordError(f"{path}:{number}: not valid JSON ({err.msg})") from None
+        records.append(check_record(data, f"{path}:{number}"))
+    return records
+
+
+def to_dataframe(records: list[dict[str, Any]]) -> "pandas.DataFrame":
+    import pandas
+
+    return pandas.DataFrame.from_records(records)

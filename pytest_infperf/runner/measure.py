@@ -1,0 +1,83 @@
+"""One measurement: warm-up, then `repeats` full passes over the prompts in batches of exactly b.
+
+Each repeat is a separate pass, so repeat-to-repeat spread includes batch-to-batch variation; throughput per
+repeat is generated tokens / wall time of that pass. Medians are what the record reports; samples are kept.
+"""
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from typing import Any, Sequence
+
+from ..engines.base import BatchResult, Engine
+from ..latency import Histogram, summarize
+from ..telemetry import GpuSampler
+from ..workloads import Prompt
+
+
+def make_batches(prompts: Sequence[Prompt], batch_size: int) -> list[list[Prompt]]:
+    """Batches of exactly `batch_size`, cycling the prompts when they do not fill the last one."""
+    total = max(1, math.ceil(len(prompts) / batch_size)) * batch_size
+    cycled = [prompts[i % len(prompts)] for i in range(total)]
+    return [cycled[i:i + batch_size] for i in range(0, total, batch_size)]
+
+
+def _merge(histograms: dict[str, Histogram], result: BatchResult) -> None:
+    for key, hist in result.histograms.items():
+        histograms[key] = histograms[key] + hist if key in histograms else hist
+
+
+def measure(engine: Engine, prompts: Sequence[Prompt], batch_size: int, output_len: int, repeats: int,
+            warmup: int, gpu_indices: list[int]) -> dict[str, Any]:
+    batches = make_batches(prompts, batch_size)
+    wall_start = time.perf_counter()
+    for i in range(warmup):
+        engine.generate(batches[i % len(batches)], output_len)
+    engine.reset_memory_peak()
+    throughput, repeat_wall, ttlt, ttft, itl = [], [], [], [], []
+    histograms: dict[str, Histogram] = {}
+    generate_s = 0.0
+    with GpuSampler(gpu_indices) as sampler:
+        for _ in range(repeats):
+            tokens, repeat_start = 0, time.perf_counter()
+            for batch in batches:
+                start = time.perf_counter()
+                result = engine.generate(batch, output_len)
+                elapsed = time.perf_counter() - start
+                generate_s += elapsed
+                ttlt.append(elapsed)
+                tokens += result.output_tokens
+                ttft += result.ttft_s
+                itl += result.itl_s
+                _merge(histograms, result)
+            wall = time.perf_counter() - repeat_start
+            repeat_wall.append(wall)
+            throughput.append(tokens / wall)
+    measured_wall = sum(repeat_wall)
+    median_ttlt = statistics.median(ttlt)
+    record: dict[str, Any] = {
+        "throughput_tok_s": statistics.median(throughput),
+        "throughput_tok_s_samples": throughput,
+        "repeat_wall_s_samples": repeat_wall,
+        "ttlt_s": median_ttlt,
+        "normalised_latency_s_per_tok": median_ttlt / (batch_size * output_len),
+        "generation_throughput_tok_s": batch_size * output_len / median_ttlt,
+        "output_tokens_per_repeat": batch_size * output_len * len(batches),
+        "batches_per_repeat": len(batches),
+        "input_len_mean_tokens": statistics.fmean(len(p.token_ids) for b in batches for p in b),
+        "generate_s": generate_s,
+        "measured_wall_s": measured_wall,
+        "trial_wall_s": time.perf_counter() - wall_start,
+        "latency_source": "exact" if ttft else ("engine-histogram" if histograms else None),
+    }
+    record |= summarize("ttft", ttft, histograms.get("ttft"))
+    record |= summarize("itl", itl, histograms.get("itl"))
+    if "e2e" in histograms:
+        record |= summarize("e2e", [], histograms["e2e"])
+    record |= sampler.summary.as_record_fields()
+    peak = engine.memory_peak_bytes()
+    record["peak_gpu_mem_bytes"] = peak if peak is not None else record.get("gpu_mem_used_max_bytes")
+    if record.get("energy_j"):
+        record["tokens_per_joule"] = record["output_tokens_per_repeat"] * repeats / record["energy_j"]
+    return record

@@ -1,0 +1,145 @@
+"""The plugin's per-session state (kept in config.stash): settings, hardware, matrix, trial pool, records."""
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .cases import OVERRIDES, Case, MatrixError, Target, default_target, expand, load_matrix, parse_fields
+from .hardware import Hardware, detect
+from .records import append_records, build_record
+from .settings import OPTIONS, Settings, build_settings
+
+
+def read_settings(config: pytest.Config) -> Settings:
+    """Command line beats ini beats the declared default; ini values get the same validation as options."""
+    import argparse
+
+    raw: dict[str, Any] = {}
+    for option in OPTIONS:
+        value = config.getoption(option.dest)
+        if value is None and option.ini:
+            text = config.getini(option.dest)
+            source = f"ini option {option.dest}"
+            if not text and option.default is not None:
+                text, source = option.default, f"default of --infperf-{option.name}"
+            if text:
+                try:
+                    value = option.parse(text)
+                except argparse.ArgumentTypeError as err:
+                    raise pytest.UsageError(f"{source}: {err}") from None
+        raw[option.dest.removeprefix("infperf_")] = value if value is not False else None
+    return build_settings(raw, Path(str(config.rootpath)))
+
+
+@dataclass
+class InfperfSession:
+    config: pytest.Config
+    settings: Settings
+    hardware: Hardware
+    targets: list[Target]
+    records: list[dict[str, Any]] = field(default_factory=list)
+    _pool: Any = None
+
+    @classmethod
+    def from_config(cls, config: pytest.Config) -> "InfperfSession":
+        settings = read_settings(config)
+        try:
+            hardware = detect()
+        except ValueError as err:
+            raise pytest.UsageError(str(err)) from None
+        if settings.matrix is not None:
+            try:
+                targets = load_matrix(settings.matrix)
+            except MatrixError as err:
+                raise pytest.UsageError(str(err)) from None
+        else:
+            targets = [default_target(hardware.generation, hardware.gpu_count)]
+        if settings.hardware:
+            wanted = {hardware.generation if h == "auto" else h for h in settings.hardware}
+            targets = [t for t in targets if t.hardware in wanted]
+        session = cls(config, settings, hardware, targets)
+        if not hasattr(config, "workerinput") and settings.output.exists():
+            settings.output.unlink()  # one session's records per file; xdist workers append to it
+        return session
+
+    # -- collection ----------------------------------------------------------------------------------------
+    def cases(self, marker_fields: dict[str, Any], where: str) -> list[Case]:
+        try:
+            fields = parse_fields(marker_fields, f"{where}: @pytest.mark.infperf")
+        except MatrixError as err:
+            raise pytest.UsageError(str(err)) from None
+        overrides = {OVERRIDES[k]: getattr(self.settings, k) for k in OVERRIDES if getattr(self.settings, k)}
+        return list(expand(self.targets, overrides, fields, self.settings.output_len))
+
+    def skip_reason(self, case: Case) -> str | None:
+        found = self.hardware.generation
+        if case.hardware != found:
+            return f"requires {case.hardware}, found {found}"
+        if case.gpus > self.hardware.gpu_count:
+            return f"requires {case.gpus} GPUs, found {self.hardware.gpu_count}"
+        if case.engine == "vllm" and importlib.util.find_spec("vllm") is None:
+            return "requires vllm: pip install 'pytest-infperf[vllm]' (see README for CPU)"
+        return None
+
+    def header_lines(self) -> list[str]:
+        lines = [f"infperf: hardware {self.hardware.fingerprint}: {self.hardware.describe()}"]
+        source = self.settings.matrix or "built-in default"
+        lines.append(f"infperf: matrix {source}: targets {', '.join(t.hardware for t in self.targets) or 'none'}; "
+                     f"repeats {self.settings.repeats}, warm-up {self.settings.warmup}; records -> {self.settings.output}")
+        return lines
+
+    # -- running -------------------------------------------------------------------------------------------
+    @property
+    def pool(self) -> Any:
+        if self._pool is None:
+            from .runner.pool import TrialPool
+
+            log_dir = self.settings.output.parent / "logs"
+            self._pool = TrialPool(self.settings, self.hardware, log_dir)
+        return self._pool
+
+    def run(self, case: Case, test_id: str) -> dict[str, Any]:
+        outcome = self.pool.run(case)
+        record = build_record(case, outcome, self.hardware, self.settings, test_id, Path(str(self.config.rootpath)))
+        self.records.append(record)
+        append_records(self.settings.output, [record])
+        return record
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+
+    # -- reporting -----------------------------------------------------------------------------------------
+    def terminal_summary(self, reporter: Any) -> None:
+        if not self.records:
+            return
+        from .report import records_table
+
+        reporter.write_sep("=", f"infperf results ({self.hardware.fingerprint})")
+        for line in records_table(self.records):
+            reporter.write_line(line)
+        reporter.write_line(f"records: {self.settings.output}")
+
+
+class Measurer:
+    """What the `infperf` fixture returns: runs the test's trial once and turns the outcome into pytest terms."""
+
+    def __init__(self, session: InfperfSession, case: Case, test_id: str, benchmark: Any = None) -> None:
+        self.session, self.case, self.test_id, self.benchmark = session, case, test_id, benchmark
+
+    def measure(self) -> dict[str, Any]:
+        run = lambda: self.session.run(self.case, self.test_id)  # noqa: E731
+        if self.benchmark is not None:
+            record = self.benchmark.pedantic(run, rounds=1, iterations=1)
+            self.benchmark.extra_info.update({k: v for k, v in record.items() if not isinstance(v, (list, dict))})
+        else:
+            record = run()
+        if record["status"] == "oom":
+            pytest.skip(f"out of memory (recorded as oom): {record['reason']}")
+        if record["status"] != "ok":
+            pytest.fail(f"{self.case.id}: {record['reason']}", pytrace=False)
+        return record

@@ -1,0 +1,259 @@
+"""One validated settings object, built once at configure time from options, ini and defaults.
+
+Every option is declared once in OPTIONS: the same parser validates the command line (argparse `type=`,
+so errors appear at parse time) and the ini value (pytest.UsageError at configure time).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+ENGINES = ("hf", "vllm")
+FAIL_ON = ("regression", "any", "never")
+DTYPES = ("auto", "float16", "bfloat16", "float32")
+EXECUTOR_BACKENDS = ("auto", "mp", "ray", "uni")
+
+
+def _csv(text: str) -> list[str]:
+    items = [t.strip() for t in re.split(r"[,\s]+", text) if t.strip()]
+    if not items:
+        raise argparse.ArgumentTypeError("expected a comma-separated list, got nothing")
+    return items
+
+
+def _int(text: str, minimum: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"{value} is below the minimum of {minimum}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    return _int(text, 1)
+
+
+def non_negative_int(text: str) -> int:
+    return _int(text, 0)
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{value} must be greater than 0")
+    return value
+
+
+def fraction(text: str) -> float:
+    value = positive_float(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"{value} must lie strictly between 0 and 1")
+    return value
+
+
+def open_fraction(text: str) -> float:
+    """A fraction in (0, 1], such as gpu_memory_utilization."""
+    value = positive_float(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"{value} must lie in (0, 1]")
+    return value
+
+
+def batch_sizes(text: str) -> tuple[int, ...]:
+    return tuple(sorted({positive_int(t) for t in _csv(text)}))
+
+
+def gpu_counts(text: str) -> tuple[int, ...]:
+    """GPU counts; 0 means the CPU."""
+    return tuple(sorted({non_negative_int(t) for t in _csv(text)}))
+
+
+def engines(text: str) -> tuple[str, ...]:
+    names = _csv(text)
+    unknown = [n for n in names if n not in ENGINES]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown engine {', '.join(map(repr, unknown))}; choose from {', '.join(ENGINES)}")
+    return tuple(dict.fromkeys(names))
+
+
+def models(text: str) -> tuple[str, ...]:
+    from .models import check_model_name
+
+    names = _csv(text)
+    for name in names:
+        try:
+            check_model_name(name)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+    return tuple(dict.fromkeys(names))
+
+
+def workloads(text: str) -> tuple[str, ...]:
+    from .workloads import parse_workload
+
+    names = _csv(text)
+    for name in names:
+        try:
+            parse_workload(name, output_len=5)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+    return tuple(dict.fromkeys(names))
+
+
+def hardware_targets(text: str) -> tuple[str, ...]:
+    from .hardware import GENERATIONS
+
+    names = _csv(text)
+    allowed = set(GENERATIONS) | {"auto"}
+    unknown = [n for n in names if n not in allowed]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown hardware {', '.join(map(repr, unknown))}; choose from auto, {', '.join(GENERATIONS)}")
+    return tuple(dict.fromkeys(names))
+
+
+def choice(options: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if text not in options:
+            raise argparse.ArgumentTypeError(f"{text!r} is not one of {', '.join(options)}")
+        return text
+    parse.__name__ = "choice"
+    return parse
+
+
+def memory_size(text: str) -> int:
+    """'4GB', '512MiB', '2g' -> bytes."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)\s*", text.lower())
+    if not match:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a memory size such as 4GB or 512MiB")
+    number, unit, _ = match.groups()
+    return int(float(number) * 1024 ** " kmgt".index(unit or " "))
+
+
+def path(text: str) -> Path:
+    return Path(text)
+
+
+@dataclass(frozen=True)
+class Option:
+    """One setting: `--infperf-<name>` on the command line, `infperf_<name>` in the ini file."""
+
+    name: str
+    parse: Callable[[str], Any]
+    default: str | None
+    help: str
+    ini: bool = True
+    flag: bool = False  # a store_true switch
+
+    @property
+    def dest(self) -> str:
+        return "infperf_" + self.name.replace("-", "_")
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("matrix", path, None, "TOML file declaring the hardware targets to generate tests for (relative to rootdir)"),
+    Option("hardware", hardware_targets, None, "only generate tests for these hardware targets (auto = the detected one)"),
+    Option("engine", engines, None, "engines to run, overriding the matrix: hf, vllm"),
+    Option("model", models, None, "models to run, overriding the matrix: registry names, local checkpoint dirs or hub ids"),
+    Option("gpus", gpu_counts, None, "GPU counts to run, overriding the matrix (0 = CPU)"),
+    Option("batch-sizes", batch_sizes, None, "batch sizes to run, overriding the matrix, e.g. 1,2,4,...,1024"),
+    Option("workload", workloads, None, "workloads, overriding the matrix: humaneval, synthetic-in<N>-out<M>"),
+    Option("output-len", positive_int, "5", "tokens generated per prompt for the humaneval workload (forced, no early EOS)"),
+    Option("num-prompts", positive_int, None, "prompts per repeat (default: the matrix's, else the whole workload)"),
+    Option("repeats", positive_int, "5", "measured repeats per trial (each a full pass over the prompts)"),
+    Option("warmup", non_negative_int, "1", "warm-up batches before the measured repeats"),
+    Option("dtype", choice(DTYPES), "auto", "weight dtype (auto: bfloat16 on GPUs that have it, float16 on older ones, float32 on CPU)"),
+    Option("output", path, ".infperf/records.jsonl", "JSON-lines file the session's records are written to"),
+    Option("cache-dir", path, "~/.cache/pytest-infperf", "where built model folders and tokenizers are kept"),
+    Option("load-timeout", positive_float, "1200", "seconds a worker may take to load a model"),
+    Option("trial-timeout", positive_float, "1800", "seconds one measurement may take"),
+    Option("worker-memory", memory_size, None, "cap the worker's address space (e.g. 8GB): larger batches then OOM cleanly"),
+    Option("seed", non_negative_int, "0", "seed for random weights and synthetic prompts"),
+    # vLLM knobs
+    Option("max-num-seqs", positive_int, None, "vLLM max_num_seqs"),
+    Option("max-num-batched-tokens", positive_int, None, "vLLM max_num_batched_tokens"),
+    Option("gpu-memory-utilization", open_fraction, "0.9", "vLLM gpu_memory_utilization"),
+    Option("enforce-eager", choice(("true", "false")), "false", "vLLM enforce_eager (no CUDA graphs)"),
+    Option("pipeline-parallel-size", positive_int, "1", "vLLM pipeline_parallel_size (GPUs per trial = gpus x this)"),
+    Option("distributed-executor-backend", choice(EXECUTOR_BACKENDS), "auto", "vLLM distributed_executor_backend: mp on one host, ray across hosts"),
+    Option("max-model-len", positive_int, None, "vLLM max_model_len (default: the model's, capped at 4096)"),
+    Option("cpu-kv-cache-gb", positive_int, "2", "KV-cache size for vLLM on CPU, in GiB"),
+    # baselines and the gate
+    Option("baselines", path, "baselines", "folder of stored baselines (relative to rootdir)"),
+    Option("save", str, None, "write this session's results as baselines", ini=False, flag=True),
+    Option("compare", str, None, "compare with the stored baseline for this hardware, or with a named fingerprint", ini=False),
+    Option("fail-on", choice(FAIL_ON), "regression", "what fails a test when comparing: regression, any significant change, never"),
+    Option("threshold", fraction, "0.05", "smallest relative change that counts (0.05 = 5%)"),
+    Option("alpha", fraction, "0.05", "significance level of the Wilcoxon signed-rank test"),
+)
+
+
+@dataclass(frozen=True)
+class VllmKnobs:
+    max_num_seqs: int | None = None
+    max_num_batched_tokens: int | None = None
+    gpu_memory_utilization: float = 0.9
+    enforce_eager: bool = False
+    pipeline_parallel_size: int = 1
+    distributed_executor_backend: str = "auto"
+    max_model_len: int | None = None
+    cpu_kv_cache_gb: int = 2
+
+
+@dataclass(frozen=True)
+class Settings:
+    matrix: Path | None = None
+    hardware: tuple[str, ...] | None = None
+    engine: tuple[str, ...] | None = None
+    model: tuple[str, ...] | None = None
+    gpus: tuple[int, ...] | None = None
+    batch_sizes: tuple[int, ...] | None = None
+    workload: tuple[str, ...] | None = None
+    output_len: int = 5
+    num_prompts: int | None = None
+    repeats: int = 5
+    warmup: int = 1
+    dtype: str = "auto"
+    output: Path = Path(".infperf/records.jsonl")
+    cache_dir: Path = Path("~/.cache/pytest-infperf")
+    load_timeout: float = 1200.0
+    trial_timeout: float = 1800.0
+    worker_memory: int | None = None
+    seed: int = 0
+    vllm: VllmKnobs = field(default_factory=VllmKnobs)
+    baselines: Path = Path("baselines")
+    save: bool = False
+    compare: str | None = None
+    fail_on: str = "regression"
+    threshold: float = 0.05
+    alpha: float = 0.05
+
+    @property
+    def comparing(self) -> bool:
+        return self.compare is not None
+
+
+_VLLM_FIELDS = {f.name for f in dataclasses.fields(VllmKnobs)}
+
+
+def build_settings(raw: dict[str, Any], rootdir: Path) -> Settings:
+    """raw maps each option's dest (without the infperf_ prefix) to its parsed value or None."""
+    values = {k: v for k, v in raw.items() if v is not None}
+    if "enforce_eager" in values:
+        values["enforce_eager"] = values["enforce_eager"] == "true"
+    knobs = VllmKnobs(**{k: values.pop(k) for k in list(values) if k in _VLLM_FIELDS})
+    for key in ("matrix", "baselines", "output"):
+        if key in values and not values[key].is_absolute():
+            values[key] = rootdir / values[key]
+    if "cache_dir" in values:
+        values["cache_dir"] = values["cache_dir"].expanduser()
+    return Settings(vllm=knobs, **values)
