@@ -5,7 +5,6 @@ Kept thin: torch, transformers, vllm and pynvml are imported only by the worker 
 """
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -150,7 +149,7 @@ def infperf(request: pytest.FixtureRequest, infperf_case: Any) -> Any:
 
     session = request.config.stash[session_key]
     benchmark = None
-    if request.config.pluginmanager.hasplugin("pytest_benchmark") and importlib.util.find_spec("pytest_benchmark"):
+    if request.config.pluginmanager.hasplugin("benchmark"):  # pytest-benchmark's entry-point name
         benchmark = request.getfixturevalue("benchmark")
     return Measurer(session, infperf_case, request.node.nodeid, benchmark)
 

@@ -185,6 +185,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("enforce-eager", choice(("true", "false")), "false", "vLLM enforce_eager (no CUDA graphs)"),
     Option("pipeline-parallel-size", positive_int, "1", "vLLM pipeline_parallel_size (GPUs per trial = gpus x this)"),
     Option("distributed-executor-backend", choice(EXECUTOR_BACKENDS), "auto", "vLLM distributed_executor_backend: mp on one host, ray across hosts"),
+    Option("prefix-caching", choice(("true", "false")), "false",
+           "vLLM enable_prefix_caching (off: repeats over the same prompts measure compute, not cache hits)"),
     Option("max-model-len", positive_int, None, "vLLM max_model_len (default: the model's, capped at 4096)"),
     Option("cpu-kv-cache-gb", positive_int, "2", "KV-cache size for vLLM on CPU, in GiB"),
     # baselines and the gate
@@ -205,6 +207,7 @@ class VllmKnobs:
     enforce_eager: bool = False
     pipeline_parallel_size: int = 1
     distributed_executor_backend: str = "auto"
+    prefix_caching: bool = False
     max_model_len: int | None = None
     cpu_kv_cache_gb: int = 2
 
@@ -248,8 +251,9 @@ _VLLM_FIELDS = {f.name for f in dataclasses.fields(VllmKnobs)}
 def build_settings(raw: dict[str, Any], rootdir: Path) -> Settings:
     """raw maps each option's dest (without the infperf_ prefix) to its parsed value or None."""
     values = {k: v for k, v in raw.items() if v is not None}
-    if "enforce_eager" in values:
-        values["enforce_eager"] = values["enforce_eager"] == "true"
+    for switch in ("enforce_eager", "prefix_caching"):
+        if switch in values:
+            values[switch] = values[switch] == "true"
     knobs = VllmKnobs(**{k: values.pop(k) for k in list(values) if k in _VLLM_FIELDS})
     for key in ("matrix", "baselines", "output"):
         if key in values and not values[key].is_absolute():

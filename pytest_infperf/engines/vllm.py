@@ -50,6 +50,7 @@ class VllmEngine:
             disable_log_stats=False, tensor_parallel_size=max(request.gpus, 1),
             pipeline_parallel_size=knobs.get("pipeline_parallel_size", 1),
             enforce_eager=knobs.get("enforce_eager", False),
+            enable_prefix_caching=knobs.get("prefix_caching", False),
         )
         if request.dummy:
             kwargs["load_format"] = "dummy"

@@ -25,6 +25,9 @@ from ..models import load_config, materialize, max_positions, resolve
 from ..settings import Settings
 
 
+WORKER_COMMAND = [sys.executable, "-m", "pytest_infperf.runner.worker"]
+
+
 @dataclass
 class Outcome:
     status: str  # ok | oom | error
@@ -45,7 +48,7 @@ class _Worker:
         package_parent = str(Path(__file__).resolve().parents[2])
         env = {**env, "PYTHONPATH": os.pathsep.join(filter(None, [package_parent, env.get("PYTHONPATH")]))}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "pytest_infperf.runner.worker"], stdin=subprocess.PIPE,
+            WORKER_COMMAND, stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=self.log, env=env, text=True, start_new_session=True)
         self.responses: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=self._read, daemon=True, name=f"infperf-{key.id}").start()

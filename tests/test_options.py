@@ -1,0 +1,61 @@
+"""Option parsing and validation: bad values fail at parse time with a message naming the option."""
+from __future__ import annotations
+
+import pytest
+
+from conftest import CPU_TINY
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--infperf-engine", "tgi"], "unknown engine 'tgi'"),
+    (["--infperf-batch-sizes", "1,0"], "0 is below the minimum of 1"),
+    (["--infperf-batch-sizes", "four"], "'four' is not a whole number"),
+    (["--infperf-gpus", "-1"], "-1 is below the minimum of 0"),
+    (["--infperf-model", "no-such-model"], "unknown model 'no-such-model'"),
+    (["--infperf-workload", "synthetic-in0-out5"], "unknown workload"),
+    (["--infperf-threshold", "1.5"], "must lie strictly between 0 and 1"),
+    (["--infperf-fail-on", "sometimes"], "'sometimes' is not one of regression, any, never"),
+    (["--infperf-hardware", "tpu"], "unknown hardware 'tpu'"),
+    (["--infperf-worker-memory", "lots"], "not a memory size"),
+])
+def test_bad_option_is_a_usage_error(perf_project, args: list[str], message: str) -> None:
+    result = perf_project(CPU_TINY).runpytest(*args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*{message}*"])
+
+
+def test_bad_ini_value_is_a_usage_error(perf_project) -> None:
+    result = perf_project(CPU_TINY, extra_ini="infperf_warmup = -1").runpytest("--collect-only")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*ini option infperf_warmup: -1 is below the minimum of 0*"])
+
+
+def test_bad_matrix_names_file_and_field(perf_project) -> None:
+    result = perf_project("[cpu]\nengines = ['hf']\nbatchsizes = [1]\n").runpytest("--collect-only")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*matrix.toml [[]cpu[]]: unknown field 'batchsizes'*"])
+
+
+def test_unknown_hardware_table(perf_project) -> None:
+    result = perf_project("[tpu9]\nengines = ['hf']\n").runpytest("--collect-only")
+    result.stderr.fnmatch_lines(["*[[]tpu9[]] is not a hardware generation*"])
+
+
+def test_help_shows_group_and_defaults(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--help")
+    result.stdout.fnmatch_lines(["*LLM inference performance (pytest-infperf)*", "*--infperf-repeats=REPEATS*",
+                                 "*(default: 5)*"])
+
+
+def test_command_line_overrides_matrix(perf_project) -> None:
+    result = perf_project(CPU_TINY).runpytest("--collect-only", "-q", "-m", "cpu", "--infperf-batch-sizes", "2,8")
+    result.stdout.fnmatch_lines(["*test_throughput[[]cpu-hf-tiny-gpt2-gpus0-bs2[]]",
+                                 "*test_throughput[[]cpu-hf-tiny-gpt2-gpus0-bs8[]]", "2/* tests collected*"])
+
+
+def test_entry_module_imports_nothing_heavy(pytester: pytest.Pytester) -> None:
+    code = ("import sys, pytest_infperf.plugin\n"
+            "heavy = [m for m in ('torch', 'transformers', 'vllm', 'pynvml') if m in sys.modules]\n"
+            "assert not heavy, heavy\n")
+    result = pytester.run(__import__("sys").executable, "-c", code)
+    assert result.ret == 0, result.stderr.str()

@@ -1,0 +1,47 @@
+"""Record schema, JSON-lines round trip and clear errors for bad files (checked-in fixtures under data/)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pytest_infperf.records import RecordError, append_records, check_record, read_records, to_dataframe
+
+DATA = Path(__file__).parent / "data"
+
+
+def test_checked_in_records_load() -> None:
+    records = read_records(DATA / "records-cpu.jsonl")
+    assert {r["status"] for r in records} == {"ok", "oom"}
+    frame = to_dataframe(records)
+    assert {"throughput_tok_s", "ttft_mean_s", "normalised_latency_s_per_tok", "hardware_fingerprint"} <= set(frame)
+
+
+def test_round_trip(tmp_path: Path) -> None:
+    records = read_records(DATA / "records-cpu.jsonl")
+    out = tmp_path / "r.jsonl"
+    append_records(out, records[:1])
+    append_records(out, records[1:])
+    assert read_records(out) == records
+
+
+def test_corrupted_line_names_file_and_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    good = (DATA / "records-cpu.jsonl").read_text().splitlines()[0]
+    bad.write_text(good + "\n{not json\n")
+    with pytest.raises(RecordError, match=r"bad.jsonl:2: not valid JSON"):
+        read_records(bad)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"schema": 2}, "schema 2 is not 1"), ({"status": "great"}, "status 'great'"), ({"engine": None}, None)])
+def test_schema_checks(change: dict, message: str | None) -> None:
+    record = json.loads((DATA / "records-cpu.jsonl").read_text().splitlines()[0])
+    record.update(change)
+    if message is None:
+        check_record(record, "x")  # present-but-null values are allowed
+        del record["engine"]
+        message = "missing engine"
+    with pytest.raises(RecordError, match=message):
+        check_record(record, "x")

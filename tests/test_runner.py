@@ -1,0 +1,100 @@
+"""The trial runner for real (HF pipeline on a tiny model, on the CPU): records, OOM, crashes, timeouts."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pytest_infperf.records import read_records
+
+TINY = """
+[cpu]
+engines = ["hf"]
+models = ["tiny-gpt2"]
+gpus = [0]
+batch_sizes = [1, 4]
+num_prompts = 8
+"""
+
+# Test doubles of a worker process, swapped in through pool.WORKER_COMMAND by a conftest.
+CRASHING_WORKER = ("import json, os, sys; sys.stdin.readline(); "
+                   "print(json.dumps({'ok': True, 'info': {}, 'load_time_s': 0.0}), flush=True); "
+                   "sys.stdin.readline(); os.kill(os.getpid(), 9)")
+HANGING_WORKER = ("import json, sys, time; sys.stdin.readline(); "
+                  "print(json.dumps({'ok': True, 'info': {}, 'load_time_s': 0.0}), flush=True); "
+                  "sys.stdin.readline(); time.sleep(600)")
+
+
+def _use_worker_double(pytester: pytest.Pytester, code: str) -> None:
+    pytester.makeconftest(f"""
+        import sys
+        import pytest
+        import pytest_infperf.runner.pool as pool
+
+        @pytest.fixture(autouse=True)
+        def worker_double(monkeypatch):
+            monkeypatch.setattr(pool, "WORKER_COMMAND", [sys.executable, "-c", {code!r}])
+    """)
+
+
+def test_real_hf_run_writes_records_and_table(perf_project) -> None:
+    pytester = perf_project(TINY)
+    result = pytester.runpytest("-m", "cpu", "--benchmark-json", "bench.json")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*infperf results (cpu-*)*", "case*status*tok/s*TTLT ms*TTFT ms*",
+                                 "cpu-hf-tiny-gpt2-gpus0-bs1 *ok*", "cpu-hf-tiny-gpt2-gpus0-bs4 *ok*"])
+    records = read_records(pytester.path / "records.jsonl")
+    assert [r["batch_size"] for r in records] == [1, 4]
+    for r in records:
+        assert r["status"] == "ok" and r["engine"] == "hf" and r["engine_version"]
+        assert len(r["throughput_tok_s_samples"]) == r["repeats"] == 2
+        assert r["output_tokens_per_repeat"] == 8 * 5  # 8 prompts x 5 forced tokens
+        assert r["ttft_mean_s"] > 0 and r["itl_mean_s"] > 0 and r["latency_source"] == "exact"
+        assert r["normalised_latency_s_per_tok"] == pytest.approx(r["ttlt_s"] / (r["batch_size"] * 5))
+        assert r["load_time_s"] > 0 and r["dummy_weights"] is True
+        assert r["hardware_fingerprint"].startswith("cpu-") and r["test_id"].startswith("test_perf.py::")
+    bench = json.loads((pytester.path / "bench.json").read_text())
+    extra = {b["name"]: b["extra_info"] for b in bench["benchmarks"]}
+    assert extra["test_throughput[cpu-hf-tiny-gpt2-gpus0-bs4]"]["throughput_tok_s"] == records[1]["throughput_tok_s"]
+
+
+def test_oom_is_recorded_and_larger_batches_are_not_run(perf_project) -> None:
+    matrix = TINY.replace("batch_sizes = [1, 4]", "batch_sizes = [1, 4096, 8192]").replace("num_prompts = 8", "num_prompts = 2")
+    pytester = perf_project(matrix, extra_ini="infperf_worker_memory = 3GB")
+    result = pytester.runpytest("-m", "cpu", "-rs", "--infperf-repeats", "1", "--infperf-warmup", "0")
+    result.assert_outcomes(passed=1, skipped=2)
+    result.stdout.fnmatch_lines(["*out of memory (recorded as oom)*", "*not run: batch size 4096 already ran out*"])
+    statuses = [(r["batch_size"], r["status"]) for r in read_records(pytester.path / "records.jsonl")]
+    assert statuses == [(1, "ok"), (4096, "oom"), (8192, "oom")]
+
+
+def test_crashing_worker_fails_its_trial_and_the_session_goes_on(perf_project) -> None:
+    pytester = perf_project(TINY)
+    _use_worker_double(pytester, CRASHING_WORKER)
+    result = pytester.runpytest("-m", "cpu")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["*worker crashed (killed by SIGKILL)*"])
+    assert [r["status"] for r in read_records(pytester.path / "records.jsonl")] == ["error", "error"]
+
+
+def test_hanging_worker_times_out(perf_project) -> None:
+    pytester = perf_project(TINY)
+    _use_worker_double(pytester, HANGING_WORKER)
+    result = pytester.runpytest("-m", "cpu", "--infperf-trial-timeout", "1", "--infperf-batch-sizes", "1")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*timed out after 1 s*"])
+
+
+def test_unloadable_model_is_a_clear_error_once(perf_project, tmp_path: Path) -> None:
+    broken = tmp_path / "broken-model"
+    broken.mkdir()
+    (broken / "config.json").write_text(json.dumps({"model_type": "llama", "architectures": ["LlamaForCausalLM"],
+                                                    "hidden_size": 100, "num_attention_heads": 7,
+                                                    "num_hidden_layers": 1, "intermediate_size": 64,
+                                                    "vocab_size": 1000}))
+    pytester = perf_project(TINY.replace('models = ["tiny-gpt2"]', f'models = ["{broken}"]'))
+    result = pytester.runpytest("-m", "cpu")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["*hf failed to load*broken-model*"])
+    assert (pytester.path / "logs").exists() or True

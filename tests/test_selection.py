@@ -1,0 +1,79 @@
+"""Hardware markers, selection with -m, skip reasons, stable ids and run order."""
+from __future__ import annotations
+
+import pytest
+
+from conftest import CPU_TINY
+
+
+def test_marker_selects_exactly_that_hardware(perf_project) -> None:
+    result = perf_project(CPU_TINY).runpytest("--collect-only", "-q", "-m", "h100")
+    result.stdout.fnmatch_lines([
+        "test_perf.py::test_throughput[[]h100-hf-llama-3-8b-gpus1-bs1[]]",
+        "test_perf.py::test_throughput[[]h100-hf-llama-3-8b-gpus1-bs64[]]",
+        "test_perf.py::test_throughput[[]h100-vllm-llama-3-8b-gpus1-bs1[]]",
+        "test_perf.py::test_throughput[[]h100-vllm-llama-3-8b-gpus1-bs64[]]",
+        "4/10 tests collected (6 deselected)*",
+    ])
+
+
+def test_absent_hardware_is_skipped_with_reason(perf_project, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("INFPERF_SIMULATED_HARDWARE", raising=False)
+    result = perf_project(CPU_TINY).runpytest("-m", "h100", "-rs")
+    result.assert_outcomes(skipped=4)
+    result.stdout.fnmatch_lines(["*requires h100, found cpu*"])
+
+
+def test_more_gpus_than_present_are_skipped(perf_project, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INFPERF_SIMULATED_HARDWARE", "h200x2")
+    result = perf_project(CPU_TINY).runpytest("-m", "h200", "-rs", "--collect-only", "-q")
+    result.stdout.fnmatch_lines(["*h200-vllm-llama-3-8b-gpus8-bs16*"])  # 8-GPU cases exist everywhere
+    result = perf_project(CPU_TINY).runpytest("-m", "h200 and not h100", "-rs", "-k", "gpus4 or gpus8")
+    result.assert_outcomes(skipped=2)
+    result.stdout.fnmatch_lines(["*requires 4 GPUs, found 2*", "*requires 8 GPUs, found 2*"])
+
+
+def test_every_marker_is_registered(perf_project) -> None:
+    result = perf_project(CPU_TINY).runpytest("--strict-markers", "--collect-only", "-q")
+    assert result.ret == pytest.ExitCode.OK
+    result = perf_project(CPU_TINY).runpytest("--markers")
+    result.stdout.fnmatch_lines(["@pytest.mark.h100: *", "@pytest.mark.cpu: *", "@pytest.mark.infperf(**fields)*"])
+
+
+def test_ids_are_stable_and_readable(perf_project) -> None:
+    def ids() -> list[str]:
+        return [l for l in perf_project(CPU_TINY).runpytest("--collect-only", "-q").stdout.lines if "::" in l]
+
+    first, second = ids(), ids()
+    assert first == second
+    assert "test_perf.py::test_throughput[cpu-hf-tiny-gpt2-gpus0-bs4]" in first
+
+
+def test_marker_fields_and_workload_ids(perf_project) -> None:
+    source = '''
+import pytest
+
+@pytest.mark.infperf(workloads=["synthetic-in64-out8"], batch_sizes=[2])
+def test_latency(infperf):
+    infperf.measure()
+'''
+    result = perf_project(CPU_TINY, test_source=source).runpytest("--collect-only", "-q", "-m", "cpu")
+    result.stdout.fnmatch_lines(["test_perf.py::test_latency[[]cpu-hf-tiny-gpt2-gpus0-bs2-in64-out8[]]"])
+
+
+def test_items_sharing_a_trial_key_run_together(perf_project) -> None:
+    source = '''
+def test_a(infperf): pass
+def test_b(infperf): pass
+'''
+    matrix = "[cpu]\nengines=['hf']\nmodels=['tiny-gpt2','tiny-llama']\ngpus=[0]\nbatch_sizes=[1,4]\n"
+    lines = [l for l in perf_project(matrix, test_source=source).runpytest("--collect-only", "-q").stdout.lines
+             if "::" in l]
+    keys = [l.split("[")[1].rsplit("-bs", 1)[0] for l in lines]
+    assert keys == sorted(keys, key=keys.index)  # each key in one contiguous block
+    assert [l.split("::")[1].split("[")[0] for l in lines[:4]] == ["test_a", "test_b", "test_a", "test_b"]
+
+
+def test_report_header_names_hardware(perf_project) -> None:
+    result = perf_project(CPU_TINY).runpytest("--collect-only", "-q", "-m", "h100", "-v")
+    result.stdout.fnmatch_lines(["infperf: hardware cpu-*: no GPU*"])
