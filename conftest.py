@@ -1,1 +1,3 @@
-"""Repository-level conftest: nothing global; the plugin arrives through its pytest11 entry point."""
+"""Repository-level conftest: the plugin's own tests drive pytest through pytester."""
+
+pytest_plugins = ["pytester"]
