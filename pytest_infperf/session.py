@@ -11,7 +11,9 @@ import pytest
 from .cases import OVERRIDES, Case, MatrixError, Target, default_target, expand, load_matrix, parse_fields
 from .hardware import Hardware, detect
 from .records import append_records, build_record
+from .gate import Verdict, fails, judge
 from .settings import OPTIONS, Settings, build_settings
+from .store import BaselineError, BaselineStore
 
 
 def read_settings(config: pytest.Config) -> Settings:
@@ -61,6 +63,12 @@ class InfperfSession:
         if settings.hardware:
             wanted = {hardware.generation if h == "auto" else h for h in settings.hardware}
             targets = [t for t in targets if t.hardware in wanted]
+        if settings.compare not in (None, "auto") and not (settings.baselines / settings.compare).is_dir():
+            from .store import BaselineStore
+
+            known = ", ".join(BaselineStore(settings.baselines).fingerprints()) or "none"
+            raise pytest.UsageError(f"--infperf-compare={settings.compare}: no such baseline folder under "
+                                    f"{settings.baselines} (found: {known})")
         session = cls(config, settings, hardware, targets)
         if not hasattr(config, "workerinput") and settings.output.exists():
             settings.output.unlink()  # one session's records per file; xdist workers append to it
@@ -102,12 +110,32 @@ class InfperfSession:
             self._pool = TrialPool(self.settings, self.hardware, log_dir)
         return self._pool
 
-    def run(self, case: Case, test_id: str) -> dict[str, Any]:
+    @property
+    def store(self) -> BaselineStore:
+        return BaselineStore(self.settings.baselines)
+
+    def run(self, case: Case, test_id: str) -> tuple[dict[str, Any], Verdict | None]:
         outcome = self.pool.run(case)
         record = build_record(case, outcome, self.hardware, self.settings, test_id, Path(str(self.config.rootpath)))
+        verdict = self.judge(record) if self.settings.comparing and record["status"] == "ok" else None
+        if verdict is not None:
+            record |= verdict.as_record_fields()
         self.records.append(record)
         append_records(self.settings.output, [record])
-        return record
+        if self.settings.save and record["status"] == "ok":
+            self.store.save({k: v for k, v in record.items() if not k.startswith("gate_")})
+        return record, verdict
+
+    def judge(self, record: dict[str, Any]) -> Verdict:
+        ref = self.hardware.fingerprint if self.settings.compare == "auto" else str(self.settings.compare)
+        try:
+            baseline, why_not = self.store.find(ref, record)
+        except BaselineError as err:
+            return Verdict("error", str(err))
+        if baseline is None:
+            return Verdict("no-baseline", why_not)
+        return judge(record, baseline, self.settings.threshold, self.settings.alpha,
+                     str(self.store.path_for(ref, record)))
 
     def close(self) -> None:
         if self._pool is not None:
@@ -123,6 +151,18 @@ class InfperfSession:
         for line in records_table(self.records):
             reporter.write_line(line)
         reporter.write_line(f"records: {self.settings.output}")
+        verdicts = [r for r in self.records if r.get("gate_verdict")]
+        if verdicts:
+            counts = {v: sum(r["gate_verdict"] == v for r in verdicts) for v in sorted({r["gate_verdict"] for r in verdicts})}
+            reporter.write_sep("-", "infperf gate: " + ", ".join(f"{n} {v}" for v, n in counts.items()) +
+                               f" (threshold {self.settings.threshold:.0%}, alpha {self.settings.alpha}, "
+                               f"repeats {self.settings.repeats})")
+            for r in verdicts:
+                if r["gate_verdict"] != "unchanged":
+                    reporter.write_line(f"  {r['case_id']}: {r['gate_message']}")
+        if self.settings.save:
+            saved = sum(r["status"] == "ok" for r in self.records)
+            reporter.write_line(f"infperf: saved {saved} baseline(s) under {self.settings.baselines / self.hardware.fingerprint}")
 
 
 class Measurer:
@@ -134,12 +174,16 @@ class Measurer:
     def measure(self) -> dict[str, Any]:
         run = lambda: self.session.run(self.case, self.test_id)  # noqa: E731
         if self.benchmark is not None:
-            record = self.benchmark.pedantic(run, rounds=1, iterations=1)
+            record, verdict = self.benchmark.pedantic(run, rounds=1, iterations=1)
             self.benchmark.extra_info.update({k: v for k, v in record.items() if not isinstance(v, (list, dict))})
         else:
-            record = run()
+            record, verdict = run()
         if record["status"] == "oom":
             pytest.skip(f"out of memory (recorded as oom): {record['reason']}")
         if record["status"] != "ok":
             pytest.fail(f"{self.case.id}: {record['reason']}", pytrace=False)
+        settings = self.session.settings
+        if verdict is not None and (fails(verdict, settings.fail_on) or verdict.outcome == "error" or
+                                    (verdict.outcome == "no-baseline" and settings.require_baseline)):
+            pytest.fail(f"{self.case.id}: {verdict.message}", pytrace=False)
         return record

@@ -193,6 +193,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("baselines", path, "baselines", "folder of stored baselines (relative to rootdir)"),
     Option("save", str, None, "write this session's results as baselines", ini=False, flag=True),
     Option("compare", str, None, "compare with the stored baseline for this hardware, or with a named fingerprint", ini=False),
+    Option("require-baseline", str, None, "with --infperf-compare, fail tests that have no comparable baseline",
+           ini=False, flag=True),
     Option("fail-on", choice(FAIL_ON), "regression", "what fails a test when comparing: regression, any significant change, never"),
     Option("threshold", fraction, "0.05", "smallest relative change that counts (0.05 = 5%)"),
     Option("alpha", fraction, "0.05", "significance level of the Wilcoxon signed-rank test"),
@@ -236,6 +238,7 @@ class Settings:
     baselines: Path = Path("baselines")
     save: bool = False
     compare: str | None = None
+    require_baseline: bool = False
     fail_on: str = "regression"
     threshold: float = 0.05
     alpha: float = 0.05

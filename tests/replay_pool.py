@@ -1,0 +1,51 @@
+"""Test double of the trial pool: replays measurements recorded from a real CPU run (tests/data), scaled.
+
+No engine runs: each case gets `repeats` throughput samples around the recorded median, multiplied by
+INFPERF_REPLAY_FACTOR (0.9 = an injected 10% drop), with seeded noise of INFPERF_REPLAY_CV (default 1%).
+"""
+from __future__ import annotations
+
+import os
+import statistics
+from pathlib import Path
+
+import numpy as np
+
+from pytest_infperf.records import read_records
+from pytest_infperf.runner.pool import Outcome
+
+RECORDED = Path(__file__).parent / "data" / "records-cpu.jsonl"
+
+
+class ReplayPool:
+    def __init__(self, repeats: int) -> None:
+        ok = [r for r in read_records(RECORDED) if r["status"] == "ok"]
+        self.median = statistics.median(r["throughput_tok_s"] for r in ok)
+        self.repeats = repeats
+        self.factor = float(os.environ.get("INFPERF_REPLAY_FACTOR", "1.0"))
+        self.cv = float(os.environ.get("INFPERF_REPLAY_CV", "0.01"))
+        self.seed = int(os.environ.get("INFPERF_REPLAY_SEED", "0"))
+
+    def run(self, case) -> Outcome:
+        rng = np.random.default_rng([self.seed, case.batch_size])
+        samples = (self.median * case.batch_size ** 0.3 * self.factor *
+                   (1 + self.cv * rng.standard_normal(self.repeats))).tolist()
+        result = {"throughput_tok_s": statistics.median(samples), "throughput_tok_s_samples": samples}
+        return Outcome("ok", result=result, load={"engine_version": "replay", "dtype": "float32"})
+
+    def close(self) -> None:
+        pass
+
+
+CONFTEST = f"""
+import sys
+import pytest
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+from replay_pool import ReplayPool
+from pytest_infperf.session import InfperfSession
+
+@pytest.fixture(autouse=True)
+def replay(monkeypatch, request):
+    session = request.config.stash[__import__("pytest_infperf.plugin").plugin.session_key]
+    monkeypatch.setattr(session, "_pool", ReplayPool(session.settings.repeats))
+"""

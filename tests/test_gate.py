@@ -1,0 +1,138 @@
+"""Baselines and the regression gate, end to end through pytest, on replayed measurements (ReplayPool)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from replay_pool import CONFTEST
+from pytest_infperf.records import read_records
+
+MATRIX = """
+[cpu]
+engines = ["hf"]
+models = ["tiny-gpt2"]
+gpus = [0]
+batch_sizes = [1, 4, 16]
+"""
+
+
+@pytest.fixture
+def gated(perf_project, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.delenv("INFPERF_SIMULATED_HARDWARE", raising=False)
+    pytester = perf_project(MATRIX, extra_ini="infperf_baselines = baselines")
+    pytester.makeconftest(CONFTEST)
+
+    def run(*args: str, factor: float = 1.0, seed: int = 0, cv: float = 0.01) -> pytest.RunResult:
+        monkeypatch.setenv("INFPERF_REPLAY_FACTOR", str(factor))
+        monkeypatch.setenv("INFPERF_REPLAY_CV", str(cv))
+        monkeypatch.setenv("INFPERF_REPLAY_SEED", str(seed))
+        return pytester.runpytest("-m", "cpu", "-p", "no:benchmark", "--infperf-repeats", "6", *args)
+
+    run.pytester = pytester
+    return run
+
+
+def _baseline_files(pytester: pytest.Pytester) -> list[Path]:
+    return sorted((pytester.path / "baselines").glob("cpu-*/test_throughput/*.json"))
+
+
+def test_save_then_compare_identical_is_unchanged(gated) -> None:
+    gated("--infperf-save").assert_outcomes(passed=3)
+    files = _baseline_files(gated.pytester)
+    assert [f.name for f in files] == ["hf-tiny-gpt2-gpus0-bs1.json", "hf-tiny-gpt2-gpus0-bs16.json",
+                                       "hf-tiny-gpt2-gpus0-bs4.json"]
+    assert len(json.loads(files[0].read_text())["throughput_tok_s_samples"]) == 6  # every repeat kept
+    result = gated("--infperf-compare", seed=1)  # a new run: same speed, fresh noise
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["*infperf gate: 3 unchanged*"])
+
+
+def test_ten_percent_drop_fails_the_right_items(gated) -> None:
+    gated("--infperf-save", "-k", "bs1 or bs4")
+    gated("--infperf-save", "-k", "bs16")
+    result = gated("--infperf-compare", "-k", "bs4 or bs16", factor=0.9, seed=1)
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["*cpu-hf-tiny-gpt2-gpus0-bs4: REGRESSION throughput_tok_s*p=0.0156*"
+                                 "Cliff's delta -1.00 (large)*"])
+    records = read_records(gated.pytester.path / "records.jsonl")
+    assert {r["gate_verdict"] for r in records} == {"regression"}
+
+
+def test_improvement_is_reported_not_failed(gated) -> None:
+    gated("--infperf-save")
+    result = gated("--infperf-compare", factor=1.15, seed=1)
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["*infperf gate: 3 improvement*", "*improvement throughput_tok_s*"])
+    gated("--infperf-compare", "--infperf-fail-on", "any", factor=1.15, seed=1).assert_outcomes(failed=3)
+
+
+def test_small_drop_below_threshold_passes(gated) -> None:
+    gated("--infperf-save", cv=0.002)
+    gated("--infperf-compare", factor=0.97, seed=1, cv=0.002).assert_outcomes(passed=3)  # 3% < 5% threshold
+    result = gated("--infperf-compare", "--infperf-threshold", "0.02", factor=0.97, seed=1, cv=0.002)
+    result.assert_outcomes(failed=3)
+
+
+def test_missing_baseline_is_reported_and_fails_only_when_required(gated) -> None:
+    result = gated("--infperf-compare")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["*infperf gate: 3 no-baseline*", "*no baseline at *"])
+    result = gated("--infperf-compare", "--infperf-require-baseline")
+    result.assert_outcomes(failed=3)
+
+
+def test_corrupted_baseline_fails_only_its_test_and_loses_nothing(gated) -> None:
+    gated("--infperf-save")
+    broken = _baseline_files(gated.pytester)[0]
+    broken.write_text('{"schema": 1, "status": ')
+    result = gated("--infperf-compare", seed=1)
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines([f"*baseline {broken} is corrupted (line 1*"])
+    gated("--infperf-save").assert_outcomes(passed=3)
+    aside = list(broken.parent.glob(broken.name + ".corrupt-*"))
+    assert len(aside) == 1 and aside[0].read_text() == '{"schema": 1, "status": '
+
+
+def test_hand_edited_baseline_with_other_settings_is_not_compared(gated) -> None:
+    gated("--infperf-save")
+    path = _baseline_files(gated.pytester)[0]
+    data = json.loads(path.read_text())
+    data["dtype"] = "bfloat16"
+    path.write_text(json.dumps(data))
+    result = gated("--infperf-compare", seed=1)
+    result.stdout.fnmatch_lines(["*is not comparable (dtype: baseline 'bfloat16', now 'float32')*"])
+
+
+def test_compare_against_other_hardware_by_name(gated) -> None:
+    gated("--infperf-save")
+    root = gated.pytester.path / "baselines"
+    here = next(root.glob("cpu-*"))
+    here.rename(root / "a100-80gb-x1")  # pretend those were measured on an A100 machine
+    result = gated("--infperf-compare=a100-80gb-x1", seed=1)
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["*infperf gate: 3 unchanged*"])
+    result = gated("--infperf-compare=h100-80gb-x1")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*no such baseline folder*(found: a100-80gb-x1)*"])
+
+
+def test_too_few_repeats_are_called_out(gated) -> None:
+    gated("--infperf-save")
+    result = gated("--infperf-compare", "--infperf-repeats", "4", factor=0.8, seed=1)
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["*4 repeats cannot reach p < 0.05 (need >= 5)*"])
+
+
+def test_concurrent_xdist_writers_lose_nothing(gated) -> None:
+    pytester = gated.pytester
+    pytester.makefile(".toml", matrix=MATRIX.replace("[1, 4, 16]", "[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]"))
+    result = pytester.runpytest_subprocess("-m", "cpu", "-p", "no:benchmark", "-n", "2", "--infperf-save",
+                                           "--infperf-repeats", "6")
+    result.assert_outcomes(passed=12)
+    files = _baseline_files(pytester)
+    assert len(files) == 12
+    assert all(json.loads(f.read_text())["status"] == "ok" for f in files)
+    assert len(read_records(pytester.path / "records.jsonl")) == 12
+    assert not list((pytester.path / "baselines").rglob("*.tmp"))
