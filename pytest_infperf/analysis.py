@@ -1,0 +1,177 @@
+"""`infperf compare` and `infperf report`: records (or stored baselines) -> statistics -> tables and PNG plots."""
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .records import read_records
+from .stats import anova_tukey, cliffs_delta, cliffs_magnitude, pearson, wilcoxon_p
+from .store import BaselineStore
+
+CONFIG_FIELDS = ("engine", "model", "gpus", "batch_size", "workload")
+
+
+def load_source(source: Path) -> list[dict[str, Any]]:
+    """A records file, or a baselines folder for one hardware fingerprint (e.g. baselines/h100-80gb-x1)."""
+    source = Path(source)
+    if source.is_dir():
+        return BaselineStore(source.parent).all_records(source.name)
+    return read_records(source)
+
+
+def _config(record: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(record.get(f) for f in CONFIG_FIELDS)
+
+
+def _label(source: Path, records: list[dict[str, Any]]) -> str:
+    prints = sorted({r["hardware_fingerprint"] for r in records})
+    versions = sorted({f"{r['engine']} {r.get('engine_version')}" for r in records})
+    return f"{source.name} ({', '.join(prints)}; {', '.join(versions)})"
+
+
+def compare(a_source: Path, b_source: Path, metric: str = "throughput_tok_s") -> dict[str, Any]:
+    """Pair configurations present and ok in both; ratio = B / A per configuration; tests over the pairs."""
+    a, b = load_source(a_source), load_source(b_source)
+    a_by = {_config(r): r for r in a if r["status"] == "ok" and r.get(metric) is not None}
+    b_by = {_config(r): r for r in b if r["status"] == "ok" and r.get(metric) is not None}
+    keys = sorted(set(a_by) & set(b_by), key=lambda k: tuple(str(x) for x in k))
+    rows = [dict(zip(CONFIG_FIELDS, k)) | {"a": a_by[k][metric], "b": b_by[k][metric],
+                                           "ratio": b_by[k][metric] / a_by[k][metric]} for k in keys]
+    result: dict[str, Any] = {"metric": metric, "a": _label(Path(a_source), a), "b": _label(Path(b_source), b),
+                              "pairs": len(rows), "unpaired_a": len(a_by) - len(rows),
+                              "unpaired_b": len(b_by) - len(rows), "rows": rows}
+    if rows:
+        av, bv = [r["a"] for r in rows], [r["b"] for r in rows]
+        ratios = np.array([r["ratio"] for r in rows])
+        result |= {"mean_ratio": float(ratios.mean()), "median_ratio": float(np.median(ratios)),
+                   "geomean_ratio": float(np.exp(np.log(ratios).mean())),
+                   "wilcoxon_p": wilcoxon_p(bv, av, "two-sided") if len(rows) >= 2 else None,
+                   "cliffs_delta": cliffs_delta(bv, av)}
+        result["cliffs_magnitude"] = cliffs_magnitude(result["cliffs_delta"])
+    return result
+
+
+def compare_table(result: dict[str, Any]) -> list[str]:
+    lines = [f"A: {result['a']}", f"B: {result['b']}",
+             f"{'engine':6} {'model':18} {'gpus':>4} {'batch':>5} {'workload':24} {'A':>12} {'B':>12} {'B/A':>7}"]
+    for r in result["rows"]:
+        lines.append(f"{r['engine']:6} {r['model'][:18]:18} {r['gpus']:>4} {r['batch_size']:>5} {r['workload'][:24]:24} "
+                     f"{r['a']:>12,.1f} {r['b']:>12,.1f} {r['ratio']:>7.3f}")
+    if result["pairs"]:
+        p = result["wilcoxon_p"]
+        lines.append(f"{result['pairs']} paired configurations ({result['unpaired_a']} only in A, "
+                     f"{result['unpaired_b']} only in B): {result['metric']} B/A mean {result['mean_ratio']:.3f}, "
+                     f"median {result['median_ratio']:.3f}, geometric mean {result['geomean_ratio']:.3f}; "
+                     f"Wilcoxon p={'n/a' if p is None else f'{p:.4g}'}; Cliff's delta {result['cliffs_delta']:+.2f} "
+                     f"({result['cliffs_magnitude']})")
+    else:
+        lines.append("no configuration is present (status ok) in both")
+    return lines
+
+
+def write_compare(result: dict[str, Any], csv_path: Path | None, json_path: Path | None,
+                  plot_path: Path | None) -> None:
+    if csv_path:
+        with open(csv_path, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=[*CONFIG_FIELDS, "a", "b", "ratio"])
+            writer.writeheader()
+            writer.writerows(result["rows"])
+    if json_path:
+        Path(json_path).write_text(json.dumps(result, indent=2))
+    if plot_path and result["rows"]:
+        plt = _pyplot()
+        rows = result["rows"]
+        fig, ax = plt.subplots(figsize=(max(6, 0.35 * len(rows)), 4))
+        ax.bar(range(len(rows)), [r["ratio"] for r in rows], color="tab:blue")
+        ax.axhline(1.0, color="black", linewidth=0.8)
+        ax.set_xticks(range(len(rows)), [f"{r['engine']}-{r['model']}-g{r['gpus']}-b{r['batch_size']}" for r in rows],
+                      rotation=90, fontsize=7)
+        ax.set_ylabel(f"{result['metric']} B / A")
+        ax.set_title(f"B: {result['b']}\nvs A: {result['a']}", fontsize=8)
+        fig.tight_layout()
+        fig.savefig(plot_path, dpi=120)
+        plt.close(fig)
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def report(source: Path, out: Path, metric: str = "throughput_tok_s") -> Path:
+    """PNG plots and a Markdown + HTML summary of one set of records, per (engine, model, workload)."""
+    records = [r for r in load_source(source) if r["status"] == "ok" and r.get(metric) is not None]
+    out.mkdir(parents=True, exist_ok=True)
+    plt = _pyplot()
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
+    for r in records:
+        groups[(r["engine"], r["model"], r["workload"])].append(r)
+    hardware = sorted({f"{r.get('gpu_name') or r['hardware_fingerprint']}" for r in records})
+    md = [f"# infperf report: {source}", "", f"Hardware: {', '.join(hardware) or 'none'}. Metric: `{metric}` "
+          f"(median of repeats). {len(records)} ok records.", ""]
+    for (engine, model, workload), rows in sorted(groups.items()):
+        slug = f"{engine}-{model}-{workload}".replace("/", "_")
+        versions = sorted({str(r.get("engine_version")) for r in rows})
+        md += [f"## {engine} {', '.join(versions)} · {model} · {workload}", ""]
+        gpus = sorted({r["gpus"] for r in rows})
+        batches = sorted({r["batch_size"] for r in rows})
+        grid = {(r["gpus"], r["batch_size"]): r[metric] for r in rows}
+        fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+        for g in gpus:
+            xs = [b for b in batches if (g, b) in grid]
+            axes[0].plot(xs, [grid[(g, b)] for b in xs], marker="o", label=f"{g} GPU(s)")
+        axes[0].set_xscale("log", base=2)
+        axes[0].set(xlabel="batch size", ylabel=metric, title="vs batch size")
+        axes[0].legend(fontsize=7)
+        b0 = batches[0]
+        xs = [g for g in gpus if (g, b0) in grid]
+        axes[1].plot(xs, [grid[(g, b0)] for g in xs], marker="o")
+        axes[1].set(xlabel="GPUs", ylabel=metric, title=f"vs GPU count at batch {b0}")
+        heat = np.array([[grid.get((g, b), np.nan) for b in batches] for g in gpus])
+        image = axes[2].imshow(heat, aspect="auto", origin="lower", cmap="viridis")
+        axes[2].set_xticks(range(len(batches)), batches, fontsize=7)
+        axes[2].set_yticks(range(len(gpus)), gpus)
+        axes[2].set(xlabel="batch size", ylabel="GPUs", title="landscape")
+        fig.colorbar(image, ax=axes[2], label=metric)
+        best = max(grid, key=grid.get)
+        axes[2].scatter([batches.index(best[1])], [gpus.index(best[0])], marker="*", s=200, color="red")
+        fig.suptitle(f"{engine} {', '.join(versions)} · {model} · {workload} · {', '.join(hardware)}", fontsize=9)
+        fig.tight_layout()
+        fig.savefig(out / f"{slug}.png", dpi=110)
+        plt.close(fig)
+        md += [f"![{slug}]({slug}.png)", "", f"Best: {grid[best]:,.1f} at {best[0]} GPU(s), batch {best[1]}.", ""]
+        for factor in ("gpus", "batch_size"):
+            samples: dict[str, list[float]] = defaultdict(list)
+            for r in rows:
+                samples[str(r[factor])] += r.get(f"{metric}_samples") or [r[metric]]
+            result = anova_tukey(samples)
+            if result["f"] is not None:
+                significant = [f"{p['a']} vs {p['b']}" for p in result["tukey"] if p["p"] < 0.05]
+                md.append(f"- ANOVA across {factor}: F={result['f']:.2f}, p={result['p']:.3g}; Tukey HSD pairs "
+                          f"with p<0.05: {', '.join(significant) or 'none'}")
+        for factor in ("batch_size", "gpus", "input_len_mean_tokens", "output_len_tokens"):
+            for target in (metric, "ttlt_s", "normalised_latency_s_per_tok"):
+                pairs = [(math.log2(r[factor]) if factor == "batch_size" else r[factor], r[target])
+                         for r in rows if r.get(factor) is not None and r.get(target) is not None]
+                corr = pearson([p[0] for p in pairs], [p[1] for p in pairs]) if pairs else None
+                if corr:
+                    name = "log2(batch_size)" if factor == "batch_size" else factor
+                    md.append(f"- Pearson r({name}, {target}) = {corr[0]:+.3f} (p={corr[1]:.3g})")
+        md.append("")
+    summary = out / "summary.md"
+    summary.write_text("\n".join(md))
+    body = "\n".join(f"<p>{line}</p>" if not line.startswith(("#", "![")) else
+                     (f"<h2>{line.lstrip('# ')}</h2>" if line.startswith("#") else
+                      f"<img src='{line.split('(')[1].rstrip(')')}'>") for line in md if line)
+    (out / "summary.html").write_text(f"<html><body>{body}</body></html>")
+    return summary

@@ -1,0 +1,67 @@
+"""`infperf compare` and `infperf report` on records of real runs (checked in under tests/data)."""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from pytest_infperf.cli import main
+
+DATA = Path(__file__).parent / "data"
+H100 = DATA / "records-h100-llama-3-8b.jsonl"
+
+
+@pytest.fixture
+def engines_as_runs(tmp_path: Path) -> tuple[Path, Path]:
+    """The H100 HF and vLLM records as two 'runs' of one engine, so the configurations pair up."""
+    records = [json.loads(line) for line in H100.read_text().splitlines()]
+    a, b = tmp_path / "hf.jsonl", tmp_path / "vllm.jsonl"
+    a.write_text("".join(json.dumps(r) + "\n" for r in records if r["engine"] == "hf"))
+    b.write_text("".join(json.dumps(r | {"engine": "hf"}) + "\n" for r in records if r["engine"] == "vllm"))
+    return a, b
+
+
+def test_compare_tables_csv_json_plot(engines_as_runs, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    a, b = engines_as_runs
+    out = tmp_path / "out"
+    out.mkdir()
+    assert main(["compare", str(a), str(b), "--csv", str(out / "c.csv"), "--json", str(out / "c.json"),
+                 "--plot", str(out / "c.png")]) == 0
+    text = capsys.readouterr().out
+    assert "9 paired configurations" in text and "Wilcoxon p=0.003906" in text  # 9 of 9 faster: 2/2**9
+    rows = list(csv.DictReader((out / "c.csv").open()))
+    assert len(rows) == 9 and all(float(r["ratio"]) > 2.5 for r in rows)
+    assert json.loads((out / "c.json").read_text())["cliffs_magnitude"] == "large"
+    assert (out / "c.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_compare_baseline_folders(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from pytest_infperf.records import read_records
+    from pytest_infperf.store import BaselineStore
+
+    store = BaselineStore(tmp_path / "baselines")
+    for record in read_records(DATA / "records-cpu.jsonl"):
+        if record["status"] == "ok":
+            store.save(record)
+    folder = tmp_path / "baselines" / store.fingerprints()[0]
+    assert main(["compare", str(folder), str(DATA / "records-cpu.jsonl")]) == 0
+    assert "2 paired configurations" in capsys.readouterr().out
+
+
+def test_report_writes_plots_and_summary(tmp_path: Path) -> None:
+    assert main(["report", str(H100), "--out", str(tmp_path / "rep")]) == 0
+    summary = (tmp_path / "rep" / "summary.md").read_text()
+    assert "ANOVA across batch_size" in summary and "Pearson r(log2(batch_size), throughput_tok_s)" in summary
+    assert "NVIDIA H100 80GB HBM3" in summary
+    assert sorted(p.name for p in (tmp_path / "rep").glob("*.png")) == [
+        "hf-llama-3-8b-humaneval-out5.png", "vllm-llama-3-8b-humaneval-out5.png"]
+    assert (tmp_path / "rep" / "summary.html").exists()
+
+
+def test_bad_input_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{oops\n")
+    assert main(["report", str(bad)]) == 2
+    assert "bad.jsonl:1: not valid JSON" in capsys.readouterr().err
