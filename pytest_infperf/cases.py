@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import argparse
 import tomllib
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -33,10 +33,12 @@ class TrialKey:
     engine: str
     model: str
     gpus: int
+    knobs: tuple[tuple[str, Any], ...] = ()  # load-time engine settings (tuned ones), overriding the options
 
     @property
     def id(self) -> str:
-        return f"{self.engine}-{resolve(self.model).slug}-gpus{self.gpus}"
+        base = f"{self.engine}-{resolve(self.model).slug}-gpus{self.gpus}"
+        return "-".join([base, *(f"{k.replace('_', '')}{v}" for k, v in self.knobs)])
 
 
 @dataclass(frozen=True)
@@ -48,10 +50,11 @@ class Case:
     batch_size: int
     workload: WorkloadSpec
     num_prompts: int | None = None
+    knobs: tuple[tuple[str, Any], ...] = ()
 
     @property
     def trial_key(self) -> TrialKey:
-        return TrialKey(self.engine, self.model, self.gpus)
+        return TrialKey(self.engine, self.model, self.gpus, self.knobs)
 
     @property
     def id(self) -> str:
@@ -139,5 +142,3 @@ def expand(targets: list[Target], overrides: dict[str, Any], marker_fields: dict
                         for batch_size in target.batch_sizes:
                             yield Case(target.hardware, engine, model, gpus, batch_size, spec, target.num_prompts)
 
-
-TARGET_FIELDS = tuple(f.name for f in fields(Target) if f.name != "hardware")

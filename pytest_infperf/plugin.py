@@ -39,17 +39,26 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                             metavar=option.name.upper().replace("-", "_"), help=_escape(_help(option)))
         if option.ini:
             parser.addini(option.dest, help=_help(option), type="string", default=None)
+    from .tune import add_tune_options
+
+    add_tune_options(group, parser)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     for generation in GENERATIONS:
         config.addinivalue_line("markers", f"{generation}: perf test for {generation} hardware (pytest-infperf)")
     config.addinivalue_line("markers", "infperf(**fields): override matrix fields (engines, models, gpus, "
-                                       "batch_sizes, workloads, num_prompts) for one perf test")
+                                       "batch_sizes, workloads, num_prompts) for one perf test; "
+                                       "infperf(tuned=True) runs it at this hardware's InfPop-tuned settings")
     config.addinivalue_line("markers", "xdist_group(name): keep a trial key's tests on one xdist worker")
     from .session import InfperfSession
 
     config.stash[session_key] = InfperfSession.from_config(config)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if session.config.getoption("infpop_tune") and not hasattr(session.config, "workerinput"):
+        session.config.stash[session_key].tune_all()
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -62,6 +71,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     session = metafunc.config.stash[session_key]
     marker = metafunc.definition.get_closest_marker("infperf")
+    if marker and marker.kwargs.get("tuned"):
+        metafunc.parametrize("infperf_case", session.tuned_params())
+        return
     params = [pytest.param(case, id=case.id, marks=[getattr(pytest.mark, case.hardware),
                                                    pytest.mark.xdist_group(case.trial_key.id)])
               for case in session.cases(marker.kwargs if marker else {}, where=metafunc.definition.nodeid)]

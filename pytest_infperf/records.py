@@ -55,7 +55,7 @@ def build_record(case: "Case", outcome: "Outcome", hardware: "Hardware", setting
         "dtype": load.get("dtype") or settings.dtype, "gpus": case.gpus, "batch_size": case.batch_size,
         "workload": case.workload.id, "workload_name": case.workload.name,
         "input_len_tokens": case.workload.input_len, "output_len_tokens": case.workload.output_len,
-        "num_prompts": case.num_prompts, "repeats": settings.repeats, "warmup_batches": settings.warmup,
+        "num_prompts": case.num_prompts, "knobs": dict(case.knobs) or None, "repeats": settings.repeats, "warmup_batches": settings.warmup,
         "load_time_s": load.get("load_time_s"), "engine_args": load.get("engine_args"),
         "hardware_fingerprint": hardware.fingerprint, "hardware_generation": hardware.generation,
         "gpu_name": hardware.gpu_name, "gpu_count_present": hardware.gpu_count,

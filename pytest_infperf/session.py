@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from .cases import OVERRIDES, Case, MatrixError, Target, default_target, expand, load_matrix, parse_fields
+from .workloads import WorkloadSpec, parse_workload
 from .hardware import Hardware, detect
 from .records import append_records, build_record
 from .gate import Verdict, fails, judge
@@ -114,9 +115,12 @@ class InfperfSession:
     def store(self) -> BaselineStore:
         return BaselineStore(self.settings.baselines)
 
-    def run(self, case: Case, test_id: str) -> tuple[dict[str, Any], Verdict | None]:
+    def measure_case(self, case: Case, test_id: str) -> dict[str, Any]:
         outcome = self.pool.run(case)
-        record = build_record(case, outcome, self.hardware, self.settings, test_id, Path(str(self.config.rootpath)))
+        return build_record(case, outcome, self.hardware, self.settings, test_id, Path(str(self.config.rootpath)))
+
+    def run(self, case: Case, test_id: str) -> tuple[dict[str, Any], Verdict | None]:
+        record = self.measure_case(case, test_id)
         verdict = self.judge(record) if self.settings.comparing and record["status"] == "ok" else None
         if verdict is not None:
             record |= verdict.as_record_fields()
@@ -137,9 +141,139 @@ class InfperfSession:
         return judge(record, baseline, self.settings.threshold, self.settings.alpha,
                      str(self.store.path_for(ref, record)))
 
+    # -- InfPop tuning ------------------------------------------------------------------------------------------
+    def tune_targets(self) -> list[tuple[str, str, WorkloadSpec, int | None, str]]:
+        """(engine, model, workload, num_prompts, hardware target): ini infpop_targets, else the matrix's."""
+        here = [t for t in self.targets if t.hardware == self.hardware.generation]
+        num_prompts = self.settings.num_prompts or (here[0].num_prompts if here else None)
+        declared = self.config.getini("infpop_targets")
+        if declared:
+            triples = []
+            for line in declared:
+                try:
+                    engine, model, workload = line.split(":")
+                    parse_fields({"engines": engine, "models": model, "workloads": workload}, "ini infpop_targets")
+                except (ValueError, MatrixError) as err:
+                    raise pytest.UsageError(f"ini infpop_targets: {line!r}: expected engine:model:workload ({err})")
+                triples.append((engine, model, workload))
+        else:
+            triples = [(e, m, t.workloads[0]) for t in here for e in (self.settings.engine or t.engines)
+                       for m in (self.settings.model or t.models)]
+        return [(e, m, parse_workload(w, self.settings.output_len), num_prompts, self.hardware.generation)
+                for e, m, w in triples]
+
+    def tuned_dir(self, fingerprint: str | None = None) -> Path:
+        return self.settings.baselines / (fingerprint or self.hardware.fingerprint) / "_infpop"
+
+    @staticmethod
+    def tuned_name(engine: str, model: str, workload: WorkloadSpec) -> str:
+        from .models import resolve
+
+        return f"{engine}-{resolve(model).slug}-{workload.id}"
+
+    def tune_all(self) -> None:
+        from .tune import Landscape, case_for, load_space, tune
+
+        config = self.config
+        mode = config.getoption("infpop_tune")
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        say = reporter.write_line if reporter else print
+        max_evals = config.getoption("infpop_max_evals") or int(config.getini("infpop_max_evals") or 24)
+        ttft = config.getoption("infpop_max_ttft_p99_ms")
+        space_file = config.getini("infpop_space")
+        gpu_choices = [g for g in (1, 2, 4, 8) if g <= self.hardware.gpu_count] or [0]
+        for engine, model, workload, num_prompts, target in self.tune_targets():
+            name = self.tuned_name(engine, model, workload)
+            tuned_path = self.tuned_dir() / f"{name}.tuned.json"
+            if mode == "auto" and tuned_path.exists():
+                say(f"infpop: {name}: tuned settings for {self.hardware.fingerprint} exist ({tuned_path}); "
+                    "--infpop-tune=force re-tunes")
+                continue
+            try:
+                space = load_space(Path(space_file) if space_file else None, engine, gpu_choices,
+                                   on_cpu=not self.hardware.gpus)
+            except ValueError as err:
+                raise pytest.UsageError(str(err)) from None
+            say(f"infpop: tuning {name} on {self.hardware.fingerprint}: {max_evals} evaluations over "
+                f"{ {k: v for k, v in space.items()} }")
+            landscape = Landscape.open(self.tuned_dir() / f"{name}.landscape.jsonl")
+
+            def evaluate(point: dict[str, Any]) -> dict[str, Any]:
+                case = case_for(point, engine, model, workload, target, num_prompts)
+                return self.measure_case(case, f"infpop::{name}")
+
+            result = tune(evaluate, space, landscape, max_evals, config.getoption("infpop_seed"),
+                          config.getoption("infpop_time_budget"), ttft / 1e3 if ttft else None, say)
+            if result.best_point is None:
+                say(f"infpop: {name}: no evaluation succeeded ({result.failed} failed); nothing stored")
+                continue
+            summary = {"fingerprint": self.hardware.fingerprint, "gpu_name": self.hardware.gpu_name,
+                       "engine": engine, "model": model, "workload": workload.id, "best_point": result.best_point,
+                       "best_throughput_tok_s": result.best_throughput, "evaluations": result.evaluations,
+                       "cached_evaluations": result.cached, "failed_evaluations": result.failed,
+                       "max_evals": max_evals, "seed": config.getoption("infpop_seed"), "space": space,
+                       "landscape": str(landscape.path)}
+            summary |= self.gain_over_previous_hardware(name, result.best_throughput, landscape, evaluate)
+            self.store.write_json(tuned_path, summary)
+            say(f"infpop: {name}: best {result.best_point} -> {result.best_throughput:,.1f} tok/s "
+                f"({result.evaluations} evaluations, {result.cached} cached, {result.failed} failed); "
+                f"stored {tuned_path}")
+            if "gain_over_previous" in summary:
+                say(f"infpop: {name}: {summary['gain_over_previous']:+.1%} over the settings tuned on "
+                    f"{summary['previous_fingerprint']} ({summary['previous_point']}, "
+                    f"{summary['previous_point_throughput_tok_s']:,.1f} tok/s here)")
+        self.close()
+
+    def gain_over_previous_hardware(self, name: str, best: float, landscape: Any, evaluate: Any) -> dict[str, Any]:
+        """The study's upgrade/downgrade experiment: how much re-tuning gains over keeping the settings that were
+        tuned on other hardware (evaluated here, through the same cache)."""
+        from .tune import point_key
+
+        for fingerprint in self.store.fingerprints():
+            previous = self.tuned_dir(fingerprint) / f"{name}.tuned.json"
+            if fingerprint == self.hardware.fingerprint or not previous.exists():
+                continue
+            point = self.store.read_json(previous)["best_point"]
+            if point.get("gpus", 0) > self.hardware.gpu_count:
+                return {"previous_fingerprint": fingerprint, "previous_point": point,
+                        "previous_point_note": "needs more GPUs than present"}
+            record = landscape.points.get(point_key(point))
+            if record is None:
+                record = evaluate(point)
+                landscape.add(point, record)
+            if record["status"] != "ok":
+                return {"previous_fingerprint": fingerprint, "previous_point": point,
+                        "previous_point_note": f"{record['status']}: {record.get('reason')}"}
+            return {"previous_fingerprint": fingerprint, "previous_point": point,
+                    "previous_point_throughput_tok_s": record["throughput_tok_s"],
+                    "gain_over_previous": best / record["throughput_tok_s"] - 1}
+        return {}
+
+    def tuned_params(self) -> list[Any]:
+        """Perf-test parameters at the tuned settings of this fingerprint; a skipped placeholder where none."""
+        from .tune import case_for
+
+        params = []
+        for engine, model, workload, num_prompts, target in self.tune_targets():
+            name = self.tuned_name(engine, model, workload)
+            path = self.tuned_dir() / f"{name}.tuned.json"
+            if not path.exists():
+                params.append(pytest.param(None, id=f"{target}-{name}-untuned", marks=[
+                    getattr(pytest.mark, target), pytest.mark.skip(
+                        reason=f"no tuned settings for {self.hardware.fingerprint} ({path}): run with --infpop-tune")]))
+                continue
+            try:
+                point = self.store.read_json(path)["best_point"]
+            except (BaselineError, KeyError) as err:
+                raise pytest.UsageError(f"{path}: {err}") from None
+            case = case_for(point, engine, model, workload, target, num_prompts)
+            params.append(pytest.param(case, id=f"{case.id}-tuned", marks=[getattr(pytest.mark, target)]))
+        return params
+
     def close(self) -> None:
         if self._pool is not None:
             self._pool.close()
+            self._pool = None
 
     # -- reporting -----------------------------------------------------------------------------------------
     def terminal_summary(self, reporter: Any) -> None:

@@ -73,10 +73,19 @@ class BaselineStore:
             return None, f"baseline {path} is not comparable ({'; '.join(mismatched)})"
         return baseline, ""
 
+    def read_json(self, path: Path) -> dict[str, Any]:
+        try:
+            return json.loads(Path(path).read_text())
+        except json.JSONDecodeError as err:
+            raise BaselineError(f"{path} is corrupted (line {err.lineno}: {err.msg})") from None
+
     def save(self, record: dict[str, Any]) -> Path:
+        return self.write_json(self.path_for(record["hardware_fingerprint"], record), record, validate=True)
+
+    def write_json(self, path: Path, data: dict[str, Any], validate: bool = False) -> Path:
+        """Atomic, locked write; an unreadable file already there is moved aside, never lost."""
         from filelock import FileLock
 
-        path = self.path_for(record["hardware_fingerprint"], record)
         path.parent.mkdir(parents=True, exist_ok=True)
         lock_dir = self.root / ".locks"
         lock_dir.mkdir(parents=True, exist_ok=True)
@@ -84,13 +93,13 @@ class BaselineStore:
         with FileLock(str(lock_dir / f"{digest}.lock")):
             if path.exists():
                 try:
-                    self.load(path)
+                    self.load(path) if validate else self.read_json(path)
                 except BaselineError:
                     stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
                     path.rename(path.with_name(f"{path.name}.corrupt-{stamp}"))
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
             with os.fdopen(fd, "w") as f:
-                json.dump(record, f, indent=2, sort_keys=True, default=str)
+                json.dump(data, f, indent=2, sort_keys=True, default=str)
                 f.write("\n")
                 f.flush()
                 os.fsync(f.fileno())
@@ -98,4 +107,4 @@ class BaselineStore:
         return path
 
     def all_records(self, fingerprint: str) -> list[dict[str, Any]]:
-        return [self.load(p) for p in sorted((self.root / fingerprint).glob("*/*.json"))]
+        return [self.load(p) for p in sorted((self.root / fingerprint).glob("*/*.json")) if p.parent.name != "_infpop"]

@@ -137,11 +137,13 @@ class TrialPool:
             model_dir = materialize(spec, self.settings.cache_dir)
         except Exception as err:  # noqa: BLE001 - a broken model folder is this trial's error
             return Outcome("error", f"could not prepare model {key.model!r}: {err}")
+        overrides = dict(key.knobs)
+        dtype = overrides.pop("dtype", self.settings.dtype)
         knobs: dict[str, Any] = {}
         if key.engine == "vllm":
-            knobs = dict(vars(self.settings.vllm))
+            knobs = dict(vars(self.settings.vllm)) | overrides
             knobs["max_model_len"] = knobs["max_model_len"] or min(max_positions(load_config(spec)), 4096)
-        load = {"model_dir": str(model_dir), "dummy": spec.dummy, "gpus": key.gpus, "dtype": self.settings.dtype,
+        load = {"model_dir": str(model_dir), "dummy": spec.dummy, "gpus": key.gpus, "dtype": dtype,
                 "seed": self.settings.seed, "knobs": knobs}
         self.worker = _Worker(key, self.env_for(key), self.log_dir / f"{key.id}.log")
         try:

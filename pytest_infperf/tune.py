@@ -1,0 +1,154 @@
+"""InfPop: hyperopt TPE over GPU count, batch size and engine knobs, maximising throughput on the hardware at hand.
+
+Every evaluation is a real trial through the same TrialPool and engines as the perf tests. Results are cached in
+the landscape file (so repeated points and re-runs cost nothing), failures and OOMs are STATUS_FAIL with their
+reason, and the best point is stored per hardware fingerprint next to the baselines:
+
+    baselines/<fingerprint>/_infpop/<engine>-<model>-<workload>.landscape.jsonl   every evaluated point
+    baselines/<fingerprint>/_infpop/<engine>-<model>-<workload>.tuned.json        the optimum and its context
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from .cases import Case
+from .records import append_records, read_records
+
+DEFAULT_SPACE: dict[str, dict[str, list[Any]]] = {
+    "vllm": {"batch_size": [2**i for i in range(11)], "max_num_seqs": [32, 64, 128, 256, 512],
+             "max_num_batched_tokens": [2048, 4096, 8192, 16384], "gpu_memory_utilization": [0.8, 0.85, 0.9, 0.95]},
+    "hf": {"batch_size": [2**i for i in range(11)], "dtype": ["bfloat16", "float16"]},
+}
+CPU_SPACE = {"vllm": {"batch_size": [2**i for i in range(8)], "max_num_seqs": [16, 64, 256]},
+             "hf": {"batch_size": [2**i for i in range(11)], "dtype": ["float32", "bfloat16"]}}
+LOAD_KNOBS = ("max_num_seqs", "max_num_batched_tokens", "gpu_memory_utilization", "enforce_eager", "dtype")
+
+
+def add_tune_options(group: Any, parser: Any) -> None:
+    group.addoption("--infpop-tune", nargs="?", const="auto", default=None, choices=("auto", "force"),
+                    help="tune GPU count, batch size and engine knobs with hyperopt TPE before the tests: when this "
+                         "hardware has no tuned settings yet (auto), or always (force)")
+    group.addoption("--infpop-max-evals", type=int, default=None, metavar="N",
+                    help="evaluations per tuning run (default: ini infpop_max_evals, else 24)")
+    group.addoption("--infpop-time-budget", type=float, default=None, metavar="SECONDS",
+                    help="stop tuning after this many seconds (default: none)")
+    group.addoption("--infpop-seed", type=int, default=0, help="TPE seed (default: 0)")
+    group.addoption("--infpop-max-ttft-p99-ms", type=float, default=None, metavar="MS",
+                    help="latency constraint: points whose p99 TTFT exceeds it fail (maximise goodput)")
+    parser.addini("infpop_space", help="TOML file with the search space per engine (default: built in)",
+                  type="string", default=None)
+    parser.addini("infpop_max_evals", help="evaluations per tuning run (default: 24)", type="string", default=None)
+    parser.addini("infpop_targets", help="engine:model:workload triples to tune (default: those of the matrix's "
+                                         "target for this hardware)", type="linelist", default=[])
+
+
+def load_space(path: Path | None, engine: str, gpu_choices: list[int], on_cpu: bool) -> dict[str, list[Any]]:
+    """The declared space for `engine` (file, else built in) plus the GPU counts this hardware has."""
+    spaces = CPU_SPACE if on_cpu else DEFAULT_SPACE
+    if path is not None:
+        try:
+            spaces = tomllib.loads(Path(path).read_text())
+        except (OSError, tomllib.TOMLDecodeError) as err:
+            raise ValueError(f"infpop space {path}: {err}") from None
+    if engine not in spaces:
+        raise ValueError(f"infpop space has no [{engine}] table")
+    space = {k: list(v) for k, v in spaces[engine].items()}
+    unknown = set(space) - {"batch_size", "gpus", *LOAD_KNOBS}
+    if unknown:
+        raise ValueError(f"infpop space [{engine}]: unknown knob(s) {', '.join(sorted(unknown))}")
+    space.setdefault("gpus", gpu_choices)
+    space["gpus"] = [g for g in space["gpus"] if g in gpu_choices] or gpu_choices
+    return space
+
+
+def point_key(point: dict[str, Any]) -> str:
+    return json.dumps(point, sort_keys=True)
+
+
+@dataclass
+class Landscape:
+    """Evaluated points of one (engine, model, workload) on one fingerprint, persisted as records."""
+
+    path: Path
+    points: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, path: Path) -> "Landscape":
+        landscape = cls(path)
+        if path.exists():
+            for record in read_records(path):
+                landscape.points[point_key(record["infpop_point"])] = record
+        return landscape
+
+    def add(self, point: dict[str, Any], record: dict[str, Any]) -> None:
+        record = record | {"infpop_point": point}
+        self.points[point_key(point)] = record
+        append_records(self.path, [record])
+
+
+@dataclass
+class TuneResult:
+    best_point: dict[str, Any] | None
+    best_throughput: float | None
+    evaluations: int
+    cached: int
+    failed: int
+    history: list[tuple[dict[str, Any], float | None, str]]
+
+
+def tune(evaluate: Callable[[dict[str, Any]], dict[str, Any]], space: dict[str, list[Any]], landscape: Landscape,
+         max_evals: int, seed: int, time_budget: float | None = None, max_ttft_p99_s: float | None = None,
+         progress: Callable[[str], None] = print) -> TuneResult:
+    """TPE over the categorical (log-scale where it matters) space; `evaluate(point)` returns a record."""
+    import numpy as np
+    from hyperopt import STATUS_FAIL, STATUS_OK, Trials, fmin, hp, tpe
+
+    names = sorted(space)
+    hp_space = {n: hp.choice(n, space[n]) for n in names}
+    history: list[tuple[dict[str, Any], float | None, str]] = []
+    counters = {"cached": 0, "failed": 0}
+    best: list[Any] = [None, None]
+    start = time.monotonic()
+
+    def objective(raw: dict[str, Any]) -> dict[str, Any]:
+        point = {n: (v.item() if hasattr(v, "item") else v) for n, v in raw.items()}
+        key = point_key(point)
+        if key in landscape.points:
+            record = landscape.points[key]
+            counters["cached"] += 1
+        else:
+            record = evaluate(point)
+            landscape.add(point, record)
+        throughput = record.get("throughput_tok_s") if record["status"] == "ok" else None
+        reason = record.get("reason") or ""
+        ttft = record.get("ttft_p99_s") or record.get("ttft_p90_s") or record.get("ttft_mean_s")
+        if throughput is not None and max_ttft_p99_s is not None and ttft is not None and ttft > max_ttft_p99_s:
+            throughput, reason = None, f"TTFT p99 {ttft * 1e3:.0f} ms > limit {max_ttft_p99_s * 1e3:.0f} ms"
+        history.append((point, throughput, reason))
+        n = len(history)
+        if throughput is None:
+            counters["failed"] += 1
+            progress(f"infpop {n}/{max_evals}: {point} -> {record['status']}: {reason.splitlines()[0] if reason else ''}")
+            return {"status": STATUS_FAIL, "reason": reason}
+        if best[1] is None or throughput > best[1]:
+            best[:] = [point, throughput]
+        progress(f"infpop {n}/{max_evals}: {point} -> {throughput:,.1f} tok/s (best {best[1]:,.1f})")
+        return {"status": STATUS_OK, "loss": -throughput}
+
+    trials = Trials()
+    fmin(objective, hp_space, algo=tpe.suggest, max_evals=max_evals, trials=trials,
+         rstate=np.random.default_rng(seed), show_progressbar=False,
+         timeout=None if time_budget is None else max(1, math.ceil(time_budget - (time.monotonic() - start))))
+    return TuneResult(best[0], best[1], len(history), counters["cached"], counters["failed"], history)
+
+
+def case_for(point: dict[str, Any], engine: str, model: str, workload: Any, hardware: str,
+             num_prompts: int | None) -> Case:
+    knobs = tuple(sorted((k, v) for k, v in point.items() if k in LOAD_KNOBS))
+    return Case(hardware, engine, model, point.get("gpus", 0), point["batch_size"], workload, num_prompts, knobs)

@@ -1,0 +1,97 @@
+"""InfPop: the TPE loop on a synthetic objective, and a real small tuning run on the CPU through pytest."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pytest_infperf.records import read_records
+from pytest_infperf.tune import Landscape, load_space, tune
+
+
+def _fake_record(point: dict, throughput: float | None) -> dict:
+    base = {"schema": 1, "test_id": "t", "case_id": "c", "engine": "hf", "model": "m", "gpus": 0,
+            "batch_size": point["batch_size"], "workload": "w", "hardware_fingerprint": "f", "timestamp": "now"}
+    if throughput is None:
+        return base | {"status": "oom", "reason": "out of memory"}
+    return base | {"status": "ok", "throughput_tok_s": throughput}
+
+
+def test_tpe_finds_the_peak_caches_and_survives_failures(tmp_path: Path) -> None:
+    calls: list[dict] = []
+
+    def evaluate(point: dict) -> dict:
+        calls.append(point)
+        b = point["batch_size"]
+        return _fake_record(point, None if b > 256 else 100 * b ** 0.5 * (2 if point["dtype"] == "a" else 1))
+
+    space = {"batch_size": [2**i for i in range(11)], "dtype": ["a", "b"], "gpus": [0]}
+    landscape = Landscape.open(tmp_path / "l.jsonl")
+    result = tune(evaluate, space, landscape, max_evals=30, seed=0, progress=lambda _: None)
+    measured = [r["throughput_tok_s"] for r in landscape.points.values() if r["status"] == "ok"]
+    assert result.best_throughput == max(measured) and result.best_point["dtype"] == "a"
+    assert result.best_throughput >= 0.7 * 100 * 256 ** 0.5 * 2  # near the peak (batch 256, dtype a)
+    assert result.failed > 0 and result.cached > 0
+    assert len(calls) == len(landscape.points) == 30 - result.cached  # repeated points cost nothing
+    again = tune(evaluate, space, Landscape.open(tmp_path / "l.jsonl"), max_evals=30, seed=0, progress=lambda _: None)
+    assert again.best_point == result.best_point and len(calls) == 30 - result.cached  # re-run: all cached
+
+
+def test_latency_constraint_turns_points_into_failures(tmp_path: Path) -> None:
+    def evaluate(point: dict) -> dict:
+        return _fake_record(point, 10.0 * point["batch_size"]) | {"ttft_p99_s": point["batch_size"] / 1000}
+
+    space = {"batch_size": [1, 2, 4, 8, 16, 32, 64], "gpus": [0]}
+    result = tune(evaluate, space, Landscape.open(tmp_path / "l.jsonl"), max_evals=20, seed=1,
+                  max_ttft_p99_s=0.0165, progress=lambda _: None)
+    assert result.best_point["batch_size"] == 16  # 32 and 64 break the 16.5 ms TTFT limit
+
+
+def test_space_validation(tmp_path: Path) -> None:
+    bad = tmp_path / "space.toml"
+    bad.write_text("[vllm]\nbatch_size = [1]\nwarp_speed = [9]\n")
+    with pytest.raises(ValueError, match="unknown knob.*warp_speed"):
+        load_space(bad, "vllm", [1], on_cpu=False)
+    assert load_space(None, "hf", [1, 2], on_cpu=False)["gpus"] == [1, 2]
+
+
+SPACE = """
+[hf]
+batch_size = [2, 4096]
+dtype = ["float32"]
+"""
+
+
+def test_real_tuning_run_on_cpu(perf_project, tmp_path: Path) -> None:
+    matrix = "[cpu]\nengines = ['hf']\nmodels = ['tiny-gpt2']\ngpus = [0]\nbatch_sizes = [1]\nnum_prompts = 4\n"
+    source = "import pytest\n\n@pytest.mark.infperf(tuned=True)\ndef test_tuned(infperf):\n    infperf.measure()\n"
+    pytester = perf_project(matrix, test_source=source, extra_ini="infperf_baselines = baselines\n"
+                            "            infpop_space = space.toml\n            infperf_worker_memory = 3GB")
+    pytester.makefile(".toml", space=SPACE)
+    untuned = pytester.runpytest("-p", "no:benchmark", "-rs")
+    untuned.assert_outcomes(skipped=1)
+    untuned.stdout.fnmatch_lines(["*no tuned settings for cpu-*: run with --infpop-tune*"])
+
+    result = pytester.runpytest("-p", "no:benchmark", "--infpop-tune", "--infpop-max-evals", "6",
+                                "--infperf-repeats", "1", "--infperf-warmup", "0")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*infpop 1/6:*", "*-> oom*", "*infpop: hf-tiny-gpt2-humaneval-out5: best*stored*"])
+    folder = next((pytester.path / "baselines").glob("cpu-*")) / "_infpop"
+    tuned = json.loads((folder / "hf-tiny-gpt2-humaneval-out5.tuned.json").read_text())
+    assert tuned["best_point"]["batch_size"] == 2 and tuned["failed_evaluations"] >= 1
+    statuses = {r["infpop_point"]["batch_size"]: r["status"]
+                for r in read_records(folder / "hf-tiny-gpt2-humaneval-out5.landscape.jsonl")}
+    assert statuses[4096] == "oom"
+
+    again = pytester.runpytest("-p", "no:benchmark", "--infpop-tune", "--collect-only", "-q")
+    again.stdout.fnmatch_lines(["*tuned settings for cpu-* exist*--infpop-tune=force re-tunes*"])
+
+    # Other hardware: the same name tuned elsewhere -> re-tuning reports the gain over those settings.
+    other = pytester.path / "baselines" / "a100-80gb-x1" / "_infpop"
+    other.mkdir(parents=True)
+    (other / "hf-tiny-gpt2-humaneval-out5.tuned.json").write_text(json.dumps(
+        {"best_point": {"batch_size": 1, "dtype": "float32", "gpus": 0}}))
+    moved = pytester.runpytest("-p", "no:benchmark", "--infpop-tune=force", "--infpop-max-evals", "3",
+                               "--infperf-repeats", "1", "--infperf-warmup", "0", "--collect-only", "-q")
+    moved.stdout.fnmatch_lines(["*over the settings tuned on a100-80gb-x1*"])
