@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+from functools import partial
 import time
 import tomllib
 from dataclasses import dataclass, field
@@ -104,20 +105,27 @@ class TuneResult:
 
 def tune(evaluate: Callable[[dict[str, Any]], dict[str, Any]], space: dict[str, list[Any]], landscape: Landscape,
          max_evals: int, seed: int, time_budget: float | None = None, max_ttft_p99_s: float | None = None,
-         progress: Callable[[str], None] = print) -> TuneResult:
-    """TPE over the categorical (log-scale where it matters) space; `evaluate(point)` returns a record."""
+         progress: Callable[[str], None] = print, algo: str = "tpe", startup_divisor: int = 3) -> TuneResult:
+    """TPE (or `algo="rand"`, random search, for comparison) over the categorical space (log-scale where it
+    matters); `evaluate(point)` returns a record."""
     import numpy as np
-    from hyperopt import STATUS_FAIL, STATUS_OK, Trials, fmin, hp, tpe
+    from hyperopt import STATUS_FAIL, STATUS_OK, Trials, fmin, hp, rand, tpe
 
     names = sorted(space)
-    hp_space = {n: hp.choice(n, space[n]) for n in names}
+    # Ordered numeric knobs (batch size, max_num_seqs, ...) are searched by their index in the sorted value list,
+    # so TPE can exploit that neighbours perform alike (log scale for the power-of-two lists); others are choices.
+    ordinal = {n for n in names if len(space[n]) > 1 and all(isinstance(v, (int, float)) for v in space[n])}
+    values = {n: sorted(space[n]) if n in ordinal else list(space[n]) for n in names}
+    hp_space = {n: hp.quniform(n, 0, len(values[n]) - 1, 1) if n in ordinal else hp.choice(n, values[n])
+                for n in names}
     history: list[tuple[dict[str, Any], float | None, str]] = []
     counters = {"cached": 0, "failed": 0}
     best: list[Any] = [None, None]
     start = time.monotonic()
 
     def objective(raw: dict[str, Any]) -> dict[str, Any]:
-        point = {n: (v.item() if hasattr(v, "item") else v) for n, v in raw.items()}
+        point = {n: values[n][int(v)] if n in ordinal else (v.item() if hasattr(v, "item") else v)
+                 for n, v in raw.items()}
         key = point_key(point)
         if key in landscape.points:
             record = landscape.points[key]
@@ -142,7 +150,10 @@ def tune(evaluate: Callable[[dict[str, Any]], dict[str, Any]], space: dict[str, 
         return {"status": STATUS_OK, "loss": -throughput}
 
     trials = Trials()
-    fmin(objective, hp_space, algo=tpe.suggest, max_evals=max_evals, trials=trials,
+    # hyperopt's default of 20 random start-up trials would make TPE random search at small budgets.
+    startup = max(2, min(20, max_evals // startup_divisor))
+    suggest = partial(tpe.suggest, n_startup_jobs=startup) if algo == "tpe" else rand.suggest
+    fmin(objective, hp_space, algo=suggest, max_evals=max_evals, trials=trials,
          rstate=np.random.default_rng(seed), show_progressbar=False,
          timeout=None if time_budget is None else max(1, math.ceil(time_budget - (time.monotonic() - start))))
     return TuneResult(best[0], best[1], len(history), counters["cached"], counters["failed"], history)

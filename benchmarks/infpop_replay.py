@@ -1,0 +1,84 @@
+"""InfPop vs random search on recorded landscapes (exhaustive grids measured with this suite, checked in under
+tests/data/landscapes): over 10 seeds, the fraction of the grid's best throughput each reaches with a budget of
+25% of the grid's points, and how many distinct evaluations it needed to first reach 97% of it.
+
+The objective replays the recorded measurement of each point (a test double of the engines); the optimiser,
+its space handling and caching are the product code (pytest_infperf.tune.tune).
+
+    python benchmarks/infpop_replay.py [--budget-fraction 0.25] [--seeds 10]
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import tempfile
+from pathlib import Path
+
+from pytest_infperf.records import read_records
+from pytest_infperf.tune import Landscape, point_key, tune
+
+LANDSCAPES = Path(__file__).resolve().parents[1] / "tests" / "data" / "landscapes"
+KNOB_OF = {"max_num_seqs": lambda r: (r.get("engine_args") or {}).get("max_num_seqs"), "dtype": lambda r: r["dtype"]}
+
+
+def grid_of(path: Path) -> tuple[dict[str, list], dict[str, dict]]:
+    records = read_records(path)
+    knob = "max_num_seqs" if records[0]["engine"] == "vllm" else "dtype"
+    points = {}
+    for r in records:
+        point = {"batch_size": r["batch_size"], "gpus": r["gpus"], knob: KNOB_OF[knob](r)}
+        points[point_key(point)] = r
+    space = {name: sorted({eval_point[name] for eval_point in map(eval_key, points)}) for name in ("batch_size", "gpus", knob)}
+    return space, points
+
+
+def eval_key(key: str) -> dict:
+    import json
+
+    return json.loads(key)
+
+
+def run(space: dict, points: dict, budget: int, seed: int, algo: str, best: float) -> tuple[float, int | None, int]:
+    calls = []
+
+    def evaluate(point: dict) -> dict:
+        calls.append(point)
+        return points[point_key(point)]
+
+    with tempfile.TemporaryDirectory() as tmp:
+        result = tune(evaluate, space, Landscape.open(Path(tmp) / "l.jsonl"), budget, seed, progress=lambda _: None,
+                      algo=algo)
+    reached, running = None, 0.0
+    for i, point in enumerate(calls, 1):
+        record = points[point_key(point)]
+        running = max(running, record.get("throughput_tok_s") or 0.0)
+        if reached is None and running >= 0.97 * best:
+            reached = i
+    return (result.best_throughput or 0.0) / best, reached, len(calls)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--budget-fraction", type=float, default=0.25)
+    parser.add_argument("--seeds", type=int, default=10)
+    args = parser.parse_args()
+    for path in sorted(LANDSCAPES.glob("*.jsonl")):
+        space, points = grid_of(path)
+        best = max(r.get("throughput_tok_s") or 0.0 for r in points.values())
+        budget = max(1, math.floor(args.budget_fraction * len(points)))
+        records = list(points.values())
+        print(f"\n{path.name}: {len(points)} grid points on {records[0]['gpu_name'] or records[0]['cpu_model']}, "
+              f"{records[0]['engine']} {records[0]['engine_version']}; grid best {best:,.1f} tok/s; "
+              f"budget {budget} proposals ({args.budget_fraction:.0%})")
+        for algo, label in (("tpe", "InfPop (TPE)"), ("rand", "random search")):
+            runs = [run(space, points, budget, seed, algo, best) for seed in range(args.seeds)]
+            fractions = [r[0] for r in runs]
+            reached = [r[1] for r in runs if r[1] is not None]
+            print(f"  {label:14s} median {statistics.median(fractions):.1%} of grid best (min {min(fractions):.1%}); "
+                  f"reached 97% in {len(reached)}/{args.seeds} seeds, median {statistics.median(reached) if reached else '-'} "
+                  f"distinct evaluations; distinct evaluations used: median {statistics.median(r[2] for r in runs)}")
+
+
+if __name__ == "__main__":
+    main()
