@@ -33,14 +33,16 @@ def perf_project(pytester: pytest.Pytester, tmp_path_factory: pytest.TempPathFac
     return make
 
 
-CPU_TINY = """
+CPU_ONLY = """
 [cpu]
 engines = ["hf"]
 models = ["tiny-gpt2"]
 gpus = [0]
 batch_sizes = [1, 4]
 num_prompts = 8
+"""
 
+CPU_TINY = CPU_ONLY + """
 [h100]
 engines = ["hf", "vllm"]
 models = ["llama-3-8b"]

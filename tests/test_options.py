@@ -59,3 +59,16 @@ def test_entry_module_imports_nothing_heavy(pytester: pytest.Pytester) -> None:
             "assert not heavy, heavy\n")
     result = pytester.run(__import__("sys").executable, "-c", code)
     assert result.ret == 0, result.stderr.str()
+
+
+def test_readme_documents_every_option() -> None:
+    from pathlib import Path
+
+    from pytest_infperf.settings import OPTIONS
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    missing = [o.name for o in OPTIONS if f"--infperf-{o.name}" not in readme]
+    assert not missing, f"README lacks --infperf-{missing}"
+    for flag in ("--infpop-tune", "--infpop-max-evals", "--infpop-time-budget", "--infpop-seed",
+                 "--infpop-max-ttft-p99-ms", "infpop_space", "infpop_targets"):
+        assert flag in readme

@@ -6,16 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import CPU_ONLY as TINY
 from pytest_infperf.records import read_records
-
-TINY = """
-[cpu]
-engines = ["hf"]
-models = ["tiny-gpt2"]
-gpus = [0]
-batch_sizes = [1, 4]
-num_prompts = 8
-"""
 
 # Test doubles of a worker process, swapped in through pool.WORKER_COMMAND by a conftest.
 CRASHING_WORKER = ("import json, os, sys; sys.stdin.readline(); "
