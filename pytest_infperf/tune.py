@@ -110,6 +110,7 @@ def tune(evaluate: Callable[[dict[str, Any]], dict[str, Any]], space: dict[str, 
     matters); `evaluate(point)` returns a record."""
     import numpy as np
     from hyperopt import STATUS_FAIL, STATUS_OK, Trials, fmin, hp, rand, tpe
+    from hyperopt.exceptions import AllTrialsFailed
 
     names = sorted(space)
     # Ordered numeric knobs (batch size, max_num_seqs, ...) are searched by their index in the sorted value list,
@@ -153,9 +154,12 @@ def tune(evaluate: Callable[[dict[str, Any]], dict[str, Any]], space: dict[str, 
     # hyperopt's default of 20 random start-up trials would make TPE random search at small budgets.
     startup = max(2, min(20, max_evals // startup_divisor))
     suggest = partial(tpe.suggest, n_startup_jobs=startup) if algo == "tpe" else rand.suggest
-    fmin(objective, hp_space, algo=suggest, max_evals=max_evals, trials=trials,
-         rstate=np.random.default_rng(seed), show_progressbar=False,
-         timeout=None if time_budget is None else max(1, math.ceil(time_budget - (time.monotonic() - start))))
+    try:
+        fmin(objective, hp_space, algo=suggest, max_evals=max_evals, trials=trials,
+             rstate=np.random.default_rng(seed), show_progressbar=False,
+             timeout=None if time_budget is None else max(1, math.ceil(time_budget - (time.monotonic() - start))))
+    except AllTrialsFailed:
+        pass  # every point failed: the caller reports it; the landscape keeps each reason
     return TuneResult(best[0], best[1], len(history), counters["cached"], counters["failed"], history)
 
 

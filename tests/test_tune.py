@@ -38,6 +38,12 @@ def test_tpe_finds_the_peak_caches_and_survives_failures(tmp_path: Path) -> None
     assert again.best_point == result.best_point and len(calls) == 30 - result.cached  # re-run: all cached
 
 
+def test_every_point_failing_is_a_result_not_a_crash(tmp_path: Path) -> None:
+    result = tune(lambda point: _fake_record(point, None), {"batch_size": [1, 2], "gpus": [0]},
+                  Landscape.open(tmp_path / "l.jsonl"), max_evals=3, seed=0, progress=lambda _: None)
+    assert result.best_point is None and result.failed == 3
+
+
 def test_latency_constraint_turns_points_into_failures(tmp_path: Path) -> None:
     def evaluate(point: dict) -> dict:
         return _fake_record(point, 10.0 * point["batch_size"]) | {"ttft_p99_s": point["batch_size"] / 1000}
@@ -92,6 +98,8 @@ def test_real_tuning_run_on_cpu(perf_project, tmp_path: Path) -> None:
     other.mkdir(parents=True)
     (other / "hf-tiny-gpt2-humaneval-out5.tuned.json").write_text(json.dumps(
         {"best_point": {"batch_size": 1, "dtype": "float32", "gpus": 0}}))
-    moved = pytester.runpytest("-p", "no:benchmark", "--infpop-tune=force", "--infpop-max-evals", "3",
+    pytester.makefile(".toml", space_small="[hf]\nbatch_size = [2]\ndtype = ['float32']\n")
+    moved = pytester.runpytest("-p", "no:benchmark", "--infpop-tune=force", "--infpop-max-evals", "2",
+                               "-o", "infpop_space=space_small.toml",
                                "--infperf-repeats", "1", "--infperf-warmup", "0", "--collect-only", "-q")
     moved.stdout.fnmatch_lines(["*over the settings tuned on a100-80gb-x1*"])
