@@ -10,6 +10,7 @@ its space handling and caching are the product code (pytest_infperf.tune.tune).
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import statistics
 import tempfile
@@ -29,14 +30,9 @@ def grid_of(path: Path) -> tuple[dict[str, list], dict[str, dict]]:
     for r in records:
         point = {"batch_size": r["batch_size"], "gpus": r["gpus"], knob: KNOB_OF[knob](r)}
         points[point_key(point)] = r
-    space = {name: sorted({eval_point[name] for eval_point in map(eval_key, points)}) for name in ("batch_size", "gpus", knob)}
+    decoded = [json.loads(key) for key in points]
+    space = {name: sorted({point[name] for point in decoded}) for name in ("batch_size", "gpus", knob)}
     return space, points
-
-
-def eval_key(key: str) -> dict:
-    import json
-
-    return json.loads(key)
 
 
 def run(space: dict, points: dict, budget: int, seed: int, algo: str, best: float) -> tuple[float, int | None, int]:

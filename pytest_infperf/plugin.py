@@ -5,7 +5,6 @@ Kept thin: torch, transformers, vllm and pynvml are imported only by the worker 
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -164,7 +163,3 @@ def infperf(request: pytest.FixtureRequest, infperf_case: Any) -> Any:
     if request.config.pluginmanager.hasplugin("benchmark"):  # pytest-benchmark's entry-point name
         benchmark = request.getfixturevalue("benchmark")
     return Measurer(session, infperf_case, request.node.nodeid, benchmark)
-
-
-def rootdir_of(config: pytest.Config) -> Path:
-    return Path(str(config.rootpath))

@@ -28,7 +28,7 @@ class BaselineError(ValueError):
     pass
 
 
-def test_name(test_id: str) -> str:
+def perf_test_name(test_id: str) -> str:
     """`perf_tests/test_x.py::test_throughput[...]` -> `test_throughput`."""
     return test_id.split("::")[-1].split("[")[0]
 
@@ -44,7 +44,7 @@ class BaselineStore:
 
     def path_for(self, fingerprint: str, record: dict[str, Any]) -> Path:
         name = config_id(record["case_id"], record.get("hardware_target") or "")
-        return self.root / fingerprint / test_name(record["test_id"]) / f"{name}.json"
+        return self.root / fingerprint / perf_test_name(record["test_id"]) / f"{name}.json"
 
     def fingerprints(self) -> list[str]:
         return sorted(p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")) \
