@@ -51,7 +51,12 @@ def _repeats_needed(alpha: float) -> int:
     return n
 
 
-def fails(verdict: Verdict, fail_on: str) -> bool:
+def fails(verdict: Verdict, fail_on: str, require_baseline: bool = False) -> bool:
+    """An unreadable baseline always fails; a missing one only when required; changes as `fail_on` says."""
+    if verdict.outcome == "error":
+        return True
+    if verdict.outcome == "no-baseline":
+        return require_baseline
     if fail_on == "never":
         return False
     if fail_on == "any":

@@ -65,8 +65,6 @@ class InfperfSession:
             wanted = {hardware.generation if h == "auto" else h for h in settings.hardware}
             targets = [t for t in targets if t.hardware in wanted]
         if settings.compare not in (None, "auto") and not (settings.baselines / settings.compare).is_dir():
-            from .store import BaselineStore
-
             known = ", ".join(BaselineStore(settings.baselines).fingerprints()) or "none"
             raise pytest.UsageError(f"--infperf-compare={settings.compare}: no such baseline folder under "
                                     f"{settings.baselines} (found: {known})")
@@ -162,8 +160,9 @@ class InfperfSession:
         return [(e, m, parse_workload(w, self.settings.output_len), num_prompts, self.hardware.generation)
                 for e, m, w in triples]
 
-    def tuned_dir(self, fingerprint: str | None = None) -> Path:
-        return self.settings.baselines / (fingerprint or self.hardware.fingerprint) / "_infpop"
+    def tuned_file(self, name: str, kind: str, fingerprint: str | None = None) -> Path:
+        """baselines/<fingerprint>/_infpop/<name>.<kind> (kind: tuned.json or landscape.jsonl)."""
+        return self.settings.baselines / (fingerprint or self.hardware.fingerprint) / "_infpop" / f"{name}.{kind}"
 
     @staticmethod
     def tuned_name(engine: str, model: str, workload: WorkloadSpec) -> str:
@@ -184,7 +183,7 @@ class InfperfSession:
         gpu_choices = [g for g in (1, 2, 4, 8) if g <= self.hardware.gpu_count] or [0]
         for engine, model, workload, num_prompts, target in self.tune_targets():
             name = self.tuned_name(engine, model, workload)
-            tuned_path = self.tuned_dir() / f"{name}.tuned.json"
+            tuned_path = self.tuned_file(name, "tuned.json")
             if mode == "auto" and tuned_path.exists():
                 say(f"infpop: {name}: tuned settings for {self.hardware.fingerprint} exist ({tuned_path}); "
                     "--infpop-tune=force re-tunes")
@@ -195,8 +194,8 @@ class InfperfSession:
             except ValueError as err:
                 raise pytest.UsageError(str(err)) from None
             say(f"infpop: tuning {name} on {self.hardware.fingerprint}: {max_evals} evaluations over "
-                f"{ {k: v for k, v in space.items()} }")
-            landscape = Landscape.open(self.tuned_dir() / f"{name}.landscape.jsonl")
+                f"{space}")
+            landscape = Landscape.open(self.tuned_file(name, "landscape.jsonl"))
 
             def evaluate(point: dict[str, Any]) -> dict[str, Any]:
                 case = case_for(point, engine, model, workload, target, num_prompts)
@@ -227,20 +226,15 @@ class InfperfSession:
     def gain_over_previous_hardware(self, name: str, best: float, landscape: Any, evaluate: Any) -> dict[str, Any]:
         """The study's upgrade/downgrade experiment: how much re-tuning gains over keeping the settings that were
         tuned on other hardware (evaluated here, through the same cache)."""
-        from .tune import point_key
-
         for fingerprint in self.store.fingerprints():
-            previous = self.tuned_dir(fingerprint) / f"{name}.tuned.json"
+            previous = self.tuned_file(name, "tuned.json", fingerprint)
             if fingerprint == self.hardware.fingerprint or not previous.exists():
                 continue
             point = self.store.read_json(previous)["best_point"]
             if point.get("gpus", 0) > self.hardware.gpu_count:
                 return {"previous_fingerprint": fingerprint, "previous_point": point,
                         "previous_point_note": "needs more GPUs than present"}
-            record = landscape.points.get(point_key(point))
-            if record is None:
-                record = evaluate(point)
-                landscape.add(point, record)
+            record, _ = landscape.measure(point, evaluate)
             if record["status"] != "ok":
                 return {"previous_fingerprint": fingerprint, "previous_point": point,
                         "previous_point_note": f"{record['status']}: {record.get('reason')}"}
@@ -256,7 +250,7 @@ class InfperfSession:
         params = []
         for engine, model, workload, num_prompts, target in self.tune_targets():
             name = self.tuned_name(engine, model, workload)
-            path = self.tuned_dir() / f"{name}.tuned.json"
+            path = self.tuned_file(name, "tuned.json")
             if not path.exists():
                 params.append(pytest.param(None, id=f"{target}-{name}-untuned", marks=[
                     getattr(pytest.mark, target), pytest.mark.skip(
@@ -317,7 +311,6 @@ class Measurer:
         if record["status"] != "ok":
             pytest.fail(f"{self.case.id}: {record['reason']}", pytrace=False)
         settings = self.session.settings
-        if verdict is not None and (fails(verdict, settings.fail_on) or verdict.outcome == "error" or
-                                    (verdict.outcome == "no-baseline" and settings.require_baseline)):
+        if verdict is not None and fails(verdict, settings.fail_on, settings.require_baseline):
             pytest.fail(f"{self.case.id}: {verdict.message}", pytrace=False)
         return record

@@ -87,10 +87,16 @@ class Landscape:
                 landscape.points[point_key(record["infpop_point"])] = record
         return landscape
 
-    def add(self, point: dict[str, Any], record: dict[str, Any]) -> None:
-        record = record | {"infpop_point": point}
-        self.points[point_key(point)] = record
+    def measure(self, point: dict[str, Any], evaluate: Callable[[dict[str, Any]], dict[str, Any]]
+                ) -> tuple[dict[str, Any], bool]:
+        """(record, cached): the stored record of `point`, else `evaluate(point)`, appended to the file."""
+        key = point_key(point)
+        if key in self.points:
+            return self.points[key], True
+        record = evaluate(point) | {"infpop_point": point}
+        self.points[key] = record
         append_records(self.path, [record])
+        return record, False
 
 
 @dataclass
@@ -127,13 +133,8 @@ def tune(evaluate: Callable[[dict[str, Any]], dict[str, Any]], space: dict[str, 
     def objective(raw: dict[str, Any]) -> dict[str, Any]:
         point = {n: values[n][int(v)] if n in ordinal else (v.item() if hasattr(v, "item") else v)
                  for n, v in raw.items()}
-        key = point_key(point)
-        if key in landscape.points:
-            record = landscape.points[key]
-            counters["cached"] += 1
-        else:
-            record = evaluate(point)
-            landscape.add(point, record)
+        record, cached = landscape.measure(point, evaluate)
+        counters["cached"] += cached
         throughput = record.get("throughput_tok_s") if record["status"] == "ok" else None
         reason = record.get("reason") or ""
         ttft = record.get("ttft_p99_s") or record.get("ttft_p90_s") or record.get("ttft_mean_s")
