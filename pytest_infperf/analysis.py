@@ -110,7 +110,8 @@ def _pyplot() -> Any:
 
 def report(source: Path, out: Path, metric: str = "throughput_tok_s") -> Path:
     """PNG plots and a Markdown + HTML summary of one set of records, per (engine, model, workload)."""
-    records = [r for r in load_source(source) if r["status"] == "ok" and r.get(metric) is not None]
+    everything = load_source(source)
+    records = [r for r in everything if r["status"] == "ok" and r.get(metric) is not None]
     out.mkdir(parents=True, exist_ok=True)
     plt = _pyplot()
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
@@ -136,10 +137,13 @@ def report(source: Path, out: Path, metric: str = "throughput_tok_s") -> Path:
         axes[0].set_xscale("log", base=2)
         axes[0].set(xlabel="batch size", ylabel=metric, title="vs batch size")
         axes[0].legend(fontsize=7)
-        b0 = batches[0]
-        xs = [g for g in gpus if (g, b0) in grid]
-        axes[1].plot(xs, [grid[(g, b0)] for g in xs], marker="o")
-        axes[1].set(xlabel="GPUs", ylabel=metric, title=f"vs GPU count at batch {b0}")
+        for b in batches:
+            xs = [g for g in gpus if (g, b) in grid]
+            if len(xs) > 1 or len(gpus) == 1:
+                axes[1].plot(xs, [grid[(g, b)] for g in xs], marker="o", label=f"batch {b}")
+        axes[1].set_xticks(gpus)
+        axes[1].set(xlabel="GPUs", ylabel=metric, title="vs GPU count")
+        axes[1].legend(fontsize=7)
         heat = np.array([[grid.get((g, b), np.nan) for b in batches] for g in gpus])
         image = axes[2].imshow(heat, aspect="auto", origin="lower", cmap="viridis")
         axes[2].set_xticks(range(len(batches)), batches, fontsize=7)
@@ -171,6 +175,7 @@ def report(source: Path, out: Path, metric: str = "throughput_tok_s") -> Path:
                     name = "log2(batch_size)" if factor == "batch_size" else factor
                     md.append(f"- Pearson r({name}, {target}) = {corr[0]:+.3f} (p={corr[1]:.3g})")
         md.append("")
+    md += _engine_ratios(records, metric, out, plt) + _gpu_scaling(records, metric) + _not_ok(everything)
     summary = out / "summary.md"
     summary.write_text("\n".join(md))
     body = "\n".join(f"<p>{line}</p>" if not line.startswith(("#", "![")) else
@@ -178,3 +183,78 @@ def report(source: Path, out: Path, metric: str = "throughput_tok_s") -> Path:
                       f"<img src='{line.split('(')[1].rstrip(')')}'>") for line in md if line)
     (out / "summary.html").write_text(f"<html><body>{body}</body></html>")
     return summary
+
+
+def _medians(records: list[dict[str, Any]], metric: str) -> dict[tuple[Any, ...], float]:
+    """(engine, model, workload, gpus, batch) -> the best median among records of that configuration."""
+    best: dict[tuple[Any, ...], float] = {}
+    for r in records:
+        key = (r["engine"], r["model"], r["workload"], r["gpus"], r["batch_size"])
+        best[key] = max(best.get(key, r[metric]), r[metric])
+    return best
+
+
+def _engine_ratios(records: list[dict[str, Any]], metric: str, out: Path, plt: Any) -> list[str]:
+    """Each engine over the reference engine (hf when present) at equal model, workload, GPUs and batch."""
+    cells = _medians(records, metric)
+    engines = sorted({k[0] for k in cells})
+    if len(engines) < 2:
+        return []
+    reference = "hf" if "hf" in engines else engines[0]
+    lines: dict[tuple[str, str, str, int], list[tuple[int, float, float]]] = defaultdict(list)
+    for (engine, model, workload, gpus, batch), value in sorted(cells.items()):
+        base = cells.get((reference, model, workload, gpus, batch))
+        if engine != reference and base:
+            lines[(engine, model, workload, gpus)].append((batch, base, value))
+    if not lines:
+        return []
+    md = [f"## Engines compared: {metric} over {reference}'s", "",
+          f"| engine | model | workload | GPUs | batch | {reference} | engine | ratio |", "|---|---|---|---:|---:|---:|---:|---:|"]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for (engine, model, workload, gpus), points in sorted(lines.items()):
+        points.sort()
+        md += [f"| {engine} | {model} | {workload} | {gpus} | {b} | {base:,.1f} | {value:,.1f} | {value / base:.2f} |"
+               for b, base, value in points]
+        ax.plot([p[0] for p in points], [p[2] / p[1] for p in points], marker="o",
+                label=f"{engine} {model} {workload} {gpus} GPU(s)")
+    ax.set_xscale("log", base=2)
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    ax.set(xlabel="batch size", ylabel=f"{metric} / {reference}", title=f"engines over {reference}")
+    ax.legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(out / "engine-ratios.png", dpi=110)
+    plt.close(fig)
+    return md + ["", "![engine-ratios](engine-ratios.png)", ""]
+
+
+def _gpu_scaling(records: list[dict[str, Any]], metric: str) -> list[str]:
+    """Speed-up over the fewest GPUs measured, per engine, model, workload and batch size."""
+    cells = _medians(records, metric)
+    groups: dict[tuple[str, str, str, int], dict[int, float]] = defaultdict(dict)
+    for (engine, model, workload, gpus, batch), value in cells.items():
+        groups[(engine, model, workload, batch)][gpus] = value
+    rows = [(key, by_gpus) for key, by_gpus in sorted(groups.items()) if len(by_gpus) > 1]
+    if not rows:
+        return []
+    counts = sorted({g for _, by_gpus in rows for g in by_gpus})
+    md = ["## GPU-count scaling: speed-up over the fewest GPUs", "",
+          "| engine | model | workload | batch | " + " | ".join(f"{g} GPU(s)" for g in counts) + " | best |",
+          "|---|---|---|---:|" + "---:|" * (len(counts) + 1)]
+    for (engine, model, workload, batch), by_gpus in rows:
+        first = by_gpus[min(by_gpus)]
+        cells_text = [f"{by_gpus[g]:,.0f} ({by_gpus[g] / first:.2f}x)" if g in by_gpus else "-" for g in counts]
+        md.append(f"| {engine} | {model} | {workload} | {batch} | {' | '.join(cells_text)} | "
+                  f"{max(by_gpus, key=by_gpus.get)} |")
+    return md + [""]
+
+
+def _not_ok(records: list[dict[str, Any]]) -> list[str]:
+    """Out-of-memory, failed and skipped configurations: the boundaries of the landscape."""
+    bad = [r for r in records if r["status"] != "ok"]
+    if not bad:
+        return []
+    md = ["## Configurations that did not run to the end", "", "| case | prompts | status | reason |",
+          "|---|---:|---|---|"]
+    md += [f"| {r['case_id']} | {r.get('num_prompts')} | {r['status']} | "
+           f"{(r.get('reason') or '').splitlines()[0][:120]} |" for r in bad]
+    return md + [""]

@@ -2,6 +2,7 @@
 signed-rank on paired repeats, p < alpha) and larger than the threshold; direction-aware."""
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -29,11 +30,15 @@ def judge(record: dict[str, Any], baseline: dict[str, Any], threshold: float, al
           baseline_ref: str) -> Verdict:
     new = record[f"{GATED_METRIC}_samples"]
     base = baseline[f"{GATED_METRIC}_samples"]
-    c = compare_samples(new, base, higher_is_better=True)
+    # The interval matching a one-sided test at alpha is the two-sided 1 - 2 alpha one (90% at alpha 0.05).
+    confidence = 1 - 2 * alpha
+    c = compare_samples(new, base, higher_is_better=True, confidence=confidence)
+    interval = (f"{confidence:.0%} CI [{c.hl_low:+,.1f}, {c.hl_high:+,.1f}]" if math.isfinite(c.hl_low)
+                else f"too few repeats for a {confidence:.0%} CI")
     summary = (f"{GATED_METRIC}: baseline {c.median_base:,.1f}, now {c.median_new:,.1f} (ratio {c.ratio:.3f}, "
                f"{c.change:+.1%}); Wilcoxon one-sided p={min(c.p_worse, c.p_better):.4f} over {c.n} paired repeats; "
                f"Cliff's delta {c.cliffs_delta:+.2f} ({cliffs_magnitude(c.cliffs_delta)}); "
-               f"Hodges-Lehmann shift {c.hl_shift:+,.1f} [{c.hl_low:+,.1f}, {c.hl_high:+,.1f}]")
+               f"Hodges-Lehmann shift {c.hl_shift:+,.1f}, {interval}")
     if min_attainable_p(c.n) >= alpha:
         return Verdict("underpowered", f"{summary}; {c.n} repeats cannot reach p < {alpha} (need >= "
                                     f"{_repeats_needed(alpha)}): raise --infperf-repeats", c, baseline_ref)

@@ -60,10 +60,15 @@ class Hardware:
         every record but do not split baselines (comparing across them is the point of a regression gate).
         """
         if self.gpus:
-            gib = round(self.gpus[0].memory_bytes / 2**30)
-            return f"{self.generation}-{gib}gb-x{self.gpu_count}"
+            return self.fingerprint_with(self.gpu_count)
         arch = platform.machine() or "cpu"
         return f"cpu-{arch}-{self.cpu_count}c"
+
+    def fingerprint_with(self, gpu_count: int) -> str:
+        """The fingerprint of a machine with `gpu_count` of these GPUs: where a test that uses only that many of
+        this machine's GPUs finds a baseline when this machine has none of its own."""
+        gib = round(self.gpus[0].memory_bytes / 2**30)
+        return f"{self.generation}-{gib}gb-x{gpu_count}"
 
     def describe(self) -> str:
         if self.gpus:

@@ -129,15 +129,30 @@ class InfperfSession:
         return record, verdict
 
     def judge(self, record: dict[str, Any]) -> Verdict:
-        ref = self.hardware.fingerprint if self.settings.compare == "auto" else str(self.settings.compare)
-        try:
-            baseline, why_not = self.store.find(ref, record)
-        except BaselineError as err:
-            return Verdict("error", str(err))
-        if baseline is None:
-            return Verdict("no-baseline", why_not)
-        return judge(record, baseline, self.settings.threshold, self.settings.alpha,
-                     str(self.store.path_for(ref, record)))
+        for ref in self.baseline_refs(record):
+            if not self.store.path_for(ref, record).exists():
+                continue
+            try:
+                baseline, why_not = self.store.find(ref, record)
+            except BaselineError as err:
+                return Verdict("error", str(err))
+            if baseline is None:
+                return Verdict("no-baseline", why_not)
+            return judge(record, baseline, self.settings.threshold, self.settings.alpha,
+                         str(self.store.path_for(ref, record)))
+        tried = " or ".join(str(self.store.path_for(ref, record)) for ref in self.baseline_refs(record))
+        return Verdict("no-baseline", f"no baseline at {tried}")
+
+    def baseline_refs(self, record: dict[str, Any]) -> list[str]:
+        """Fingerprints to look in, in order: the named one; else this machine's, then that of a machine with just
+        the GPUs the test uses (a 1-GPU test on 4 x H200 compares with the shipped 1 x H200 baseline)."""
+        if self.settings.compare != "auto":
+            return [str(self.settings.compare)]
+        refs = [self.hardware.fingerprint]
+        used = record["gpus"] * (self.settings.vllm.pipeline_parallel_size if record["engine"] == "vllm" else 1)
+        if 0 < used < self.hardware.gpu_count:
+            refs.append(self.hardware.fingerprint_with(used))
+        return refs
 
     # -- InfPop tuning ------------------------------------------------------------------------------------------
     def tune_targets(self) -> list[tuple[str, str, WorkloadSpec, int | None, str]]:

@@ -81,14 +81,16 @@ class Comparison:
         return self.ratio - 1
 
 
-def compare_samples(new: Sequence[float], base: Sequence[float], higher_is_better: bool = True) -> Comparison:
-    """Pair samples by position (repeat i with repeat i); trim to the shorter. p_worse / p_better are one-sided."""
+def compare_samples(new: Sequence[float], base: Sequence[float], higher_is_better: bool = True,
+                    confidence: float = 0.95) -> Comparison:
+    """Pair samples by position (repeat i with repeat i); trim to the shorter. p_worse / p_better are one-sided;
+    the Hodges-Lehmann interval has the two-sided `confidence`."""
     n = min(len(new), len(base))
     if n == 0:
         raise ValueError("no samples to compare")
     a, b = np.asarray(new[:n], float), np.asarray(base[:n], float)
     worse, better = ("less", "greater") if higher_is_better else ("greater", "less")
-    hl, lo, hi = hodges_lehmann_paired(a, b)
+    hl, lo, hi = hodges_lehmann_paired(a, b, confidence)
     return Comparison(n, float(np.median(a)), float(np.median(b)), float(np.median(a) / np.median(b)),
                       float(np.mean(a / b)), wilcoxon_p(a, b, worse), wilcoxon_p(a, b, better),
                       cliffs_delta(a, b), hl, lo, hi)

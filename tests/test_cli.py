@@ -11,6 +11,7 @@ from pytest_infperf.cli import main
 
 DATA = Path(__file__).parent / "data"
 H100 = DATA / "records-h100-llama-3-8b.jsonl"
+H200X4 = DATA / "records-h200x4-sweep.jsonl"  # vLLM at 1, 2 and 4 GPUs; HF with its out-of-memory batches
 
 
 @pytest.fixture
@@ -56,8 +57,17 @@ def test_report_writes_plots_and_summary(tmp_path: Path) -> None:
     assert "ANOVA across batch_size" in summary and "Pearson r(log2(batch_size), throughput_tok_s)" in summary
     assert "NVIDIA H100 80GB HBM3" in summary
     assert sorted(p.name for p in (tmp_path / "rep").glob("*.png")) == [
-        "hf-llama-3-8b-humaneval-out5.png", "vllm-llama-3-8b-humaneval-out5.png"]
+        "engine-ratios.png", "hf-llama-3-8b-humaneval-out5.png", "vllm-llama-3-8b-humaneval-out5.png"]
+    assert "| vllm | llama-3-8b | humaneval-out5 | 1 | 4 | 81.8 | 325.7 | 3.98 |" in summary
     assert (tmp_path / "rep" / "summary.html").exists()
+
+
+def test_report_shows_gpu_scaling_and_out_of_memory_boundaries(tmp_path: Path) -> None:
+    assert main(["report", str(H200X4), "--out", str(tmp_path / "rep")]) == 0
+    summary = (tmp_path / "rep" / "summary.md").read_text()
+    assert "| vllm | codellama-13b | humaneval-out5 | 256 | 830 (1.00x) | 1,416 (1.71x) | 2,180 (2.63x) | 4 |" in summary
+    assert "| vllm | llama-3-8b | humaneval-out5 | 16 | 945 (1.00x) | 1,315 (1.39x) | 1,007 (1.07x) | 2 |" in summary
+    assert "| h200-hf-codellama-13b-gpus1-bs256 | 256 | oom | OutOfMemoryError: CUDA out of memory." in summary
 
 
 def test_bad_input_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from replay_pool import CONFTEST
+from pytest_infperf.gate import judge
 from pytest_infperf.records import read_records
 
 MATRIX = """
@@ -24,11 +25,11 @@ def gated(perf_project, monkeypatch: pytest.MonkeyPatch):
     pytester = perf_project(MATRIX, extra_ini="infperf_baselines = baselines")
     pytester.makeconftest(CONFTEST)
 
-    def run(*args: str, factor: float = 1.0, seed: int = 0, cv: float = 0.01) -> pytest.RunResult:
+    def run(*args: str, factor: float = 1.0, seed: int = 0, cv: float = 0.01, marker: str = "cpu") -> pytest.RunResult:
         monkeypatch.setenv("INFPERF_REPLAY_FACTOR", str(factor))
         monkeypatch.setenv("INFPERF_REPLAY_CV", str(cv))
         monkeypatch.setenv("INFPERF_REPLAY_SEED", str(seed))
-        return pytester.runpytest("-m", "cpu", "-p", "no:benchmark", "--infperf-repeats", "6", *args)
+        return pytester.runpytest("-m", marker, "-p", "no:benchmark", "--infperf-repeats", "6", *args)
 
     run.pytester = pytester
     return run
@@ -136,3 +137,35 @@ def test_concurrent_xdist_writers_lose_nothing(gated) -> None:
     assert all(json.loads(f.read_text())["status"] == "ok" for f in files)
     assert len(read_records(pytester.path / "records.jsonl")) == 12
     assert not list((pytester.path / "baselines").rglob("*.tmp"))
+
+
+def test_test_on_fewer_gpus_falls_back_to_the_baseline_of_a_machine_that_size(gated, monkeypatch) -> None:
+    """Shipped 1-GPU and 2-GPU baselines serve the same tests on a 4-GPU machine of that GPU; its own win."""
+    monkeypatch.setenv("INFPERF_SIMULATED_HARDWARE", "h200x4")
+    gated.pytester.makefile(".toml", matrix=MATRIX.replace("[cpu]", "[h200]").replace("[0]", "[1, 2, 4]")
+                            .replace("[1, 4, 16]", "[8]"))
+    gated("--infperf-save", marker="h200").assert_outcomes(passed=3)
+    root = gated.pytester.path / "baselines"
+    (x4,) = root.glob("h200-*-x4")
+    for gpus in (1, 2):
+        shipped = root / x4.name.replace("-x4", f"-x{gpus}") / "test_throughput"
+        shipped.mkdir(parents=True)
+        (x4 / "test_throughput" / f"hf-tiny-gpt2-gpus{gpus}-bs8.json").rename(
+            shipped / f"hf-tiny-gpt2-gpus{gpus}-bs8.json")
+    result = gated("--infperf-compare", seed=1, marker="h200")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["*infperf gate: 3 unchanged*"])
+    used = {r["gpus"]: Path(r["gate_baseline"]).parent.parent.name
+            for r in read_records(gated.pytester.path / "records.jsonl")}
+    assert used == {1: x4.name.replace("-x4", "-x1"), 2: x4.name.replace("-x4", "-x2"), 4: x4.name}
+
+
+def test_interval_in_the_verdict_matches_the_one_sided_test() -> None:
+    """Five repeats reach p = 1/32 one-sided, so the 90% (not 95%) Hodges-Lehmann interval is the one to show."""
+    base = [100.0, 101.0, 99.0, 100.5, 99.5]
+    new = [90.0, 90.9, 89.1, 90.45, 89.55]  # -10% each: differences -10, -10.1, -9.9, -10.05, -9.95
+    verdict = judge({"throughput_tok_s_samples": new}, {"throughput_tok_s_samples": base}, 0.05, 0.05, "ref")
+    assert verdict.outcome == "regression"
+    assert "Hodges-Lehmann shift -10.0, 90% CI [-10.1, -9.9]" in verdict.message
+    strict = judge({"throughput_tok_s_samples": new}, {"throughput_tok_s_samples": base}, 0.05, 0.01, "ref")
+    assert "too few repeats for a 98% CI" in strict.message
