@@ -186,7 +186,7 @@ class InfperfSession:
         return f"{engine}-{resolve(model).slug}-{workload.id}"
 
     def tune_all(self) -> None:
-        from .tune import Landscape, case_for, load_space, tune
+        from .tune import Landscape, case_for, load_space, start_points_for, tune
 
         config = self.config
         mode = config.getoption("infpop_tune")
@@ -211,13 +211,15 @@ class InfperfSession:
             say(f"infpop: tuning {name} on {self.hardware.fingerprint}: {max_evals} evaluations over "
                 f"{space}")
             landscape = Landscape.open(self.tuned_file(name, "landscape.jsonl"))
+            previous = self.previous_tuned(name)
 
             def evaluate(point: dict[str, Any]) -> dict[str, Any]:
                 case = case_for(point, engine, model, workload, target, num_prompts)
                 return self.measure_case(case, f"infpop::{name}")
 
             result = tune(evaluate, space, landscape, max_evals, config.getoption("infpop_seed"),
-                          config.getoption("infpop_time_budget"), ttft / 1e3 if ttft else None, say)
+                          config.getoption("infpop_time_budget"), ttft / 1e3 if ttft else None, say,
+                          start_points=start_points_for(space, previous[1] if previous else None))
             if result.best_point is None:
                 say(f"infpop: {name}: no evaluation succeeded ({result.failed} failed); nothing stored")
                 continue
@@ -227,7 +229,8 @@ class InfperfSession:
                        "cached_evaluations": result.cached, "failed_evaluations": result.failed,
                        "max_evals": max_evals, "seed": config.getoption("infpop_seed"), "space": space,
                        "landscape": str(landscape.path)}
-            summary |= self.gain_over_previous_hardware(name, result.best_throughput, landscape, evaluate)
+            if previous:
+                summary |= self.gain_over_previous_hardware(*previous, result.best_throughput, landscape, evaluate)
             self.store.write_json(tuned_path, summary)
             say(f"infpop: {name}: best {result.best_point} -> {result.best_throughput:,.1f} tok/s "
                 f"({result.evaluations} evaluations, {result.cached} cached, {result.failed} failed); "
@@ -238,25 +241,28 @@ class InfperfSession:
                     f"{summary['previous_point_throughput_tok_s']:,.1f} tok/s here)")
         self.close()
 
-    def gain_over_previous_hardware(self, name: str, best: float, landscape: Any, evaluate: Any) -> dict[str, Any]:
-        """The study's upgrade/downgrade experiment: how much re-tuning gains over keeping the settings that were
-        tuned on other hardware (evaluated here, through the same cache)."""
+    def previous_tuned(self, name: str) -> tuple[str, dict[str, Any]] | None:
+        """(fingerprint, best point) of settings tuned for `name` on other hardware, if any."""
         for fingerprint in self.store.fingerprints():
             previous = self.tuned_file(name, "tuned.json", fingerprint)
-            if fingerprint == self.hardware.fingerprint or not previous.exists():
-                continue
-            point = self.store.read_json(previous)["best_point"]
-            if point.get("gpus", 0) > self.hardware.gpu_count:
-                return {"previous_fingerprint": fingerprint, "previous_point": point,
-                        "previous_point_note": "needs more GPUs than present"}
-            record, _ = landscape.measure(point, evaluate)
-            if record["status"] != "ok":
-                return {"previous_fingerprint": fingerprint, "previous_point": point,
-                        "previous_point_note": f"{record['status']}: {record.get('reason')}"}
+            if fingerprint != self.hardware.fingerprint and previous.exists():
+                return fingerprint, self.store.read_json(previous)["best_point"]
+        return None
+
+    def gain_over_previous_hardware(self, fingerprint: str, point: dict[str, Any], best: float, landscape: Any,
+                                    evaluate: Any) -> dict[str, Any]:
+        """The study's upgrade/downgrade experiment: how much re-tuning gains over keeping the settings that were
+        tuned on other hardware (evaluated here, through the same cache)."""
+        if point.get("gpus", 0) > self.hardware.gpu_count:
             return {"previous_fingerprint": fingerprint, "previous_point": point,
-                    "previous_point_throughput_tok_s": record["throughput_tok_s"],
-                    "gain_over_previous": best / record["throughput_tok_s"] - 1}
-        return {}
+                    "previous_point_note": "needs more GPUs than present"}
+        record, _ = landscape.measure(point, evaluate)
+        if record["status"] != "ok":
+            return {"previous_fingerprint": fingerprint, "previous_point": point,
+                    "previous_point_note": f"{record['status']}: {record.get('reason')}"}
+        return {"previous_fingerprint": fingerprint, "previous_point": point,
+                "previous_point_throughput_tok_s": record["throughput_tok_s"],
+                "gain_over_previous": best / record["throughput_tok_s"] - 1}
 
     def tuned_params(self) -> list[Any]:
         """Perf-test parameters at the tuned settings of this fingerprint; a skipped placeholder where none."""

@@ -111,12 +111,15 @@ class TuneResult:
 
 def tune(evaluate: Callable[[dict[str, Any]], dict[str, Any]], space: dict[str, list[Any]], landscape: Landscape,
          max_evals: int, seed: int, time_budget: float | None = None, max_ttft_p99_s: float | None = None,
-         progress: Callable[[str], None] = print, algo: str = "tpe", startup_divisor: int = 3) -> TuneResult:
+         progress: Callable[[str], None] = print, algo: str = "tpe", startup_divisor: int = 3,
+         start_points: list[dict[str, Any]] | None = None) -> TuneResult:
     """TPE (or `algo="rand"`, random search, for comparison) over the categorical space (log-scale where it
-    matters); `evaluate(point)` returns a record."""
+    matters); `evaluate(point)` returns a record. `start_points` are evaluated first (snapped onto the space),
+    so TPE's model starts from them: see `start_points_for`."""
     import numpy as np
     from hyperopt import STATUS_FAIL, STATUS_OK, Trials, fmin, hp, rand, tpe
     from hyperopt.exceptions import AllTrialsFailed
+    from hyperopt.fmin import generate_trials_to_calculate
 
     names = sorted(space)
     # Ordered numeric knobs (batch size, max_num_seqs, ...) are searched by their index in the sorted value list,
@@ -151,7 +154,10 @@ def tune(evaluate: Callable[[dict[str, Any]], dict[str, Any]], space: dict[str, 
         progress(f"infpop {n}/{max_evals}: {point} -> {throughput:,.1f} tok/s (best {best[1]:,.1f})")
         return {"status": STATUS_OK, "loss": -throughput}
 
-    trials = Trials()
+    seeds = [_as_hyperopt(p, values, ordinal) for p in (start_points or [])]
+    seeds = [p for i, p in enumerate(seeds) if p is not None and p not in seeds[:i]][:max_evals]
+    # fmin ignores points_to_evaluate when given trials; pre-filled trials are hyperopt's way to start from points.
+    trials = generate_trials_to_calculate(seeds) if seeds else Trials()
     # hyperopt's default of 20 random start-up trials would make TPE random search at small budgets.
     startup = max(2, min(20, max_evals // startup_divisor))
     suggest = partial(tpe.suggest, n_startup_jobs=startup) if algo == "tpe" else rand.suggest
@@ -162,6 +168,33 @@ def tune(evaluate: Callable[[dict[str, Any]], dict[str, Any]], space: dict[str, 
     except AllTrialsFailed:
         pass  # every point failed: the caller reports it; the landscape keeps each reason
     return TuneResult(best[0], best[1], len(history), counters["cached"], counters["failed"], history)
+
+
+def start_points_for(space: dict[str, list[Any]], previous: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Where InfPop starts: the settings tuned on the previous hardware (the study's transfer: re-tuning starts
+    from them, and the gain over them is measured anyway), then the largest configuration of the space (the most
+    GPUs, the largest batch and knob values, the first listed choice), since throughput rises with batch size and,
+    for larger models, with GPUs until memory runs out; an OOM there is an ordinary failed point."""
+    largest = {name: max(vals) if all(isinstance(v, (int, float)) for v in vals) else vals[0]
+               for name, vals in space.items()}
+    return [p for p in (previous, largest) if p]
+
+
+def _as_hyperopt(point: dict[str, Any], values: dict[str, list[Any]], ordinal: set[str]) -> dict[str, int] | None:
+    """A point as hyperopt's `points_to_evaluate` wants it (value indices), snapped to the nearest value of each
+    ordered knob (log scale); None when it has a choice the space lacks or misses a dimension."""
+    encoded: dict[str, int] = {}
+    for name, vals in values.items():
+        if name not in point:
+            return None
+        value = point[name]
+        if name in ordinal and isinstance(value, (int, float)) and value > 0:
+            encoded[name] = min(range(len(vals)), key=lambda i: abs(math.log(vals[i] / value)))
+        elif value in vals:
+            encoded[name] = vals.index(value)
+        else:
+            return None
+    return encoded
 
 
 def case_for(point: dict[str, Any], engine: str, model: str, workload: Any, hardware: str,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from pytest_infperf.records import read_records
-from pytest_infperf.tune import Landscape, load_space, tune
+from pytest_infperf.tune import Landscape, load_space, start_points_for, tune
 
 
 def _fake_record(point: dict, throughput: float | None) -> dict:
@@ -36,6 +36,29 @@ def test_tpe_finds_the_peak_caches_and_survives_failures(tmp_path: Path) -> None
     assert len(calls) == len(landscape.points) == 30 - result.cached  # repeated points cost nothing
     again = tune(evaluate, space, Landscape.open(tmp_path / "l.jsonl"), max_evals=30, seed=0, progress=lambda _: None)
     assert again.best_point == result.best_point and len(calls) == 30 - result.cached  # re-run: all cached
+
+
+def test_tuning_starts_from_the_previous_hardware_settings_then_the_largest_point(tmp_path: Path) -> None:
+    calls: list[dict] = []
+
+    def evaluate(point: dict) -> dict:
+        calls.append(point)
+        return _fake_record(point, None if point["batch_size"] > 256 else float(point["batch_size"]))
+
+    space = {"batch_size": [2**i for i in range(11)], "dtype": ["a", "b"], "gpus": [1, 2]}
+    previous = {"batch_size": 300, "dtype": "b", "gpus": 2}  # tuned elsewhere on a batch this space lacks
+    starts = start_points_for(space, previous)
+    assert starts[1] == {"batch_size": 1024, "dtype": "a", "gpus": 2}
+    result = tune(evaluate, space, Landscape.open(tmp_path / "l.jsonl"), max_evals=6, seed=0,
+                  progress=lambda _: None, start_points=starts)
+    assert calls[:2] == [{"batch_size": 256, "dtype": "b", "gpus": 2},  # snapped to the nearest batch (log scale)
+                         {"batch_size": 1024, "dtype": "a", "gpus": 2}]  # the largest point: out of memory here
+    assert result.best_throughput == 256.0 and result.failed >= 1
+    unusable = {"batch_size": 8, "dtype": "float8", "gpus": 1}  # a choice the space lacks is not forced on it
+    calls.clear()
+    tune(evaluate, space, Landscape.open(tmp_path / "other.jsonl"), max_evals=2, seed=0, progress=lambda _: None,
+         start_points=[unusable])
+    assert calls and unusable not in calls
 
 
 def test_every_point_failing_is_a_result_not_a_crash(tmp_path: Path) -> None:
