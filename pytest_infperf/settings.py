@@ -43,6 +43,25 @@ def non_negative_int(text: str) -> int:
     return _int(text, 0)
 
 
+def warmup_spec(text: str) -> int | str:
+    """Warm-up before the measured repeats: a number of batches, `pass` or `auto` (see `warmup_for`)."""
+    if text in ("auto", "pass"):
+        return text
+    try:
+        return _int(text, 0)
+    except argparse.ArgumentTypeError as err:
+        raise argparse.ArgumentTypeError(f"{err}; expected a number of batches, pass or auto") from None
+
+
+def warmup_for(spec: int | str, engine: str) -> int | str:
+    """`auto`: a full pass for HF, whose kernels are tuned per new input shape, so its first pass over the prompts
+    ran 20-80% slow on H200 after one warm-up batch; one batch for vLLM, which compiles and captures CUDA graphs
+    while loading."""
+    if spec == "auto":
+        return "pass" if engine == "hf" else 1
+    return spec
+
+
 def positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -170,7 +189,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("output-len", positive_int, "5", "tokens generated per prompt for the humaneval workload (forced, no early EOS)"),
     Option("num-prompts", positive_int, None, "prompts per repeat (default: the matrix's, else the whole workload)"),
     Option("repeats", positive_int, "5", "measured repeats per trial (each a full pass over the prompts)"),
-    Option("warmup", non_negative_int, "1", "warm-up batches before the measured repeats"),
+    Option("warmup", warmup_spec, "auto", "warm-up before the measured repeats: N batches, pass (one full pass over the "
+           "prompts), or auto (a pass for hf, 1 batch for vllm)"),
     Option("dtype", choice(DTYPES), "auto", "weight dtype (auto: bfloat16 on GPUs that have it, float16 on older ones, float32 on CPU)"),
     Option("output", path, ".infperf/records.jsonl", "JSON-lines file the session's records are written to"),
     Option("cache-dir", path, "~/.cache/pytest-infperf", "where built model folders and tokenizers are kept"),
@@ -226,7 +246,7 @@ class Settings:
     output_len: int = 5
     num_prompts: int | None = None
     repeats: int = 5
-    warmup: int = 1
+    warmup: int | str = "auto"
     dtype: str = "auto"
     output: Path = Path(".infperf/records.jsonl")
     cache_dir: Path = Path("~/.cache/pytest-infperf")

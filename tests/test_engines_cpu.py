@@ -29,3 +29,4 @@ def test_hf_and_vllm_records_compare_on_the_same_workload(perf_project) -> None:
     assert vllm["engine_args"]["load_format"] == "dummy" and vllm["engine_args"]["enforce_eager"] is True
     assert vllm["latency_source"] == "engine-histogram" and vllm["ttft_mean_s"] > 0 and vllm["e2e_mean_s"] > 0
     assert hf["latency_source"] == "exact"
+    assert (hf["warmup_batches"], vllm["warmup_batches"]) == (hf["batches_per_repeat"], 1)  # warm-up auto

@@ -42,6 +42,7 @@ def test_real_hf_run_writes_records_and_table(perf_project) -> None:
         assert r["status"] == "ok" and r["engine"] == "hf" and r["engine_version"]
         assert len(r["throughput_tok_s_samples"]) == r["repeats"] == 2
         assert r["output_tokens_per_repeat"] == 8 * 5  # 8 prompts x 5 forced tokens
+        assert r["warmup_batches"] == r["batches_per_repeat"]  # auto: HF warms up on a whole pass
         assert r["ttft_mean_s"] > 0 and r["itl_mean_s"] > 0 and r["latency_source"] == "exact"
         assert r["normalised_latency_s_per_tok"] == pytest.approx(r["ttlt_s"] / (r["batch_size"] * 5))
         assert r["load_time_s"] > 0 and r["dummy_weights"] is True

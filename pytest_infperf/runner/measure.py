@@ -29,10 +29,12 @@ def _merge(histograms: dict[str, Histogram], result: BatchResult) -> None:
 
 
 def measure(engine: Engine, prompts: Sequence[Prompt], batch_size: int, output_len: int, repeats: int,
-            warmup: int, gpu_indices: list[int]) -> dict[str, Any]:
+            warmup: int | str, gpu_indices: list[int]) -> dict[str, Any]:
+    """`warmup`: that many batches first, or "pass": one whole pass over the prompts (every input shape once)."""
     batches = make_batches(prompts, batch_size)
     wall_start = time.perf_counter()
-    for i in range(warmup):
+    warmup_batches = len(batches) if warmup == "pass" else int(warmup)
+    for i in range(warmup_batches):
         engine.generate(batches[i % len(batches)], output_len)
     engine.reset_memory_peak()
     throughput, repeat_wall, ttlt, ttft, itl = [], [], [], [], []
@@ -65,6 +67,7 @@ def measure(engine: Engine, prompts: Sequence[Prompt], batch_size: int, output_l
         "generation_throughput_tok_s": batch_size * output_len / median_ttlt,
         "output_tokens_per_repeat": batch_size * output_len * len(batches),
         "batches_per_repeat": len(batches),
+        "warmup_batches": warmup_batches,
         "input_len_mean_tokens": statistics.fmean(len(p.token_ids) for b in batches for p in b),
         "generate_s": generate_s,
         "measured_wall_s": measured_wall,

@@ -21,7 +21,7 @@ from typing import IO, Any
 from ..cases import Case, TrialKey
 from ..hardware import Hardware
 from ..models import load_config, materialize, max_positions, resolve
-from ..settings import Settings
+from ..settings import Settings, warmup_for
 
 
 WORKER_COMMAND = [sys.executable, "-m", "pytest_infperf.runner.worker"]
@@ -175,7 +175,7 @@ class TrialPool:
         assert self.worker is not None
         request = {"op": "measure", "batch_size": case.batch_size, "workload": vars(case.workload),
                    "num_prompts": case.num_prompts, "repeats": self.settings.repeats,
-                   "warmup": self.settings.warmup, "seed": self.settings.seed}
+                   "warmup": warmup_for(self.settings.warmup, key.engine), "seed": self.settings.seed}
         try:
             response = self.worker.request(request, self.settings.trial_timeout)
         except WorkerGone as gone:
