@@ -1,8 +1,8 @@
 """The suite's own overhead per trial, as a fraction of the measured generation time.
 
 Runs one real trial through the product path (TrialPool -> worker process -> engine) and splits its wall time:
-  model load (reported separately, as in every record), generation (sum of the engine's generate calls),
-  and everything else: worker process start and imports, IPC, batching, timing, NVML telemetry, bookkeeping.
+  model load and warm-up (both reported separately, as in every record), generation (sum of the engine's
+  generate calls), and everything else: worker process start and imports, IPC, batching, timing, NVML telemetry, bookkeeping.
 
     python benchmarks/overhead.py [--engine hf] [--model tiny-llama] [--batch-size 8] [--num-prompts 256]
 """
@@ -42,12 +42,12 @@ def main() -> None:
     if outcome.status != "ok":
         raise SystemExit(f"trial failed: {outcome.reason}")
     load, result = outcome.load["load_time_s"], outcome.result
-    generate = result["generate_s"]
-    overhead = total - load - generate
+    generate, warmup = result["generate_s"], result["warmup_s"]
+    overhead = total - load - warmup - generate
     print(f"{hardware.describe()}; {args.engine} {outcome.load['engine_version']}, {args.model}, batch {args.batch_size}, "
-          f"{args.num_prompts} prompts x {args.repeats} repeats + 1 warm-up batch")
-    print(f"trial wall {total:.2f} s = model load {load:.2f} s + generation {generate:.2f} s + suite overhead "
-          f"{overhead:.2f} s")
+          f"{args.num_prompts} prompts x {args.repeats} repeats after {result['warmup_batches']} warm-up batches")
+    print(f"trial wall {total:.2f} s = model load {load:.2f} s + warm-up {warmup:.2f} s + generation {generate:.2f} s "
+          f"+ suite overhead {overhead:.2f} s")
     print(f"suite overhead / generation time: {overhead / generate:.2%}"
           f"   (in-measurement bookkeeping and telemetry alone: "
           f"{(result['measured_wall_s'] - generate) / generate:.3%})")

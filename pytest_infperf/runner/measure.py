@@ -36,6 +36,7 @@ def measure(engine: Engine, prompts: Sequence[Prompt], batch_size: int, output_l
     warmup_batches = len(batches) if warmup == "pass" else int(warmup)
     for i in range(warmup_batches):
         engine.generate(batches[i % len(batches)], output_len)
+    warmup_s = time.perf_counter() - wall_start
     engine.reset_memory_peak()
     throughput, repeat_wall, ttlt, ttft, itl = [], [], [], [], []
     histograms: dict[str, Histogram] = {}
@@ -68,6 +69,7 @@ def measure(engine: Engine, prompts: Sequence[Prompt], batch_size: int, output_l
         "output_tokens_per_repeat": batch_size * output_len * len(batches),
         "batches_per_repeat": len(batches),
         "warmup_batches": warmup_batches,
+        "warmup_s": warmup_s,
         "input_len_mean_tokens": statistics.fmean(len(p.token_ids) for b in batches for p in b),
         "generate_s": generate_s,
         "measured_wall_s": measured_wall,
