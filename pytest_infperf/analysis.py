@@ -118,8 +118,10 @@ def report(source: Path, out: Path, metric: str = "throughput_tok_s") -> Path:
     for r in records:
         groups[(r["engine"], r["model"], r["workload"])].append(r)
     hardware = sorted({f"{r.get('gpu_name') or r['hardware_fingerprint']}" for r in records})
-    md = [f"# infperf report: {source}", "", f"Hardware: {', '.join(hardware) or 'none'}. Metric: `{metric}` "
-          f"(median of repeats). {len(records)} ok records.", ""]
+    days = sorted({r["timestamp"][:10] for r in records})
+    measured = days[0] if len(days) == 1 else f"{days[0]} to {days[-1]}" if days else "no date"
+    md = [f"# infperf report: {source}", "", f"Hardware: {', '.join(hardware) or 'none'}; measured {measured}. "
+          f"Metric: `{metric}` (median of repeats). {len(records)} ok records.", ""]
     for (engine, model, workload), rows in sorted(groups.items()):
         slug = f"{engine}-{model}-{workload}".replace("/", "_")
         versions = sorted({str(r.get("engine_version")) for r in rows})
@@ -152,7 +154,8 @@ def report(source: Path, out: Path, metric: str = "throughput_tok_s") -> Path:
         fig.colorbar(image, ax=axes[2], label=metric)
         best = max(grid, key=grid.get)
         axes[2].scatter([batches.index(best[1])], [gpus.index(best[0])], marker="*", s=200, color="red")
-        fig.suptitle(f"{engine} {', '.join(versions)} · {model} · {workload} · {', '.join(hardware)}", fontsize=9)
+        fig.suptitle(f"{engine} {', '.join(versions)} · {model} · {workload} · {', '.join(hardware)} · {measured}",
+                     fontsize=9)
         fig.tight_layout()
         fig.savefig(out / f"{slug}.png", dpi=110)
         plt.close(fig)

@@ -55,7 +55,7 @@ def test_report_writes_plots_and_summary(tmp_path: Path) -> None:
     assert main(["report", str(H100), "--out", str(tmp_path / "rep")]) == 0
     summary = (tmp_path / "rep" / "summary.md").read_text()
     assert "ANOVA across batch_size" in summary and "Pearson r(log2(batch_size), throughput_tok_s)" in summary
-    assert "NVIDIA H100 80GB HBM3" in summary
+    assert "Hardware: NVIDIA H100 80GB HBM3; measured 2026-11-22." in summary
     assert sorted(p.name for p in (tmp_path / "rep").glob("*.png")) == [
         "engine-ratios.png", "hf-llama-3-8b-humaneval-out5.png", "vllm-llama-3-8b-humaneval-out5.png"]
     assert "| vllm | llama-3-8b | humaneval-out5 | 1 | 4 | 81.8 | 325.7 | 3.98 |" in summary
