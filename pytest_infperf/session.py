@@ -139,7 +139,7 @@ class InfperfSession:
             if baseline is None:
                 return Verdict("no-baseline", why_not)
             return judge(record, baseline, self.settings.threshold, self.settings.alpha,
-                         str(self.store.path_for(ref, record)))
+                         str(self.store.path_for(ref, record)), self.settings.gate_metrics)
         tried = " or ".join(str(self.store.path_for(ref, record)) for ref in self.baseline_refs(record))
         return Verdict("no-baseline", f"no baseline at {tried}")
 

@@ -104,6 +104,17 @@ def engines(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
+def gate_metrics(text: str) -> tuple[str, ...]:
+    from .gate import GATE_METRICS
+
+    names = _csv(text)
+    unknown = [n for n in names if n not in GATE_METRICS]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown gate metric {', '.join(map(repr, unknown))}; choose from "
+                                         f"{', '.join(GATE_METRICS)}")
+    return tuple(dict.fromkeys(names))
+
+
 def models(text: str) -> tuple[str, ...]:
     from .models import check_model_name
 
@@ -217,6 +228,8 @@ OPTIONS: tuple[Option, ...] = (
            ini=False, flag=True),
     Option("fail-on", choice(FAIL_ON), "regression", "what fails a test when comparing: regression, any significant change, never"),
     Option("threshold", fraction, "0.05", "smallest relative change that counts (0.05 = 5%)"),
+    Option("gate-metrics", gate_metrics, "throughput_tok_s", "what the gate judges, each on its per-repeat samples: "
+           "throughput_tok_s (higher is better), ttft_mean_s (lower is better); a test fails if any regresses"),
     Option("alpha", fraction, "0.05", "significance level of the Wilcoxon signed-rank test"),
 )
 
@@ -261,6 +274,7 @@ class Settings:
     require_baseline: bool = False
     fail_on: str = "regression"
     threshold: float = 0.05
+    gate_metrics: tuple[str, ...] = ("throughput_tok_s",)
     alpha: float = 0.05
 
     @property

@@ -1,7 +1,8 @@
 """Test double of the trial pool: replays measurements recorded from a real CPU run (tests/data), scaled.
 
 No engine runs: each case gets `repeats` throughput samples around the recorded median, multiplied by
-INFPERF_REPLAY_FACTOR (0.9 = an injected 10% drop), with seeded noise of INFPERF_REPLAY_CV (default 1%).
+INFPERF_REPLAY_FACTOR (0.9 = an injected 10% drop), with seeded noise of INFPERF_REPLAY_CV (default 1%); mean
+TTFT samples likewise, multiplied by INFPERF_REPLAY_TTFT_FACTOR (1.3 = 30% slower first tokens).
 """
 from __future__ import annotations
 
@@ -25,12 +26,17 @@ class ReplayPool:
         self.factor = float(os.environ.get("INFPERF_REPLAY_FACTOR", "1.0"))
         self.cv = float(os.environ.get("INFPERF_REPLAY_CV", "0.01"))
         self.seed = int(os.environ.get("INFPERF_REPLAY_SEED", "0"))
+        self.ttft = statistics.median(r["ttft_mean_s"] for r in ok)
+        self.ttft_factor = float(os.environ.get("INFPERF_REPLAY_TTFT_FACTOR", "1.0"))
 
     def run(self, case) -> Outcome:
         rng = np.random.default_rng([self.seed, case.batch_size])
         samples = (self.median * case.batch_size ** 0.3 * self.factor *
                    (1 + self.cv * rng.standard_normal(self.repeats))).tolist()
-        result = {"throughput_tok_s": statistics.median(samples), "throughput_tok_s_samples": samples}
+        ttft = (self.ttft * case.batch_size ** 0.5 * self.ttft_factor *
+                (1 + self.cv * rng.standard_normal(self.repeats))).tolist()
+        result = {"throughput_tok_s": statistics.median(samples), "throughput_tok_s_samples": samples,
+                  "ttft_mean_s": statistics.median(ttft), "ttft_mean_s_samples": ttft}
         return Outcome("ok", result=result, load={"engine_version": "replay", "dtype": "float32"})
 
     def close(self) -> None:

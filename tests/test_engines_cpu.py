@@ -30,3 +30,5 @@ def test_hf_and_vllm_records_compare_on_the_same_workload(perf_project) -> None:
     assert vllm["latency_source"] == "engine-histogram" and vllm["ttft_mean_s"] > 0 and vllm["e2e_mean_s"] > 0
     assert hf["latency_source"] == "exact"
     assert (hf["warmup_batches"], vllm["warmup_batches"]) == (hf["batches_per_repeat"], 1)  # warm-up auto
+    for r in (hf, vllm):  # per-pass mean TTFT, exact (HF) or from the histogram deltas of each pass (vLLM)
+        assert len(r["ttft_mean_s_samples"]) == r["repeats"] and min(r["ttft_mean_s_samples"]) > 0

@@ -25,8 +25,10 @@ def gated(perf_project, monkeypatch: pytest.MonkeyPatch):
     pytester = perf_project(MATRIX, extra_ini="infperf_baselines = baselines")
     pytester.makeconftest(CONFTEST)
 
-    def run(*args: str, factor: float = 1.0, seed: int = 0, cv: float = 0.01, marker: str = "cpu") -> pytest.RunResult:
+    def run(*args: str, factor: float = 1.0, seed: int = 0, cv: float = 0.01, marker: str = "cpu",
+            ttft_factor: float = 1.0) -> pytest.RunResult:
         monkeypatch.setenv("INFPERF_REPLAY_FACTOR", str(factor))
+        monkeypatch.setenv("INFPERF_REPLAY_TTFT_FACTOR", str(ttft_factor))
         monkeypatch.setenv("INFPERF_REPLAY_CV", str(cv))
         monkeypatch.setenv("INFPERF_REPLAY_SEED", str(seed))
         return pytester.runpytest("-m", marker, "-p", "no:benchmark", "--infperf-repeats", "6", *args)
@@ -139,6 +141,15 @@ def test_concurrent_xdist_writers_lose_nothing(gated) -> None:
     assert not list((pytester.path / "baselines").rglob("*.tmp"))
 
 
+def test_slower_first_tokens_fail_only_when_ttft_is_gated(gated) -> None:
+    gated("--infperf-save")
+    gated("--infperf-compare", seed=1, ttft_factor=1.3).assert_outcomes(passed=3)  # throughput alone: unchanged
+    result = gated("--infperf-compare", "--infperf-gate-metrics", "throughput_tok_s,ttft_mean_s", seed=1,
+                   ttft_factor=1.3)
+    result.assert_outcomes(failed=3)
+    result.stdout.fnmatch_lines(["*bs1: throughput_tok_s: baseline *tok/s*(ratio 1.0*| REGRESSION ttft_mean_s: *ms*(ratio 1.3*"])
+
+
 def test_test_on_fewer_gpus_falls_back_to_the_baseline_of_a_machine_that_size(gated, monkeypatch) -> None:
     """Shipped 1-GPU and 2-GPU baselines serve the same tests on a 4-GPU machine of that GPU; its own win."""
     monkeypatch.setenv("INFPERF_SIMULATED_HARDWARE", "h200x4")
@@ -166,6 +177,6 @@ def test_interval_in_the_verdict_matches_the_one_sided_test() -> None:
     new = [90.0, 90.9, 89.1, 90.45, 89.55]  # -10% each: differences -10, -10.1, -9.9, -10.05, -9.95
     verdict = judge({"throughput_tok_s_samples": new}, {"throughput_tok_s_samples": base}, 0.05, 0.05, "ref")
     assert verdict.outcome == "regression"
-    assert "Hodges-Lehmann shift -10.0, 90% CI [-10.1, -9.9]" in verdict.message
+    assert "Hodges-Lehmann shift -10.0 tok/s, 90% CI [-10.1, -9.9]" in verdict.message
     strict = judge({"throughput_tok_s_samples": new}, {"throughput_tok_s_samples": base}, 0.05, 0.01, "ref")
     assert "too few repeats for a 98% CI" in strict.message

@@ -39,11 +39,13 @@ def measure(engine: Engine, prompts: Sequence[Prompt], batch_size: int, output_l
     warmup_s = time.perf_counter() - wall_start
     engine.reset_memory_peak()
     throughput, repeat_wall, ttlt, ttft, itl = [], [], [], [], []
+    ttft_by_repeat: list[float | None] = []  # mean TTFT of each pass, so the gate can pair latency like throughput
     histograms: dict[str, Histogram] = {}
     generate_s = 0.0
     with GpuSampler(gpu_indices) as sampler:
         for _ in range(repeats):
             tokens, repeat_start = 0, time.perf_counter()
+            ttft_before, ttft_hist_before = len(ttft), histograms.get("ttft")
             for batch in batches:
                 start = time.perf_counter()
                 result = engine.generate(batch, output_len)
@@ -57,11 +59,16 @@ def measure(engine: Engine, prompts: Sequence[Prompt], batch_size: int, output_l
             wall = time.perf_counter() - repeat_start
             repeat_wall.append(wall)
             throughput.append(tokens / wall)
+            ttft_hist = histograms.get("ttft")
+            if ttft_hist is not None and ttft_hist_before is not None:
+                ttft_hist = ttft_hist - ttft_hist_before
+            ttft_by_repeat.append(summarize("ttft", ttft[ttft_before:], ttft_hist)["ttft_mean_s"])
     measured_wall = sum(repeat_wall)
     median_ttlt = statistics.median(ttlt)
     record: dict[str, Any] = {
         "throughput_tok_s": statistics.median(throughput),
         "throughput_tok_s_samples": throughput,
+        "ttft_mean_s_samples": ttft_by_repeat if None not in ttft_by_repeat else None,
         "repeat_wall_s_samples": repeat_wall,
         "ttlt_s": median_ttlt,
         "normalised_latency_s_per_tok": median_ttlt / (batch_size * output_len),
