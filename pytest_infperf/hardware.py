@@ -157,6 +157,20 @@ def simulated(generation: str, count: int, memory_gib: int = 80, name: str | Non
     return Hardware(generation, gpus, "simulated", "simulated", cpu_model="simulated", cpu_count=os.cpu_count() or 1)
 
 
+def xdist_share(gpus: tuple[Gpu, ...]) -> tuple[Gpu, ...]:
+    """The GPUs of this pytest-xdist worker: the visible ones split evenly among the workers (`-n 4` on 4 GPUs: one
+    each), so parallel workers never measure on the same GPU. All of them outside xdist or without GPUs."""
+    worker, count = os.environ.get("PYTEST_XDIST_WORKER"), int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1)
+    if not worker or not gpus or count <= 1:
+        return gpus
+    share = len(gpus) // count
+    if share == 0:
+        raise ValueError(f"{count} xdist workers on {len(gpus)} GPUs: each worker needs GPUs of its own, so run "
+                         f"-n {len(gpus)} or fewer")
+    index = int(worker.removeprefix("gw"))
+    return gpus[index * share:(index + 1) * share]
+
+
 def detect() -> Hardware:
     """The hardware of this run: the NVML probe, or a simulated machine named in INFPERF_SIMULATED_HARDWARE
     (e.g. ``h200x8``) so multi-GPU selection and skipping can be tested on machines without those GPUs."""

@@ -10,7 +10,7 @@ import pytest
 
 from .cases import OVERRIDES, Case, MatrixError, Target, default_target, expand, load_matrix, parse_fields
 from .workloads import WorkloadSpec, parse_workload
-from .hardware import Hardware, detect
+from .hardware import Gpu, Hardware, detect, xdist_share
 from .records import append_records, build_record
 from .gate import Verdict, fails, judge
 from .settings import OPTIONS, Settings, build_settings
@@ -44,6 +44,7 @@ class InfperfSession:
     settings: Settings
     hardware: Hardware
     targets: list[Target]
+    own_gpus: tuple[Gpu, ...] = ()  # this process's GPUs: all of them, or an xdist worker's share
     records: list[dict[str, Any]] = field(default_factory=list)
     _pool: Any = None
 
@@ -52,6 +53,7 @@ class InfperfSession:
         settings = read_settings(config)
         try:
             hardware = detect()
+            own_gpus = xdist_share(hardware.gpus)
         except ValueError as err:
             raise pytest.UsageError(str(err)) from None
         if settings.matrix is not None:
@@ -68,7 +70,7 @@ class InfperfSession:
             known = ", ".join(BaselineStore(settings.baselines).fingerprints()) or "none"
             raise pytest.UsageError(f"--infperf-compare={settings.compare}: no such baseline folder under "
                                     f"{settings.baselines} (found: {known})")
-        session = cls(config, settings, hardware, targets)
+        session = cls(config, settings, hardware, targets, own_gpus)
         if not hasattr(config, "workerinput") and settings.output.exists():
             settings.output.unlink()  # one session's records per file; xdist workers append to it
         return session
@@ -86,7 +88,10 @@ class InfperfSession:
         found = self.hardware.generation
         if case.hardware != found:
             return f"requires {case.hardware}, found {found}"
-        if case.gpus > self.hardware.gpu_count:
+        if case.gpus > len(self.own_gpus):
+            if len(self.own_gpus) < self.hardware.gpu_count:
+                return (f"requires {case.gpus} GPUs, this xdist worker has {len(self.own_gpus)} of "
+                        f"{self.hardware.gpu_count} (run fewer workers)")
             return f"requires {case.gpus} GPUs, found {self.hardware.gpu_count}"
         if case.engine == "vllm" and importlib.util.find_spec("vllm") is None:
             return "requires vllm: pip install 'pytest-infperf[vllm]' (see README for CPU)"
@@ -106,7 +111,7 @@ class InfperfSession:
             from .runner.pool import TrialPool
 
             log_dir = self.settings.output.parent / "logs"
-            self._pool = TrialPool(self.settings, self.hardware, log_dir)
+            self._pool = TrialPool(self.settings, self.hardware, log_dir, self.own_gpus)
         return self._pool
 
     @property
@@ -195,7 +200,7 @@ class InfperfSession:
         max_evals = config.getoption("infpop_max_evals") or int(config.getini("infpop_max_evals") or 24)
         ttft = config.getoption("infpop_max_ttft_p99_ms")
         space_file = config.getini("infpop_space")
-        gpu_choices = [g for g in (1, 2, 4, 8) if g <= self.hardware.gpu_count] or [0]
+        gpu_choices = [g for g in (1, 2, 4, 8) if g <= len(self.own_gpus)] or [0]
         for engine, model, workload, num_prompts, target in self.tune_targets():
             name = self.tuned_name(engine, model, workload)
             tuned_path = self.tuned_file(name, "tuned.json")
@@ -253,7 +258,7 @@ class InfperfSession:
                                     evaluate: Any) -> dict[str, Any]:
         """The study's upgrade/downgrade experiment: how much re-tuning gains over keeping the settings that were
         tuned on other hardware (evaluated here, through the same cache)."""
-        if point.get("gpus", 0) > self.hardware.gpu_count:
+        if point.get("gpus", 0) > len(self.own_gpus):
             return {"previous_fingerprint": fingerprint, "previous_point": point,
                     "previous_point_note": "needs more GPUs than present"}
         record, _ = landscape.measure(point, evaluate)

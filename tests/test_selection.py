@@ -77,3 +77,31 @@ def test_b(infperf): pass
 def test_report_header_names_hardware(perf_project) -> None:
     result = perf_project(CPU_TINY).runpytest("--collect-only", "-q", "-m", "h100", "-v")
     result.stdout.fnmatch_lines(["infperf: hardware cpu-*: no GPU*"])
+
+
+def test_xdist_workers_measure_on_gpus_of_their_own(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pytest_infperf.cases import TrialKey
+    from pytest_infperf.hardware import simulated, xdist_share
+    from pytest_infperf.runner.pool import TrialPool
+    from pytest_infperf.settings import Settings
+
+    hardware = simulated("h200", 4)
+    monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", "2")
+    shares = []
+    for worker in ("gw0", "gw1"):
+        monkeypatch.setenv("PYTEST_XDIST_WORKER", worker)
+        share = xdist_share(hardware.gpus)
+        pool = TrialPool(Settings(), hardware, tmp_path, share)
+        shares.append(pool.env_for(TrialKey("vllm", "llama-3-8b", 2))["CUDA_VISIBLE_DEVICES"])
+    assert shares == ["0,1", "2,3"]
+    monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", "8")
+    with pytest.raises(ValueError, match="8 xdist workers on 4 GPUs: .* run -n 4 or fewer"):
+        xdist_share(hardware.gpus)
+
+
+def test_cases_needing_more_than_a_workers_share_are_skipped(perf_project, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INFPERF_SIMULATED_HARDWARE", "h200x4")
+    result = perf_project(CPU_TINY).runpytest_subprocess("-m", "h200 and not h100", "-rs", "-n", "2",
+                                                         "-k", "gpus4 and bs16", "-p", "no:benchmark")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*requires 4 GPUs, this xdist worker has 2 of 4 (run fewer workers)*"])

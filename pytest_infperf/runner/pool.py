@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..cases import Case, TrialKey
-from ..hardware import Hardware
+from ..hardware import Gpu, Hardware
 from ..models import load_config, materialize, max_positions, resolve
 from ..settings import Settings, warmup_for
 
@@ -109,8 +109,10 @@ class _Worker:
 
 
 class TrialPool:
-    def __init__(self, settings: Settings, hardware: Hardware, log_dir: Path) -> None:
+    def __init__(self, settings: Settings, hardware: Hardware, log_dir: Path,
+                 gpus: tuple[Gpu, ...] | None = None) -> None:
         self.settings, self.hardware, self.log_dir = settings, hardware, log_dir
+        self.gpus = hardware.gpus if gpus is None else gpus  # the GPUs this pool may use (an xdist worker's share)
         self.worker: _Worker | None = None
         self.load_info: dict[str, Any] = {}
         self.failed_loads: dict[TrialKey, Outcome] = {}
@@ -118,7 +120,7 @@ class TrialPool:
 
     def env_for(self, key: TrialKey) -> dict[str, str]:
         env = dict(os.environ)
-        physical = [g.index for g in self.hardware.gpus][: key.gpus * self.settings.vllm.pipeline_parallel_size]
+        physical = [g.index for g in self.gpus][: key.gpus * self.settings.vllm.pipeline_parallel_size]
         env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, physical))
         env["INFPERF_NVML_INDICES"] = env["CUDA_VISIBLE_DEVICES"]
         env["VLLM_CPU_KVCACHE_SPACE"] = str(self.settings.vllm.cpu_kv_cache_gb)
