@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 from pytest_infperf.records import read_records
-from pytest_infperf.tune import Landscape, point_key, start_points_for, tune
+from pytest_infperf.tune import CPU_SPACE, DEFAULT_SPACE, Landscape, point_key, start_points_for, tune
 
 LANDSCAPES = Path(__file__).resolve().parents[1] / "tests" / "data" / "landscapes"
 KNOB_OF = {"max_num_seqs": lambda r: (r.get("engine_args") or {}).get("max_num_seqs"), "dtype": lambda r: r["dtype"]}
@@ -32,6 +32,9 @@ def grid_of(path: Path) -> tuple[dict[str, list], dict[str, dict]]:
         points[point_key(point)] = r
     decoded = [json.loads(key) for key in points]
     space = {name: sorted({point[name] for point in decoded}) for name in ("batch_size", "gpus", knob)}
+    # Choices keep the order the product's space declares (it decides InfPop's start point): float32 first on CPU.
+    declared = (CPU_SPACE if records[0]["gpus"] == 0 else DEFAULT_SPACE)[records[0]["engine"]].get(knob, [])
+    space[knob].sort(key=lambda v: declared.index(v) if v in declared else len(declared))
     return space, points
 
 
