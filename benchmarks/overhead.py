@@ -34,7 +34,7 @@ def main() -> None:
     case = Case(hardware.generation, args.engine, args.model, args.gpus, args.batch_size,
                 parse_workload("humaneval", 5), args.num_prompts)
     with tempfile.TemporaryDirectory() as tmp:
-        pool = TrialPool(settings, hardware, Path(tmp))
+        pool = TrialPool(settings, hardware.gpus, Path(tmp))
         start = time.perf_counter()
         outcome = pool.run(case)
         total = time.perf_counter() - start

@@ -178,7 +178,8 @@ def report(source: Path, out: Path, metric: str = "throughput_tok_s") -> Path:
                     name = "log2(batch_size)" if factor == "batch_size" else factor
                     md.append(f"- Pearson r({name}, {target}) = {corr[0]:+.3f} (p={corr[1]:.3g})")
         md.append("")
-    md += _engine_ratios(records, metric, out, plt) + _gpu_scaling(records, metric) + _not_ok(everything)
+    cells = _medians(records, metric)
+    md += _engine_ratios(cells, metric, out, plt) + _gpu_scaling(cells) + _not_ok(everything)
     summary = out / "summary.md"
     summary.write_text("\n".join(md))
     body = "\n".join(f"<p>{line}</p>" if not line.startswith(("#", "![")) else
@@ -197,9 +198,8 @@ def _medians(records: list[dict[str, Any]], metric: str) -> dict[tuple[Any, ...]
     return best
 
 
-def _engine_ratios(records: list[dict[str, Any]], metric: str, out: Path, plt: Any) -> list[str]:
+def _engine_ratios(cells: dict[tuple[Any, ...], float], metric: str, out: Path, plt: Any) -> list[str]:
     """Each engine over the reference engine (hf when present) at equal model, workload, GPUs and batch."""
-    cells = _medians(records, metric)
     engines = sorted({k[0] for k in cells})
     if len(engines) < 2:
         return []
@@ -230,9 +230,8 @@ def _engine_ratios(records: list[dict[str, Any]], metric: str, out: Path, plt: A
     return md + ["", "![engine-ratios](engine-ratios.png)", ""]
 
 
-def _gpu_scaling(records: list[dict[str, Any]], metric: str) -> list[str]:
+def _gpu_scaling(cells: dict[tuple[Any, ...], float]) -> list[str]:
     """Speed-up over the fewest GPUs measured, per engine, model, workload and batch size."""
-    cells = _medians(records, metric)
     groups: dict[tuple[str, str, str, int], dict[int, float]] = defaultdict(dict)
     for (engine, model, workload, gpus, batch), value in cells.items():
         groups[(engine, model, workload, batch)][gpus] = value

@@ -111,7 +111,7 @@ class InfperfSession:
             from .runner.pool import TrialPool
 
             log_dir = self.settings.output.parent / "logs"
-            self._pool = TrialPool(self.settings, self.hardware, log_dir, self.own_gpus)
+            self._pool = TrialPool(self.settings, self.own_gpus, log_dir)
         return self._pool
 
     @property

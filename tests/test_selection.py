@@ -91,7 +91,7 @@ def test_xdist_workers_measure_on_gpus_of_their_own(tmp_path, monkeypatch: pytes
     for worker in ("gw0", "gw1"):
         monkeypatch.setenv("PYTEST_XDIST_WORKER", worker)
         share = xdist_share(hardware.gpus)
-        pool = TrialPool(Settings(), hardware, tmp_path, share)
+        pool = TrialPool(Settings(), share, tmp_path)
         shares.append(pool.env_for(TrialKey("vllm", "llama-3-8b", 2))["CUDA_VISIBLE_DEVICES"])
     assert shares == ["0,1", "2,3"]
     monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", "8")

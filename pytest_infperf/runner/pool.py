@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..cases import Case, TrialKey
-from ..hardware import Gpu, Hardware
+from ..hardware import Gpu
 from ..models import load_config, materialize, max_positions, resolve
 from ..settings import Settings, warmup_for
 
@@ -109,10 +109,9 @@ class _Worker:
 
 
 class TrialPool:
-    def __init__(self, settings: Settings, hardware: Hardware, log_dir: Path,
-                 gpus: tuple[Gpu, ...] | None = None) -> None:
-        self.settings, self.hardware, self.log_dir = settings, hardware, log_dir
-        self.gpus = hardware.gpus if gpus is None else gpus  # the GPUs this pool may use (an xdist worker's share)
+    def __init__(self, settings: Settings, gpus: tuple[Gpu, ...], log_dir: Path) -> None:
+        """`gpus`: the GPUs this pool may hand to its workers (all of them, or an xdist worker's share)."""
+        self.settings, self.gpus, self.log_dir = settings, gpus, log_dir
         self.worker: _Worker | None = None
         self.load_info: dict[str, Any] = {}
         self.failed_loads: dict[TrialKey, Outcome] = {}
