@@ -134,19 +134,18 @@ class InfperfSession:
         return record, verdict
 
     def judge(self, record: dict[str, Any]) -> Verdict:
-        for ref in self.baseline_refs(record):
-            if not self.store.path_for(ref, record).exists():
-                continue
-            try:
-                baseline, why_not = self.store.find(ref, record)
-            except BaselineError as err:
-                return Verdict("error", str(err))
-            if baseline is None:
-                return Verdict("no-baseline", why_not)
-            return judge(record, baseline, self.settings.threshold, self.settings.alpha,
-                         str(self.store.path_for(ref, record)), self.settings.gate_metrics)
-        tried = " or ".join(str(self.store.path_for(ref, record)) for ref in self.baseline_refs(record))
-        return Verdict("no-baseline", f"no baseline at {tried}")
+        paths = [self.store.path_for(ref, record) for ref in self.baseline_refs(record)]
+        path = next((p for p in paths if p.exists()), None)
+        if path is None:
+            return Verdict("no-baseline", f"no baseline at {' or '.join(map(str, paths))}")
+        try:
+            baseline, why_not = self.store.find(path, record)
+        except BaselineError as err:
+            return Verdict("error", str(err))
+        if baseline is None:
+            return Verdict("no-baseline", why_not)
+        return judge(record, baseline, self.settings.threshold, self.settings.alpha, str(path),
+                     self.settings.gate_metrics)
 
     def baseline_refs(self, record: dict[str, Any]) -> list[str]:
         """Fingerprints to look in, in order: the named one; else this machine's, then that of a machine with just

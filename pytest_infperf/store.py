@@ -61,9 +61,8 @@ class BaselineStore:
         except RecordError as err:
             raise BaselineError(str(err)) from None
 
-    def find(self, fingerprint: str, record: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
-        """(baseline, why-not): the stored record comparable with `record`, or None and the reason."""
-        path = self.path_for(fingerprint, record)
+    def find(self, path: Path, record: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
+        """(baseline, why-not): the record stored at `path` if comparable with `record`, or None and the reason."""
         if not path.exists():
             return None, f"no baseline at {path}"
         baseline = self.load(path)
