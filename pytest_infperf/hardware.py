@@ -2,6 +2,7 @@
 generation marker (h100, a100, cpu, ...) that selects tests."""
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import re
@@ -181,3 +182,50 @@ def detect() -> Hardware:
     if not match or match.group(1) not in GENERATIONS or match.group(1) == "cpu":
         raise ValueError(f"INFPERF_SIMULATED_HARDWARE={spec!r}: expected <generation>x<count>, e.g. h200x8")
     return simulated(match.group(1), int(match.group(2)))
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def _cgroup_cpu_limit() -> float | None:
+    """CPUs the container may use (cgroup v2 cpu.max, v1 cfs quota); None when unlimited or unknown."""
+    text = _read("/sys/fs/cgroup/cpu.max")
+    if text:
+        quota, _, period = text.partition(" ")
+        return None if quota == "max" else int(quota) / int(period or 100000)
+    quota, period = _read("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"), _read("/sys/fs/cgroup/cpu/cpu.cfs_period_us")
+    if quota and period and int(quota) > 0:
+        return int(quota) / int(period)
+    return None
+
+
+def _cgroup_memory_limit() -> int | None:
+    """Bytes the container may use (cgroup v2 memory.max, v1 limit_in_bytes); None when unlimited or unknown."""
+    text = _read("/sys/fs/cgroup/memory.max") or _read("/sys/fs/cgroup/memory/memory.limit_in_bytes")
+    if not text or text == "max" or not text.isdigit() or int(text) >= 2**60:
+        return None
+    return int(text)
+
+
+@functools.lru_cache(maxsize=1)
+def host_info() -> dict[str, Any]:
+    """What the host adds to a measurement: the CPU that launches every kernel, how much of it this process may
+    use (affinity, container quota), memory and the kernel. Small models and small batches are launch-bound, so
+    their throughput follows these as much as the GPU; every record and baseline session carries them."""
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        usable = os.cpu_count() or 1
+    return {"host_cpu_model": _cpu_model(), "host_cpu_count": os.cpu_count() or 1, "host_cpus_usable": usable,
+            "host_cpu_quota": _cgroup_cpu_limit(), "host_memory_bytes": _host_memory(),
+            "host_memory_limit_bytes": _cgroup_memory_limit(), "host_kernel": platform.release()}
+
+
+def host_load() -> float | None:
+    """The 1-minute load average when a measurement ends: anything else running on the host shows here."""
+    return round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None

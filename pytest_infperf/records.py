@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
 from . import __version__
+from .hardware import host_info, host_load
 
 if TYPE_CHECKING:
     import pandas
@@ -63,7 +64,8 @@ def build_record(case: "Case", outcome: "Outcome", hardware: "Hardware", setting
         "driver_version": hardware.driver_version, "cuda_driver_version": hardware.cuda_driver_version,
         "cpu_model": hardware.cpu_model, "cpu_count": hardware.cpu_count,
         "python_version": platform.python_version(), "infperf_version": __version__,
-        "git_commit": git_commit(str(rootdir)), "host": socket.gethostname(),
+        "git_commit": git_commit(str(rootdir)), "host": socket.gethostname(), **host_info(),
+        "host_load_1m": host_load(),
         "timestamp": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
     record.update(outcome.result)

@@ -17,7 +17,7 @@ if [ "$mode" = start ]; then
   rm -rf /tmp/repo "$R"; mkdir -p /tmp/repo "$R"
   tar --exclude=./.vllm-stage --exclude=./.git -cf - . | tar -xf - -C /tmp/repo
   cd /tmp/repo && source benchmarks/device/env.sh >/dev/null
-  setsid nohup bash "$0" lanes >"$R/driver.log" 2>&1 < /dev/null &
+  setsid nohup bash "$0" lanes "${@:2}" >"$R/driver.log" 2>&1 < /dev/null &
   echo "sweep started: $(date -u +%FT%TZ)"; exit 0
 fi
 

@@ -6,6 +6,7 @@ repeat is generated tokens / wall time of that pass. Medians are what the record
 from __future__ import annotations
 
 import math
+import os
 import statistics
 import time
 from typing import Any, Sequence
@@ -23,6 +24,22 @@ def make_batches(prompts: Sequence[Prompt], batch_size: int) -> list[list[Prompt
     return [cycled[i:i + batch_size] for i in range(0, total, batch_size)]
 
 
+TEST_ONLY_SLOWDOWN = "INFPERF_TEST_ONLY_SLOWDOWN"
+
+
+def test_only_slowdown() -> float:
+    """A real slowdown of known size, for testing the gate on real engines and never for production runs: with
+    INFPERF_TEST_ONLY_SLOWDOWN=0.10 the worker sleeps after each measured batch for the fraction of its time that
+    makes the pass's throughput exactly 10% lower (delay = t * f / (1 - f)). Records name it when it is set."""
+    text = os.environ.get(TEST_ONLY_SLOWDOWN)
+    if not text:
+        return 0.0
+    value = float(text)
+    if not 0 <= value < 1:
+        raise ValueError(f"{TEST_ONLY_SLOWDOWN}={text}: expected a fraction in [0, 1)")
+    return value
+
+
 def _merge(histograms: dict[str, Histogram], result: BatchResult) -> None:
     for key, hist in result.histograms.items():
         histograms[key] = histograms[key] + hist if key in histograms else hist
@@ -38,6 +55,7 @@ def measure(engine: Engine, prompts: Sequence[Prompt], batch_size: int, output_l
         engine.generate(batches[i % len(batches)], output_len)
     warmup_s = time.perf_counter() - wall_start
     engine.reset_memory_peak()
+    slowdown = test_only_slowdown()
     throughput, repeat_wall, ttlt, ttft, itl = [], [], [], [], []
     ttft_by_repeat: list[float | None] = []  # mean TTFT of each pass, so the gate can pair latency like throughput
     histograms: dict[str, Histogram] = {}
@@ -50,6 +68,9 @@ def measure(engine: Engine, prompts: Sequence[Prompt], batch_size: int, output_l
                 start = time.perf_counter()
                 result = engine.generate(batch, output_len)
                 elapsed = time.perf_counter() - start
+                if slowdown:
+                    time.sleep(elapsed * slowdown / (1 - slowdown))
+                    elapsed = time.perf_counter() - start
                 generate_s += elapsed
                 ttlt.append(elapsed)
                 tokens += result.output_tokens
@@ -83,6 +104,8 @@ def measure(engine: Engine, prompts: Sequence[Prompt], batch_size: int, output_l
         "trial_wall_s": time.perf_counter() - wall_start,
         "latency_source": "exact" if ttft else ("engine-histogram" if histograms else None),
     }
+    if slowdown:
+        record["test_only_slowdown"] = slowdown
     record |= summarize("ttft", ttft, histograms.get("ttft"))
     record |= summarize("itl", itl, histograms.get("itl"))
     if "e2e" in histograms:

@@ -1,0 +1,48 @@
+# Cross-host A/A and detection for the gate (issue "Verdicts that hold on another machine"), one GPU, one lane.
+#
+#   lease 1:  bash benchmarks/device/gate_crosshost.sh start baseline    two independent sessions, one after the other
+#             bash benchmarks/device/gate_crosshost.sh collect 540        -> $OUT/sweep.tgz (records of S1, S2)
+#   (here)    infperf baseline add baselines <S1 records> <S2 records>    the baseline, two sessions kept apart
+#   lease 2:  bash benchmarks/device/gate_crosshost.sh start check       A/A against lease 1's baseline (and saves
+#                                                                         itself as a third session into a copy),
+#                                                                         then the same sessions slowed by 10% and 5%
+#             bash benchmarks/device/gate_crosshost.sh collect 540
+#
+# Sessions never overlap: launch-bound throughput follows the host, so nothing else may run beside a measurement.
+# Every session is a new pytest process, so worker processes and model loads are new too. Prefix caching stays off
+# (the plugin's default): repeats over the same prompts measure compute, not cache hits.
+# GEN (default h200) names the matrix target of the machine.
+phase=${2:-}
+source benchmarks/device/lanes.sh "$@"
+GEN=${GEN:-h200}
+ids=""
+for c in vllm-gpt2-gpus1-bs1 vllm-gpt2-gpus1-bs4 vllm-gpt2-gpus1-bs16 vllm-phi-1-gpus1-bs1 vllm-phi-1-gpus1-bs16 \
+         vllm-llama-3-8b-gpus1-bs1 vllm-llama-3-8b-gpus1-bs16 vllm-llama-3-8b-gpus1-bs64 \
+         vllm-llama-3-8b-gpus1-bs256 hf-gpt2-gpus1-bs16 hf-gpt2-gpus1-bs64 hf-llama-3-8b-gpus1-bs16 \
+         hf-llama-3-8b-gpus1-bs64; do
+  ids="$ids perf_tests/test_throughput.py::test_throughput[$GEN-$c]"
+done
+
+session() {  # session NAME ARGS... : one pytest session over the configurations, on GPU 0
+  local name=$1; shift
+  mkdir -p "$R/$name"
+  local start; start=$(date +%s)
+  CUDA_VISIBLE_DEVICES=0 timeout 1500 $INFPERF_PYTEST $ids -m "$GEN" -rfEs --junitxml "$R/$name/junit.xml" \
+    --infperf-output "$R/$name/records.jsonl" "$@" >"$R/$name/log.txt" 2>&1
+  echo "$name rc=$? $(( $(date +%s) - start ))s $(date -u +%FT%TZ)" >>"$R/progress.txt"
+}
+
+await_vllm
+case "$phase" in
+  baseline)
+    session S1
+    session S2
+    ;;
+  check)
+    cp -r baselines "$R/baselines-with-b1"
+    session B1-aa --infperf-compare --infperf-baselines "$R/baselines-with-b1" --infperf-save
+    INFPERF_TEST_ONLY_SLOWDOWN=0.10 session D10 --infperf-compare
+    INFPERF_TEST_ONLY_SLOWDOWN=0.05 session D05 --infperf-compare
+    ;;
+esac
+touch "$R/all.done"
