@@ -54,11 +54,12 @@ def warmup_spec(text: str) -> int | str:
 
 
 def warmup_for(spec: int | str, engine: str) -> int | str:
-    """`auto`: a full pass for HF, whose kernels are tuned per new input shape, so its first pass over the prompts
-    ran 20-80% slow on H200 after one warm-up batch; one batch for vLLM, which compiles and captures CUDA graphs
-    while loading."""
+    """`auto`: whole passes for both engines until --infperf-min-repeat-s has gone by. HF tunes kernels per new
+    input shape, so its first pass ran 20-80% slow on H200 after one warm-up batch; vLLM compiles and captures CUDA
+    graphs while loading, yet small models on it still sped up over the first seconds of a session after one
+    warm-up batch (GPT-2 at batch 16 on H200: 1,762 -> 2,572 tok/s over five 0.6 s repeats, 2026-11-24)."""
     if spec == "auto":
-        return "pass" if engine == "hf" else 1
+        return "pass"
     return spec
 
 
@@ -69,6 +70,16 @@ def positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
     if not value > 0:
         raise argparse.ArgumentTypeError(f"{value} must be greater than 0")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is below the minimum of 0")
     return value
 
 
@@ -200,8 +211,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("output-len", positive_int, "5", "tokens generated per prompt for the humaneval workload (forced, no early EOS)"),
     Option("num-prompts", positive_int, None, "prompts per repeat (default: the matrix's, else the whole workload)"),
     Option("repeats", positive_int, "5", "measured repeats per trial (each a full pass over the prompts)"),
-    Option("warmup", warmup_spec, "auto", "warm-up before the measured repeats: N batches, pass (one full pass over the "
-           "prompts), or auto (a pass for hf, 1 batch for vllm)"),
+    Option("warmup", warmup_spec, "auto", "warm-up before the measured repeats: N batches, or pass / auto (whole "
+           "passes over the prompts until --infperf-min-repeat-s has gone by, at least one)"),
+    Option("min-repeat-s", non_negative_float, "2", "each measured repeat runs whole passes over the prompts until it "
+           "has lasted this many seconds (short samples drift with the host; 0: one pass)"),
     Option("dtype", choice(DTYPES), "auto", "weight dtype (auto: bfloat16 on GPUs that have it, float16 on older ones, float32 on CPU)"),
     Option("output", path, ".infperf/records.jsonl", "JSON-lines file the session's records are written to"),
     Option("cache-dir", path, "~/.cache/pytest-infperf", "where built model folders and tokenizers are kept"),
@@ -260,6 +273,7 @@ class Settings:
     num_prompts: int | None = None
     repeats: int = 5
     warmup: int | str = "auto"
+    min_repeat_s: float = 2.0
     dtype: str = "auto"
     output: Path = Path(".infperf/records.jsonl")
     cache_dir: Path = Path("~/.cache/pytest-infperf")

@@ -116,3 +116,33 @@ def pearson(x: Sequence[float], y: Sequence[float]) -> tuple[float, float] | Non
         return None
     result = sps.pearsonr(x, y)
     return float(result.statistic), float(result.pvalue)
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values (strong family-wise error control): p_(i) * (m - i + 1), made
+    monotone; rejecting where the adjusted p < alpha keeps P(any false alarm) <= alpha over the family."""
+    p = np.asarray(p_values, float)
+    m = p.size
+    order = np.argsort(p)
+    adjusted = np.minimum(1.0, np.maximum.accumulate(p[order] * (m - np.arange(m))))
+    out = np.empty(m)
+    out[order] = adjusted
+    return out.tolist()
+
+
+def benjamini_hochberg(p_values: Sequence[float]) -> list[float]:
+    """Benjamini-Hochberg adjusted p-values (false discovery rate), by scipy."""
+    if len(p_values) == 0:
+        return []
+    return sps.false_discovery_control(np.asarray(p_values, float), method="bh").tolist()
+
+
+def adjust(p_values: Sequence[float], method: str) -> list[float]:
+    """Multiple-testing adjustment by name: holm, bh or none."""
+    if method == "holm":
+        return holm(p_values)
+    if method == "bh":
+        return benjamini_hochberg(p_values)
+    if method == "none":
+        return [float(p) for p in p_values]
+    raise ValueError(f"unknown multiple-testing method {method!r}")

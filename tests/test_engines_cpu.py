@@ -29,6 +29,9 @@ def test_hf_and_vllm_records_compare_on_the_same_workload(perf_project) -> None:
     assert vllm["engine_args"]["load_format"] == "dummy" and vllm["engine_args"]["enforce_eager"] is True
     assert vllm["latency_source"] == "engine-histogram" and vllm["ttft_mean_s"] > 0 and vllm["e2e_mean_s"] > 0
     assert hf["latency_source"] == "exact"
-    assert (hf["warmup_batches"], vllm["warmup_batches"]) == (hf["batches_per_repeat"], 1)  # warm-up auto
+    for r in (hf, vllm):  # warm-up auto: whole passes until --infperf-min-repeat-s (2 s) has gone by
+        assert r["warmup_batches"] % r["batches_per_repeat"] == 0 and r["warmup_s"] >= r["min_repeat_s"] == 2
+        assert all(wall >= 2 for wall in r["repeat_wall_s_samples"])  # each repeat lasts the minimum
+        assert r["passes_per_repeat_samples"] and min(r["passes_per_repeat_samples"]) >= 1
     for r in (hf, vllm):  # per-pass mean TTFT, exact (HF) or from the histogram deltas of each pass (vLLM)
         assert len(r["ttft_mean_s_samples"]) == r["repeats"] and min(r["ttft_mean_s_samples"]) > 0

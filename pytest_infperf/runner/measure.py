@@ -46,39 +46,55 @@ def _merge(histograms: dict[str, Histogram], result: BatchResult) -> None:
 
 
 def measure(engine: Engine, prompts: Sequence[Prompt], batch_size: int, output_len: int, repeats: int,
-            warmup: int | str, gpu_indices: list[int]) -> dict[str, Any]:
-    """`warmup`: that many batches first, or "pass": one whole pass over the prompts (every input shape once)."""
+            warmup: int | str, gpu_indices: list[int], min_repeat_s: float = 0.0) -> dict[str, Any]:
+    """`warmup`: that many batches first, or "pass": whole passes over the prompts (every input shape once) until
+    `min_repeat_s` has gone by. Each measured repeat runs whole passes until it has lasted `min_repeat_s`: a pass
+    of a small model at a small batch takes well under a second on a GPU, and samples that short drift with the
+    host (CPU clocks, scheduling) from one repeat and one session to the next (pytest-benchmark's min_time and
+    asv's sample_time exist for the same reason)."""
     batches = make_batches(prompts, batch_size)
     wall_start = time.perf_counter()
-    warmup_batches = len(batches) if warmup == "pass" else int(warmup)
-    for i in range(warmup_batches):
-        engine.generate(batches[i % len(batches)], output_len)
+    warmup_batches = 0
+    if warmup == "pass":
+        while warmup_batches == 0 or time.perf_counter() - wall_start < min_repeat_s:
+            for batch in batches:
+                engine.generate(batch, output_len)
+            warmup_batches += len(batches)
+    else:
+        warmup_batches = int(warmup)
+        for i in range(warmup_batches):
+            engine.generate(batches[i % len(batches)], output_len)
     warmup_s = time.perf_counter() - wall_start
     engine.reset_memory_peak()
     slowdown = test_only_slowdown()
-    throughput, repeat_wall, ttlt, ttft, itl = [], [], [], [], []
-    ttft_by_repeat: list[float | None] = []  # mean TTFT of each pass, so the gate can pair latency like throughput
+    throughput, repeat_wall, passes, ttlt, ttft, itl = [], [], [], [], [], []
+    ttft_by_repeat: list[float | None] = []  # mean TTFT of each repeat, so the gate can judge latency like throughput
     histograms: dict[str, Histogram] = {}
     generate_s = 0.0
+    total_tokens = 0
     with GpuSampler(gpu_indices) as sampler:
         for _ in range(repeats):
-            tokens, repeat_start = 0, time.perf_counter()
+            tokens, repeat_start, repeat_passes = 0, time.perf_counter(), 0
             ttft_before, ttft_hist_before = len(ttft), histograms.get("ttft")
-            for batch in batches:
-                start = time.perf_counter()
-                result = engine.generate(batch, output_len)
-                elapsed = time.perf_counter() - start
-                if slowdown:
-                    time.sleep(elapsed * slowdown / (1 - slowdown))
+            while repeat_passes == 0 or time.perf_counter() - repeat_start < min_repeat_s:
+                repeat_passes += 1
+                for batch in batches:
+                    start = time.perf_counter()
+                    result = engine.generate(batch, output_len)
                     elapsed = time.perf_counter() - start
-                generate_s += elapsed
-                ttlt.append(elapsed)
-                tokens += result.output_tokens
-                ttft += result.ttft_s
-                itl += result.itl_s
-                _merge(histograms, result)
+                    if slowdown:
+                        time.sleep(elapsed * slowdown / (1 - slowdown))
+                        elapsed = time.perf_counter() - start
+                    generate_s += elapsed
+                    ttlt.append(elapsed)
+                    tokens += result.output_tokens
+                    ttft += result.ttft_s
+                    itl += result.itl_s
+                    _merge(histograms, result)
             wall = time.perf_counter() - repeat_start
             repeat_wall.append(wall)
+            passes.append(repeat_passes)
+            total_tokens += tokens
             throughput.append(tokens / wall)
             ttft_hist = histograms.get("ttft")
             if ttft_hist is not None and ttft_hist_before is not None:
@@ -94,8 +110,10 @@ def measure(engine: Engine, prompts: Sequence[Prompt], batch_size: int, output_l
         "ttlt_s": median_ttlt,
         "normalised_latency_s_per_tok": median_ttlt / (batch_size * output_len),
         "generation_throughput_tok_s": batch_size * output_len / median_ttlt,
-        "output_tokens_per_repeat": batch_size * output_len * len(batches),
+        "output_tokens_per_repeat": batch_size * output_len * len(batches),  # of one pass; see passes_per_repeat
         "batches_per_repeat": len(batches),
+        "passes_per_repeat_samples": passes,
+        "min_repeat_s": min_repeat_s,
         "warmup_batches": warmup_batches,
         "warmup_s": warmup_s,
         "input_len_mean_tokens": statistics.fmean(len(p.token_ids) for b in batches for p in b),
@@ -114,5 +132,5 @@ def measure(engine: Engine, prompts: Sequence[Prompt], batch_size: int, output_l
     peak = engine.memory_peak_bytes()
     record["peak_gpu_mem_bytes"] = peak if peak is not None else record.get("gpu_mem_used_max_bytes")
     if record.get("energy_j"):
-        record["tokens_per_joule"] = record["output_tokens_per_repeat"] * repeats / record["energy_j"]
+        record["tokens_per_joule"] = total_tokens / record["energy_j"]
     return record

@@ -176,7 +176,8 @@ class TrialPool:
         assert self.worker is not None
         request = {"op": "measure", "batch_size": case.batch_size, "workload": vars(case.workload),
                    "num_prompts": case.num_prompts, "repeats": self.settings.repeats,
-                   "warmup": warmup_for(self.settings.warmup, key.engine), "seed": self.settings.seed}
+                   "warmup": warmup_for(self.settings.warmup, key.engine), "seed": self.settings.seed,
+                   "min_repeat_s": self.settings.min_repeat_s}
         try:
             response = self.worker.request(request, self.settings.trial_timeout)
         except WorkerGone as gone:

@@ -77,7 +77,7 @@ class Worker:
         prompts = self.prompts(request["workload"], request.get("num_prompts"), request.get("seed", 0))
         indices = [int(i) for i in os.environ.get("INFPERF_NVML_INDICES", "").split(",") if i.strip()]
         result = measure(self.engine, prompts, request["batch_size"], request["workload"]["output_len"],
-                         request["repeats"], request["warmup"], indices)
+                         request["repeats"], request["warmup"], indices, request.get("min_repeat_s", 0.0))
         return {"ok": True, "result": result}
 
     def handle(self, request: dict[str, Any]) -> dict[str, Any]:
