@@ -1,89 +1,271 @@
-"""Record vs baseline -> verdict. A change counts only when it is both significant (one-sided Wilcoxon
-signed-rank on paired repeats, p < alpha) and larger than the threshold; direction-aware."""
+"""The regression gate, in one place: which baseline a record is judged against (lookup) and what it says
+(decision), including the multiple-testing bookkeeping of a session.
+
+A change counts only when it is both larger than the threshold and significant against the between-session
+noise learned from the baseline's sessions (stats.compare_sessions), at alpha / m for each of the session's m
+gated items as it runs (Bonferroni), then by Holm (or Benjamini-Hochberg) over all of them when the session ends.
+A failure (OOM, error, timeout) where the baseline was ok is a regression. A significant improvement beyond the
+threshold says the baseline is stale. A launch-bound configuration measured on a host with another CPU than
+every session of its baseline is not comparable: its throughput follows the host CPU as much as the GPU.
+"""
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, Sequence
 
-from .stats import Comparison, cliffs_magnitude, compare_samples, min_attainable_p
+from .stats import SessionComparison, adjust, between_session_variance, cliffs_magnitude, compare_sessions, \
+    pooled_variance
+from .store import Baseline, BaselineError, BaselineStore
 
-# Metrics the gate can judge: (higher is better, display scale, unit); each is paired on `<metric>_samples`.
+if TYPE_CHECKING:
+    from .hardware import Hardware
+    from .settings import Settings
+
+# Metrics the gate can judge: (higher is better, display scale, unit); each needs `<metric>_samples`.
 GATE_METRICS = {"throughput_tok_s": (True, 1.0, " tok/s"), "ttft_mean_s": (False, 1e3, " ms")}
 # Worst first: the outcome of a test judged on several metrics is the worst of theirs.
-_SEVERITY = ("error", "regression", "improvement", "underpowered", "no-baseline", "unchanged")
+SEVERITY = ("error", "regression", "improvement", "not-comparable", "underpowered", "no-baseline", "unchanged")
+# Below this mean GPU utilisation (NVML, % of time a kernel ran) a configuration is launch-bound: the host CPU
+# that schedules and launches the work sets its pace as much as the GPU does. GPT-2 on vLLM at batch 1-64 ran at
+# 11-18% on H200, Llama-3-8B at batch 64-256 at 88-95% (2026-11-24).
+LAUNCH_BOUND_GPU_UTIL_PCT = 80.0
+# Host facts compared between a record and its baseline's sessions: (record field, label, blocks launch-bound).
+HOST_FIELDS = (("host_cpu_model", "CPU", True), ("host_cpus_usable", "usable CPUs", True),
+               ("host_cpu_quota", "CPU quota", True), ("host_memory_limit_bytes", "memory limit", False),
+               ("host_kernel", "kernel", False))
+_LEGACY_HOST_FIELDS = {"host_cpu_model": "cpu_model", "host_cpus_usable": "cpu_count"}
 
 
 @dataclass(frozen=True)
 class Verdict:
-    outcome: str  # regression | improvement | unchanged | underpowered | no-baseline | error
+    outcome: str  # one of SEVERITY
     message: str
-    comparison: Comparison | None = None
+    comparison: SessionComparison | None = None
     baseline_ref: str | None = None
+    metric: str | None = None
+    host_differences: tuple[str, ...] = ()
+
+    @property
+    def stale(self) -> bool:
+        """A significant improvement beyond the threshold: the baseline no longer describes this hardware."""
+        return self.outcome == "improvement"
 
     def as_record_fields(self) -> dict[str, Any]:
         fields: dict[str, Any] = {"gate_verdict": self.outcome, "gate_message": self.message,
-                                  "gate_baseline": self.baseline_ref}
+                                  "gate_baseline": self.baseline_ref, "gate_stale": self.stale,
+                                  "gate_metric": self.metric, "gate_host_differences": list(self.host_differences)}
         if self.comparison is not None:
             fields |= {f"gate_{k}": v for k, v in asdict(self.comparison).items()}
+            fields["gate_change"] = self.comparison.change
         return fields
 
 
-def judge(record: dict[str, Any], baseline: dict[str, Any], threshold: float, alpha: float,
-          baseline_ref: str, metrics: tuple[str, ...] = ("throughput_tok_s",)) -> Verdict:
-    """One verdict over `metrics`: the worst of theirs, with every metric's message; the first metric's
-    statistics go into the record's gate_* fields."""
-    verdicts = [judge_metric(record, baseline, metric, threshold, alpha, baseline_ref) for metric in metrics]
-    worst = min(verdicts, key=lambda v: _SEVERITY.index(v.outcome))
-    if len(verdicts) == 1:
-        return worst
-    message = " | ".join(v.message for v in verdicts)
-    return Verdict(worst.outcome, message, verdicts[0].comparison, baseline_ref)
+def is_launch_bound(sessions: Sequence[dict[str, Any]]) -> bool:
+    """Launch-bound (host-sensitive) when the baseline's sessions kept the GPU busy less than
+    LAUNCH_BOUND_GPU_UTIL_PCT of the time on average; always on CPU-only machines (the host is the hardware)."""
+    utils = [s.get("gpu_util_mean_pct") for s in sessions]
+    if not utils or any(u is None for u in utils) or any(not s.get("gpus") for s in sessions):
+        return True
+    return sum(utils) / len(utils) < LAUNCH_BOUND_GPU_UTIL_PCT
 
 
-def judge_metric(record: dict[str, Any], baseline: dict[str, Any], metric: str, threshold: float, alpha: float,
-                 baseline_ref: str) -> Verdict:
-    new, base = record.get(f"{metric}_samples"), baseline.get(f"{metric}_samples")
-    if not new or not base:
-        where = "this run" if not new else f"baseline {baseline_ref}"
-        return Verdict("no-baseline", f"{metric}: {where} has no per-repeat samples of it", None, baseline_ref)
-    # The interval matching a one-sided test at alpha is the two-sided 1 - 2 alpha one (90% at alpha 0.05).
-    confidence = 1 - 2 * alpha
+def _host_value(record: dict[str, Any], name: str) -> Any:
+    value = record.get(name)
+    return record.get(_LEGACY_HOST_FIELDS[name]) if value is None and name in _LEGACY_HOST_FIELDS else value
+
+
+def host_differences(record: dict[str, Any], sessions: Sequence[dict[str, Any]]) -> list[tuple[str, bool]]:
+    """(description, blocks launch-bound comparison) for each host fact of `record` that no session shares."""
+    found = []
+    for name, label, blocks in HOST_FIELDS:
+        now = _host_value(record, name)
+        before = {_host_value(s, name) for s in sessions}
+        if now not in before and now is not None:
+            was = ", ".join(sorted(str(b) for b in before))
+            found.append((f"{label}: baseline {was}, now {now}", blocks))
+    return found
+
+
+def judge_metric(record: dict[str, Any], baseline: Baseline, metric: str, threshold: float, alpha: float,
+                 prior: tuple[float, int], floor: float) -> Verdict:
+    """One metric of an ok record against a comparable baseline, at the per-item `alpha`."""
+    ref = str(baseline.path)
+    new, sessions = record.get(f"{metric}_samples"), baseline.samples(metric)
+    if not new or not sessions:
+        where = "this run" if not new else f"baseline {ref}"
+        return Verdict("no-baseline", f"{metric}: {where} has no per-repeat samples of it", None, ref, metric)
     higher_is_better, scale, unit = GATE_METRICS[metric]
-    c = compare_samples(new, base, higher_is_better=higher_is_better, confidence=confidence)
-    interval = (f"{confidence:.0%} CI [{c.hl_low * scale:+,.1f}, {c.hl_high * scale:+,.1f}]"
-                if math.isfinite(c.hl_low) else f"too few repeats for a {confidence:.0%} CI")
-    summary = (f"{metric}: baseline {c.median_base * scale:,.1f}{unit}, now {c.median_new * scale:,.1f}{unit} "
-               f"(ratio {c.ratio:.3f}, {c.change:+.1%}); Wilcoxon one-sided p={min(c.p_worse, c.p_better):.4f} over "
-               f"{c.n} paired repeats; Cliff's delta {c.cliffs_delta:+.2f} ({cliffs_magnitude(c.cliffs_delta)}); "
-               f"Hodges-Lehmann shift {c.hl_shift * scale:+,.1f}{unit}, {interval}")
-    if min_attainable_p(c.n) >= alpha:
-        return Verdict("underpowered", f"{summary}; {c.n} repeats cannot reach p < {alpha} (need >= "
-                                    f"{_repeats_needed(alpha)}): raise --infperf-repeats", c, baseline_ref)
+    c = compare_sessions(new, sessions, higher_is_better, alpha, prior, floor)
+    confidence = 1 - 2 * alpha
+    summary = (f"{metric}: baseline {c.median_base * scale:,.1f}{unit} ({c.sessions} session(s)), now "
+               f"{c.median_new * scale:,.1f}{unit}: {c.change:+.1%} (ratio {c.ratio:.3f}, {confidence:.2%} CI "
+               f"[{c.ratio_low:.3f}, {c.ratio_high:.3f}]); one-sided p={min(c.p_worse, c.p_better):.2g} "
+               f"(t, {c.df:g} df, alpha {alpha:.2g}); Cliff's delta {c.cliffs_delta:+.2f} "
+               f"({cliffs_magnitude(c.cliffs_delta)}); between-session noise {c.noise_sd:.1%} from {c.noise_source}")
     worse = c.change <= -threshold if higher_is_better else c.change >= threshold
     better = c.change >= threshold if higher_is_better else c.change <= -threshold
     if worse and c.p_worse < alpha:
-        return Verdict("regression", f"REGRESSION {summary}", c, baseline_ref)
+        return Verdict("regression", f"REGRESSION {summary}", c, ref, metric)
     if better and c.p_better < alpha:
-        return Verdict("improvement", f"improvement {summary}", c, baseline_ref)
-    return Verdict("unchanged", summary, c, baseline_ref)
+        return Verdict("improvement", f"stale baseline (significant improvement) {summary}; refresh it with "
+                                      "--infperf-save-replace", c, ref, metric)
+    if c.detectable > threshold:
+        return Verdict("underpowered", f"{summary}; at this noise only changes beyond {c.detectable:.1%} can be "
+                                       f"told apart, not the {threshold:.0%} threshold: add sessions to the "
+                                       "baseline or gate this configuration at a larger threshold", c, ref, metric)
+    return Verdict("unchanged", summary, c, ref, metric)
 
 
-def _repeats_needed(alpha: float) -> int:
-    n = 1
-    while min_attainable_p(n) >= alpha:
-        n += 1
-    return n
+def worst(verdicts: Sequence[Verdict]) -> Verdict:
+    """The outcome of several metrics: the worst one's, with every metric's message."""
+    head = min(verdicts, key=lambda v: SEVERITY.index(v.outcome))
+    if len(verdicts) == 1:
+        return head
+    return Verdict(head.outcome, " | ".join(v.message for v in verdicts), head.comparison, head.baseline_ref,
+                   head.metric, head.host_differences)
 
 
-def fails(verdict: Verdict, fail_on: str, require_baseline: bool = False) -> bool:
-    """An unreadable baseline always fails; a missing one only when required; changes as `fail_on` says."""
+def fails(verdict: Verdict, fail_on: str, require_baseline: bool = False, strict: bool = False) -> bool:
+    """An unreadable baseline and a regression always fail (unless fail_on is never); a missing or
+    not-comparable baseline only when required or strict; a stale baseline when strict or fail_on is any."""
     if verdict.outcome == "error":
         return True
-    if verdict.outcome == "no-baseline":
-        return require_baseline
+    if verdict.outcome in ("no-baseline", "not-comparable"):
+        return require_baseline or strict
     if fail_on == "never":
         return False
-    if fail_on == "any":
-        return verdict.outcome in ("regression", "improvement")
+    if verdict.outcome == "improvement":
+        return strict or fail_on == "any"
     return verdict.outcome == "regression"
+
+
+@dataclass
+class Gate:
+    """The session's gate: looks up each record's baseline, judges it, and at the end applies the
+    multiple-testing correction over every gated item."""
+
+    store: BaselineStore
+    settings: "Settings"
+    hardware: "Hardware"
+    planned: int = 1  # gated items of this session (m), known after collection
+    _priors: dict[tuple[str, str, bool], tuple[float, int]] = field(default_factory=dict)
+
+    @property
+    def family_size(self) -> int:
+        return max(1, self.planned) * len(self.settings.gate_metrics)
+
+    @property
+    def item_alpha(self) -> float:
+        """The level each item is judged at while the session runs: alpha / m (Bonferroni), which Holm and
+        Benjamini-Hochberg both reject at least as often, so no item fails early that the end would clear."""
+        if self.settings.multiple_testing == "none":
+            return self.settings.alpha
+        return self.settings.alpha / self.family_size
+
+    # -- lookup ------------------------------------------------------------------------------------------
+    def refs(self, record: dict[str, Any]) -> list[str]:
+        """Fingerprints to look in, in order: the named one; else this machine's, then that of a machine with just
+        the GPUs the test uses (a 1-GPU test on 4 x H200 compares with the shipped 1 x H200 baseline)."""
+        if self.settings.compare != "auto":
+            return [str(self.settings.compare)]
+        refs = [self.hardware.fingerprint]
+        used = record["gpus"] * (self.settings.vllm.pipeline_parallel_size if record["engine"] == "vllm" else 1)
+        if 0 < used < self.hardware.gpu_count:
+            refs.append(self.hardware.fingerprint_with(used))
+        return refs
+
+    def lookup(self, record: dict[str, Any]) -> tuple[Baseline | None, Verdict | None]:
+        """(baseline, None) when there is a comparable one, else (None, the verdict saying why not)."""
+        paths = [self.store.path_for(ref, record) for ref in self.refs(record)]
+        path = next((p for p in paths if p.exists()), None)
+        if path is None:
+            return None, Verdict("no-baseline", f"no baseline at {' or '.join(map(str, paths))}")
+        try:
+            baseline, why_not = self.store.find(path, record)
+        except BaselineError as err:
+            return None, Verdict("error", str(err), baseline_ref=str(path))
+        if baseline is None:
+            return None, Verdict("no-baseline", why_not, baseline_ref=str(path))
+        return baseline, None
+
+    def prior(self, baseline: Baseline, metric: str, launch_bound: bool) -> tuple[float, int]:
+        """Between-session variance pooled over the configurations of the same folder and test that are alike
+        (launch-bound or not): what another session of a configuration like this one moves by."""
+        folder = baseline.path.parent
+        key = (str(folder), metric, launch_bound)
+        if key not in self._priors:
+            parts = []
+            for path in sorted(folder.glob("*.json")):
+                try:
+                    other = self.store.load(path)
+                except BaselineError:
+                    continue
+                if is_launch_bound(other.ok_sessions) == launch_bound:
+                    parts.append(between_session_variance(other.samples(metric)))
+            self._priors[key] = pooled_variance(parts)
+        return self._priors[key]
+
+    # -- decision ----------------------------------------------------------------------------------------
+    def judge(self, record: dict[str, Any]) -> Verdict:
+        """The verdict on an ok record."""
+        baseline, verdict = self.lookup(record)
+        if baseline is None:
+            assert verdict is not None
+            return verdict
+        if not baseline.ok_sessions:
+            return Verdict("no-baseline", f"baseline {baseline.path} has no ok session", baseline_ref=str(baseline.path))
+        launch_bound = is_launch_bound(baseline.ok_sessions)
+        differences = host_differences(record, baseline.ok_sessions)
+        notes = tuple(text for text, _ in differences)
+        blocking = [text for text, blocks in differences if blocks]
+        if launch_bound and blocking:
+            return Verdict("not-comparable", f"host differs ({'; '.join(blocking)}) and this configuration is "
+                                             f"launch-bound (GPU busy < {LAUNCH_BOUND_GPU_UTIL_PCT:.0f}% of the "
+                                             "time), so its throughput follows the host CPU: save a baseline on "
+                                             "this kind of host", baseline_ref=str(baseline.path),
+                           host_differences=notes)
+        s = self.settings
+        verdicts = [judge_metric(record, baseline, metric, s.threshold, self.item_alpha,
+                                 self.prior(baseline, metric, launch_bound), s.noise_floor)
+                    for metric in s.gate_metrics]
+        verdict = worst(verdicts)
+        if notes:
+            verdict = Verdict(verdict.outcome, f"{verdict.message}; host differs: {'; '.join(notes)}",
+                              verdict.comparison, verdict.baseline_ref, verdict.metric, notes)
+        return verdict
+
+    def judge_failure(self, record: dict[str, Any]) -> Verdict | None:
+        """OOM, error or timeout where the baseline was ok is a regression; None when there is no such baseline."""
+        baseline, _ = self.lookup(record)
+        if baseline is None or not baseline.ok_sessions:
+            return None
+        medians = ", ".join(f"{s['throughput_tok_s']:,.1f}" for s in baseline.ok_sessions)
+        return Verdict("regression", f"REGRESSION {record['status']} where baseline {baseline.path} was ok in "
+                                     f"{len(baseline.ok_sessions)} session(s) ({medians} tok/s): {record['reason']}",
+                       baseline_ref=str(baseline.path))
+
+    def finish(self, records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Apply the session's multiple-testing correction to every gated record (adds gate_p_adjusted and the
+        final gate_verdict) and return the records whose verdict it changed (to a regression or a stale baseline)."""
+        s = self.settings
+        judged = [r for r in records if r.get("gate_p_worse") is not None]
+        if not judged:
+            return []
+        family = max(self.family_size, len(judged))
+        padding = [1.0] * (family - len(judged))  # items still to come or skipped count as not significant
+        worse = adjust([r["gate_p_worse"] for r in judged] + padding, s.multiple_testing)
+        better = adjust([r["gate_p_better"] for r in judged] + padding, s.multiple_testing)
+        newly = []
+        for r, p_worse, p_better in zip(judged, worse, better):
+            higher_is_better = GATE_METRICS[r["gate_metric"]][0]
+            change = r["gate_change"] if higher_is_better else -r["gate_change"]
+            r["gate_p_adjusted"] = min(p_worse, p_better)
+            if change <= -s.threshold and p_worse < s.alpha and r["gate_verdict"] != "regression":
+                r["gate_verdict"], r["gate_stale"] = "regression", False
+                r["gate_message"] = f"REGRESSION ({s.multiple_testing}, adjusted p={p_worse:.2g}) {r['gate_message']}"
+                newly.append(r)
+            elif change >= s.threshold and p_better < s.alpha and r["gate_verdict"] in ("unchanged", "underpowered"):
+                r["gate_verdict"], r["gate_stale"] = "improvement", True
+                r["gate_message"] = f"stale baseline ({s.multiple_testing}, adjusted p={p_better:.2g}) {r['gate_message']}"
+                newly.append(r)
+        return newly

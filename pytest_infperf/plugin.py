@@ -111,8 +111,27 @@ def _case_of(item: pytest.Item) -> Any:
     return callspec.params.get("infperf_case") if callspec else None
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The gate's family size m: the perf tests this session will run (after -k, -m and skips)."""
+    infperf = session.config.stash[session_key]
+    infperf.gate.planned = sum(1 for item in session.items if _case_of(item) is not None
+                               and not item.get_closest_marker("skip"))
+
+
+_failed_at_end_key = pytest.StashKey[list]()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Holm (or BH) over every gated item; a verdict it turns into a failure fails the session, as pytest-cov's
+    --cov-fail-under does, since the items themselves have already been reported."""
+    failed = session.config.stash[session_key].finish_gate()
+    session.config.stash[_failed_at_end_key] = failed
+    if failed and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    config.stash[session_key].terminal_summary(terminalreporter)
+    config.stash[session_key].terminal_summary(terminalreporter, config.stash.get(_failed_at_end_key, []))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -154,12 +173,13 @@ def workload(infperf_case: Any) -> Any:
 
 @pytest.fixture
 def infperf(request: pytest.FixtureRequest, infperf_case: Any) -> Any:
-    """Runs this test's trial: `record = infperf.measure()`. OOM skips the test (recorded); an engine error
-    fails it with the reason; with --infperf-compare a regression fails it with the statistics."""
+    """Runs this test's trial: `record = infperf.measure()`. OOM skips the test (recorded) unless the baseline
+    was ok; an engine error fails it with the reason; with --infperf-compare a regression fails it with the
+    statistics. The verdict goes into the JUnit XML as infperf_* properties."""
     from .session import Measurer
 
     session = request.config.stash[session_key]
     benchmark = None
     if request.config.pluginmanager.hasplugin("benchmark"):  # pytest-benchmark's entry-point name
         benchmark = request.getfixturevalue("benchmark")
-    return Measurer(session, infperf_case, request.node.nodeid, benchmark)
+    return Measurer(session, infperf_case, request.node, benchmark)

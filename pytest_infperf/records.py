@@ -97,6 +97,22 @@ def append_records(path: Path, records: Iterable[dict[str, Any]]) -> None:
             os.fsync(f.fileno())
 
 
+def write_records(path: Path, records: Iterable[dict[str, Any]]) -> None:
+    """Replace a records file (atomically, under its lock): the session end rewrites its final verdicts."""
+    import tempfile
+
+    from filelock import FileLock
+
+    lines = "".join(json.dumps(r, default=str, sort_keys=True) + "\n" for r in records)
+    with FileLock(str(path) + ".lock"):
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(fd, "w") as f:
+            f.write(lines)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+
+
 def read_records(path: Path) -> list[dict[str, Any]]:
     """Every record of a JSON-lines file; a bad line is an error naming the file and line."""
     records = []

@@ -12,7 +12,7 @@ from .cases import OVERRIDES, Case, MatrixError, Target, default_target, expand,
 from .workloads import WorkloadSpec, parse_workload
 from .hardware import Gpu, Hardware, detect, xdist_share
 from .records import append_records, build_record
-from .gate import Verdict, fails, judge
+from .gate import Gate, Verdict, fails
 from .settings import OPTIONS, Settings, build_settings
 from .store import BaselineError, BaselineStore
 
@@ -47,6 +47,7 @@ class InfperfSession:
     own_gpus: tuple[Gpu, ...] = ()  # this process's GPUs: all of them, or an xdist worker's share
     records: list[dict[str, Any]] = field(default_factory=list)
     _pool: Any = None
+    _gate: Gate | None = None
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> "InfperfSession":
@@ -118,45 +119,30 @@ class InfperfSession:
     def store(self) -> BaselineStore:
         return BaselineStore(self.settings.baselines)
 
+    @property
+    def gate(self) -> Gate:
+        if self._gate is None:
+            self._gate = Gate(self.store, self.settings, self.hardware)
+        return self._gate
+
     def measure_case(self, case: Case, test_id: str) -> dict[str, Any]:
         outcome = self.pool.run(case)
         return build_record(case, outcome, self.hardware, self.settings, test_id, Path(str(self.config.rootpath)))
 
     def run(self, case: Case, test_id: str) -> tuple[dict[str, Any], Verdict | None]:
+        """Measure, judge (before saving, so a session never compares with itself), record, save."""
         record = self.measure_case(case, test_id)
-        verdict = self.judge(record) if self.settings.comparing and record["status"] == "ok" else None
+        verdict = None
+        if self.settings.comparing:
+            verdict = self.gate.judge(record) if record["status"] == "ok" else self.gate.judge_failure(record)
         if verdict is not None:
             record |= verdict.as_record_fields()
         self.records.append(record)
         append_records(self.settings.output, [record])
         if self.settings.save and record["status"] == "ok":
-            self.store.save({k: v for k, v in record.items() if not k.startswith("gate_")})
+            self.store.save({k: v for k, v in record.items() if not k.startswith("gate_")},
+                            replace=self.settings.save_replace, keep=self.settings.baseline_sessions)
         return record, verdict
-
-    def judge(self, record: dict[str, Any]) -> Verdict:
-        paths = [self.store.path_for(ref, record) for ref in self.baseline_refs(record)]
-        path = next((p for p in paths if p.exists()), None)
-        if path is None:
-            return Verdict("no-baseline", f"no baseline at {' or '.join(map(str, paths))}")
-        try:
-            baseline, why_not = self.store.find(path, record)
-        except BaselineError as err:
-            return Verdict("error", str(err))
-        if baseline is None:
-            return Verdict("no-baseline", why_not)
-        return judge(record, baseline, self.settings.threshold, self.settings.alpha, str(path),
-                     self.settings.gate_metrics)
-
-    def baseline_refs(self, record: dict[str, Any]) -> list[str]:
-        """Fingerprints to look in, in order: the named one; else this machine's, then that of a machine with just
-        the GPUs the test uses (a 1-GPU test on 4 x H200 compares with the shipped 1 x H200 baseline)."""
-        if self.settings.compare != "auto":
-            return [str(self.settings.compare)]
-        refs = [self.hardware.fingerprint]
-        used = record["gpus"] * (self.settings.vllm.pipeline_parallel_size if record["engine"] == "vllm" else 1)
-        if 0 < used < self.hardware.gpu_count:
-            refs.append(self.hardware.fingerprint_with(used))
-        return refs
 
     # -- InfPop tuning ------------------------------------------------------------------------------------------
     def tune_targets(self) -> list[tuple[str, str, WorkloadSpec, int | None, str]]:
@@ -295,47 +281,99 @@ class InfperfSession:
             self._pool = None
 
     # -- reporting -----------------------------------------------------------------------------------------
-    def terminal_summary(self, reporter: Any) -> None:
-        if not self.records:
+    def session_records(self) -> list[dict[str, Any]]:
+        """This session's records: our own, or, on the xdist controller (which runs no test), the output file
+        every worker appended to."""
+        if self.records or hasattr(self.config, "workerinput") or not self.settings.output.exists():
+            return self.records
+        from .records import read_records
+
+        return read_records(self.settings.output)
+
+    def finish_gate(self) -> list[dict[str, Any]]:
+        """At the session's end (not on xdist workers): the multiple-testing correction over every gated item;
+        returns the records it turned into failures; the records file gets the final verdicts."""
+        if not self.settings.comparing or hasattr(self.config, "workerinput"):
+            return []
+        records = self.session_records()
+        changed = self.gate.finish(records)
+        if changed:
+            from .records import write_records
+
+            write_records(self.settings.output, records)
+        s = self.settings
+        return [r for r in changed if fails(Verdict(r["gate_verdict"], r["gate_message"]), s.fail_on,
+                                            s.require_baseline, s.strict)]
+
+    def terminal_summary(self, reporter: Any, failed_at_end: list[dict[str, Any]]) -> None:
+        records = self.session_records()
+        if not records:
             return
-        from .report import records_table
+        from .report import gate_table, records_table
 
         reporter.write_sep("=", f"infperf results ({self.hardware.fingerprint})")
-        for line in records_table(self.records):
+        for line in records_table(records):
             reporter.write_line(line)
         reporter.write_line(f"records: {self.settings.output}")
-        verdicts = [r for r in self.records if r.get("gate_verdict")]
+        verdicts = [r for r in records if r.get("gate_verdict")]
+        s = self.settings
         if verdicts:
             counts = {v: sum(r["gate_verdict"] == v for r in verdicts) for v in sorted({r["gate_verdict"] for r in verdicts})}
+            control = (f"{s.multiple_testing} over {self.gate.family_size} test(s): family-wise false-alarm rate <= "
+                       f"{s.alpha}" if s.multiple_testing == "holm" else
+                       f"Benjamini-Hochberg over {self.gate.family_size} test(s): false discovery rate <= {s.alpha}"
+                       if s.multiple_testing == "bh" else f"alpha {s.alpha} per test, no correction")
             reporter.write_sep("-", "infperf gate: " + ", ".join(f"{n} {v}" for v, n in counts.items()) +
-                               f" (threshold {self.settings.threshold:.0%}, alpha {self.settings.alpha}, "
-                               f"repeats {self.settings.repeats})")
-            for r in verdicts:
+                               f" (threshold {s.threshold:.0%}; {control})")
+            for line in gate_table(verdicts):
+                reporter.write_line(line)
+            for r in sorted(verdicts, key=lambda r: r["gate_verdict"] == "unchanged"):
                 if r["gate_verdict"] != "unchanged":
                     reporter.write_line(f"  {r['case_id']}: {r['gate_message']}")
-        if self.settings.save:
-            saved = sum(r["status"] == "ok" for r in self.records)
-            reporter.write_line(f"infperf: saved {saved} baseline(s) under {self.settings.baselines / self.hardware.fingerprint}")
+            stale = [r["case_id"] for r in verdicts if r.get("gate_stale")]
+            if stale:
+                reporter.write_line(f"infperf: {len(stale)} stale baseline(s) (significantly faster now): "
+                                    f"{', '.join(stale)}; refresh with --infperf-save-replace"
+                                    + ("" if s.strict else "; --infperf-strict fails on them"))
+            for r in failed_at_end:
+                reporter.write_line(f"infperf: FAILED at session end by the {s.multiple_testing} correction: "
+                                    f"{r['case_id']}: {r['gate_message']}", red=True)
+        if s.save:
+            saved = sum(r["status"] == "ok" for r in records)
+            reporter.write_line(f"infperf: added this session to {saved} baseline(s) under "
+                                f"{s.baselines / self.hardware.fingerprint}")
 
 
 class Measurer:
-    """What the `infperf` fixture returns: runs the test's trial once and turns the outcome into pytest terms."""
+    """What the `infperf` fixture returns: runs the test's trial once and turns the outcome into pytest terms,
+    with the verdict in the test's JUnit XML properties."""
 
-    def __init__(self, session: InfperfSession, case: Case, test_id: str, benchmark: Any = None) -> None:
-        self.session, self.case, self.test_id, self.benchmark = session, case, test_id, benchmark
+    def __init__(self, session: InfperfSession, case: Case, node: pytest.Item, benchmark: Any = None) -> None:
+        self.session, self.case, self.node, self.benchmark = session, case, node, benchmark
 
     def measure(self) -> dict[str, Any]:
-        run = lambda: self.session.run(self.case, self.test_id)  # noqa: E731
+        run = lambda: self.session.run(self.case, self.node.nodeid)  # noqa: E731
         if self.benchmark is not None:
             record, verdict = self.benchmark.pedantic(run, rounds=1, iterations=1)
             self.benchmark.extra_info.update({k: v for k, v in record.items() if not isinstance(v, (list, dict))})
         else:
             record, verdict = run()
+        self.node.user_properties.extend(junit_properties(record))
+        settings = self.session.settings
+        if verdict is not None and fails(verdict, settings.fail_on, settings.require_baseline, settings.strict):
+            pytest.fail(f"{self.case.id}: {verdict.message}", pytrace=False)
         if record["status"] == "oom":
             pytest.skip(f"out of memory (recorded as oom): {record['reason']}")
         if record["status"] != "ok":
             pytest.fail(f"{self.case.id}: {record['reason']}", pytrace=False)
-        settings = self.session.settings
-        if verdict is not None and fails(verdict, settings.fail_on, settings.require_baseline):
-            pytest.fail(f"{self.case.id}: {verdict.message}", pytrace=False)
         return record
+
+
+JUNIT_FIELDS = ("status", "throughput_tok_s", "ttft_mean_s", "gate_verdict", "gate_change", "gate_ratio_low",
+                "gate_ratio_high", "gate_p_worse", "gate_p_better", "gate_sessions", "gate_noise_sd",
+                "gate_detectable", "gate_cliffs_delta", "gate_stale", "gate_baseline", "gate_message")
+
+
+def junit_properties(record: dict[str, Any]) -> list[tuple[str, Any]]:
+    """What `record_property` would add: the measurement and the verdict, as infperf_* JUnit properties."""
+    return [(f"infperf_{k}", record[k]) for k in JUNIT_FIELDS if record.get(k) is not None]

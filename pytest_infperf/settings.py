@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 ENGINES = ("hf", "vllm")
 FAIL_ON = ("regression", "any", "never")
+MULTIPLE_TESTING = ("holm", "bh", "none")
 DTYPES = ("auto", "float16", "bfloat16", "float32")
 EXECUTOR_BACKENDS = ("auto", "mp", "ray", "uni")
 
@@ -235,7 +236,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("cpu-kv-cache-gb", positive_int, "2", "KV-cache size for vLLM on CPU, in GiB"),
     # baselines and the gate
     Option("baselines", path, "baselines", "folder of stored baselines (relative to rootdir)"),
-    Option("save", str, None, "write this session's results as baselines", ini=False, flag=True),
+    Option("save", str, None, "add this session's results to the baselines (each baseline keeps its sessions apart)",
+           ini=False, flag=True),
+    Option("save-replace", str, None, "with --infperf-save, start each saved baseline over with this session alone",
+           ini=False, flag=True),
+    Option("baseline-sessions", positive_int, "10", "sessions a baseline keeps (the newest)"),
     Option("compare", str, None, "compare with the stored baseline for this hardware, or with a named fingerprint", ini=False),
     Option("require-baseline", str, None, "with --infperf-compare, fail tests that have no comparable baseline",
            ini=False, flag=True),
@@ -243,7 +248,14 @@ OPTIONS: tuple[Option, ...] = (
     Option("threshold", fraction, "0.05", "smallest relative change that counts (0.05 = 5%)"),
     Option("gate-metrics", gate_metrics, "throughput_tok_s", "what the gate judges, each on its per-repeat samples: "
            "throughput_tok_s (higher is better), ttft_mean_s (lower is better); a test fails if any regresses"),
-    Option("alpha", fraction, "0.05", "significance level of the Wilcoxon signed-rank test"),
+    Option("alpha", fraction, "0.05", "significance level of the whole session's gate (the family-wise false-alarm "
+           "rate with holm)"),
+    Option("multiple-testing", choice(MULTIPLE_TESTING), "holm", "correction over the session's gated items: holm "
+           "(family-wise error <= alpha), bh (Benjamini-Hochberg false discovery rate), none (alpha per item)"),
+    Option("noise-floor", non_negative_float, "0.01", "smallest between-session spread (relative sd) the gate "
+           "assumes for any configuration"),
+    Option("strict", str, None, "also fail on a stale baseline (significant improvement beyond the threshold) and on "
+           "a missing or not comparable one", ini=False, flag=True),
 )
 
 
@@ -284,12 +296,17 @@ class Settings:
     vllm: VllmKnobs = field(default_factory=VllmKnobs)
     baselines: Path = Path("baselines")
     save: bool = False
+    save_replace: bool = False
+    baseline_sessions: int = 10
     compare: str | None = None
     require_baseline: bool = False
     fail_on: str = "regression"
     threshold: float = 0.05
     gate_metrics: tuple[str, ...] = ("throughput_tok_s",)
     alpha: float = 0.05
+    multiple_testing: str = "holm"
+    noise_floor: float = 0.01
+    strict: bool = False
 
     @property
     def comparing(self) -> bool:

@@ -21,32 +21,6 @@ def cliffs_magnitude(delta: float) -> str:
     return "negligible" if d < 0.147 else "small" if d < 0.33 else "medium" if d < 0.474 else "large"
 
 
-def _signed_rank_null_counts(n: int) -> np.ndarray:
-    """counts[w] = number of sign patterns of n ranks whose positive-rank sum is w (exact null of W+)."""
-    counts = np.zeros(n * (n + 1) // 2 + 1)
-    counts[0] = 1
-    for rank in range(1, n + 1):
-        counts[rank:] = counts[rank:] + counts[:-rank].copy()
-    return counts
-
-
-def hodges_lehmann_paired(new: Sequence[float], base: Sequence[float], confidence: float = 0.95
-                          ) -> tuple[float, float, float]:
-    """Hodges-Lehmann shift of paired differences (new - base): the median of the Walsh averages, with the exact
-    distribution-free confidence interval from the signed-rank null (Hollander & Wolfe). Returns (estimate, lo, hi);
-    the interval is (-inf, inf) when n is too small to reach the confidence."""
-    d = np.asarray(new, float) - np.asarray(base, float)
-    n = d.size
-    walsh = np.sort([(d[i] + d[j]) / 2 for i, j in itertools.combinations_with_replacement(range(n), 2)])
-    estimate = float(np.median(walsh))
-    cdf = np.cumsum(_signed_rank_null_counts(n)) / 2.0**n
-    tail = (1 - confidence) / 2
-    k = int(np.searchsorted(cdf, tail, side="right"))  # P(W+ <= k-1) <= tail  →  k-th smallest Walsh average
-    if k == 0:
-        return estimate, float("-inf"), float("inf")
-    return estimate, float(walsh[k - 1]), float(walsh[len(walsh) - k])
-
-
 def wilcoxon_p(new: Sequence[float], base: Sequence[float], alternative: str) -> float:
     """Wilcoxon signed-rank p-value of new - base (exact for small n); 1.0 when every difference is zero."""
     d = np.asarray(new, float) - np.asarray(base, float)
@@ -55,45 +29,108 @@ def wilcoxon_p(new: Sequence[float], base: Sequence[float], alternative: str) ->
     return float(sps.wilcoxon(new, base, alternative=alternative, zero_method="wilcox").pvalue)
 
 
-def min_attainable_p(n: int) -> float:
-    """Smallest one-sided exact p-value of the signed-rank test with n pairs (why repeats matter)."""
-    return 1 / 2.0**n
+def session_value(samples: Sequence[float]) -> float:
+    """What one session says about a configuration: the log of its median repeat (log, so that spreads and
+    changes are relative and the same for tok/s and for seconds)."""
+    return float(np.log(np.median(np.asarray(samples, float))))
+
+
+def between_session_variance(sessions: Sequence[Sequence[float]]) -> tuple[float, int]:
+    """(variance, degrees of freedom) of the session values of one configuration: what moves when the worker
+    process, the model load, the day or the host change. Needs two or more sessions (else (0, 0))."""
+    values = [session_value(s) for s in sessions]
+    if len(values) < 2:
+        return 0.0, 0
+    return float(np.var(values, ddof=1)), len(values) - 1
+
+
+def pooled_variance(parts: Sequence[tuple[float, int]]) -> tuple[float, int]:
+    """Pool (variance, df) pairs of several configurations: sum(df * var) / sum(df), with sum(df) df."""
+    df = sum(d for _, d in parts)
+    if df == 0:
+        return 0.0, 0
+    return float(sum(v * d for v, d in parts) / df), int(df)
 
 
 @dataclass(frozen=True)
-class Comparison:
-    """new vs base for one metric. change = median(new)/median(base) - 1 (as stored, not direction-adjusted)."""
+class SessionComparison:
+    """A new session against a baseline's sessions, for one metric, on the log scale.
 
-    n: int
+    ratio = median(new) / geometric mean of the baseline sessions' medians; the test asks whether the new session
+    lies outside what another session of the baseline would give: t = log(ratio) / (sd * sqrt(1 + 1/k)), with sd
+    the between-session spread (see `compare_sessions`). p_worse / p_better are one-sided; the interval on the
+    ratio is the two-sided 1 - 2 alpha one that matches a one-sided test at alpha; detectable is the smallest
+    relative change that this noise lets reach significance at alpha."""
+
+    sessions: int
+    repeats_new: int
     median_new: float
     median_base: float
     ratio: float
-    mean_ratio: float
+    ratio_low: float
+    ratio_high: float
     p_worse: float
     p_better: float
+    df: float
+    noise_sd: float
+    noise_source: str
+    detectable: float
     cliffs_delta: float
-    hl_shift: float
-    hl_low: float
-    hl_high: float
 
     @property
     def change(self) -> float:
         return self.ratio - 1
 
 
-def compare_samples(new: Sequence[float], base: Sequence[float], higher_is_better: bool = True,
-                    confidence: float = 0.95) -> Comparison:
-    """Pair samples by position (repeat i with repeat i); trim to the shorter. p_worse / p_better are one-sided;
-    the Hodges-Lehmann interval has the two-sided `confidence`."""
-    n = min(len(new), len(base))
-    if n == 0:
+def compare_sessions(new: Sequence[float], base_sessions: Sequence[Sequence[float]], higher_is_better: bool,
+                     alpha: float, prior: tuple[float, int] = (0.0, 0), floor: float = 0.0,
+                     max_prior_df: int = 20) -> SessionComparison:
+    """Judge one new session (its repeat samples) against k baseline sessions (theirs).
+
+    The unit of replication is the session: repeats inside one session share its worker process, model load and
+    host, so they say little about what another session on another day or host gives. The spread that matters,
+    sd, is estimated from the sessions: this configuration's own (k - 1 df), combined with `prior` (variance, df)
+    pooled over comparable configurations of the same baseline folder, as a moderated variance
+    (d_c s_c^2 + d_0 s_0^2) / (d_c + d_0) with d_0 = min(prior df, max_prior_df); never below the configuration's
+    own spread nor below `floor` (a relative sd). With one session and no prior, the spread between repeats is all
+    there is; the result then says so in noise_source."""
+    new_arr = np.asarray(new, float)
+    if new_arr.size == 0 or not base_sessions or any(len(s) == 0 for s in base_sessions):
         raise ValueError("no samples to compare")
-    a, b = np.asarray(new[:n], float), np.asarray(base[:n], float)
-    worse, better = ("less", "greater") if higher_is_better else ("greater", "less")
-    hl, lo, hi = hodges_lehmann_paired(a, b, confidence)
-    return Comparison(n, float(np.median(a)), float(np.median(b)), float(np.median(a) / np.median(b)),
-                      float(np.mean(a / b)), wilcoxon_p(a, b, worse), wilcoxon_p(a, b, better),
-                      cliffs_delta(a, b), hl, lo, hi)
+    k = len(base_sessions)
+    values = np.array([session_value(s) for s in base_sessions])
+    center = float(values.mean())
+    d = session_value(new_arr) - center
+    own_var, own_df = between_session_variance(base_sessions)
+    prior_var, prior_df = prior
+    d0 = min(prior_df, max_prior_df)
+    if d0 > 0:
+        var = max(own_var, (own_df * own_var + d0 * prior_var) / (own_df + d0))
+        df = own_df + d0
+        source = f"{k} session(s) of this configuration, pooled with {prior_df} df of comparable ones"
+    elif own_df > 0:
+        var, df, source = own_var, own_df, f"{k} sessions of this configuration"
+    else:
+        logs = [np.log(np.asarray(s, float)) for s in (new_arr, *base_sessions)]
+        within = float(np.mean([np.var(x, ddof=1) if x.size > 1 else 0.0 for x in logs]))
+        var = within * (np.pi / 2) / max(1, min(x.size for x in logs))  # variance of a median of n repeats
+        df = max(1, min(x.size for x in logs) - 1)
+        source = "1 session: between-session spread unknown, repeats only"
+    if var < floor ** 2:
+        var, source = floor ** 2, f"noise floor {floor:.1%} (" + source + ")"
+    se = float(np.sqrt(var * (1 + 1 / k)))
+    t = d / se
+    worse_p, better_p = float(sps.t.cdf(t, df)), float(sps.t.sf(t, df))
+    if not higher_is_better:
+        worse_p, better_p = better_p, worse_p
+    q = float(sps.t.ppf(1 - alpha, df))
+    base_all = np.concatenate([np.asarray(s, float) for s in base_sessions])
+    return SessionComparison(
+        sessions=k, repeats_new=int(new_arr.size), median_new=float(np.median(new_arr)),
+        median_base=float(np.exp(center)), ratio=float(np.exp(d)), ratio_low=float(np.exp(d - q * se)),
+        ratio_high=float(np.exp(d + q * se)), p_worse=worse_p, p_better=better_p, df=float(df),
+        noise_sd=float(np.sqrt(var)), noise_source=source, detectable=float(np.expm1(q * se)),
+        cliffs_delta=cliffs_delta(new_arr, base_all))
 
 
 def anova_tukey(groups: dict[str, Sequence[float]]) -> dict[str, object]:

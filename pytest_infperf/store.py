@@ -3,11 +3,17 @@
     baselines/<fingerprint>/<test name>/<config id>.json      e.g. baselines/h100-80gb-x1/test_throughput/
                                                                   vllm-llama-3-8b-gpus1-bs64.json
 
+A baseline is what independent sessions on that hardware measured: the file (schema 2) holds the configuration's
+identity and `sessions`, the full record of every session saved into it (each session is its own pytest process,
+worker process and model load; ideally on other days and hosts), oldest first, so the gate can learn how much a
+configuration moves from one session to the next. `--infperf-save` adds this session to the baseline;
+`--infperf-save-replace` starts it over. A schema-1 file (one record) still reads, as a one-session baseline.
+
 The folder is the hardware key (GPU generation, memory and count must match); MATCH_FIELDS inside the file must
 equal the new record's for the two to be comparable; driver, CUDA and engine versions are recorded but may
 differ (that difference is what a regression gate is for). Writes are atomic (temp file + rename) under a lock,
-so parallel xdist workers lose nothing; an unreadable file is an error naming it, and saving over it moves it
-aside instead of deleting it.
+read-modify-write inside it, so parallel xdist workers lose nothing; an unreadable file is an error naming it, and
+saving over it moves it aside instead of deleting it.
 """
 from __future__ import annotations
 
@@ -16,12 +22,44 @@ import hashlib
 import json
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .records import RecordError, check_record
 
 MATCH_FIELDS = ("engine", "model", "gpus", "batch_size", "workload", "dtype", "num_prompts")
+IDENTITY_FIELDS = ("case_id", "test_id", "hardware_target", "hardware_fingerprint", *MATCH_FIELDS)
+BASELINE_SCHEMA = 2
+DEFAULT_KEEP_SESSIONS = 10
+
+
+@dataclass
+class Baseline:
+    """One configuration's baseline: its identity and the records of the sessions that measured it."""
+
+    path: Path
+    identity: dict[str, Any]
+    sessions: list[dict[str, Any]]
+    note: str | None = None
+
+    def get(self, field: str, default: Any = None) -> Any:
+        return self.identity.get(field, default)
+
+    @property
+    def ok_sessions(self) -> list[dict[str, Any]]:
+        return [s for s in self.sessions if s.get("status") == "ok"]
+
+    def samples(self, metric: str) -> list[list[float]]:
+        """Per ok session, its repeat samples of `metric` (sessions without them are left out)."""
+        return [list(s[f"{metric}_samples"]) for s in self.ok_sessions if s.get(f"{metric}_samples")]
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"schema": BASELINE_SCHEMA, **self.identity, "sessions": self.sessions}
+        if self.note:
+            data["note"] = self.note
+        return data
+
 
 
 class BaselineError(ValueError):
@@ -50,19 +88,27 @@ class BaselineStore:
         return sorted(p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")) \
             if self.root.is_dir() else []
 
-    def load(self, path: Path) -> dict[str, Any]:
+    def load(self, path: Path) -> Baseline:
         try:
             data = json.loads(path.read_text())
         except json.JSONDecodeError as err:
             raise BaselineError(f"baseline {path} is corrupted (line {err.lineno}: {err.msg}); fix it, delete it, "
                                 "or refresh it with --infperf-save") from None
         try:
-            return check_record(data, f"baseline {path}")
+            if isinstance(data, dict) and data.get("schema") == BASELINE_SCHEMA:
+                sessions = data.get("sessions")
+                if not isinstance(sessions, list) or not sessions:
+                    raise RecordError(f"baseline {path}: no sessions")
+                sessions = [check_record(r, f"baseline {path} session {i + 1}") for i, r in enumerate(sessions)]
+                identity = {f: data.get(f) for f in IDENTITY_FIELDS}
+                return Baseline(path, identity, sessions, data.get("note"))
+            record = check_record(data, f"baseline {path}")  # schema 1: one record, one session
         except RecordError as err:
             raise BaselineError(str(err)) from None
+        return Baseline(path, {f: record.get(f) for f in IDENTITY_FIELDS}, [record], record.get("baseline_note"))
 
-    def find(self, path: Path, record: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
-        """(baseline, why-not): the record stored at `path` if comparable with `record`, or None and the reason."""
+    def find(self, path: Path, record: dict[str, Any]) -> tuple[Baseline | None, str]:
+        """(baseline, why-not): the baseline stored at `path` if comparable with `record`, or None and the reason."""
         if not path.exists():
             return None, f"no baseline at {path}"
         baseline = self.load(path)
@@ -78,32 +124,70 @@ class BaselineStore:
         except json.JSONDecodeError as err:
             raise BaselineError(f"{path} is corrupted (line {err.lineno}: {err.msg})") from None
 
-    def save(self, record: dict[str, Any]) -> Path:
-        return self.write_json(self.path_for(record["hardware_fingerprint"], record), record, validate=True)
+    def save(self, record: dict[str, Any], replace: bool = False, keep: int = DEFAULT_KEEP_SESSIONS) -> Path:
+        """Add `record` as a session of its baseline (the newest `keep` sessions stay); `replace` starts the
+        baseline over. A baseline of other settings (MATCH_FIELDS) is replaced; an unreadable one moved aside."""
+        path = self.path_for(record["hardware_fingerprint"], record)
 
-    def write_json(self, path: Path, data: dict[str, Any], validate: bool = False) -> Path:
+        def merge(existing: Baseline | None) -> dict[str, Any]:
+            sessions = [] if replace or existing is None else [
+                s for s in existing.sessions if all(s.get(f) == record.get(f) for f in MATCH_FIELDS)]
+            identity = {f: record.get(f) for f in IDENTITY_FIELDS}
+            return Baseline(path, identity, (sessions + [record])[-keep:]).to_json()
+
+        return self.update_json(path, merge)
+
+    def update_json(self, path: Path, make: Any) -> Path:
+        """Read-modify-write under the file's lock: `make(current Baseline or None) -> data`."""
+        with self._lock(path):
+            current = None
+            if path.exists():
+                try:
+                    current = self.load(path)
+                except BaselineError:
+                    self._move_aside(path)
+            self._write(path, make(current))
+        return path
+
+    def write_json(self, path: Path, data: dict[str, Any]) -> Path:
         """Atomic, locked write; an unreadable file already there is moved aside, never lost."""
+        with self._lock(path):
+            if path.exists():
+                try:
+                    self.read_json(path)
+                except BaselineError:
+                    self._move_aside(path)
+            self._write(path, data)
+        return path
+
+    def _lock(self, path: Path) -> Any:
         from filelock import FileLock
 
         path.parent.mkdir(parents=True, exist_ok=True)
         lock_dir = self.root / ".locks"
         lock_dir.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:16]
-        with FileLock(str(lock_dir / f"{digest}.lock")):
-            if path.exists():
-                try:
-                    self.load(path) if validate else self.read_json(path)
-                except BaselineError:
-                    stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
-                    path.rename(path.with_name(f"{path.name}.corrupt-{stamp}"))
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-            with os.fdopen(fd, "w") as f:
-                json.dump(data, f, indent=2, sort_keys=True, default=str)
-                f.write("\n")
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        return path
+        return FileLock(str(lock_dir / f"{digest}.lock"))
+
+    @staticmethod
+    def _move_aside(path: Path) -> None:
+        stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
+        path.rename(path.with_name(f"{path.name}.corrupt-{stamp}"))
+
+    @staticmethod
+    def _write(path: Path, data: dict[str, Any]) -> None:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=2, sort_keys=True, default=str)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+
+    def baselines(self, fingerprint: str) -> list[Baseline]:
+        """Every readable baseline of one fingerprint folder (InfPop's files left out)."""
+        return [self.load(p) for p in sorted((self.root / fingerprint).glob("*/*.json")) if p.parent.name != "_infpop"]
 
     def all_records(self, fingerprint: str) -> list[dict[str, Any]]:
-        return [self.load(p) for p in sorted((self.root / fingerprint).glob("*/*.json")) if p.parent.name != "_infpop"]
+        """Every session record of every baseline of one fingerprint folder."""
+        return [record for baseline in self.baselines(fingerprint) for record in baseline.sessions]

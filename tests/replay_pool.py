@@ -2,7 +2,8 @@
 
 No engine runs: each case gets `repeats` throughput samples around the recorded median, multiplied by
 INFPERF_REPLAY_FACTOR (0.9 = an injected 10% drop), with seeded noise of INFPERF_REPLAY_CV (default 1%); mean
-TTFT samples likewise, multiplied by INFPERF_REPLAY_TTFT_FACTOR (1.3 = 30% slower first tokens).
+TTFT samples likewise, multiplied by INFPERF_REPLAY_TTFT_FACTOR (1.3 = 30% slower first tokens). Batch sizes from
+INFPERF_REPLAY_OOM_AT up run out of memory.
 """
 from __future__ import annotations
 
@@ -28,8 +29,11 @@ class ReplayPool:
         self.seed = int(os.environ.get("INFPERF_REPLAY_SEED", "0"))
         self.ttft = statistics.median(r["ttft_mean_s"] for r in ok)
         self.ttft_factor = float(os.environ.get("INFPERF_REPLAY_TTFT_FACTOR", "1.0"))
+        self.oom_at = int(os.environ.get("INFPERF_REPLAY_OOM_AT") or 0)
 
     def run(self, case) -> Outcome:
+        if self.oom_at and case.batch_size >= self.oom_at:
+            return Outcome("oom", "OutOfMemoryError: replayed", load={"engine_version": "replay", "dtype": "float32"})
         rng = np.random.default_rng([self.seed, case.batch_size])
         samples = (self.median * case.batch_size ** 0.3 * self.factor *
                    (1 + self.cv * rng.standard_normal(self.repeats))).tolist()
