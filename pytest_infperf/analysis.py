@@ -35,35 +35,85 @@ def _label(source: Path, records: list[dict[str, Any]]) -> str:
     return f"{source.name} ({', '.join(prints)}; {', '.join(versions)})"
 
 
-def compare(a_source: Path, b_source: Path, metric: str = "throughput_tok_s") -> dict[str, Any]:
-    """Pair configurations present and ok in both; ratio = B / A per configuration; tests over the pairs."""
+def compare(a_source: Path, b_source: Path, metric: str = "throughput_tok_s",
+            gate_settings: Any = None) -> dict[str, Any]:
+    """Pair configurations present in both; ratio = B / A per configuration; tests over the pairs. With
+    `gate_settings` (a Settings), each pair also gets the gate's verdict: A's records of a configuration are the
+    baseline's sessions, B's newest record is the new session; the correction runs over all pairs."""
     a, b = load_source(a_source), load_source(b_source)
-    a_by = {_config(r): r for r in a if r["status"] == "ok" and r.get(metric) is not None}
-    b_by = {_config(r): r for r in b if r["status"] == "ok" and r.get(metric) is not None}
+    a_all: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
+    for r in a:
+        a_all[_config(r)].append(r)
+    a_by = {k: [r for r in rs if r["status"] == "ok" and r.get(metric) is not None] for k, rs in a_all.items()}
+    a_by = {k: rs for k, rs in a_by.items() if rs}
+    b_by: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for r in sorted(b, key=lambda r: str(r.get("timestamp"))):
+        if (r["status"] == "ok" and r.get(metric) is not None) or (gate_settings and r["status"] in ("oom", "error")):
+            b_by[_config(r)] = r
     keys = sorted(set(a_by) & set(b_by), key=lambda k: tuple(str(x) for x in k))
-    rows = [dict(zip(CONFIG_FIELDS, k)) | {"a": a_by[k][metric], "b": b_by[k][metric],
-                                           "ratio": b_by[k][metric] / a_by[k][metric]} for k in keys]
+    rows = []
+    for k in keys:
+        base_value = float(np.exp(np.mean([np.log(r[metric]) for r in a_by[k]])))
+        new = b_by[k]
+        rows.append(dict(zip(CONFIG_FIELDS, k)) | {"a": base_value, "b": new.get(metric), "sessions_a": len(a_by[k]),
+                                                   "status_b": new["status"],
+                                                   "ratio": new[metric] / base_value if new.get(metric) else None})
+    if gate_settings is not None:
+        _gate_rows(rows, [a_all[k] for k in keys], [b_by[k] for k in keys], Path(a_source), gate_settings)
     result: dict[str, Any] = {"metric": metric, "a": _label(Path(a_source), a), "b": _label(Path(b_source), b),
                               "pairs": len(rows), "unpaired_a": len(a_by) - len(rows),
                               "unpaired_b": len(b_by) - len(rows), "rows": rows}
-    if rows:
-        av, bv = [r["a"] for r in rows], [r["b"] for r in rows]
-        ratios = np.array([r["ratio"] for r in rows])
+    measured = [r for r in rows if r["ratio"] is not None]
+    if measured:
+        av, bv = [r["a"] for r in measured], [r["b"] for r in measured]
+        ratios = np.array([r["ratio"] for r in measured])
         result |= {"mean_ratio": float(ratios.mean()), "median_ratio": float(np.median(ratios)),
                    "geomean_ratio": float(np.exp(np.log(ratios).mean())),
-                   "wilcoxon_p": wilcoxon_p(bv, av, "two-sided") if len(rows) >= 2 else None,
+                   "wilcoxon_p": wilcoxon_p(bv, av, "two-sided") if len(measured) >= 2 else None,
                    "cliffs_delta": cliffs_delta(bv, av)}
         result["cliffs_magnitude"] = cliffs_magnitude(result["cliffs_delta"])
     return result
 
 
+def _gate_rows(rows: list[dict[str, Any]], sessions: list[list[dict[str, Any]]], news: list[dict[str, Any]],
+               source: Path, settings: Any) -> None:
+    """The gate's verdict on each pair, as `infperf compare` exit codes need it (same code as the plugin's)."""
+    from .gate import Verdict, correct, item_alpha, judge_against, pooled_priors
+    from .store import IDENTITY_FIELDS, Baseline
+
+    baselines = [Baseline(source, {f: runs[-1].get(f) for f in IDENTITY_FIELDS}, runs) for runs in sessions]
+    priors = {m: pooled_priors(baselines, m) for m in settings.gate_metrics}
+    family = len(rows) * len(settings.gate_metrics)
+    judged = []
+    for row, baseline, new in zip(rows, baselines, news):
+        if new["status"] == "ok":
+            verdict = judge_against(new, baseline, settings, item_alpha(settings, family),
+                                    lambda m, bound: priors[m][bound])
+        else:
+            verdict = Verdict("regression", f"REGRESSION {new['status']} where A was ok: {new.get('reason')}")
+        judged.append(verdict.as_record_fields())
+    correct(judged, settings, family)
+    for row, fields in zip(rows, judged):
+        row |= {"verdict": fields["gate_verdict"], "change": fields.get("gate_change"),
+                "p_adjusted": fields.get("gate_p_adjusted"), "stale": fields["gate_stale"],
+                "message": fields["gate_message"]}
+
+
 def compare_table(result: dict[str, Any]) -> list[str]:
     lines = [f"A: {result['a']}", f"B: {result['b']}",
-             f"{'engine':6} {'model':18} {'gpus':>4} {'batch':>5} {'workload':24} {'A':>12} {'B':>12} {'B/A':>7}"]
+             f"{'engine':6} {'model':18} {'gpus':>4} {'batch':>5} {'workload':24} {'A':>12} {'B':>12} {'B/A':>7}"
+             + ("  verdict" if any("verdict" in r for r in result["rows"]) else "")]
     for r in result["rows"]:
+        b = f"{r['b']:>12,.1f}" if r["b"] is not None else f"{r['status_b']:>12}"
+        ratio = f"{r['ratio']:>7.3f}" if r["ratio"] is not None else f"{'-':>7}"
+        verdict = ""
+        if "verdict" in r:
+            verdict = f"  {r['verdict']}" + (" (stale)" if r["stale"] else "")
+            if r.get("p_adjusted") is not None:
+                verdict += f" (p_adj={r['p_adjusted']:.2g}, {r['sessions_a']} session(s) in A)"
         lines.append(f"{r['engine']:6} {r['model'][:18]:18} {r['gpus']:>4} {r['batch_size']:>5} {r['workload'][:24]:24} "
-                     f"{r['a']:>12,.1f} {r['b']:>12,.1f} {r['ratio']:>7.3f}")
-    if result["pairs"]:
+                     f"{r['a']:>12,.1f} {b} {ratio}{verdict}")
+    if result["pairs"] and result.get("mean_ratio") is not None:
         p = result["wilcoxon_p"]
         lines.append(f"{result['pairs']} paired configurations ({result['unpaired_a']} only in A, "
                      f"{result['unpaired_b']} only in B): {result['metric']} B/A mean {result['mean_ratio']:.3f}, "
@@ -79,14 +129,15 @@ def write_compare(result: dict[str, Any], csv_path: Path | None, json_path: Path
                   plot_path: Path | None) -> None:
     if csv_path:
         with open(csv_path, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=[*CONFIG_FIELDS, "a", "b", "ratio"])
+            writer = csv.DictWriter(f, fieldnames=[*CONFIG_FIELDS, "a", "b", "ratio", "sessions_a", "status_b",
+                                                   "verdict", "change", "p_adjusted", "stale", "message"])
             writer.writeheader()
             writer.writerows(result["rows"])
     if json_path:
         Path(json_path).write_text(json.dumps(result, indent=2))
-    if plot_path and result["rows"]:
+    rows = [r for r in result["rows"] if r["ratio"] is not None]
+    if plot_path and rows:
         plt = _pyplot()
-        rows = result["rows"]
         fig, ax = plt.subplots(figsize=(max(6, 0.35 * len(rows)), 4))
         ax.bar(range(len(rows)), [r["ratio"] for r in rows], color="tab:blue")
         ax.axhline(1.0, color="black", linewidth=0.8)

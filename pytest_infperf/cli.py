@@ -1,12 +1,18 @@
-"""`infperf compare | report`: analyse records and baselines outside a test session."""
+"""`infperf compare | report | baseline`: analyse records and baselines outside a test session.
+
+Exit codes: 0 done (and, for compare, nothing that --fail-on fails on), 1 compare found what --fail-on fails on,
+2 bad input (unreadable records or baselines, bad arguments).
+"""
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
 
+from .gate import Verdict, fails
 from .records import RecordError
-from .store import BaselineError
+from .settings import FAIL_ON, MULTIPLE_TESTING, Settings, fraction, non_negative_float, positive_int
+from .store import DEFAULT_KEEP_SESSIONS, BaselineError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -16,7 +22,17 @@ def main(argv: list[str] | None = None) -> int:
                                          "two engine versions) and test the difference")
     cmp.add_argument("a", type=Path, help="records file (.jsonl) or baselines folder (baselines/<fingerprint>)")
     cmp.add_argument("b", type=Path, help="the same, for the other side")
-    cmp.add_argument("--metric", default="throughput_tok_s")
+    cmp.add_argument("--metric", default="throughput_tok_s", help="what the gate judges (default: %(default)s)")
+    cmp.add_argument("--fail-on", choices=FAIL_ON, default="regression",
+                     help="exit 1 on: regression (default), any significant change beyond the threshold (stale "
+                          "baselines too), never")
+    cmp.add_argument("--threshold", type=fraction, default=0.05, help="smallest relative change that counts "
+                                                                      "(default: %(default)s)")
+    cmp.add_argument("--alpha", type=fraction, default=0.05, help="family-wise level (default: %(default)s)")
+    cmp.add_argument("--multiple-testing", choices=MULTIPLE_TESTING, default="holm",
+                     help="correction over the pairs (default: %(default)s)")
+    cmp.add_argument("--noise-floor", type=non_negative_float, default=0.01,
+                     help="smallest between-session spread assumed (default: %(default)s)")
     cmp.add_argument("--csv", type=Path)
     cmp.add_argument("--json", type=Path)
     cmp.add_argument("--plot", type=Path, help="PNG of the per-configuration ratios")
@@ -24,14 +40,36 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("source", type=Path, help="records file or baselines folder")
     rep.add_argument("--out", type=Path, default=Path("infperf-report"))
     rep.add_argument("--metric", default="throughput_tok_s")
+    base = sub.add_parser("baseline", help="manage stored baselines")
+    base_sub = base.add_subparsers(dest="action", required=True)
+    add = base_sub.add_parser("add", help="add the ok records of finished sessions to the baselines, each record "
+                                         "as one session of its configuration (by its hardware fingerprint)")
+    add.add_argument("baselines", type=Path, help="the baselines root folder (e.g. baselines)")
+    add.add_argument("records", type=Path, nargs="+", help="records files (.jsonl), one per session, oldest first")
+    add.add_argument("--keep", type=positive_int, default=DEFAULT_KEEP_SESSIONS,
+                     help="sessions a baseline keeps (default: %(default)s)")
     args = parser.parse_args(argv)
     from . import analysis
 
     try:
         if args.command == "compare":
-            result = analysis.compare(args.a, args.b, args.metric)
+            settings = Settings(threshold=args.threshold, alpha=args.alpha, multiple_testing=args.multiple_testing,
+                                noise_floor=args.noise_floor, gate_metrics=(args.metric,))
+            result = analysis.compare(args.a, args.b, args.metric, settings)
             print("\n".join(analysis.compare_table(result)))
             analysis.write_compare(result, args.csv, args.json, args.plot)
+            failing = [r for r in result["rows"] if fails(Verdict(r["verdict"], r["message"]), args.fail_on)]
+            if failing:
+                print(f"infperf: {len(failing)} configuration(s) fail --fail-on {args.fail_on}", file=sys.stderr)
+                return 1
+        elif args.command == "baseline":
+            from .records import read_records
+            from .store import BaselineStore
+
+            store = BaselineStore(args.baselines)
+            added = [store.save(r, keep=args.keep) for path in args.records for r in read_records(path)
+                     if r["status"] == "ok"]
+            print(f"added {len(added)} session(s) to {len(set(added))} baseline(s) under {args.baselines}")
         else:
             print(f"wrote {analysis.report(args.source, args.out, args.metric)}")
     except (RecordError, BaselineError, OSError) as err:

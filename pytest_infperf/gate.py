@@ -125,6 +125,74 @@ def worst(verdicts: Sequence[Verdict]) -> Verdict:
                    head.metric, head.host_differences)
 
 
+def pooled_priors(baselines: Sequence[Baseline], metric: str) -> dict[bool, tuple[float, int]]:
+    """Between-session variance pooled over alike configurations (launch-bound or not): what another session of
+    a configuration like this one moves by. Keyed by is_launch_bound."""
+    parts: dict[bool, list[tuple[float, int]]] = {True: [], False: []}
+    for baseline in baselines:
+        parts[is_launch_bound(baseline.ok_sessions)].append(between_session_variance(baseline.samples(metric)))
+    return {bound: pooled_variance(found) for bound, found in parts.items()}
+
+
+def judge_against(record: dict[str, Any], baseline: Baseline, settings: "Settings", alpha: float,
+                  priors: Any) -> Verdict:
+    """An ok record against a comparable baseline: the host check, then every gated metric at `alpha`;
+    `priors(metric, launch_bound)` gives the pooled (variance, df)."""
+    if not baseline.ok_sessions:
+        return Verdict("no-baseline", f"baseline {baseline.path} has no ok session", baseline_ref=str(baseline.path))
+    launch_bound = is_launch_bound(baseline.ok_sessions)
+    differences = host_differences(record, baseline.ok_sessions)
+    notes = tuple(text for text, _ in differences)
+    blocking = [text for text, blocks in differences if blocks]
+    if launch_bound and blocking:
+        return Verdict("not-comparable", f"host differs ({'; '.join(blocking)}) and this configuration is "
+                                         f"launch-bound (GPU busy < {LAUNCH_BOUND_GPU_UTIL_PCT:.0f}% of the time), so "
+                                         "its throughput follows the host CPU: save a baseline on this kind of host",
+                       baseline_ref=str(baseline.path), host_differences=notes)
+    verdict = worst([judge_metric(record, baseline, metric, settings.threshold, alpha,
+                                  priors(metric, launch_bound), settings.noise_floor)
+                     for metric in settings.gate_metrics])
+    extra = (f"; host differs: {'; '.join(notes)}" if notes else "") + \
+        (f"; baseline note: {baseline.note}" if baseline.note else "")
+    if extra:
+        verdict = Verdict(verdict.outcome, verdict.message + extra, verdict.comparison, verdict.baseline_ref,
+                          verdict.metric, notes)
+    return verdict
+
+
+def correct(records: Sequence[dict[str, Any]], settings: "Settings", family: int) -> list[dict[str, Any]]:
+    """The multiple-testing correction over judged records (gate_* fields): adds gate_p_adjusted, turns
+    significant changes beyond the threshold into regressions or stale baselines, and returns the records whose
+    verdict it changed. `family`: how many tests the session planned (unjudged ones count as p = 1)."""
+    s = settings
+    judged = [r for r in records if r.get("gate_p_worse") is not None]
+    if not judged:
+        return []
+    padding = [1.0] * (max(family, len(judged)) - len(judged))
+    worse = adjust([r["gate_p_worse"] for r in judged] + padding, s.multiple_testing)
+    better = adjust([r["gate_p_better"] for r in judged] + padding, s.multiple_testing)
+    changed = []
+    for r, p_worse, p_better in zip(judged, worse, better):
+        higher_is_better = GATE_METRICS[r["gate_metric"]][0]
+        change = r["gate_change"] if higher_is_better else -r["gate_change"]
+        r["gate_p_adjusted"] = min(p_worse, p_better)
+        if change <= -s.threshold and p_worse < s.alpha and r["gate_verdict"] != "regression":
+            r["gate_verdict"], r["gate_stale"] = "regression", False
+            r["gate_message"] = f"REGRESSION ({s.multiple_testing}, adjusted p={p_worse:.2g}) {r['gate_message']}"
+            changed.append(r)
+        elif change >= s.threshold and p_better < s.alpha and r["gate_verdict"] in ("unchanged", "underpowered"):
+            r["gate_verdict"], r["gate_stale"] = "improvement", True
+            r["gate_message"] = f"stale baseline ({s.multiple_testing}, adjusted p={p_better:.2g}) {r['gate_message']}"
+            changed.append(r)
+    return changed
+
+
+def item_alpha(settings: "Settings", family: int) -> float:
+    """The level each item is judged at before the whole family is known: alpha / m (Bonferroni), which Holm and
+    Benjamini-Hochberg both reject at least as often, so no item fails early that the end would clear."""
+    return settings.alpha if settings.multiple_testing == "none" else settings.alpha / max(1, family)
+
+
 def fails(verdict: Verdict, fail_on: str, require_baseline: bool = False, strict: bool = False) -> bool:
     """An unreadable baseline and a regression always fail (unless fail_on is never); a missing or
     not-comparable baseline only when required or strict; a stale baseline when strict or fail_on is any."""
@@ -148,19 +216,11 @@ class Gate:
     settings: "Settings"
     hardware: "Hardware"
     planned: int = 1  # gated items of this session (m), known after collection
-    _priors: dict[tuple[str, str, bool], tuple[float, int]] = field(default_factory=dict)
+    _priors: dict[tuple[str, str], dict[bool, tuple[float, int]]] = field(default_factory=dict)
 
     @property
     def family_size(self) -> int:
         return max(1, self.planned) * len(self.settings.gate_metrics)
-
-    @property
-    def item_alpha(self) -> float:
-        """The level each item is judged at while the session runs: alpha / m (Bonferroni), which Holm and
-        Benjamini-Hochberg both reject at least as often, so no item fails early that the end would clear."""
-        if self.settings.multiple_testing == "none":
-            return self.settings.alpha
-        return self.settings.alpha / self.family_size
 
     # -- lookup ------------------------------------------------------------------------------------------
     def refs(self, record: dict[str, Any]) -> list[str]:
@@ -188,22 +248,24 @@ class Gate:
             return None, Verdict("no-baseline", why_not, baseline_ref=str(path))
         return baseline, None
 
-    def prior(self, baseline: Baseline, metric: str, launch_bound: bool) -> tuple[float, int]:
-        """Between-session variance pooled over the configurations of the same folder and test that are alike
-        (launch-bound or not): what another session of a configuration like this one moves by."""
+    def priors(self, baseline: Baseline) -> Any:
+        """`priors(metric, launch_bound)` over the configurations of the baseline's folder (same fingerprint and
+        test), read once per folder and metric."""
         folder = baseline.path.parent
-        key = (str(folder), metric, launch_bound)
-        if key not in self._priors:
-            parts = []
-            for path in sorted(folder.glob("*.json")):
-                try:
-                    other = self.store.load(path)
-                except BaselineError:
-                    continue
-                if is_launch_bound(other.ok_sessions) == launch_bound:
-                    parts.append(between_session_variance(other.samples(metric)))
-            self._priors[key] = pooled_variance(parts)
-        return self._priors[key]
+
+        def prior(metric: str, launch_bound: bool) -> tuple[float, int]:
+            key = (str(folder), metric)
+            if key not in self._priors:
+                readable = []
+                for path in sorted(folder.glob("*.json")):
+                    try:
+                        readable.append(self.store.load(path))
+                    except BaselineError:
+                        continue
+                self._priors[key] = pooled_priors(readable, metric)
+            return self._priors[key][launch_bound]
+
+        return prior
 
     # -- decision ----------------------------------------------------------------------------------------
     def judge(self, record: dict[str, Any]) -> Verdict:
@@ -212,27 +274,8 @@ class Gate:
         if baseline is None:
             assert verdict is not None
             return verdict
-        if not baseline.ok_sessions:
-            return Verdict("no-baseline", f"baseline {baseline.path} has no ok session", baseline_ref=str(baseline.path))
-        launch_bound = is_launch_bound(baseline.ok_sessions)
-        differences = host_differences(record, baseline.ok_sessions)
-        notes = tuple(text for text, _ in differences)
-        blocking = [text for text, blocks in differences if blocks]
-        if launch_bound and blocking:
-            return Verdict("not-comparable", f"host differs ({'; '.join(blocking)}) and this configuration is "
-                                             f"launch-bound (GPU busy < {LAUNCH_BOUND_GPU_UTIL_PCT:.0f}% of the "
-                                             "time), so its throughput follows the host CPU: save a baseline on "
-                                             "this kind of host", baseline_ref=str(baseline.path),
-                           host_differences=notes)
-        s = self.settings
-        verdicts = [judge_metric(record, baseline, metric, s.threshold, self.item_alpha,
-                                 self.prior(baseline, metric, launch_bound), s.noise_floor)
-                    for metric in s.gate_metrics]
-        verdict = worst(verdicts)
-        if notes:
-            verdict = Verdict(verdict.outcome, f"{verdict.message}; host differs: {'; '.join(notes)}",
-                              verdict.comparison, verdict.baseline_ref, verdict.metric, notes)
-        return verdict
+        return judge_against(record, baseline, self.settings, item_alpha(self.settings, self.family_size),
+                             self.priors(baseline))
 
     def judge_failure(self, record: dict[str, Any]) -> Verdict | None:
         """OOM, error or timeout where the baseline was ok is a regression; None when there is no such baseline."""
@@ -245,27 +288,5 @@ class Gate:
                        baseline_ref=str(baseline.path))
 
     def finish(self, records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Apply the session's multiple-testing correction to every gated record (adds gate_p_adjusted and the
-        final gate_verdict) and return the records whose verdict it changed (to a regression or a stale baseline)."""
-        s = self.settings
-        judged = [r for r in records if r.get("gate_p_worse") is not None]
-        if not judged:
-            return []
-        family = max(self.family_size, len(judged))
-        padding = [1.0] * (family - len(judged))  # items still to come or skipped count as not significant
-        worse = adjust([r["gate_p_worse"] for r in judged] + padding, s.multiple_testing)
-        better = adjust([r["gate_p_better"] for r in judged] + padding, s.multiple_testing)
-        newly = []
-        for r, p_worse, p_better in zip(judged, worse, better):
-            higher_is_better = GATE_METRICS[r["gate_metric"]][0]
-            change = r["gate_change"] if higher_is_better else -r["gate_change"]
-            r["gate_p_adjusted"] = min(p_worse, p_better)
-            if change <= -s.threshold and p_worse < s.alpha and r["gate_verdict"] != "regression":
-                r["gate_verdict"], r["gate_stale"] = "regression", False
-                r["gate_message"] = f"REGRESSION ({s.multiple_testing}, adjusted p={p_worse:.2g}) {r['gate_message']}"
-                newly.append(r)
-            elif change >= s.threshold and p_better < s.alpha and r["gate_verdict"] in ("unchanged", "underpowered"):
-                r["gate_verdict"], r["gate_stale"] = "improvement", True
-                r["gate_message"] = f"stale baseline ({s.multiple_testing}, adjusted p={p_better:.2g}) {r['gate_message']}"
-                newly.append(r)
-        return newly
+        """The session's multiple-testing correction over every gated record (see `correct`)."""
+        return correct(records, self.settings, self.family_size)

@@ -131,7 +131,8 @@ class BaselineStore:
 
         def merge(existing: Baseline | None) -> dict[str, Any]:
             sessions = [] if replace or existing is None else [
-                s for s in existing.sessions if all(s.get(f) == record.get(f) for f in MATCH_FIELDS)]
+                s for s in existing.sessions if all(s.get(f) == record.get(f) for f in MATCH_FIELDS)
+                and (s.get("timestamp"), s.get("host")) != (record.get("timestamp"), record.get("host"))]
             identity = {f: record.get(f) for f in IDENTITY_FIELDS}
             return Baseline(path, identity, (sessions + [record])[-keep:]).to_json()
 

@@ -5,7 +5,8 @@
 #   (here)    infperf baseline add baselines <S1 records> <S2 records>    the baseline, two sessions kept apart
 #   lease 2:  bash benchmarks/device/gate_crosshost.sh start check       A/A against lease 1's baseline (and saves
 #                                                                         itself as a third session into a copy),
-#                                                                         then the same sessions slowed by 10% and 5%
+#                                                                         then the same sessions slowed by 10% and 5%,
+#                                                                         judged against that three-session copy
 #             bash benchmarks/device/gate_crosshost.sh collect 540
 #
 # Sessions never overlap: launch-bound throughput follows the host, so nothing else may run beside a measurement.
@@ -40,8 +41,8 @@ case "$phase" in
   check)
     cp -r baselines "$R/baselines-with-b1"
     session B1-aa --infperf-compare --infperf-baselines "$R/baselines-with-b1" --infperf-save
-    INFPERF_TEST_ONLY_SLOWDOWN=0.10 session D10 --infperf-compare
-    INFPERF_TEST_ONLY_SLOWDOWN=0.05 session D05 --infperf-compare
+    INFPERF_TEST_ONLY_SLOWDOWN=0.10 session D10 --infperf-compare --infperf-baselines "$R/baselines-with-b1"
+    INFPERF_TEST_ONLY_SLOWDOWN=0.05 session D05 --infperf-compare --infperf-baselines "$R/baselines-with-b1"
     ;;
 esac
 touch "$R/all.done"
