@@ -55,9 +55,10 @@ def compare(a_source: Path, b_source: Path, metric: str = "throughput_tok_s",
     for k in keys:
         base_value = float(np.exp(np.mean([np.log(r[metric]) for r in a_by[k]])))
         new = b_by[k]
-        rows.append(dict(zip(CONFIG_FIELDS, k)) | {"a": base_value, "b": new.get(metric), "sessions_a": len(a_by[k]),
+        value = new.get(metric) if new["status"] == "ok" else None
+        rows.append(dict(zip(CONFIG_FIELDS, k)) | {"a": base_value, "b": value, "sessions_a": len(a_by[k]),
                                                    "status_b": new["status"],
-                                                   "ratio": new[metric] / base_value if new.get(metric) else None})
+                                                   "ratio": value / base_value if value else None})
     if gate_settings is not None:
         _gate_rows(rows, [a_all[k] for k in keys], [b_by[k] for k in keys], Path(a_source), gate_settings)
     result: dict[str, Any] = {"metric": metric, "a": _label(Path(a_source), a), "b": _label(Path(b_source), b),

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Sequence
 
 from .stats import SessionComparison, adjust, between_session_variance, cliffs_magnitude, compare_sessions, \
-    pooled_variance
+    variance_prior
 from .store import Baseline, BaselineError, BaselineStore
 
 if TYPE_CHECKING:
@@ -87,7 +87,7 @@ def host_differences(record: dict[str, Any], sessions: Sequence[dict[str, Any]])
 
 
 def judge_metric(record: dict[str, Any], baseline: Baseline, metric: str, threshold: float, alpha: float,
-                 prior: tuple[float, int], floor: float) -> Verdict:
+                 prior: tuple[float, float], floor: float) -> Verdict:
     """One metric of an ok record against a comparable baseline, at the per-item `alpha`."""
     ref = str(baseline.path)
     new, sessions = record.get(f"{metric}_samples"), baseline.samples(metric)
@@ -125,13 +125,14 @@ def worst(verdicts: Sequence[Verdict]) -> Verdict:
                    head.metric, head.host_differences)
 
 
-def pooled_priors(baselines: Sequence[Baseline], metric: str) -> dict[bool, tuple[float, int]]:
-    """Between-session variance pooled over alike configurations (launch-bound or not): what another session of
-    a configuration like this one moves by. Keyed by is_launch_bound."""
+def pooled_priors(baselines: Sequence[Baseline], metric: str) -> dict[bool, tuple[float, float]]:
+    """The prior (s0^2, d0) of between-session variance over alike configurations (launch-bound or not), fitted
+    by empirical Bayes (stats.variance_prior): what another session of a configuration like this one moves by,
+    and how much that says about this one. Keyed by is_launch_bound."""
     parts: dict[bool, list[tuple[float, int]]] = {True: [], False: []}
     for baseline in baselines:
         parts[is_launch_bound(baseline.ok_sessions)].append(between_session_variance(baseline.samples(metric)))
-    return {bound: pooled_variance(found) for bound, found in parts.items()}
+    return {bound: variance_prior(found) for bound, found in parts.items()}
 
 
 def judge_against(record: dict[str, Any], baseline: Baseline, settings: "Settings", alpha: float,
@@ -216,7 +217,7 @@ class Gate:
     settings: "Settings"
     hardware: "Hardware"
     planned: int = 1  # gated items of this session (m), known after collection
-    _priors: dict[tuple[str, str], dict[bool, tuple[float, int]]] = field(default_factory=dict)
+    _priors: dict[tuple[str, str], dict[bool, tuple[float, float]]] = field(default_factory=dict)
 
     @property
     def family_size(self) -> int:
@@ -253,7 +254,7 @@ class Gate:
         test), read once per folder and metric."""
         folder = baseline.path.parent
 
-        def prior(metric: str, launch_bound: bool) -> tuple[float, int]:
+        def prior(metric: str, launch_bound: bool) -> tuple[float, float]:
             key = (str(folder), metric)
             if key not in self._priors:
                 readable = []

@@ -52,6 +52,46 @@ def pooled_variance(parts: Sequence[tuple[float, int]]) -> tuple[float, int]:
     return float(sum(v * d for v, d in parts) / df), int(df)
 
 
+def _trigamma_inverse(x: float) -> float:
+    """y with trigamma(y) = x, by Newton's method (Smyth 2004, limma's trigammaInverse)."""
+    from scipy.special import polygamma
+
+    if x > 1e7:
+        return 1 / np.sqrt(x)
+    if x < 1e-6:
+        return 1 / x
+    y = 0.5 + 1 / x
+    for _ in range(50):
+        tri = float(polygamma(1, y))
+        step = tri * (1 - tri / x) / float(polygamma(2, y))
+        y += step
+        if -step / y < 1e-8:
+            break
+    return y
+
+
+def variance_prior(parts: Sequence[tuple[float, int]], max_df: float = 50.0) -> tuple[float, float]:
+    """(s0^2, d0): the prior of the configurations' between-session variances, fitted to them as a scaled
+    inverse chi-square by the method of moments on log variances (Smyth 2004, limma's fitFDist). Alike variances
+    give a large d0 (pool a lot); dispersed ones a small d0 (each configuration mostly speaks for itself). d0 never
+    exceeds the pool's own degrees of freedom: a prior cannot know more than the sessions it was fitted to."""
+    from scipy.special import digamma, polygamma
+
+    used = [(max(v, 1e-10), d) for v, d in parts if d > 0]
+    max_df = min(max_df, float(sum(d for _, d in used)))
+    if len(used) < 3:  # too few to fit a spread of variances: pool them, trusting the pool no more than its df
+        var, df = pooled_variance(used)
+        return var, float(min(df, max_df))
+    v, d = np.array([u[0] for u in used]), np.array([u[1] for u in used], float)
+    e = np.log(v) - digamma(d / 2) + np.log(d / 2)
+    emean = float(e.mean())
+    evar = float(np.var(e, ddof=1) - np.mean(polygamma(1, d / 2)))
+    if evar <= 0:
+        return float(np.exp(emean + digamma(max_df / 2) - np.log(max_df / 2))), max_df
+    d0 = min(2 * _trigamma_inverse(evar), max_df)
+    return float(np.exp(emean + digamma(d0 / 2) - np.log(d0 / 2))), float(d0)
+
+
 @dataclass(frozen=True)
 class SessionComparison:
     """A new session against a baseline's sessions, for one metric, on the log scale.
@@ -83,8 +123,7 @@ class SessionComparison:
 
 
 def compare_sessions(new: Sequence[float], base_sessions: Sequence[Sequence[float]], higher_is_better: bool,
-                     alpha: float, prior: tuple[float, int] = (0.0, 0), floor: float = 0.0,
-                     max_prior_df: int = 20) -> SessionComparison:
+                     alpha: float, prior: tuple[float, float] = (0.0, 0), floor: float = 0.0) -> SessionComparison:
     """Judge one new session (its repeat samples) against k baseline sessions (theirs).
 
     The unit of replication is the session: repeats inside one session share its worker process, model load and
@@ -92,8 +131,9 @@ def compare_sessions(new: Sequence[float], base_sessions: Sequence[Sequence[floa
     sd, is estimated from the sessions: this configuration's own (k - 1 df), combined with `prior` (variance, df)
     pooled over comparable configurations of the same baseline folder, as a moderated variance
     (d_c s_c^2 + d_0 s_0^2) / (d_c + d_0) with d_0 = min(prior df, max_prior_df); never below the configuration's
-    own spread nor below `floor` (a relative sd). With one session and no prior, the spread between repeats is all
-    there is; the result then says so in noise_source."""
+    own spread nor below `floor` (a relative sd); `prior` is (s0^2, d0) from `variance_prior`, whose d0 says how
+    alike the configurations' spreads are. With one session and no prior, the spread between repeats is all there
+    is; the result then says so in noise_source."""
     new_arr = np.asarray(new, float)
     if new_arr.size == 0 or not base_sessions or any(len(s) == 0 for s in base_sessions):
         raise ValueError("no samples to compare")
@@ -102,12 +142,11 @@ def compare_sessions(new: Sequence[float], base_sessions: Sequence[Sequence[floa
     center = float(values.mean())
     d = session_value(new_arr) - center
     own_var, own_df = between_session_variance(base_sessions)
-    prior_var, prior_df = prior
-    d0 = min(prior_df, max_prior_df)
+    prior_var, d0 = prior
     if d0 > 0:
         var = max(own_var, (own_df * own_var + d0 * prior_var) / (own_df + d0))
         df = own_df + d0
-        source = f"{k} session(s) of this configuration, pooled with {prior_df} df of comparable ones"
+        source = f"{k} session(s) of this configuration, moderated by a prior of {d0:.3g} df from alike ones"
     elif own_df > 0:
         var, df, source = own_var, own_df, f"{k} sessions of this configuration"
     else:

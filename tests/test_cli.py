@@ -29,7 +29,7 @@ def test_compare_tables_csv_json_plot(engines_as_runs, tmp_path: Path, capsys: p
     out = tmp_path / "out"
     out.mkdir()
     assert main(["compare", str(a), str(b), "--csv", str(out / "c.csv"), "--json", str(out / "c.json"),
-                 "--plot", str(out / "c.png")]) == 0
+                 "--plot", str(out / "c.png"), "--fail-on", "never"]) == 0
     text = capsys.readouterr().out
     assert "9 paired configurations" in text and "Wilcoxon p=0.003906" in text  # 9 of 9 faster: 2/2**9
     rows = list(csv.DictReader((out / "c.csv").open()))
@@ -49,6 +49,48 @@ def test_compare_baseline_folders(tmp_path: Path, capsys: pytest.CaptureFixture[
     folder = tmp_path / "baselines" / store.fingerprints()[0]
     assert main(["compare", str(folder), str(DATA / "records-cpu.jsonl")]) == 0
     assert "2 paired configurations" in capsys.readouterr().out
+
+
+def _runs(tmp_path: Path, factor: float, status: str = "ok") -> tuple[Path, Path]:
+    """A: two sessions of the CPU records (1% apart); B: one more session, scaled by `factor`."""
+    from pytest_infperf.records import read_records
+
+    ok = [r for r in read_records(DATA / "records-cpu.jsonl") if r["status"] == "ok"]
+    scale = lambda r, f: r | {"throughput_tok_s": r["throughput_tok_s"] * f,  # noqa: E731
+                              "throughput_tok_s_samples": [x * f for x in r["throughput_tok_s_samples"]],
+                              "timestamp": f"{r['timestamp']}#{f}"}  # another session
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    a.write_text("".join(json.dumps(scale(r, f)) + "\n" for f in (1.0, 1.01) for r in ok))
+    b.write_text("".join(json.dumps(scale(r, factor) | {"status": status}) + "\n" for r in ok))
+    return a, b
+
+
+@pytest.mark.parametrize("factor, fail_on, code", [(0.7, "regression", 1), (0.7, "never", 0), (1.0, "regression", 0),
+                                                   (1.4, "regression", 0), (1.4, "any", 1)])
+def test_compare_exit_code_follows_fail_on(tmp_path: Path, capsys: pytest.CaptureFixture[str], factor: float,
+                                           fail_on: str, code: int) -> None:
+    a, b = _runs(tmp_path, factor)
+    assert main(["compare", str(a), str(b), "--fail-on", fail_on]) == code
+    out = capsys.readouterr()
+    expected = {0.7: "regression", 1.0: "unchanged", 1.4: "improvement (stale)"}[factor]
+    assert f"  {expected} (p_adj=" in out.out and "2 session(s) in A" in out.out
+    assert ("fail --fail-on" in out.err) == bool(code)
+
+
+def test_compare_counts_a_new_failure_as_a_regression(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    a, b = _runs(tmp_path, 1.0, status="oom")
+    assert main(["compare", str(a), str(b)]) == 1
+    assert "oom" in capsys.readouterr().out
+
+
+def test_baseline_add_keeps_sessions_apart(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    a, b = _runs(tmp_path, 1.0)
+    root = tmp_path / "baselines"
+    assert main(["baseline", "add", str(root), str(a)]) == 0
+    assert main(["baseline", "add", str(root), str(a)]) == 0  # the same sessions again: nothing doubles
+    files = sorted(root.glob("*/*/*.json"))
+    assert len(files) == 2 and all(len(json.loads(f.read_text())["sessions"]) == 2 for f in files)
+    assert "added 4 session(s) to 2 baseline(s)" in capsys.readouterr().out
 
 
 def test_report_writes_plots_and_summary(tmp_path: Path) -> None:

@@ -144,7 +144,7 @@ def test_save_adds_a_session_and_replace_starts_over(gated) -> None:
     gated("--infperf-compare", seed=2).assert_outcomes(passed=3)
     for r in read_records(gated.pytester.path / "records.jsonl"):
         assert r["gate_sessions"] == 2 and "(2 session(s))" in r["gate_message"]
-        assert "2 session(s) of this configuration, pooled with 3 df of comparable ones" in r["gate_noise_source"]
+        assert "2 session(s) of this configuration, moderated by a prior of 3 df from alike ones" in r["gate_noise_source"]
     gated("--infperf-save", "--infperf-save-replace", seed=3)
     assert len(json.loads(_baseline_files(gated.pytester)[0].read_text())["sessions"]) == 1
 

@@ -6,9 +6,12 @@ import math
 import numpy as np
 import pytest
 
-from pytest_infperf.gate import judge
-from pytest_infperf.stats import (anova_tukey, cliffs_delta, cliffs_magnitude, compare_samples,
-                                  hodges_lehmann_paired, min_attainable_p, pearson, wilcoxon_p)
+from pathlib import Path
+
+from pytest_infperf.gate import judge_metric
+from pytest_infperf.stats import (adjust, anova_tukey, between_session_variance, cliffs_delta, cliffs_magnitude,
+                                  compare_sessions, pearson, pooled_variance, wilcoxon_p)
+from pytest_infperf.store import Baseline
 
 
 def test_cliffs_delta_known_values() -> None:
@@ -24,42 +27,58 @@ def test_wilcoxon_exact_small_sample() -> None:
     # all 6 differences negative: exact one-sided p = 1/2**6
     assert wilcoxon_p([1, 2, 3, 4, 5, 6], [2, 3, 4, 5, 6, 7.5], "less") == pytest.approx(1 / 64)
     assert wilcoxon_p([1, 2, 3], [1, 2, 3], "less") == 1.0
-    assert min_attainable_p(5) == 1 / 32
 
 
-def test_hodges_lehmann_constant_shift_and_known_ci() -> None:
-    est, lo, hi = hodges_lehmann_paired([11, 12, 13, 14, 15, 16, 17, 18], [10, 11, 12, 13, 14, 15, 16, 17])
-    assert (est, lo, hi) == (1.0, 1.0, 1.0)
-    # Hollander & Wolfe: n = 8 gives C = 4 at 95% two-sided, so the CI is the 4th smallest and 4th largest of
-    # the 36 Walsh averages.
-    d = np.array([-2.0, 0.5, 1.0, 1.5, 3.0, 4.0, 6.0, 9.0])
-    walsh = np.sort([(d[i] + d[j]) / 2 for i in range(8) for j in range(i, 8)])
-    est, lo, hi = hodges_lehmann_paired(d, np.zeros(8))
-    assert est == pytest.approx(np.median(walsh))
-    assert (lo, hi) == (walsh[3], walsh[-4])
-    assert hodges_lehmann_paired([1, 2], [0, 0])[1] == -math.inf  # n = 2 cannot reach 95%
+def test_session_comparison_known_values() -> None:
+    """Sessions at 100 and 110 tok/s, a new one at 100: log-ratio d = -delta/2 with delta = ln 1.1, between-session
+    variance delta^2 / 2 on 1 df, se = sqrt(var * (1 + 1/2)), so t = -1/sqrt(3) and, with 1 df (Cauchy),
+    p = 1/2 - atan(1/sqrt(3)) / pi = 1/3."""
+    base = [[100.0, 100, 100], [110.0, 110, 110]]
+    c = compare_sessions([100.0, 100, 100], base, higher_is_better=True, alpha=0.05)
+    delta = math.log(1.1)
+    assert between_session_variance(base) == (pytest.approx(delta ** 2 / 2), 1)
+    assert c.median_base == pytest.approx(math.sqrt(100 * 110)) and c.ratio == pytest.approx(math.sqrt(100 / 110))
+    assert (c.df, c.sessions, c.noise_sd) == (1, 2, pytest.approx(delta / math.sqrt(2)))
+    assert c.p_worse == pytest.approx(1 / 3) and c.p_better == pytest.approx(2 / 3)
+    latency = compare_sessions([100.0, 100, 100], base, higher_is_better=False, alpha=0.05)
+    assert latency.p_better == pytest.approx(1 / 3)  # lower is better: the same shift is a gain
 
 
-def test_compare_samples_direction() -> None:
-    base = [100, 101, 99, 100, 102, 98]
-    worse = [90, 91, 89, 90, 92, 88]
-    c = compare_samples(worse, base)
-    assert c.ratio == pytest.approx(0.9) and c.p_worse == pytest.approx(1 / 64) and c.p_better > 0.9
-    latency = compare_samples(worse, base, higher_is_better=False)  # lower latency is better
-    assert latency.p_better == pytest.approx(1 / 64)
+def test_session_noise_is_moderated_by_the_pool_and_floored() -> None:
+    base = [[100.0, 100, 100], [110.0, 110, 110]]
+    own = math.log(1.1) ** 2 / 2
+    c = compare_sessions([100.0] * 3, base, True, 0.05, prior=(0.01, 4))
+    assert c.noise_sd == pytest.approx(math.sqrt((own + 4 * 0.01) / 5)) and c.df == 5
+    quiet = compare_sessions([100.0] * 3, base, True, 0.05, prior=(1e-6, 4))  # never below its own spread
+    assert quiet.noise_sd == pytest.approx(math.sqrt(own))
+    flat = compare_sessions([100.0] * 3, [[100.0] * 3, [100.0] * 3], True, 0.05, floor=0.02)
+    assert flat.noise_sd == 0.02 and flat.noise_source.startswith("noise floor 2.0%")
+    assert pooled_variance([(0.01, 1), (0.04, 3)]) == (pytest.approx(0.0325), 4)
 
 
-def _record(samples: list[float]) -> dict:
-    return {"throughput_tok_s_samples": samples}
+def test_multiple_testing_adjustments_known_values() -> None:
+    p = [0.01, 0.04, 0.03, 0.005]
+    # Holm: sorted 0.005*4, 0.01*3, 0.03*2, 0.04*1 -> 0.02, 0.03, 0.06, max(0.06, 0.04)
+    assert adjust(p, "holm") == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    # Benjamini-Hochberg: p_(i) * m / i, made monotone from the top: 0.02, 0.02, 0.04, 0.04
+    assert adjust(p, "bh") == pytest.approx([0.02, 0.04, 0.04, 0.02])
+    assert adjust(p, "none") == p
+
+
+def _baseline(*sessions: list[float]) -> Baseline:
+    return Baseline(Path("b.json"), {}, [{"status": "ok", "gpus": 1, "gpu_util_mean_pct": 95.0,
+                                          "throughput_tok_s_samples": s} for s in sessions])
 
 
 def test_judge_needs_both_significance_and_size() -> None:
-    base = [100.0, 101, 99, 100, 102, 98]
-    assert judge(_record([x * 0.9 for x in base]), _record(base), 0.05, 0.05, "b").outcome == "regression"
-    assert judge(_record([x * 0.98 for x in base]), _record(base), 0.05, 0.05, "b").outcome == "unchanged"
-    assert judge(_record([x * 1.2 for x in base]), _record(base), 0.05, 0.05, "b").outcome == "improvement"
-    noisy = [80, 120, 85, 118, 82, 125]  # large median change but no consistent direction
-    assert judge(_record(noisy), _record(base), 0.05, 0.05, "b").outcome == "unchanged"
+    base = _baseline([100.0, 101, 99], [101.0, 102, 100], [99.0, 100, 98])
+    verdict = lambda factor: judge_metric({"throughput_tok_s_samples": [100.0 * factor] * 3}, base,  # noqa: E731
+                                          "throughput_tok_s", 0.05, 0.05, (0.0, 0), 0.01).outcome
+    assert [verdict(f) for f in (0.9, 0.98, 1.2)] == ["regression", "unchanged", "improvement"]
+    noisy = _baseline([100.0], [130.0], [80.0])  # sessions 25% apart: a 10% drop cannot be told from noise
+    outcome = judge_metric({"throughput_tok_s_samples": [90.0] * 3}, noisy, "throughput_tok_s", 0.05, 0.05,
+                           (0.0, 0), 0.01).outcome
+    assert outcome == "underpowered"
 
 
 def test_anova_and_tukey_match_scipy_reference() -> None:
