@@ -257,13 +257,7 @@ class Gate:
         def prior(metric: str, launch_bound: bool) -> tuple[float, float]:
             key = (str(folder), metric)
             if key not in self._priors:
-                readable = []
-                for path in sorted(folder.glob("*.json")):
-                    try:
-                        readable.append(self.store.load(path))
-                    except BaselineError:
-                        continue
-                self._priors[key] = pooled_priors(readable, metric)
+                self._priors[key] = pooled_priors(self.store.readable(folder), metric)
             return self._priors[key][launch_bound]
 
         return prior

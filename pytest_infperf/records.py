@@ -97,20 +97,25 @@ def append_records(path: Path, records: Iterable[dict[str, Any]]) -> None:
             os.fsync(f.fileno())
 
 
-def write_records(path: Path, records: Iterable[dict[str, Any]]) -> None:
-    """Replace a records file (atomically, under its lock): the session end rewrites its final verdicts."""
+def atomic_write(path: Path, text: str) -> None:
+    """Write `text` to a temporary file beside `path`, fsync it and rename it over `path`: readers see the old
+    file or the new one, never half of one (records and baselines both rely on it)."""
     import tempfile
 
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def write_records(path: Path, records: Iterable[dict[str, Any]]) -> None:
+    """Replace a records file (atomically, under its lock): the session end rewrites its final verdicts."""
     from filelock import FileLock
 
-    lines = "".join(json.dumps(r, default=str, sort_keys=True) + "\n" for r in records)
     with FileLock(str(path) + ".lock"):
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            f.write(lines)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        atomic_write(path, "".join(json.dumps(r, default=str, sort_keys=True) + "\n" for r in records))
 
 
 def read_records(path: Path) -> list[dict[str, Any]]:

@@ -20,13 +20,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .records import RecordError, check_record
+from .records import RecordError, atomic_write, check_record
 
 MATCH_FIELDS = ("engine", "model", "gpus", "batch_size", "workload", "dtype", "num_prompts")
 IDENTITY_FIELDS = ("case_id", "test_id", "hardware_target", "hardware_fingerprint", *MATCH_FIELDS)
@@ -177,17 +175,21 @@ class BaselineStore:
 
     @staticmethod
     def _write(path: Path, data: dict[str, Any]) -> None:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2, sort_keys=True, default=str)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        atomic_write(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 
     def baselines(self, fingerprint: str) -> list[Baseline]:
-        """Every readable baseline of one fingerprint folder (InfPop's files left out)."""
+        """Every baseline of one fingerprint folder (InfPop's files left out); an unreadable one is an error."""
         return [self.load(p) for p in sorted((self.root / fingerprint).glob("*/*.json")) if p.parent.name != "_infpop"]
+
+    def readable(self, folder: Path) -> list[Baseline]:
+        """The baselines of one test's folder that can be read (a corrupted one fails only its own test)."""
+        found = []
+        for path in sorted(folder.glob("*.json")):
+            try:
+                found.append(self.load(path))
+            except BaselineError:
+                continue
+        return found
 
     def all_records(self, fingerprint: str) -> list[dict[str, Any]]:
         """Every session record of every baseline of one fingerprint folder."""
