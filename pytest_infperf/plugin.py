@@ -57,7 +57,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     if session.config.getoption("infpop_tune") and not hasattr(session.config, "workerinput"):
-        session.config.stash[session_key].tune_all()
+        session.config.stash[session_key].infpop.tune_all()
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -71,7 +71,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     session = metafunc.config.stash[session_key]
     marker = metafunc.definition.get_closest_marker("infperf")
     if marker and marker.kwargs.get("tuned"):
-        metafunc.parametrize("infperf_case", session.tuned_params())
+        metafunc.parametrize("infperf_case", session.infpop.tuned_params())
         return
     params = [pytest.param(case, id=case.id, marks=[getattr(pytest.mark, case.hardware),
                                                    pytest.mark.xdist_group(case.trial_key.id)])

@@ -1,0 +1,151 @@
+"""InfPop's orchestration inside a pytest session: what to tune, tuning before the tests (`--infpop-tune`), the
+gain over settings tuned on other hardware, and the tuned parameters of `@pytest.mark.infperf(tuned=True)` tests.
+The search itself (hyperopt TPE, the landscape cache) is tune.py's."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from .cases import MatrixError, parse_fields
+from .store import BaselineError
+from .workloads import WorkloadSpec, parse_workload
+
+if TYPE_CHECKING:
+    from .session import InfperfSession
+
+
+class InfPop:
+    def __init__(self, session: "InfperfSession") -> None:
+        self.session = session
+
+    def tune_targets(self) -> list[tuple[str, str, WorkloadSpec, int | None, str]]:
+        """(engine, model, workload, num_prompts, hardware target): ini infpop_targets, else the matrix's."""
+        here = [t for t in self.session.targets if t.hardware == self.session.hardware.generation]
+        num_prompts = self.session.settings.num_prompts or (here[0].num_prompts if here else None)
+        declared = self.session.config.getini("infpop_targets")
+        if declared:
+            triples = []
+            for line in declared:
+                try:
+                    engine, model, workload = line.split(":")
+                    parse_fields({"engines": engine, "models": model, "workloads": workload}, "ini infpop_targets")
+                except (ValueError, MatrixError) as err:
+                    raise pytest.UsageError(f"ini infpop_targets: {line!r}: expected engine:model:workload ({err})")
+                triples.append((engine, model, workload))
+        else:
+            triples = [(e, m, t.workloads[0]) for t in here for e in (self.session.settings.engine or t.engines)
+                       for m in (self.session.settings.model or t.models)]
+        return [(e, m, parse_workload(w, self.session.settings.output_len), num_prompts, self.session.hardware.generation)
+                for e, m, w in triples]
+
+    def tuned_file(self, name: str, kind: str, fingerprint: str | None = None) -> Path:
+        """baselines/<fingerprint>/_infpop/<name>.<kind> (kind: tuned.json or landscape.jsonl)."""
+        return self.session.settings.baselines / (fingerprint or self.session.hardware.fingerprint) / "_infpop" / f"{name}.{kind}"
+
+    @staticmethod
+    def tuned_name(engine: str, model: str, workload: WorkloadSpec) -> str:
+        from .models import resolve
+
+        return f"{engine}-{resolve(model).slug}-{workload.id}"
+
+    def tune_all(self) -> None:
+        from .tune import Landscape, case_for, load_space, start_points_for, tune
+
+        config = self.session.config
+        mode = config.getoption("infpop_tune")
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        say = reporter.write_line if reporter else print
+        max_evals = config.getoption("infpop_max_evals") or int(config.getini("infpop_max_evals") or 24)
+        ttft = config.getoption("infpop_max_ttft_p99_ms")
+        space_file = config.getini("infpop_space")
+        gpu_choices = [g for g in (1, 2, 4, 8) if g <= len(self.session.own_gpus)] or [0]
+        for engine, model, workload, num_prompts, target in self.tune_targets():
+            name = self.tuned_name(engine, model, workload)
+            tuned_path = self.tuned_file(name, "tuned.json")
+            if mode == "auto" and tuned_path.exists():
+                say(f"infpop: {name}: tuned settings for {self.session.hardware.fingerprint} exist ({tuned_path}); "
+                    "--infpop-tune=force re-tunes")
+                continue
+            try:
+                space = load_space(Path(space_file) if space_file else None, engine, gpu_choices,
+                                   on_cpu=not self.session.hardware.gpus)
+            except ValueError as err:
+                raise pytest.UsageError(str(err)) from None
+            say(f"infpop: tuning {name} on {self.session.hardware.fingerprint}: {max_evals} evaluations over "
+                f"{space}")
+            landscape = Landscape.open(self.tuned_file(name, "landscape.jsonl"))
+            previous = self.previous_tuned(name)
+
+            def evaluate(point: dict[str, Any]) -> dict[str, Any]:
+                case = case_for(point, engine, model, workload, target, num_prompts)
+                return self.session.measure_case(case, f"infpop::{name}")
+
+            result = tune(evaluate, space, landscape, max_evals, config.getoption("infpop_seed"),
+                          config.getoption("infpop_time_budget"), ttft / 1e3 if ttft else None, say,
+                          start_points=start_points_for(space, previous[1] if previous else None))
+            if result.best_point is None:
+                say(f"infpop: {name}: no evaluation succeeded ({result.failed} failed); nothing stored")
+                continue
+            summary = {"fingerprint": self.session.hardware.fingerprint, "gpu_name": self.session.hardware.gpu_name,
+                       "engine": engine, "model": model, "workload": workload.id, "best_point": result.best_point,
+                       "best_throughput_tok_s": result.best_throughput, "evaluations": result.evaluations,
+                       "cached_evaluations": result.cached, "failed_evaluations": result.failed,
+                       "max_evals": max_evals, "seed": config.getoption("infpop_seed"), "space": space,
+                       "landscape": str(landscape.path)}
+            if previous:
+                summary |= self.gain_over_previous_hardware(*previous, result.best_throughput, landscape, evaluate)
+            self.session.store.write_json(tuned_path, summary)
+            say(f"infpop: {name}: best {result.best_point} -> {result.best_throughput:,.1f} tok/s "
+                f"({result.evaluations} evaluations, {result.cached} cached, {result.failed} failed); "
+                f"stored {tuned_path}")
+            if "gain_over_previous" in summary:
+                say(f"infpop: {name}: {summary['gain_over_previous']:+.1%} over the settings tuned on "
+                    f"{summary['previous_fingerprint']} ({summary['previous_point']}, "
+                    f"{summary['previous_point_throughput_tok_s']:,.1f} tok/s here)")
+        self.session.close()
+
+    def previous_tuned(self, name: str) -> tuple[str, dict[str, Any]] | None:
+        """(fingerprint, best point) of settings tuned for `name` on other hardware, if any."""
+        for fingerprint in self.session.store.fingerprints():
+            previous = self.tuned_file(name, "tuned.json", fingerprint)
+            if fingerprint != self.session.hardware.fingerprint and previous.exists():
+                return fingerprint, self.session.store.read_json(previous)["best_point"]
+        return None
+
+    def gain_over_previous_hardware(self, fingerprint: str, point: dict[str, Any], best: float, landscape: Any,
+                                    evaluate: Any) -> dict[str, Any]:
+        """The study's upgrade/downgrade experiment: how much re-tuning gains over keeping the settings that were
+        tuned on other hardware (evaluated here, through the same cache)."""
+        if point.get("gpus", 0) > len(self.session.own_gpus):
+            return {"previous_fingerprint": fingerprint, "previous_point": point,
+                    "previous_point_note": "needs more GPUs than present"}
+        record, _ = landscape.measure(point, evaluate)
+        if record["status"] != "ok":
+            return {"previous_fingerprint": fingerprint, "previous_point": point,
+                    "previous_point_note": f"{record['status']}: {record.get('reason')}"}
+        return {"previous_fingerprint": fingerprint, "previous_point": point,
+                "previous_point_throughput_tok_s": record["throughput_tok_s"],
+                "gain_over_previous": best / record["throughput_tok_s"] - 1}
+
+    def tuned_params(self) -> list[Any]:
+        """Perf-test parameters at the tuned settings of this fingerprint; a skipped placeholder where none."""
+        from .tune import case_for
+
+        params = []
+        for engine, model, workload, num_prompts, target in self.tune_targets():
+            name = self.tuned_name(engine, model, workload)
+            path = self.tuned_file(name, "tuned.json")
+            if not path.exists():
+                params.append(pytest.param(None, id=f"{target}-{name}-untuned", marks=[
+                    getattr(pytest.mark, target), pytest.mark.skip(
+                        reason=f"no tuned settings for {self.session.hardware.fingerprint} ({path}): run with --infpop-tune")]))
+                continue
+            try:
+                point = self.session.store.read_json(path)["best_point"]
+            except (BaselineError, KeyError) as err:
+                raise pytest.UsageError(f"{path}: {err}") from None
+            case = case_for(point, engine, model, workload, target, num_prompts)
+            params.append(pytest.param(case, id=f"{case.id}-tuned", marks=[getattr(pytest.mark, target)]))
+        return params
