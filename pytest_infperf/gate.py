@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Sequence
 
 from .stats import SessionComparison, adjust, between_session_variance, cliffs_magnitude, compare_sessions, \
-    variance_prior
+    pooled_variance, variance_prior
 from .store import Baseline, BaselineError, BaselineStore
 
 if TYPE_CHECKING:
@@ -87,15 +87,18 @@ def host_differences(record: dict[str, Any], sessions: Sequence[dict[str, Any]])
 
 
 def judge_metric(record: dict[str, Any], baseline: Baseline, metric: str, threshold: float, alpha: float,
-                 prior: tuple[float, float], floor: float) -> Verdict:
-    """One metric of an ok record against a comparable baseline, at the per-item `alpha`."""
+                 prior: Prior, floor: float) -> Verdict:
+    """One metric of an ok record against a comparable baseline, at the per-item `alpha`. Launch-bound
+    configurations never assume less than their class's mean between-session variance: measured on H200, a third
+    session on another host was 27% below two sessions that agreed within 6% on their own host."""
     ref = str(baseline.path)
     new, sessions = record.get(f"{metric}_samples"), baseline.samples(metric)
     if not new or not sessions:
         where = "this run" if not new else f"baseline {ref}"
         return Verdict("no-baseline", f"{metric}: {where} has no per-repeat samples of it", None, ref, metric)
     higher_is_better, scale, unit = GATE_METRICS[metric]
-    c = compare_sessions(new, sessions, higher_is_better, alpha, prior, floor)
+    class_mean = prior.class_mean if is_launch_bound(baseline.ok_sessions) else 0.0
+    c = compare_sessions(new, sessions, higher_is_better, alpha, (prior.s0_var, prior.d0), floor, class_mean)
     confidence = 1 - 2 * alpha
     summary = (f"{metric}: baseline {c.median_base * scale:,.1f}{unit} ({c.sessions} session(s)), now "
                f"{c.median_new * scale:,.1f}{unit}: {c.change:+.1%} (ratio {c.ratio:.3f}, {confidence:.2%} CI "
@@ -125,20 +128,30 @@ def worst(verdicts: Sequence[Verdict]) -> Verdict:
                    head.metric, head.host_differences)
 
 
-def pooled_priors(baselines: Sequence[Baseline], metric: str) -> dict[bool, tuple[float, float]]:
-    """The prior (s0^2, d0) of between-session variance over alike configurations (launch-bound or not), fitted
-    by empirical Bayes (stats.variance_prior): what another session of a configuration like this one moves by,
-    and how much that says about this one. Keyed by is_launch_bound."""
+@dataclass(frozen=True)
+class Prior:
+    """What the alike configurations of a baseline folder say about between-session variance: the empirical-Bayes
+    prior (s0^2, d0) and the plain mean variance of the class (a floor for host-sensitive configurations)."""
+
+    s0_var: float = 0.0
+    d0: float = 0.0
+    class_mean: float = 0.0
+
+
+def pooled_priors(baselines: Sequence[Baseline], metric: str) -> dict[bool, Prior]:
+    """Per class (keyed by is_launch_bound): the prior of between-session variance over alike configurations,
+    fitted by empirical Bayes (stats.variance_prior): what another session of a configuration like this one moves
+    by, and how much that says about this one; and the class's pooled mean variance."""
     parts: dict[bool, list[tuple[float, int]]] = {True: [], False: []}
     for baseline in baselines:
         parts[is_launch_bound(baseline.ok_sessions)].append(between_session_variance(baseline.samples(metric)))
-    return {bound: variance_prior(found) for bound, found in parts.items()}
+    return {bound: Prior(*variance_prior(found), pooled_variance(found)[0]) for bound, found in parts.items()}
 
 
 def judge_against(record: dict[str, Any], baseline: Baseline, settings: "Settings", alpha: float,
                   priors: Any) -> Verdict:
     """An ok record against a comparable baseline: the host check, then every gated metric at `alpha`;
-    `priors(metric, launch_bound)` gives the pooled (variance, df)."""
+    `priors(metric, launch_bound)` gives the class's Prior."""
     if not baseline.ok_sessions:
         return Verdict("no-baseline", f"baseline {baseline.path} has no ok session", baseline_ref=str(baseline.path))
     launch_bound = is_launch_bound(baseline.ok_sessions)
@@ -217,7 +230,7 @@ class Gate:
     settings: "Settings"
     hardware: "Hardware"
     planned: int = 1  # gated items of this session (m), known after collection
-    _priors: dict[tuple[str, str], dict[bool, tuple[float, float]]] = field(default_factory=dict)
+    _priors: dict[tuple[str, str], dict[bool, Prior]] = field(default_factory=dict)
 
     @property
     def family_size(self) -> int:
@@ -254,7 +267,7 @@ class Gate:
         test), read once per folder and metric."""
         folder = baseline.path.parent
 
-        def prior(metric: str, launch_bound: bool) -> tuple[float, float]:
+        def prior(metric: str, launch_bound: bool) -> Prior:
             key = (str(folder), metric)
             if key not in self._priors:
                 self._priors[key] = pooled_priors(self.store.readable(folder), metric)

@@ -215,7 +215,8 @@ def _cgroup_memory_limit() -> int | None:
 @functools.lru_cache(maxsize=1)
 def host_info() -> dict[str, Any]:
     """What the host adds to a measurement: the CPU that launches every kernel, how much of it this process may
-    use (affinity, container quota), memory and the kernel. Small models and small batches are launch-bound, so
+    use (affinity, container quota), memory, the kernel, and the boot id, which tells two VMs apart when their
+    hostname and CPU name are generic (every H200 lease here says "vm" and "Intel(R) Xeon(R) Processor"). Small models and small batches are launch-bound, so
     their throughput follows these as much as the GPU; every record and baseline session carries them."""
     try:
         usable = len(os.sched_getaffinity(0))
@@ -223,7 +224,8 @@ def host_info() -> dict[str, Any]:
         usable = os.cpu_count() or 1
     return {"host_cpu_model": _cpu_model(), "host_cpu_count": os.cpu_count() or 1, "host_cpus_usable": usable,
             "host_cpu_quota": _cgroup_cpu_limit(), "host_memory_bytes": _host_memory(),
-            "host_memory_limit_bytes": _cgroup_memory_limit(), "host_kernel": platform.release()}
+            "host_memory_limit_bytes": _cgroup_memory_limit(), "host_kernel": platform.release(),
+            "host_boot_id": _read("/proc/sys/kernel/random/boot_id")}
 
 
 def host_load() -> float | None:

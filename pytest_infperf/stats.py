@@ -123,7 +123,8 @@ class SessionComparison:
 
 
 def compare_sessions(new: Sequence[float], base_sessions: Sequence[Sequence[float]], higher_is_better: bool,
-                     alpha: float, prior: tuple[float, float] = (0.0, 0), floor: float = 0.0) -> SessionComparison:
+                     alpha: float, prior: tuple[float, float] = (0.0, 0), floor: float = 0.0,
+                     class_mean: float = 0.0) -> SessionComparison:
     """Judge one new session (its repeat samples) against k baseline sessions (theirs).
 
     The unit of replication is the session: repeats inside one session share its worker process, model load and
@@ -133,7 +134,9 @@ def compare_sessions(new: Sequence[float], base_sessions: Sequence[Sequence[floa
     (d_c s_c^2 + d_0 s_0^2) / (d_c + d_0) with d_0 = min(prior df, max_prior_df); never below the configuration's
     own spread nor below `floor` (a relative sd); `prior` is (s0^2, d0) from `variance_prior`, whose d0 says how
     alike the configurations' spreads are. With one session and no prior, the spread between repeats is all there
-    is; the result then says so in noise_source."""
+    is; the result then says so in noise_source. `class_mean` (a variance) is a further floor: the gate passes the
+    arithmetic mean of its class for host-sensitive configurations, whose spread between hosts a few sessions on one
+    host cannot show."""
     new_arr = np.asarray(new, float)
     if new_arr.size == 0 or not base_sessions or any(len(s) == 0 for s in base_sessions):
         raise ValueError("no samples to compare")
@@ -155,6 +158,8 @@ def compare_sessions(new: Sequence[float], base_sessions: Sequence[Sequence[floa
         var = within * (np.pi / 2) / max(1, min(x.size for x in logs))  # variance of a median of n repeats
         df = max(1, min(x.size for x in logs) - 1)
         source = "1 session: between-session spread unknown, repeats only"
+    if var < class_mean and class_mean >= floor ** 2:
+        var, source = class_mean, f"mean spread of its class, {np.sqrt(class_mean):.1%} (" + source + ")"
     if var < floor ** 2:
         var, source = floor ** 2, f"noise floor {floor:.1%} (" + source + ")"
     se = float(np.sqrt(var * (1 + 1 / k)))

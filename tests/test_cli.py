@@ -117,3 +117,24 @@ def test_bad_input_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixtur
     bad.write_text("{oops\n")
     assert main(["report", str(bad)]) == 2
     assert "bad.jsonl:1: not valid JSON" in capsys.readouterr().err
+
+
+CROSSHOST = DATA / "baselines-h200-crosshost" / "h200-140gb-x1"  # two isolated sessions, lease 2 (2026-11-24)
+AA = DATA / "records-h200-crosshost-aa.jsonl"  # the same 12 configurations on another H200 lease, unchanged code
+
+
+def test_cross_host_a_a_on_h200_passes_and_a_halving_fails(tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """Real records: launch-bound configurations moved by up to -27% between the two hosts, and no verdict may be
+    a regression; the same records at half the throughput must fail everywhere."""
+    assert main(["compare", str(CROSSHOST), str(AA), "--json", str(tmp_path / "aa.json")]) == 0
+    rows = json.loads((tmp_path / "aa.json").read_text())["rows"]
+    assert len(rows) == 12 and {r["verdict"] for r in rows} <= {"unchanged", "underpowered"}
+    assert min(r["change"] for r in rows) < -0.25  # vLLM GPT-2 bs4: the host, not the engine
+    halved = tmp_path / "halved.jsonl"
+    halved.write_text("".join(json.dumps(r | {"throughput_tok_s": r["throughput_tok_s"] / 2,
+                                              "throughput_tok_s_samples": [x / 2 for x in r["throughput_tok_s_samples"]]})
+                              + "\n" for r in map(json.loads, AA.read_text().splitlines())))
+    capsys.readouterr()
+    assert main(["compare", str(CROSSHOST), str(halved), "--json", str(tmp_path / "half.json")]) == 1
+    assert {r["verdict"] for r in json.loads((tmp_path / "half.json").read_text())["rows"]} == {"regression"}

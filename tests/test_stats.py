@@ -7,7 +7,7 @@ import pytest
 
 from pathlib import Path
 
-from pytest_infperf.gate import judge_metric
+from pytest_infperf.gate import Prior, judge_metric
 from pytest_infperf.stats import (adjust, anova_tukey, between_session_variance, cliffs_delta, cliffs_magnitude,
                                   compare_sessions, pearson, pooled_variance, wilcoxon_p)
 from pytest_infperf.store import Baseline
@@ -72,11 +72,11 @@ def _baseline(*sessions: list[float]) -> Baseline:
 def test_judge_needs_both_significance_and_size() -> None:
     base = _baseline([100.0, 101, 99], [101.0, 102, 100], [99.0, 100, 98])
     verdict = lambda factor: judge_metric({"throughput_tok_s_samples": [100.0 * factor] * 3}, base,  # noqa: E731
-                                          "throughput_tok_s", 0.05, 0.05, (0.0, 0), 0.01).outcome
+                                          "throughput_tok_s", 0.05, 0.05, Prior(), 0.01).outcome
     assert [verdict(f) for f in (0.9, 0.98, 1.2)] == ["regression", "unchanged", "improvement"]
     noisy = _baseline([100.0], [130.0], [80.0])  # sessions 25% apart: a 10% drop cannot be told from noise
     outcome = judge_metric({"throughput_tok_s_samples": [90.0] * 3}, noisy, "throughput_tok_s", 0.05, 0.05,
-                           (0.0, 0), 0.01).outcome
+                           Prior(), 0.01).outcome
     assert outcome == "underpowered"
 
 
