@@ -79,7 +79,7 @@ def compare(a_source: Path, b_source: Path, metric: str = "throughput_tok_s",
 def _gate_rows(rows: list[dict[str, Any]], sessions: list[list[dict[str, Any]]], news: list[dict[str, Any]],
                source: Path, settings: Any) -> None:
     """The gate's verdict on each pair, as `infperf compare` exit codes need it (same code as the plugin's)."""
-    from .gate import Verdict, correct, item_alpha, judge_against, pooled_priors
+    from .gate import correct, failure_verdict, item_alpha, judge_against, pooled_priors
     from .store import IDENTITY_FIELDS, Baseline
 
     baselines = [Baseline(source, {f: runs[-1].get(f) for f in IDENTITY_FIELDS}, runs) for runs in sessions]
@@ -90,8 +90,9 @@ def _gate_rows(rows: list[dict[str, Any]], sessions: list[list[dict[str, Any]]],
         if new["status"] == "ok":
             verdict = judge_against(new, baseline, settings, item_alpha(settings, family),
                                     lambda m, bound: priors[m][bound])
-        else:
-            verdict = Verdict("regression", f"REGRESSION {new['status']} where A was ok: {new.get('reason')}")
+        else:  # A's configurations all have ok sessions (see compare), so this is a verdict
+            verdict = failure_verdict(new, baseline)
+            assert verdict is not None
         judged.append(verdict.as_record_fields())
     correct(judged, settings, family)
     for row, fields in zip(rows, judged):

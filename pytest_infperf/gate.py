@@ -86,6 +86,13 @@ def host_differences(record: dict[str, Any], sessions: Sequence[dict[str, Any]])
     return found
 
 
+def beyond_threshold(change: float, higher_is_better: bool, threshold: float) -> tuple[bool, bool]:
+    """(worse, better): is the relative change beyond the threshold in the bad, or in the good, direction."""
+    worse = change <= -threshold if higher_is_better else change >= threshold
+    better = change >= threshold if higher_is_better else change <= -threshold
+    return worse, better
+
+
 def judge_metric(record: dict[str, Any], baseline: Baseline, metric: str, threshold: float, alpha: float,
                  prior: Prior, floor: float) -> Verdict:
     """One metric of an ok record against a comparable baseline, at the per-item `alpha`. Launch-bound
@@ -105,8 +112,7 @@ def judge_metric(record: dict[str, Any], baseline: Baseline, metric: str, thresh
                f"[{c.ratio_low:.3f}, {c.ratio_high:.3f}]); one-sided p={min(c.p_worse, c.p_better):.2g} "
                f"(t, {c.df:g} df, alpha {alpha:.2g}); Cliff's delta {c.cliffs_delta:+.2f} "
                f"({cliffs_magnitude(c.cliffs_delta)}); between-session noise {c.noise_sd:.1%} from {c.noise_source}")
-    worse = c.change <= -threshold if higher_is_better else c.change >= threshold
-    better = c.change >= threshold if higher_is_better else c.change <= -threshold
+    worse, better = beyond_threshold(c.change, higher_is_better, threshold)
     if worse and c.p_worse < alpha:
         return Verdict("regression", f"REGRESSION {summary}", c, ref, metric)
     if better and c.p_better < alpha:
@@ -174,6 +180,16 @@ def judge_against(record: dict[str, Any], baseline: Baseline, settings: "Setting
     return verdict
 
 
+def failure_verdict(record: dict[str, Any], baseline: Baseline) -> Verdict | None:
+    """OOM, error or timeout where the baseline was ok is a regression; None when the baseline has no ok session."""
+    if not baseline.ok_sessions:
+        return None
+    medians = ", ".join(f"{s['throughput_tok_s']:,.1f}" for s in baseline.ok_sessions)
+    return Verdict("regression", f"REGRESSION {record['status']} where baseline {baseline.path} was ok in "
+                                 f"{len(baseline.ok_sessions)} session(s) ({medians} tok/s): {record.get('reason')}",
+                   baseline_ref=str(baseline.path))
+
+
 def correct(records: Sequence[dict[str, Any]], settings: "Settings", family: int) -> list[dict[str, Any]]:
     """The multiple-testing correction over judged records (gate_* fields): adds gate_p_adjusted, turns
     significant changes beyond the threshold into regressions or stale baselines, and returns the records whose
@@ -187,14 +203,13 @@ def correct(records: Sequence[dict[str, Any]], settings: "Settings", family: int
     better = adjust([r["gate_p_better"] for r in judged] + padding, s.multiple_testing)
     changed = []
     for r, p_worse, p_better in zip(judged, worse, better):
-        higher_is_better = GATE_METRICS[r["gate_metric"]][0]
-        change = r["gate_change"] if higher_is_better else -r["gate_change"]
+        beyond_worse, beyond_better = beyond_threshold(r["gate_change"], GATE_METRICS[r["gate_metric"]][0], s.threshold)
         r["gate_p_adjusted"] = min(p_worse, p_better)
-        if change <= -s.threshold and p_worse < s.alpha and r["gate_verdict"] != "regression":
+        if beyond_worse and p_worse < s.alpha and r["gate_verdict"] != "regression":
             r["gate_verdict"], r["gate_stale"] = "regression", False
             r["gate_message"] = f"REGRESSION ({s.multiple_testing}, adjusted p={p_worse:.2g}) {r['gate_message']}"
             changed.append(r)
-        elif change >= s.threshold and p_better < s.alpha and r["gate_verdict"] in ("unchanged", "underpowered"):
+        elif beyond_better and p_better < s.alpha and r["gate_verdict"] in ("unchanged", "underpowered"):
             r["gate_verdict"], r["gate_stale"] = "improvement", True
             r["gate_message"] = f"stale baseline ({s.multiple_testing}, adjusted p={p_better:.2g}) {r['gate_message']}"
             changed.append(r)
@@ -286,14 +301,9 @@ class Gate:
                              self.priors(baseline))
 
     def judge_failure(self, record: dict[str, Any]) -> Verdict | None:
-        """OOM, error or timeout where the baseline was ok is a regression; None when there is no such baseline."""
+        """The verdict on a failed record (see `failure_verdict`); None when there is no baseline to compare."""
         baseline, _ = self.lookup(record)
-        if baseline is None or not baseline.ok_sessions:
-            return None
-        medians = ", ".join(f"{s['throughput_tok_s']:,.1f}" for s in baseline.ok_sessions)
-        return Verdict("regression", f"REGRESSION {record['status']} where baseline {baseline.path} was ok in "
-                                     f"{len(baseline.ok_sessions)} session(s) ({medians} tok/s): {record['reason']}",
-                       baseline_ref=str(baseline.path))
+        return None if baseline is None else failure_verdict(record, baseline)
 
     def finish(self, records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """The session's multiple-testing correction over every gated record (see `correct`)."""
