@@ -231,3 +231,24 @@ def host_info() -> dict[str, Any]:
 def host_load() -> float | None:
     """The 1-minute load average when a measurement ends: anything else running on the host shows here."""
     return round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
+
+
+def cpu_times() -> tuple[int, int, int] | None:
+    """(total, busy, steal) jiffies of all CPUs since boot, from /proc/stat; None where there is none."""
+    text = _read("/proc/stat")
+    if not text or not text.startswith("cpu "):
+        return None
+    fields = [int(v) for v in text.split("\n", 1)[0].split()[1:9]]
+    user, nice, system, idle, iowait, irq, softirq, steal = fields + [0] * (8 - len(fields))
+    total = sum(fields)
+    return total, total - idle - iowait, steal
+
+
+def host_cpu_share(before: tuple[int, int, int] | None, after: tuple[int, int, int] | None) -> dict[str, Any]:
+    """How busy the host's CPUs were over a measurement, and how much time the hypervisor gave to other guests
+    (steal). Launch-bound throughput follows the CPU: a high steal or a busy host explains a slow session."""
+    if before is None or after is None or after[0] <= before[0]:
+        return {"host_cpu_busy_pct": None, "host_cpu_steal_pct": None}
+    total = after[0] - before[0]
+    return {"host_cpu_busy_pct": round(100.0 * (after[1] - before[1]) / total, 2),
+            "host_cpu_steal_pct": round(100.0 * (after[2] - before[2]) / total, 3)}

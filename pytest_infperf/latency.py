@@ -43,21 +43,27 @@ class Histogram:
         return self.bounds[-2] if len(self.bounds) > 1 else None
 
 
+PERCENTILES = ((50, 1), (90, 10), (95, 20), (99, 100))  # (percentile, observations it needs)
+
+
 def summarize(prefix: str, samples: list[float], histogram: Histogram | None) -> dict[str, float | None]:
-    """{prefix_mean_s, prefix_p50_s, prefix_p90_s, prefix_p99_s}: exact where samples exist, else from the
-    histogram (exact mean from its sum, interpolated percentiles); p99 needs 100 observations, p90 needs 10."""
-    keys = {f"{prefix}_{k}_s": None for k in ("mean", "p50", "p90", "p99")}
+    """{prefix_mean_s, prefix_std_s, prefix_p50_s, prefix_p90_s, prefix_p95_s, prefix_p99_s}, the statistics
+    `vllm bench` reports: exact where samples exist; else from the histogram (exact mean from its sum,
+    percentiles interpolated inside buckets, no std). A percentile needs enough observations to mean anything
+    (p99: 100), else it stays None rather than repeat the maximum."""
+    keys: dict[str, float | None] = {f"{prefix}_{k}_s": None for k in ("mean", "std", "p50", "p90", "p95", "p99")}
     if samples:
         values = np.asarray(samples, dtype=float)
         n = len(values)
         keys[f"{prefix}_mean_s"] = float(values.mean())
-        for q, need in ((50, 1), (90, 10), (99, 100)):
+        keys[f"{prefix}_std_s"] = float(values.std())
+        for q, need in PERCENTILES:
             if n >= need:
                 keys[f"{prefix}_p{q}_s"] = float(np.percentile(values, q))
     elif histogram is not None and histogram.count > 0:
         n = histogram.count
         keys[f"{prefix}_mean_s"] = histogram.total / n
-        for q, need in ((50, 1), (90, 10), (99, 100)):
+        for q, need in PERCENTILES:
             if n >= need:
                 keys[f"{prefix}_p{q}_s"] = histogram.quantile(q / 100)
     return keys

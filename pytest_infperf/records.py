@@ -36,13 +36,36 @@ class RecordError(ValueError):
     pass
 
 
-@functools.lru_cache(maxsize=8)
-def git_commit(cwd: str) -> str | None:
+def _git(cwd: str, *args: str) -> str | None:
+    """One git query; None when git is missing, times out or fails (`rev-parse HEAD` outside a repository prints
+    the literal "HEAD" with exit status 128, which must not become a commit)."""
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10)
+        out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired):
         return None
-    return out.stdout.strip() or None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+# CI systems check out a commit without always leaving a usable .git (copies, shallow exports, containers).
+CI_COMMIT_VARIABLES = ("INFPERF_GIT_COMMIT", "GITHUB_SHA", "CI_COMMIT_SHA", "BUILDKITE_COMMIT", "GIT_COMMIT")
+CI_BRANCH_VARIABLES = ("INFPERF_GIT_BRANCH", "GITHUB_REF_NAME", "CI_COMMIT_REF_NAME", "BUILDKITE_BRANCH",
+                       "GIT_BRANCH")
+
+
+@functools.lru_cache(maxsize=8)
+def git_info(cwd: str) -> dict[str, Any]:
+    """{git_commit, git_branch, git_dirty} of the code under test: from git where `cwd` is a work tree, else
+    from the CI's variables (dirty then unknown, None). A dirty tree is a measurement of uncommitted code."""
+    commit = _git(cwd, "rev-parse", "--verify", "HEAD")
+    if commit:
+        branch = _git(cwd, "rev-parse", "--abbrev-ref", "HEAD")
+        status = _git(cwd, "status", "--porcelain", "--untracked-files=no")
+        return {"git_commit": commit, "git_branch": None if branch in (None, "HEAD") else branch,
+                "git_dirty": None if status is None else bool(status)}
+    env = os.environ
+    commit = next((env[k] for k in CI_COMMIT_VARIABLES if env.get(k)), None)
+    branch = next((env[k] for k in CI_BRANCH_VARIABLES if env.get(k)), None)
+    return {"git_commit": commit, "git_branch": branch, "git_dirty": None}
 
 
 def build_record(case: "Case", outcome: "Outcome", hardware: "Hardware", settings: "Settings",
@@ -64,7 +87,7 @@ def build_record(case: "Case", outcome: "Outcome", hardware: "Hardware", setting
         "driver_version": hardware.driver_version, "cuda_driver_version": hardware.cuda_driver_version,
         "cpu_model": hardware.cpu_model, "cpu_count": hardware.cpu_count,
         "python_version": platform.python_version(), "infperf_version": __version__,
-        "git_commit": git_commit(str(rootdir)), "host": socket.gethostname(), **host_info(),
+        **git_info(str(rootdir)), "host": socket.gethostname(), **host_info(),
         "host_load_1m": host_load(),
         "timestamp": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }

@@ -45,3 +45,37 @@ def test_schema_checks(change: dict, message: str | None) -> None:
         message = "missing engine"
     with pytest.raises(RecordError, match=message):
         check_record(record, "x")
+
+
+def test_git_info_names_commit_branch_and_dirty_tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+
+    from pytest_infperf.records import CI_COMMIT_VARIABLES, CI_BRANCH_VARIABLES, git_info
+
+    for name in CI_COMMIT_VARIABLES + CI_BRANCH_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    plain = tmp_path / "not-a-repo"
+    plain.mkdir()
+    # Outside a work tree `git rev-parse HEAD` prints "HEAD" and fails: no commit, not the word "HEAD".
+    assert git_info(str(plain)) == {"git_commit": None, "git_branch": None, "git_dirty": None}
+    monkeypatch.setenv("GITHUB_SHA", "abc123")
+    monkeypatch.setenv("GITHUB_REF_NAME", "main")
+    git_info.cache_clear()
+    assert git_info(str(plain)) == {"git_commit": "abc123", "git_branch": "main", "git_dirty": None}
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=repo, check=True,
+                              capture_output=True, text=True).stdout.strip()
+    git("init", "-q", "-b", "perf")
+    (repo / "f.txt").write_text("1")
+    git("add", "f.txt")
+    git("commit", "-q", "-m", "one")
+    git_info.cache_clear()
+    clean = git_info(str(repo))
+    assert clean == {"git_commit": git("rev-parse", "HEAD"), "git_branch": "perf", "git_dirty": False}
+    (repo / "f.txt").write_text("2")
+    git_info.cache_clear()
+    assert git_info(str(repo))["git_dirty"] is True
+    git_info.cache_clear()

@@ -46,6 +46,9 @@ def test_real_hf_run_writes_records_and_table(perf_project) -> None:
         assert min(r["repeat_wall_s_samples"]) >= r["min_repeat_s"]  # each repeat: whole passes, >= the minimum
         assert len(r["ttft_mean_s_samples"]) == 2 and min(r["ttft_mean_s_samples"]) > 0  # the gate pairs these
         assert r["ttft_mean_s"] > 0 and r["itl_mean_s"] > 0 and r["latency_source"] == "exact"
+        # HF runs static batches: every request of a batch has the batch's TTFT and end-to-end time
+        assert r["ttft_p50_s"] < r["e2e_p50_s"] and r["tpot_mean_s"] == pytest.approx(r["itl_mean_s"], rel=0.05)
+        assert 0 <= r["host_cpu_steal_pct"] <= r["host_cpu_busy_pct"] <= 100  # what else the host was doing
         assert r["normalised_latency_s_per_tok"] == pytest.approx(r["ttlt_s"] / (r["batch_size"] * 5))
         assert r["load_time_s"] > 0 and r["dummy_weights"] is True
         assert r["hardware_fingerprint"].startswith("cpu-") and r["test_id"].startswith("test_perf.py::")

@@ -22,11 +22,15 @@ class LoadRequest:
 
 @dataclass
 class BatchResult:
-    """One generate call over one batch. Engines that time requests themselves fill `ttft_s`/`itl_s` with exact
-    per-request samples; engines that only expose histograms fill `histograms` (name -> Histogram delta)."""
+    """One generate call over one batch, with exact per-request latencies where the engine can time them:
+    `ttft_s`, `tpot_s` (decode time / (output tokens - 1), vllm bench's TPOT) and `e2e_s` hold one value per
+    request, `itl_s` one per decode step. What an engine can only report as a histogram (vLLM's inter-token
+    latency offline) goes in `histograms` (name -> Histogram delta) and is labelled as such in the record."""
 
     output_tokens: int
     ttft_s: list[float] = field(default_factory=list)
+    tpot_s: list[float] = field(default_factory=list)
+    e2e_s: list[float] = field(default_factory=list)
     itl_s: list[float] = field(default_factory=list)
     histograms: dict[str, Histogram] = field(default_factory=dict)
 

@@ -103,9 +103,12 @@ class HfPipelineEngine:
         steps = len(clock.stamps)
         if steps != output_len:
             raise RuntimeError(f"generated {steps} tokens per prompt, expected exactly {output_len}")
-        ttft = clock.stamps[0] - start
+        ttft, e2e = clock.stamps[0] - start, clock.stamps[-1] - start
         gaps = [b - a for a, b in zip(clock.stamps, clock.stamps[1:])]
-        return BatchResult(output_tokens=steps * len(prompts), ttft_s=[ttft] * len(prompts), itl_s=gaps)
+        tpot = (e2e - ttft) / (steps - 1) if steps > 1 else None
+        n = len(prompts)  # a static batch: every request starts and finishes with the batch
+        return BatchResult(output_tokens=steps * n, ttft_s=[ttft] * n, e2e_s=[e2e] * n,
+                           tpot_s=[tpot] * n if tpot is not None else [], itl_s=gaps)
 
     def close(self) -> None:
         self.pipe = None

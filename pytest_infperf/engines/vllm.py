@@ -1,8 +1,11 @@
 """vLLM engine: LLM(...) with tensor parallelism over the trial's GPUs, b token-id prompts per generate call.
 
 Architecture-only models load with load_format="dummy"; prompts go in as token ids (skip_tokenizer_init), so
-no tokenizer is needed at run time. Latencies come from vLLM's own metrics (TTFT, inter-token, end-to-end
-histograms), taken as the difference of snapshots around each call.
+no tokenizer is needed at run time. Latencies are exact and per request, from the timestamps vLLM keeps for each
+request (`RequestOutput.metrics`, filled when stats are on): TTFT is vLLM's own first-token latency, decode
+time is last minus first token time, E2E = TTFT + decode, TPOT = decode / (tokens - 1) as `vllm bench` defines
+it. Offline vLLM keeps no per-token times, so inter-token latency alone comes from its Prometheus histogram
+(the difference of snapshots around each call; percentiles interpolated, labelled so in the record).
 """
 from __future__ import annotations
 
@@ -15,6 +18,22 @@ from .base import BatchResult, EngineNotAvailable, LoadRequest
 _METRICS = {"ttft": "vllm:time_to_first_token_seconds", "itl": "vllm:inter_token_latency_seconds",
             "e2e": "vllm:e2e_request_latency_seconds"}
 _METRIC_FALLBACKS = {"vllm:inter_token_latency_seconds": "vllm:time_per_output_token_seconds"}
+
+
+def _request_latencies(outputs: list[Any]) -> dict[str, list[float]] | None:
+    """Exact TTFT, TPOT and E2E per request from vLLM's per-request stats; None where a version keeps none."""
+    ttft, tpot, e2e = [], [], []
+    for output in outputs:
+        stats = getattr(output, "metrics", None)
+        if stats is None or not getattr(stats, "first_token_latency", 0.0):
+            return None
+        decode = max(stats.last_token_ts - stats.first_token_ts, 0.0)
+        tokens = len(output.outputs[0].token_ids)
+        ttft.append(stats.first_token_latency)
+        e2e.append(stats.first_token_latency + decode)
+        if tokens > 1:
+            tpot.append(decode / (tokens - 1))
+    return {"ttft_s": ttft, "tpot_s": tpot, "e2e_s": e2e}
 
 
 def _histograms(llm: Any) -> dict[str, Histogram]:
@@ -81,7 +100,11 @@ class VllmEngine:
         if any(c != output_len for c in counts):
             raise RuntimeError(f"vLLM generated {min(counts)}..{max(counts)} tokens per prompt, expected {output_len}")
         deltas = {k: after[k] - before[k] for k in after if k in before}
-        return BatchResult(output_tokens=sum(counts), histograms=deltas)
+        exact = _request_latencies(outputs)
+        if exact is None:  # no per-request stats: the histograms are all there is
+            return BatchResult(output_tokens=sum(counts), histograms=deltas)
+        return BatchResult(output_tokens=sum(counts), histograms={k: v for k, v in deltas.items() if k == "itl"},
+                           **exact)
 
     def close(self) -> None:
         if self.llm is not None:

@@ -12,6 +12,7 @@ import time
 from typing import Any, Sequence
 
 from ..engines.base import BatchResult, Engine
+from ..hardware import cpu_times, host_cpu_share
 from ..latency import Histogram, summarize
 from ..telemetry import GpuSampler
 from ..workloads import Prompt
@@ -67,11 +68,13 @@ def measure(engine: Engine, prompts: Sequence[Prompt], batch_size: int, output_l
     warmup_s = time.perf_counter() - wall_start
     engine.reset_memory_peak()
     slowdown = test_only_slowdown()
-    throughput, repeat_wall, passes, ttlt, ttft, itl = [], [], [], [], [], []
+    throughput, repeat_wall, passes, ttlt = [], [], [], []
+    ttft, tpot, e2e, itl = [], [], [], []  # exact: one per request (ITL: one per decode step)
     ttft_by_repeat: list[float | None] = []  # mean TTFT of each repeat, so the gate can judge latency like throughput
     histograms: dict[str, Histogram] = {}
     generate_s = 0.0
     total_tokens = 0
+    cpu_before = cpu_times()
     with GpuSampler(gpu_indices) as sampler:
         for _ in range(repeats):
             tokens, repeat_start, repeat_passes = 0, time.perf_counter(), 0
@@ -89,6 +92,8 @@ def measure(engine: Engine, prompts: Sequence[Prompt], batch_size: int, output_l
                     ttlt.append(elapsed)
                     tokens += result.output_tokens
                     ttft += result.ttft_s
+                    tpot += result.tpot_s
+                    e2e += result.e2e_s
                     itl += result.itl_s
                     _merge(histograms, result)
             wall = time.perf_counter() - repeat_start
@@ -101,6 +106,7 @@ def measure(engine: Engine, prompts: Sequence[Prompt], batch_size: int, output_l
                 ttft_hist = ttft_hist - ttft_hist_before
             ttft_by_repeat.append(summarize("ttft", ttft[ttft_before:], ttft_hist)["ttft_mean_s"])
     measured_wall = sum(repeat_wall)
+    host_cpu = host_cpu_share(cpu_before, cpu_times())
     median_ttlt = statistics.median(ttlt)
     record: dict[str, Any] = {
         "throughput_tok_s": statistics.median(throughput),
@@ -121,13 +127,15 @@ def measure(engine: Engine, prompts: Sequence[Prompt], batch_size: int, output_l
         "measured_wall_s": measured_wall,
         "trial_wall_s": time.perf_counter() - wall_start,
         "latency_source": "exact" if ttft else ("engine-histogram" if histograms else None),
+        "itl_source": "exact" if itl else ("engine-histogram" if "itl" in histograms else None),
     }
+    record |= host_cpu
     if slowdown:
         record["test_only_slowdown"] = slowdown
     record |= summarize("ttft", ttft, histograms.get("ttft"))
+    record |= summarize("tpot", tpot, None)
+    record |= summarize("e2e", e2e, histograms.get("e2e"))
     record |= summarize("itl", itl, histograms.get("itl"))
-    if "e2e" in histograms:
-        record |= summarize("e2e", [], histograms["e2e"])
     record |= sampler.summary.as_record_fields()
     peak = engine.memory_peak_bytes()
     record["peak_gpu_mem_bytes"] = peak if peak is not None else record.get("gpu_mem_used_max_bytes")
