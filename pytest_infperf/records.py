@@ -80,6 +80,7 @@ def build_record(case: "Case", outcome: "Outcome", hardware: "Hardware", setting
         "workload": case.workload.id, "workload_name": case.workload.name,
         "input_len_tokens": case.workload.input_len, "output_len_tokens": case.workload.output_len,
         "num_prompts": case.num_prompts, "knobs": dict(case.knobs) or None, "repeats": settings.repeats, "warmup_batches": settings.warmup,
+        "cpu_affinity": settings.cpu_affinity,
         "load_time_s": load.get("load_time_s"), "engine_args": load.get("engine_args"),
         "hardware_fingerprint": hardware.fingerprint, "hardware_generation": hardware.generation,
         "gpu_name": hardware.gpu_name, "gpu_count_present": hardware.gpu_count,

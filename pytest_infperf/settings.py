@@ -6,6 +6,7 @@ so errors appear at parse time) and the ini value (pytest.UsageError at configur
 from __future__ import annotations
 
 import argparse
+import os
 import dataclasses
 import re
 from dataclasses import dataclass, field
@@ -181,6 +182,26 @@ def memory_size(text: str) -> int:
     return int(float(number) * 1024 ** " kmgt".index(unit or " "))
 
 
+def cpu_affinity(text: str) -> str:
+    """none, cores, gpu-local, or an explicit CPU list such as 0-7,16-23."""
+    if text in ("none", "cores", "gpu-local"):
+        return text
+    from .hardware import parse_cpu_list
+
+    try:
+        wanted = parse_cpu_list(text)
+    except ValueError:
+        wanted = []
+    if not wanted:
+        raise argparse.ArgumentTypeError(f"{text!r} is not none, cores, gpu-local or a CPU list such as 0-7,16-23")
+    allowed = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set(wanted)
+    outside = sorted(set(wanted) - allowed)
+    if outside:
+        raise argparse.ArgumentTypeError(f"CPUs {outside} are not available here (this process may use "
+                                         f"{len(allowed)} CPUs: {sorted(allowed)[:8]}...)")
+    return text
+
+
 def path(text: str) -> Path:
     return Path(text)
 
@@ -223,6 +244,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("trial-timeout", positive_float, "1800", "seconds one measurement may take"),
     Option("worker-memory", memory_size, None, "cap the worker's address space (e.g. 8GB): larger batches then OOM cleanly"),
     Option("seed", non_negative_int, "0", "seed for random weights and synthetic prompts"),
+    Option("cpu-affinity", cpu_affinity, "none", "CPUs each trial's worker and its engine processes run on: none, "
+           "cores (one per physical core, no shared hyperthreads), gpu-local (those of the GPUs' NUMA node, one per "
+           "core, like numactl --cpunodebind), or a list such as 0-7"),
     # vLLM knobs
     Option("max-num-seqs", positive_int, None, "vLLM max_num_seqs"),
     Option("max-num-batched-tokens", positive_int, None, "vLLM max_num_batched_tokens"),
@@ -293,6 +317,7 @@ class Settings:
     trial_timeout: float = 1800.0
     worker_memory: int | None = None
     seed: int = 0
+    cpu_affinity: str = "none"
     vllm: VllmKnobs = field(default_factory=VllmKnobs)
     baselines: Path = Path("baselines")
     save: bool = False

@@ -60,11 +60,14 @@ def test_real_hf_run_writes_records_and_table(perf_project) -> None:
 def test_oom_is_recorded_and_larger_batches_are_not_run(perf_project) -> None:
     matrix = TINY.replace("batch_sizes = [1, 4]", "batch_sizes = [1, 4096, 8192]").replace("num_prompts = 8", "num_prompts = 2")
     pytester = perf_project(matrix, extra_ini="infperf_worker_memory = 3GB")
-    result = pytester.runpytest("-m", "cpu", "-rs", "--infperf-repeats", "1", "--infperf-warmup", "0")
+    result = pytester.runpytest("-m", "cpu", "-rs", "--infperf-repeats", "1", "--infperf-warmup", "0",
+                                "--infperf-cpu-affinity", "0")
     result.assert_outcomes(passed=1, skipped=2)
     result.stdout.fnmatch_lines(["*out of memory (recorded as oom)*", "*not run: batch size 4096 already ran out*"])
     statuses = [(r["batch_size"], r["status"]) for r in read_records(pytester.path / "records.jsonl")]
     assert statuses == [(1, "ok"), (4096, "oom"), (8192, "oom")]
+    ok = read_records(pytester.path / "records.jsonl")[0]  # the worker ran pinned where it was told
+    assert (ok["cpu_affinity"], ok["worker_cpus"], ok["worker_cpu_count"]) == ("0", "0", 1)
 
 
 def test_crashing_worker_fails_its_trial_and_the_session_goes_on(perf_project) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..cases import Case, TrialKey
-from ..hardware import Gpu
+from ..hardware import Gpu, worker_cpus
 from ..models import load_config, materialize, max_positions, resolve
 from ..settings import Settings, warmup_for
 
@@ -127,6 +127,9 @@ class TrialPool:
         env["PYTHONUNBUFFERED"] = "1"
         if self.settings.worker_memory:
             env["INFPERF_WORKER_MEMORY_BYTES"] = str(self.settings.worker_memory)
+        cpus = worker_cpus(self.settings.cpu_affinity, physical)
+        if cpus:
+            env["INFPERF_WORKER_CPUS"] = ",".join(map(str, cpus))
         return env
 
     def _start(self, key: TrialKey) -> Outcome | None:

@@ -78,7 +78,7 @@ class Worker:
         indices = [int(i) for i in os.environ.get("INFPERF_NVML_INDICES", "").split(",") if i.strip()]
         result = measure(self.engine, prompts, request["batch_size"], request["workload"]["output_len"],
                          request["repeats"], request["warmup"], indices, request.get("min_repeat_s", 0.0))
-        return {"ok": True, "result": result}
+        return {"ok": True, "result": result | cpus_in_use()}
 
     def handle(self, request: dict[str, Any]) -> dict[str, Any]:
         op = request.get("op")
@@ -110,9 +110,25 @@ def _cap_memory() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (int(limit), int(limit)))
 
 
+def _pin_cpus() -> None:
+    """Run on the CPUs the pool chose (--infperf-cpu-affinity); vLLM's engine processes inherit them."""
+    cpus = os.environ.get("INFPERF_WORKER_CPUS")
+    if cpus and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, [int(c) for c in cpus.split(",")])
+
+
+def cpus_in_use() -> dict[str, Any]:
+    """The worker's CPU set as the record keeps it: how many, and which."""
+    if not hasattr(os, "sched_getaffinity"):
+        return {"worker_cpus": None, "worker_cpu_count": None}
+    cpus = sorted(os.sched_getaffinity(0))
+    return {"worker_cpus": ",".join(map(str, cpus)), "worker_cpu_count": len(cpus)}
+
+
 def main() -> None:
     out = _protocol_stream()
     _cap_memory()
+    _pin_cpus()
     worker = Worker()
     for line in sys.stdin:
         if not line.strip():
