@@ -1,9 +1,9 @@
 """The gate's false alarms and detection, per item and per suite, with between-session noise from stored sessions.
 
 Noise source: the H200 sessions measured for the cross-host check (docs/results/gate-crosshost): two isolated
-sessions on one lease (the shipped baselines) and one on another lease, 12 configurations, 5 repeats each. Per
-configuration it keeps the between-session sd of the session medians (log scale) and the within-session residuals
-of the repeats. A simulated build draws, for each of m items (the 12 configurations, cycled), k baseline sessions
+sessions on one lease and one on each of two other leases (the shipped baselines), 12 configurations, 5 repeats
+each. Per configuration it keeps the between-session sd of the session medians (log scale) and the within-session
+residuals of the repeats. A simulated build draws, for each of m items (the 12 configurations, cycled), k baseline sessions
 and one new session: session offset ~ N(0, sd_b of that configuration), repeats resampled from its residuals; the
 new session is multiplied by (1 - drop). Each build then goes through the product's own gate code (pooled priors
 by launch-bound class, alpha / m per item, Holm at the end), so what is measured is what `pytest --infperf-compare`
@@ -30,7 +30,7 @@ from pytest_infperf.settings import Settings
 from pytest_infperf.store import Baseline
 
 RESULTS = Path(__file__).resolve().parents[1] / "docs" / "results" / "gate-crosshost"
-SESSIONS = ("h200-lease2-S1.jsonl", "h200-lease2-S2.jsonl", "h200-lease3-B1-aa.jsonl")
+SESSIONS = ("h200-lease2-S1.jsonl", "h200-lease2-S2.jsonl", "h200-lease3-B1-aa.jsonl", "h200-lease4-B2-aa.jsonl")
 
 
 class Config:
@@ -87,7 +87,8 @@ def main() -> None:
     args = parser.parse_args()
     settings = Settings()
     configs = load_configs()
-    print(f"noise: {len(configs)} H200 configurations, {len(SESSIONS)} sessions each (2 leases); gate defaults: "
+    leases = len({name.split("-")[1] for name in SESSIONS})
+    print(f"noise: {len(configs)} H200 configurations, {len(SESSIONS)} sessions each ({leases} leases); gate defaults: "
           f"threshold {settings.threshold:.0%}, alpha {settings.alpha}, {settings.multiple_testing}, noise floor "
           f"{settings.noise_floor:.0%}, {settings.repeats} repeats; {args.builds} builds per cell")
     for c in configs:

@@ -48,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     add.add_argument("records", type=Path, nargs="+", help="records files (.jsonl), one per session, oldest first")
     add.add_argument("--keep", type=positive_int, default=DEFAULT_KEEP_SESSIONS,
                      help="sessions a baseline keeps (default: %(default)s)")
+    add.add_argument("--replace", action="store_true", help="start every baseline these records touch over with "
+                     "them (for baselines measured the old way); baselines they do not touch stay as they are")
     args = parser.parse_args(argv)
     from . import analysis
 
@@ -67,8 +69,11 @@ def main(argv: list[str] | None = None) -> int:
             from .store import BaselineStore
 
             store = BaselineStore(args.baselines)
-            added = [store.save(r, keep=args.keep) for path in args.records for r in read_records(path)
-                     if r["status"] == "ok"]
+            added: list[Path] = []
+            for path in args.records:
+                for record in (r for r in read_records(path) if r["status"] == "ok"):
+                    fresh = args.replace and store.path_for(record["hardware_fingerprint"], record) not in added
+                    added.append(store.save(record, replace=fresh, keep=args.keep))
             print(f"added {len(added)} session(s) to {len(set(added))} baseline(s) under {args.baselines}")
         else:
             print(f"wrote {analysis.report(args.source, args.out, args.metric)}")

@@ -54,15 +54,19 @@ CI_BRANCH_VARIABLES = ("INFPERF_GIT_BRANCH", "GITHUB_REF_NAME", "CI_COMMIT_REF_N
 
 @functools.lru_cache(maxsize=8)
 def git_info(cwd: str) -> dict[str, Any]:
-    """{git_commit, git_branch, git_dirty} of the code under test: from git where `cwd` is a work tree, else
-    from the CI's variables (dirty then unknown, None). A dirty tree is a measurement of uncommitted code."""
+    """{git_commit, git_branch, git_dirty} of the code under test: INFPERF_GIT_COMMIT where set (a copied
+    checkout whose .git is stale or absent), else git where `cwd` is a work tree, else the CI's variables (dirty
+    then unknown, None). A dirty tree is a measurement of uncommitted code."""
+    env = os.environ
+    if env.get("INFPERF_GIT_COMMIT"):
+        return {"git_commit": env["INFPERF_GIT_COMMIT"], "git_branch": env.get("INFPERF_GIT_BRANCH"),
+                "git_dirty": None}
     commit = _git(cwd, "rev-parse", "--verify", "HEAD")
     if commit:
         branch = _git(cwd, "rev-parse", "--abbrev-ref", "HEAD")
         status = _git(cwd, "status", "--porcelain", "--untracked-files=no")
         return {"git_commit": commit, "git_branch": None if branch in (None, "HEAD") else branch,
                 "git_dirty": None if status is None else bool(status)}
-    env = os.environ
     commit = next((env[k] for k in CI_COMMIT_VARIABLES if env.get(k)), None)
     branch = next((env[k] for k in CI_BRANCH_VARIABLES if env.get(k)), None)
     return {"git_commit": commit, "git_branch": branch, "git_dirty": None}

@@ -91,6 +91,9 @@ def test_baseline_add_keeps_sessions_apart(tmp_path: Path, capsys: pytest.Captur
     files = sorted(root.glob("*/*/*.json"))
     assert len(files) == 2 and all(len(json.loads(f.read_text())["sessions"]) == 2 for f in files)
     assert "added 4 session(s) to 2 baseline(s)" in capsys.readouterr().out
+    # --replace: baselines measured the old way start over with the new sessions, which stay apart
+    assert main(["baseline", "add", "--replace", str(root), str(b), str(b)]) == 0
+    assert all(len(json.loads(f.read_text())["sessions"]) == 1 for f in files)  # b twice: one session
 
 
 def test_report_writes_plots_and_summary(tmp_path: Path) -> None:

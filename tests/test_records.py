@@ -78,4 +78,7 @@ def test_git_info_names_commit_branch_and_dirty_tree(tmp_path: Path, monkeypatch
     (repo / "f.txt").write_text("2")
     git_info.cache_clear()
     assert git_info(str(repo))["git_dirty"] is True
+    monkeypatch.setenv("INFPERF_GIT_COMMIT", "f00d")  # named by the user: wins over a copied, stale .git
+    git_info.cache_clear()
+    assert git_info(str(repo)) == {"git_commit": "f00d", "git_branch": None, "git_dirty": None}
     git_info.cache_clear()
