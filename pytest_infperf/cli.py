@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from .gate import Verdict, fails
 from .records import RecordError
@@ -40,6 +41,12 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("source", type=Path, help="records file or baselines folder")
     rep.add_argument("--out", type=Path, default=Path("infperf-report"))
     rep.add_argument("--metric", default="throughput_tok_s")
+    exp = sub.add_parser("export", help="write records in the JSON other tools read (vllm bench serve's result, "
+                                        "a saved pytest-benchmark run)")
+    exp.add_argument("records", type=Path, help="records file (.jsonl)")
+    exp.add_argument("--format", required=True, choices=("vllm-bench", "pytest-benchmark"))
+    exp.add_argument("--out", type=Path, required=True, help="JSON file to write (for pytest-benchmark, put it "
+                     "under .benchmarks/<machine>/NNNN_name.json to use --benchmark-compare)")
     base = sub.add_parser("baseline", help="manage stored baselines")
     base_sub = base.add_subparsers(dest="action", required=True)
     add = base_sub.add_parser("add", help="add the ok records of finished sessions to the baselines, each record "
@@ -64,6 +71,18 @@ def main(argv: list[str] | None = None) -> int:
             if failing:
                 print(f"infperf: {len(failing)} configuration(s) fail --fail-on {args.fail_on}", file=sys.stderr)
                 return 1
+        elif args.command == "export":
+            import json
+
+            from . import export
+            from .records import read_records
+
+            records = [r for r in read_records(args.records) if r["status"] == "ok"]
+            data: Any = ([export.to_vllm_bench(r) for r in records] if args.format == "vllm-bench"
+                         else export.to_pytest_benchmark(records))
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps(data, indent=2, default=str))
+            print(f"wrote {len(records)} configuration(s) as {args.format} to {args.out}")
         elif args.command == "baseline":
             from .records import read_records
             from .store import BaselineStore
@@ -77,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"added {len(added)} session(s) to {len(set(added))} baseline(s) under {args.baselines}")
         else:
             print(f"wrote {analysis.report(args.source, args.out, args.metric)}")
-    except (RecordError, BaselineError, OSError) as err:
+    except (RecordError, BaselineError, OSError, RuntimeError) as err:
         print(f"infperf: error: {err}", file=sys.stderr)
         return 2
     return 0

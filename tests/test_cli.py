@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from pytest_infperf.cli import main
+from pytest_infperf.records import read_records
 
 DATA = Path(__file__).parent / "data"
 H100 = DATA / "records-h100-llama-3-8b.jsonl"
@@ -141,3 +142,31 @@ def test_cross_host_a_a_on_h200_passes_and_a_halving_fails(tmp_path: Path,
     capsys.readouterr()
     assert main(["compare", str(CROSSHOST), str(halved), "--json", str(tmp_path / "half.json")]) == 1
     assert {r["verdict"] for r in json.loads((tmp_path / "half.json").read_text())["rows"]} == {"regression"}
+
+
+def test_export_is_read_by_the_tools_it_imitates(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import subprocess
+    import sys
+
+    records = DATA / "records-h200-crosshost-aa.jsonl"  # a real H200 session, 12 configurations
+    saved = tmp_path / ".benchmarks" / "Linux-CPython-3.11-64bit" / "0001_infperf.json"
+    assert main(["export", str(records), "--format", "pytest-benchmark", "--out", str(saved)]) == 0
+    run = json.loads(saved.read_text())
+    first = read_records(records)[0]
+    stats = run["benchmarks"][0]["stats"]  # rounds are the measured repeats' time per pass, not the trial
+    per_pass = [w / p for w, p in zip(first["repeat_wall_s_samples"], first["passes_per_repeat_samples"])]
+    assert stats["rounds"] == len(per_pass) and stats["median"] == pytest.approx(sorted(per_pass)[len(per_pass) // 2])
+    # pytest-benchmark's own compare command loads the saved run from its storage folder
+    shown = subprocess.run([sys.executable, "-c", "from pytest_benchmark.cli import main; main()", "compare",
+                            "0001", "--group-by", "group"], cwd=tmp_path, capture_output=True, text=True)
+    assert shown.returncode == 0, shown.stderr
+    assert "test_throughput[h200-vllm-gpt2-gpus1-bs16]" in shown.stdout and "Rounds" in shown.stdout
+
+    out = tmp_path / "vllm-bench.json"
+    assert main(["export", str(records), "--format", "vllm-bench", "--out", str(out)]) == 0
+    results = json.loads(out.read_text())
+    assert len(results) == 12 and results[0]["output_throughput"] == first["throughput_tok_s"]
+    assert results[0]["max_concurrency"] == first["batch_size"]
+    for key in ("request_throughput", "total_token_throughput", "mean_ttft_ms", "median_e2el_ms", "p99_itl_ms"):
+        assert key in results[0]
+    assert "wrote 12 configuration(s)" in capsys.readouterr().out
