@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     from .settings import Settings
 
 # Metrics the gate can judge: (higher is better, display scale, unit); each needs `<metric>_samples`.
-GATE_METRICS = {"throughput_tok_s": (True, 1.0, " tok/s"), "ttft_mean_s": (False, 1e3, " ms")}
+GATE_METRICS = {"throughput_tok_s": (True, 1.0, " tok/s"),
+                **{f"{name}_{stat}_s": (False, 1e3, " ms") for name in ("ttft", "tpot", "e2e") for stat in ("mean", "p50")}}
 # Worst first: the outcome of a test judged on several metrics is the worst of theirs.
 SEVERITY = ("error", "regression", "improvement", "not-comparable", "underpowered", "no-baseline", "unchanged")
 # Below this mean GPU utilisation (NVML, % of time a kernel ran) a configuration is launch-bound: the host CPU

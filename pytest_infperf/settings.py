@@ -271,7 +271,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("fail-on", choice(FAIL_ON), "regression", "what fails a test when comparing: regression, any significant change, never"),
     Option("threshold", fraction, "0.05", "smallest relative change that counts (0.05 = 5%)"),
     Option("gate-metrics", gate_metrics, "throughput_tok_s", "what the gate judges, each on its per-repeat samples: "
-           "throughput_tok_s (higher is better), ttft_mean_s (lower is better); a test fails if any regresses"),
+           "throughput_tok_s (higher is better); per-request latency, lower is better: ttft_mean_s, ttft_p50_s, "
+           "tpot_mean_s, tpot_p50_s, e2e_mean_s, e2e_p50_s (mean or median of each repeat); a test fails if any "
+           "regresses"),
     Option("alpha", fraction, "0.05", "significance level of the whole session's gate (the family-wise false-alarm "
            "rate with holm)"),
     Option("multiple-testing", choice(MULTIPLE_TESTING), "holm", "correction over the session's gated items: holm "

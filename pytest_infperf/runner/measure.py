@@ -26,6 +26,7 @@ def make_batches(prompts: Sequence[Prompt], batch_size: int) -> list[list[Prompt
 
 
 TEST_ONLY_SLOWDOWN = "INFPERF_TEST_ONLY_SLOWDOWN"
+GATED_LATENCY = ("ttft", "tpot", "e2e")  # per-request latencies kept per repeat (mean and median) for the gate
 
 
 def test_only_slowdown() -> float:
@@ -70,7 +71,8 @@ def measure(engine: Engine, prompts: Sequence[Prompt], batch_size: int, output_l
     slowdown = test_only_slowdown()
     throughput, repeat_wall, passes, ttlt = [], [], [], []
     ttft, tpot, e2e, itl = [], [], [], []  # exact: one per request (ITL: one per decode step)
-    ttft_by_repeat: list[float | None] = []  # mean TTFT of each repeat, so the gate can judge latency like throughput
+    # per repeat, so the gate can judge latency like throughput: {"ttft_mean_s": [repeat 1, ...], ...}
+    latency_by_repeat: dict[str, list[float | None]] = {f"{n}_{s}_s": [] for n in GATED_LATENCY for s in ("mean", "p50")}
     histograms: dict[str, Histogram] = {}
     generate_s = 0.0
     total_tokens = 0
@@ -78,7 +80,8 @@ def measure(engine: Engine, prompts: Sequence[Prompt], batch_size: int, output_l
     with GpuSampler(gpu_indices) as sampler:
         for _ in range(repeats):
             tokens, repeat_start, repeat_passes = 0, time.perf_counter(), 0
-            ttft_before, ttft_hist_before = len(ttft), histograms.get("ttft")
+            starts = {"ttft": len(ttft), "tpot": len(tpot), "e2e": len(e2e)}
+            ttft_hist_before = histograms.get("ttft")
             while repeat_passes == 0 or time.perf_counter() - repeat_start < min_repeat_s:
                 repeat_passes += 1
                 for batch in batches:
@@ -104,14 +107,17 @@ def measure(engine: Engine, prompts: Sequence[Prompt], batch_size: int, output_l
             ttft_hist = histograms.get("ttft")
             if ttft_hist is not None and ttft_hist_before is not None:
                 ttft_hist = ttft_hist - ttft_hist_before
-            ttft_by_repeat.append(summarize("ttft", ttft[ttft_before:], ttft_hist)["ttft_mean_s"])
+            for name, values in (("ttft", ttft), ("tpot", tpot), ("e2e", e2e)):
+                summary = summarize(name, values[starts[name]:], ttft_hist if name == "ttft" else None)
+                for key in (f"{name}_mean_s", f"{name}_p50_s"):
+                    latency_by_repeat[key].append(summary[key])
     measured_wall = sum(repeat_wall)
     host_cpu = host_cpu_share(cpu_before, cpu_times())
     median_ttlt = statistics.median(ttlt)
     record: dict[str, Any] = {
         "throughput_tok_s": statistics.median(throughput),
         "throughput_tok_s_samples": throughput,
-        "ttft_mean_s_samples": ttft_by_repeat if None not in ttft_by_repeat else None,
+        **{f"{key}_samples": values if None not in values else None for key, values in latency_by_repeat.items()},
         "repeat_wall_s_samples": repeat_wall,
         "ttlt_s": median_ttlt,
         "normalised_latency_s_per_tok": median_ttlt / (batch_size * output_len),
