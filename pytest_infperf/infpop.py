@@ -10,7 +10,7 @@ import pytest
 
 from .cases import MatrixError, parse_fields
 from .store import BaselineError
-from .workloads import WorkloadSpec, parse_workload
+from .workloads import WorkloadSpec, parse_workload, prompt_count
 
 if TYPE_CHECKING:
     from .session import InfperfSession
@@ -74,7 +74,8 @@ class InfPop:
             except ValueError as err:
                 raise pytest.UsageError(str(err)) from None
             say(f"infpop: tuning {name} on {self.session.hardware.fingerprint}: {max_evals} evaluations over "
-                f"{space}")
+                f"{space}; a batch above the {prompt_count(workload, num_prompts)} prompts of an evaluation runs "
+                "over as many prompts as the batch")
             landscape = Landscape.open(self.tuned_file(name, "landscape.jsonl"))
             previous = self.previous_tuned(name)
 

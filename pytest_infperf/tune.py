@@ -199,5 +199,13 @@ def _as_hyperopt(point: dict[str, Any], values: dict[str, list[Any]], ordinal: s
 
 def case_for(point: dict[str, Any], engine: str, model: str, workload: Any, hardware: str,
              num_prompts: int | None) -> Case:
+    """The trial of one point. A batch larger than the evaluation's prompts runs over as many prompts as the
+    batch: otherwise the batch is one batch of all the prompts under a larger name, and the tuner would report a
+    batch size it never ran."""
+    from .workloads import prompt_count
+
     knobs = tuple(sorted((k, v) for k, v in point.items() if k in LOAD_KNOBS))
-    return Case(hardware, engine, model, point.get("gpus", 0), point["batch_size"], workload, num_prompts, knobs)
+    batch = point["batch_size"]
+    if batch > prompt_count(workload, num_prompts):
+        num_prompts = batch
+    return Case(hardware, engine, model, point.get("gpus", 0), batch, workload, num_prompts, knobs)

@@ -78,6 +78,16 @@ class Prompt:
     token_ids: tuple[int, ...]
 
 
+SYNTHETIC_DEFAULT_COUNT = 64
+
+
+def prompt_count(spec: WorkloadSpec, count: int | None) -> int:
+    """How many prompts `build_prompts` makes for `count` (None: the workload's default)."""
+    if count is not None:
+        return count
+    return len(humaneval_prefixes()) if spec.name == "humaneval" else SYNTHETIC_DEFAULT_COUNT
+
+
 def build_prompts(spec: WorkloadSpec, tokenizer: Any, count: int | None, seed: int) -> list[Prompt]:
     """The prompts of one workload, tokenized once so both engines see the same token counts.
 
@@ -92,7 +102,7 @@ def build_prompts(spec: WorkloadSpec, tokenizer: Any, count: int | None, seed: i
     words = _single_token_words(tokenizer)
     rng = random.Random(seed)
     prompts = []
-    for _ in range(count or 64):
+    for _ in range(prompt_count(spec, count)):
         text = "".join(rng.choice(words) for _ in range(spec.input_len or 1))
         ids = tuple(tokenizer.encode(text, add_special_tokens=False))
         if len(ids) != spec.input_len:

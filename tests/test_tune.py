@@ -112,6 +112,9 @@ def test_real_tuning_run_on_cpu(perf_project, tmp_path: Path) -> None:
     statuses = {r["infpop_point"]["batch_size"]: r["status"]
                 for r in read_records(folder / "hf-tiny-gpt2-humaneval-out5.landscape.jsonl")}
     assert statuses[4096] == "oom"
+    prompts = {r["infpop_point"]["batch_size"]: r["num_prompts"]
+               for r in read_records(folder / "hf-tiny-gpt2-humaneval-out5.landscape.jsonl")}
+    assert prompts[2] == 4 and prompts[4096] == 4096  # a batch never exceeds the prompts it runs over
 
     again = pytester.runpytest("-p", "no:benchmark", "--infpop-tune", "--collect-only", "-q")
     again.stdout.fnmatch_lines(["*tuned settings for cpu-* exist*--infpop-tune=force re-tunes*"])
