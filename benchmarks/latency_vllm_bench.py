@@ -52,14 +52,15 @@ def stream_loop(model_dir: Path, args: argparse.Namespace) -> dict[str, list[flo
     from vllm.sampling_params import RequestOutputKind
     from vllm.v1.engine.async_llm import AsyncLLM
 
+    config = load_config(resolve(args.model))
     engine = AsyncLLM.from_engine_args(AsyncEngineArgs(
         model=str(model_dir), load_format="dummy", skip_tokenizer_init=True, enable_prefix_caching=False,
-        max_model_len=min(4096, max_positions(load_config(resolve(args.model)))), tensor_parallel_size=max(args.gpus, 1),
+        max_model_len=min(4096, max_positions(config)), tensor_parallel_size=max(args.gpus, 1),
         enforce_eager=args.enforce_eager))
     params = SamplingParams(max_tokens=args.output_len, min_tokens=args.output_len, ignore_eos=True,
                             temperature=0.0, detokenize=False, output_kind=RequestOutputKind.DELTA)
     rng = random.Random(0)
-    vocab = min(10000, int(load_config(resolve(args.model)).get("vocab_size", 10000)))  # vllm bench draws < 10000
+    vocab = min(10000, int(config.get("vocab_size", 10000)))  # vllm bench draws < 10000
     times: dict[str, list[float]] = {"ttft": [], "tpot": [], "e2e": []}
 
     async def one(index: int) -> tuple[float, float, int]:

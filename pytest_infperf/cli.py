@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .gate import Verdict, fails
-from .records import RecordError
+from .records import RecordError, read_records
 from .settings import FAIL_ON, MULTIPLE_TESTING, Settings, fraction, non_negative_float, positive_int
 from .store import DEFAULT_KEEP_SESSIONS, BaselineError
 
@@ -75,7 +75,6 @@ def main(argv: list[str] | None = None) -> int:
             import json
 
             from . import export
-            from .records import read_records
 
             records = [r for r in read_records(args.records) if r["status"] == "ok"]
             data: Any = ([export.to_vllm_bench(r) for r in records] if args.format == "vllm-bench"
@@ -84,7 +83,6 @@ def main(argv: list[str] | None = None) -> int:
             args.out.write_text(json.dumps(data, indent=2, default=str))
             print(f"wrote {len(records)} configuration(s) as {args.format} to {args.out}")
         elif args.command == "baseline":
-            from .records import read_records
             from .store import BaselineStore
 
             store = BaselineStore(args.baselines)

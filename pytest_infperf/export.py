@@ -20,8 +20,7 @@ def to_vllm_bench(record: dict[str, Any]) -> dict[str, Any]:
     """One record as `vllm bench serve --save-result` writes a run: throughputs per second, latencies in ms
     (mean, median, std, p90, p95, p99). Offline, all of a batch's requests are in flight at once, so the batch
     size is the run's max_concurrency and there is no request rate."""
-    output_len = record["output_len_tokens"] or record["output_tokens_per_repeat"] // max(
-        record["batch_size"] * record["batches_per_repeat"], 1)
+    output_len = record["output_len_tokens"]
     requests_per_s = record["throughput_tok_s"] / output_len
     input_len = record.get("input_len_mean_tokens") or 0.0
     result: dict[str, Any] = {
@@ -62,15 +61,16 @@ def to_pytest_benchmark(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
     records = list(records)
     benchmarks = []
     for record in records:
+        rounds = pass_times(record)
         stats = Stats()
-        for seconds in pass_times(record):
+        for seconds in rounds:
             stats.update(seconds)
         test_id = record["test_id"]
         benchmarks.append({
             "group": f"{record['engine']}-{record['model']}-{record['workload']}", "name": test_id.split("::")[-1],
             "fullname": test_id, "params": None, "param": record["case_id"],
             "extra_info": {k: v for k, v in record.items() if not isinstance(v, (list, dict))},
-            "options": {"disable_gc": False, "timer": "perf_counter", "min_rounds": len(pass_times(record)),
+            "options": {"disable_gc": False, "timer": "perf_counter", "min_rounds": len(rounds),
                         "max_time": None, "min_time": record.get("min_repeat_s"), "warmup": True},
             "stats": stats.as_dict() | {"iterations": 1},
         })

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Sequence
 
+from .latency import GATED_LATENCIES, GATED_STATS
 from .stats import SessionComparison, adjust, between_session_variance, cliffs_magnitude, compare_sessions, \
     pooled_variance, variance_prior
 from .store import Baseline, BaselineError, BaselineStore
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 
 # Metrics the gate can judge: (higher is better, display scale, unit); each needs `<metric>_samples`.
 GATE_METRICS = {"throughput_tok_s": (True, 1.0, " tok/s"),
-                **{f"{name}_{stat}_s": (False, 1e3, " ms") for name in ("ttft", "tpot", "e2e") for stat in ("mean", "p50")}}
+                **{f"{name}_{stat}_s": (False, 1e3, " ms") for name in GATED_LATENCIES for stat in GATED_STATS}}
 # Worst first: the outcome of a test judged on several metrics is the worst of theirs.
 SEVERITY = ("error", "regression", "improvement", "not-comparable", "underpowered", "no-baseline", "unchanged")
 # Below this mean GPU utilisation (NVML, % of time a kernel ran) a configuration is launch-bound: the host CPU

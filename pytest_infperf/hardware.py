@@ -238,10 +238,10 @@ def cpu_times() -> tuple[int, int, int] | None:
     text = _read("/proc/stat")
     if not text or not text.startswith("cpu "):
         return None
-    fields = [int(v) for v in text.split("\n", 1)[0].split()[1:9]]
-    user, nice, system, idle, iowait, irq, softirq, steal = fields + [0] * (8 - len(fields))
+    fields = [int(v) for v in text.split("\n", 1)[0].split()[1:9]]  # user nice system idle iowait irq softirq steal
+    fields += [0] * (8 - len(fields))
     total = sum(fields)
-    return total, total - idle - iowait, steal
+    return total, total - fields[3] - fields[4], fields[7]
 
 
 def host_cpu_share(before: tuple[int, int, int] | None, after: tuple[int, int, int] | None) -> dict[str, Any]:
@@ -263,6 +263,12 @@ def parse_cpu_list(text: str) -> list[int]:
             raise ValueError(f"{text!r} is not a CPU list such as 0-7,16-23")
         cpus.extend(range(int(low), int(high or low) + 1))
     return sorted(set(cpus))
+
+
+def unavailable_cpus(wanted: list[int]) -> tuple[list[int], list[int]]:
+    """(CPUs of `wanted` this process may not run on, those it may), for a clear error before pinning."""
+    allowed = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(wanted)
+    return sorted(set(wanted) - set(allowed)), allowed
 
 
 def one_per_core(cpus: list[int]) -> list[int]:
@@ -304,13 +310,13 @@ def worker_cpus(policy: str, nvml_indices: list[int]) -> list[int] | None:
     one per core (cores where the GPUs' node is unknown). Otherwise an explicit CPU list such as 0-7."""
     if policy == "none" or not hasattr(os, "sched_getaffinity"):
         return None
-    allowed = sorted(os.sched_getaffinity(0))
     if policy in ("cores", "gpu-local"):
+        allowed = sorted(os.sched_getaffinity(0))
         local = gpu_local_cpus(nvml_indices) if policy == "gpu-local" and nvml_indices else None
         pool = [c for c in allowed if local is None or c in local] or allowed
         return one_per_core(pool)
     wanted = parse_cpu_list(policy)
-    outside = sorted(set(wanted) - set(allowed))
+    outside, allowed = unavailable_cpus(wanted)
     if outside:
         raise ValueError(f"CPUs {outside} are not available to this process (allowed: {allowed})")
     return wanted

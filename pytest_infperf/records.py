@@ -47,7 +47,7 @@ def _git(cwd: str, *args: str) -> str | None:
 
 
 # CI systems check out a commit without always leaving a usable .git (copies, shallow exports, containers).
-CI_COMMIT_VARIABLES = ("INFPERF_GIT_COMMIT", "GITHUB_SHA", "CI_COMMIT_SHA", "BUILDKITE_COMMIT", "GIT_COMMIT")
+CI_COMMIT_VARIABLES = ("GITHUB_SHA", "CI_COMMIT_SHA", "BUILDKITE_COMMIT", "GIT_COMMIT")
 CI_BRANCH_VARIABLES = ("INFPERF_GIT_BRANCH", "GITHUB_REF_NAME", "CI_COMMIT_REF_NAME", "BUILDKITE_BRANCH",
                        "GIT_BRANCH")
 

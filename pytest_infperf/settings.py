@@ -6,7 +6,6 @@ so errors appear at parse time) and the ini value (pytest.UsageError at configur
 from __future__ import annotations
 
 import argparse
-import os
 import dataclasses
 import re
 from dataclasses import dataclass, field
@@ -186,7 +185,7 @@ def cpu_affinity(text: str) -> str:
     """none, cores, gpu-local, or an explicit CPU list such as 0-7,16-23."""
     if text in ("none", "cores", "gpu-local"):
         return text
-    from .hardware import parse_cpu_list
+    from .hardware import parse_cpu_list, unavailable_cpus
 
     try:
         wanted = parse_cpu_list(text)
@@ -194,11 +193,10 @@ def cpu_affinity(text: str) -> str:
         wanted = []
     if not wanted:
         raise argparse.ArgumentTypeError(f"{text!r} is not none, cores, gpu-local or a CPU list such as 0-7,16-23")
-    allowed = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set(wanted)
-    outside = sorted(set(wanted) - allowed)
+    outside, allowed = unavailable_cpus(wanted)
     if outside:
         raise argparse.ArgumentTypeError(f"CPUs {outside} are not available here (this process may use "
-                                         f"{len(allowed)} CPUs: {sorted(allowed)[:8]}...)")
+                                         f"{len(allowed)} CPUs: {allowed[:8]}...)")
     return text
 
 

@@ -20,6 +20,7 @@ from typing import Any, Callable
 
 from .cases import Case
 from .records import append_records, read_records
+from .workloads import prompt_count
 
 DEFAULT_SPACE: dict[str, dict[str, list[Any]]] = {
     "vllm": {"batch_size": [2**i for i in range(11)], "max_num_seqs": [32, 64, 128, 256, 512],
@@ -202,8 +203,6 @@ def case_for(point: dict[str, Any], engine: str, model: str, workload: Any, hard
     """The trial of one point. A batch larger than the evaluation's prompts runs over as many prompts as the
     batch: otherwise the batch is one batch of all the prompts under a larger name, and the tuner would report a
     batch size it never ran."""
-    from .workloads import prompt_count
-
     knobs = tuple(sorted((k, v) for k, v in point.items() if k in LOAD_KNOBS))
     batch = point["batch_size"]
     if batch > prompt_count(workload, num_prompts):

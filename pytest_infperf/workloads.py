@@ -85,7 +85,7 @@ def prompt_count(spec: WorkloadSpec, count: int | None) -> int:
     """How many prompts `build_prompts` makes for `count` (None: the workload's default)."""
     if count is not None:
         return count
-    return len(humaneval_prefixes()) if spec.name == "humaneval" else SYNTHETIC_DEFAULT_COUNT
+    return HUMANEVAL_PREFIX_COUNT if spec.name == "humaneval" else SYNTHETIC_DEFAULT_COUNT
 
 
 def build_prompts(spec: WorkloadSpec, tokenizer: Any, count: int | None, seed: int) -> list[Prompt]:

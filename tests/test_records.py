@@ -52,7 +52,7 @@ def test_git_info_names_commit_branch_and_dirty_tree(tmp_path: Path, monkeypatch
 
     from pytest_infperf.records import CI_COMMIT_VARIABLES, CI_BRANCH_VARIABLES, git_info
 
-    for name in CI_COMMIT_VARIABLES + CI_BRANCH_VARIABLES:
+    for name in ("INFPERF_GIT_COMMIT", *CI_COMMIT_VARIABLES, *CI_BRANCH_VARIABLES):
         monkeypatch.delenv(name, raising=False)
     plain = tmp_path / "not-a-repo"
     plain.mkdir()

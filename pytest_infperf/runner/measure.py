@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 from ..engines.base import BatchResult, Engine
 from ..hardware import cpu_times, host_cpu_share
-from ..latency import Histogram, summarize
+from ..latency import GATED_LATENCIES, GATED_STATS, Histogram, summarize
 from ..telemetry import GpuSampler
 from ..workloads import Prompt
 
@@ -26,7 +26,6 @@ def make_batches(prompts: Sequence[Prompt], batch_size: int) -> list[list[Prompt
 
 
 TEST_ONLY_SLOWDOWN = "INFPERF_TEST_ONLY_SLOWDOWN"
-GATED_LATENCY = ("ttft", "tpot", "e2e")  # per-request latencies kept per repeat (mean and median) for the gate
 
 
 def test_only_slowdown() -> float:
@@ -70,9 +69,11 @@ def measure(engine: Engine, prompts: Sequence[Prompt], batch_size: int, output_l
     engine.reset_memory_peak()
     slowdown = test_only_slowdown()
     throughput, repeat_wall, passes, ttlt = [], [], [], []
-    ttft, tpot, e2e, itl = [], [], [], []  # exact: one per request (ITL: one per decode step)
+    exact: dict[str, list[float]] = {name: [] for name in GATED_LATENCIES}  # one per request: ttft, tpot, e2e
+    itl: list[float] = []  # one per decode step
     # per repeat, so the gate can judge latency like throughput: {"ttft_mean_s": [repeat 1, ...], ...}
-    latency_by_repeat: dict[str, list[float | None]] = {f"{n}_{s}_s": [] for n in GATED_LATENCY for s in ("mean", "p50")}
+    latency_by_repeat: dict[str, list[float | None]] = {
+        f"{name}_{stat}_s": [] for name in GATED_LATENCIES for stat in GATED_STATS}
     histograms: dict[str, Histogram] = {}
     generate_s = 0.0
     total_tokens = 0
@@ -80,7 +81,7 @@ def measure(engine: Engine, prompts: Sequence[Prompt], batch_size: int, output_l
     with GpuSampler(gpu_indices) as sampler:
         for _ in range(repeats):
             tokens, repeat_start, repeat_passes = 0, time.perf_counter(), 0
-            starts = {"ttft": len(ttft), "tpot": len(tpot), "e2e": len(e2e)}
+            starts = {name: len(values) for name, values in exact.items()}
             ttft_hist_before = histograms.get("ttft")
             while repeat_passes == 0 or time.perf_counter() - repeat_start < min_repeat_s:
                 repeat_passes += 1
@@ -94,9 +95,8 @@ def measure(engine: Engine, prompts: Sequence[Prompt], batch_size: int, output_l
                     generate_s += elapsed
                     ttlt.append(elapsed)
                     tokens += result.output_tokens
-                    ttft += result.ttft_s
-                    tpot += result.tpot_s
-                    e2e += result.e2e_s
+                    for name, values in exact.items():
+                        values += getattr(result, f"{name}_s")
                     itl += result.itl_s
                     _merge(histograms, result)
             wall = time.perf_counter() - repeat_start
@@ -107,10 +107,10 @@ def measure(engine: Engine, prompts: Sequence[Prompt], batch_size: int, output_l
             ttft_hist = histograms.get("ttft")
             if ttft_hist is not None and ttft_hist_before is not None:
                 ttft_hist = ttft_hist - ttft_hist_before
-            for name, values in (("ttft", ttft), ("tpot", tpot), ("e2e", e2e)):
+            for name, values in exact.items():
                 summary = summarize(name, values[starts[name]:], ttft_hist if name == "ttft" else None)
-                for key in (f"{name}_mean_s", f"{name}_p50_s"):
-                    latency_by_repeat[key].append(summary[key])
+                for stat in GATED_STATS:
+                    latency_by_repeat[f"{name}_{stat}_s"].append(summary[f"{name}_{stat}_s"])
     measured_wall = sum(repeat_wall)
     host_cpu = host_cpu_share(cpu_before, cpu_times())
     median_ttlt = statistics.median(ttlt)
@@ -132,15 +132,14 @@ def measure(engine: Engine, prompts: Sequence[Prompt], batch_size: int, output_l
         "generate_s": generate_s,
         "measured_wall_s": measured_wall,
         "trial_wall_s": time.perf_counter() - wall_start,
-        "latency_source": "exact" if ttft else ("engine-histogram" if histograms else None),
+        "latency_source": "exact" if exact["ttft"] else ("engine-histogram" if histograms else None),
         "itl_source": "exact" if itl else ("engine-histogram" if "itl" in histograms else None),
     }
     record |= host_cpu
     if slowdown:
         record["test_only_slowdown"] = slowdown
-    record |= summarize("ttft", ttft, histograms.get("ttft"))
-    record |= summarize("tpot", tpot, None)
-    record |= summarize("e2e", e2e, histograms.get("e2e"))
+    for name, values in exact.items():
+        record |= summarize(name, values, histograms.get(name))
     record |= summarize("itl", itl, histograms.get("itl"))
     record |= sampler.summary.as_record_fields()
     peak = engine.memory_peak_bytes()
