@@ -10,12 +10,13 @@ every session of its baseline is not comparable: its throughput follows the host
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Sequence
 
 from .latency import GATED_LATENCIES, GATED_STATS
-from .stats import SessionComparison, adjust, between_session_variance, cliffs_magnitude, compare_sessions, \
-    pooled_variance, variance_prior
+from .stats import SessionComparison, adjust, between_session_variance, cliffs_magnitude, compare_paired, \
+    compare_sessions, pooled_variance, variance_prior
 from .store import Baseline, BaselineError, BaselineStore
 
 if TYPE_CHECKING:
@@ -46,16 +47,19 @@ class Verdict:
     baseline_ref: str | None = None
     metric: str | None = None
     host_differences: tuple[str, ...] = ()
+    against: str = "baseline"  # or "reference": the other arm of an interleaved A/B trial
 
     @property
     def stale(self) -> bool:
-        """A significant improvement beyond the threshold: the baseline no longer describes this hardware."""
-        return self.outcome == "improvement"
+        """A significant improvement beyond the threshold over a stored baseline: it no longer describes this
+        hardware. (Beating an A/B reference arm says nothing about stored baselines.)"""
+        return self.outcome == "improvement" and self.against == "baseline"
 
     def as_record_fields(self) -> dict[str, Any]:
         fields: dict[str, Any] = {"gate_verdict": self.outcome, "gate_message": self.message,
                                   "gate_baseline": self.baseline_ref, "gate_stale": self.stale,
-                                  "gate_metric": self.metric, "gate_host_differences": list(self.host_differences)}
+                                  "gate_metric": self.metric, "gate_host_differences": list(self.host_differences),
+                                  "gate_against": self.against}
         if self.comparison is not None:
             fields |= {f"gate_{k}": v for k, v in asdict(self.comparison).items()}
             fields["gate_change"] = self.comparison.change
@@ -95,6 +99,41 @@ def beyond_threshold(change: float, higher_is_better: bool, threshold: float) ->
     return worse, better
 
 
+def describe(c: SessionComparison, metric: str, alpha: float, before: str, count: str, noise: str) -> str:
+    """A comparison as the verdict message gives it: both figures, the change and its interval, p, Cliff's delta
+    and the noise it was judged against. `before`: what the earlier figure is (baseline, reference); `count`:
+    what it rests on; `noise`: which spread the test used."""
+    _, scale, unit = GATE_METRICS[metric]
+    confidence = 1 - 2 * alpha
+    return (f"{metric}: {before} {c.median_base * scale:,.1f}{unit} ({count}), now {c.median_new * scale:,.1f}"
+            f"{unit}: {c.change:+.1%} (ratio {c.ratio:.3f}, {confidence:.2%} CI [{c.ratio_low:.3f}, "
+            f"{c.ratio_high:.3f}]); one-sided p={min(c.p_worse, c.p_better):.2g} (t, {c.df:g} df, alpha "
+            f"{alpha:.2g}); Cliff's delta {c.cliffs_delta:+.2f} ({cliffs_magnitude(c.cliffs_delta)}); {noise} "
+            f"{c.noise_sd:.1%} from {c.noise_source}")
+
+
+def decide(c: SessionComparison, metric: str, threshold: float, alpha: float, summary: str, ref: str,
+           against: str = "baseline") -> Verdict:
+    """The decision, the same against a stored baseline and against an A/B reference: a change counts when it
+    is beyond the threshold and significant at `alpha`; when the noise hides changes of the threshold's size the
+    verdict says so (underpowered) instead of calling it unchanged."""
+    worse, better = beyond_threshold(c.change, GATE_METRICS[metric][0], threshold)
+    if worse and c.p_worse < alpha:
+        return Verdict("regression", f"REGRESSION {summary}", c, ref, metric, against=against)
+    if better and c.p_better < alpha:
+        what = ("stale baseline (significant improvement) " if against == "baseline" else
+                "IMPROVEMENT over the reference ")
+        remedy = "; refresh it with --infperf-save-replace" if against == "baseline" else ""
+        return Verdict("improvement", f"{what}{summary}{remedy}", c, ref, metric, against=against)
+    if c.detectable > threshold:
+        remedy = ("add sessions to the baseline or gate this configuration at a larger threshold"
+                  if against == "baseline" else "add rounds (--infperf-ab-rounds) or use a larger threshold")
+        return Verdict("underpowered", f"{summary}; at this noise only changes beyond {c.detectable:.1%} can be "
+                                       f"told apart, not the {threshold:.0%} threshold: {remedy}", c, ref, metric,
+                       against=against)
+    return Verdict("unchanged", summary, c, ref, metric, against=against)
+
+
 def judge_metric(record: dict[str, Any], baseline: Baseline, metric: str, threshold: float, alpha: float,
                  prior: Prior, floor: float) -> Verdict:
     """One metric of an ok record against a comparable baseline, at the per-item `alpha`. Launch-bound
@@ -105,26 +144,41 @@ def judge_metric(record: dict[str, Any], baseline: Baseline, metric: str, thresh
     if not new or not sessions:
         where = "this run" if not new else f"baseline {ref}"
         return Verdict("no-baseline", f"{metric}: {where} has no per-repeat samples of it", None, ref, metric)
-    higher_is_better, scale, unit = GATE_METRICS[metric]
     class_mean = prior.class_mean if is_launch_bound(baseline.ok_sessions) else 0.0
-    c = compare_sessions(new, sessions, higher_is_better, alpha, (prior.s0_var, prior.d0), floor, class_mean)
-    confidence = 1 - 2 * alpha
-    summary = (f"{metric}: baseline {c.median_base * scale:,.1f}{unit} ({c.sessions} session(s)), now "
-               f"{c.median_new * scale:,.1f}{unit}: {c.change:+.1%} (ratio {c.ratio:.3f}, {confidence:.2%} CI "
-               f"[{c.ratio_low:.3f}, {c.ratio_high:.3f}]); one-sided p={min(c.p_worse, c.p_better):.2g} "
-               f"(t, {c.df:g} df, alpha {alpha:.2g}); Cliff's delta {c.cliffs_delta:+.2f} "
-               f"({cliffs_magnitude(c.cliffs_delta)}); between-session noise {c.noise_sd:.1%} from {c.noise_source}")
-    worse, better = beyond_threshold(c.change, higher_is_better, threshold)
-    if worse and c.p_worse < alpha:
-        return Verdict("regression", f"REGRESSION {summary}", c, ref, metric)
-    if better and c.p_better < alpha:
-        return Verdict("improvement", f"stale baseline (significant improvement) {summary}; refresh it with "
-                                      "--infperf-save-replace", c, ref, metric)
-    if c.detectable > threshold:
-        return Verdict("underpowered", f"{summary}; at this noise only changes beyond {c.detectable:.1%} can be "
-                                       f"told apart, not the {threshold:.0%} threshold: add sessions to the "
-                                       "baseline or gate this configuration at a larger threshold", c, ref, metric)
-    return Verdict("unchanged", summary, c, ref, metric)
+    c = compare_sessions(new, sessions, GATE_METRICS[metric][0], alpha, (prior.s0_var, prior.d0), floor,
+                         class_mean)
+    summary = describe(c, metric, alpha, "baseline", f"{c.sessions} session(s)", "between-session noise")
+    return decide(c, metric, threshold, alpha, summary, ref)
+
+
+def judge_paired(record: dict[str, Any], reference: dict[str, Any], settings: "Settings", alpha: float) -> Verdict:
+    """An ok A/B record against its reference arm's measurement (same trial, same host, interleaved rounds):
+    every gated metric by `stats.compare_paired`, the worst deciding."""
+    ref = f"A/B reference {reference.get('ab_reference_python')} ({reference.get('engine')} " \
+          f"{reference.get('engine_version')})"
+    verdicts = []
+    for metric in settings.gate_metrics:
+        new, old = record.get(f"{metric}_samples"), reference.get(f"{metric}_samples")
+        if not new or not old:
+            verdicts.append(Verdict("no-baseline", f"{metric}: no per-round samples of it in both arms", None,
+                                    ref, metric, against="reference"))
+            continue
+        c = compare_paired(new, old, GATE_METRICS[metric][0], alpha)
+        summary = describe(c, metric, alpha, "reference", f"{c.repeats_new} rounds", "round-to-round noise")
+        verdicts.append(decide(c, metric, settings.threshold, alpha, summary, ref, "reference"))
+    return worst(verdicts)
+
+
+def reference_failure_verdict(record: dict[str, Any], reference: dict[str, Any]) -> Verdict:
+    """A/B trial outcomes that are not two ok arms: the candidate failing where the reference ran is a
+    regression; a reference that failed leaves nothing to judge against."""
+    ref = f"A/B reference {reference.get('ab_reference_python')}"
+    if reference["status"] == "ok" and record["status"] != "ok":
+        return Verdict("regression", f"REGRESSION {record['status']} where the reference ran ok "
+                                     f"({reference['throughput_tok_s']:,.1f} tok/s): {record.get('reason')}",
+                       baseline_ref=ref, against="reference")
+    return Verdict("no-baseline", f"the reference arm did not run ok ({reference['status']}): "
+                                  f"{reference.get('reason')}", baseline_ref=ref, against="reference")
 
 
 def worst(verdicts: Sequence[Verdict]) -> Verdict:
@@ -133,7 +187,7 @@ def worst(verdicts: Sequence[Verdict]) -> Verdict:
     if len(verdicts) == 1:
         return head
     return Verdict(head.outcome, " | ".join(v.message for v in verdicts), head.comparison, head.baseline_ref,
-                   head.metric, head.host_differences)
+                   head.metric, head.host_differences, head.against)
 
 
 @dataclass(frozen=True)
@@ -177,8 +231,7 @@ def judge_against(record: dict[str, Any], baseline: Baseline, settings: "Setting
     extra = (f"; host differs: {'; '.join(notes)}" if notes else "") + \
         (f"; baseline note: {baseline.note}" if baseline.note else "")
     if extra:
-        verdict = Verdict(verdict.outcome, verdict.message + extra, verdict.comparison, verdict.baseline_ref,
-                          verdict.metric, notes)
+        verdict = dataclasses.replace(verdict, message=verdict.message + extra, host_differences=notes)
     return verdict
 
 
@@ -212,8 +265,10 @@ def correct(records: Sequence[dict[str, Any]], settings: "Settings", family: int
             r["gate_message"] = f"REGRESSION ({s.multiple_testing}, adjusted p={p_worse:.2g}) {r['gate_message']}"
             changed.append(r)
         elif beyond_better and p_better < s.alpha and r["gate_verdict"] in ("unchanged", "underpowered"):
-            r["gate_verdict"], r["gate_stale"] = "improvement", True
-            r["gate_message"] = f"stale baseline ({s.multiple_testing}, adjusted p={p_better:.2g}) {r['gate_message']}"
+            stale = r.get("gate_against", "baseline") == "baseline"
+            r["gate_verdict"], r["gate_stale"] = "improvement", stale
+            what = "stale baseline" if stale else "IMPROVEMENT over the reference"
+            r["gate_message"] = f"{what} ({s.multiple_testing}, adjusted p={p_better:.2g}) {r['gate_message']}"
             changed.append(r)
     return changed
 
@@ -301,6 +356,13 @@ class Gate:
             return verdict
         return judge_against(record, baseline, self.settings, item_alpha(self.settings, self.family_size),
                              self.priors(baseline))
+
+    def judge_ab(self, record: dict[str, Any], reference: dict[str, Any]) -> Verdict:
+        """The verdict on an A/B trial: the candidate's record against its reference arm's (`judge_paired`, or
+        `reference_failure_verdict` unless both arms ran ok)."""
+        if record["status"] == "ok" and reference["status"] == "ok":
+            return judge_paired(record, reference, self.settings, item_alpha(self.settings, self.family_size))
+        return reference_failure_verdict(record, reference)
 
     def judge_failure(self, record: dict[str, Any]) -> Verdict | None:
         """The verdict on a failed record (see `failure_verdict`); None when there is no baseline to compare."""

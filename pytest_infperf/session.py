@@ -12,7 +12,7 @@ import pytest
 from .cases import OVERRIDES, Case, MatrixError, Target, default_target, expand, load_matrix, parse_fields
 from .hardware import Gpu, Hardware, detect, xdist_share
 from .records import append_records, build_record
-from .gate import Gate, Verdict, fails
+from .gate import GATE_METRICS, Gate, Verdict, fails
 from .settings import OPTIONS, Settings, build_settings
 from .store import BaselineStore
 
@@ -47,6 +47,7 @@ class InfperfSession:
     own_gpus: tuple[Gpu, ...] = ()  # this process's GPUs: all of them, or an xdist worker's share
     records: list[dict[str, Any]] = field(default_factory=list)
     _pool: Any = None
+    _pair: Any = None
     _gate: Gate | None = None
 
     @classmethod
@@ -71,6 +72,10 @@ class InfperfSession:
             known = ", ".join(BaselineStore(settings.baselines).fingerprints()) or "none"
             raise pytest.UsageError(f"--infperf-compare={settings.compare}: no such baseline folder under "
                                     f"{settings.baselines} (found: {known})")
+        if settings.ab_reference is not None and (settings.compare is not None or settings.save):
+            raise pytest.UsageError("--infperf-ab-reference gates against its reference arm: it cannot be combined "
+                                    "with --infperf-compare or --infperf-save (its arms share the GPU, so their "
+                                    "figures are not what a baseline holds)")
         session = cls(config, settings, hardware, targets, own_gpus)
         if not hasattr(config, "workerinput") and settings.output.exists():
             settings.output.unlink()  # one session's records per file; xdist workers append to it
@@ -129,11 +134,36 @@ class InfperfSession:
         outcome = self.pool.run(case)
         return build_record(case, outcome, self.hardware, self.settings, test_id, Path(str(self.config.rootpath)))
 
+    @property
+    def pair(self) -> Any:
+        """The two arms of --infperf-ab-reference (runner.interleave), started on first use."""
+        if self._pair is None:
+            from .runner.interleave import InterleavedPair
+
+            self._pair = InterleavedPair(self.settings, self.own_gpus, self.settings.output.parent / "logs")
+        return self._pair
+
+    def measure_ab(self, case: Case, test_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(candidate record, reference record) of an interleaved A/B trial; the candidate's carries what the
+        reference measured (ab_reference_*), so the records file alone shows both arms."""
+        outcome = self.pair.run(case)
+        root = Path(str(self.config.rootpath))
+        record = build_record(case, outcome.candidate, self.hardware, self.settings, test_id, root)
+        reference = build_record(case, outcome.reference, self.hardware, self.settings, test_id, root)
+        reference["ab_reference_python"] = str(self.settings.ab_reference)
+        record |= {"ab_reference_python": str(self.settings.ab_reference), "ab_rounds": self.settings.ab_rounds,
+                   **{f"ab_reference_{k}": reference.get(k) for k in AB_REFERENCE_FIELDS}}
+        return record, reference
+
     def run(self, case: Case, test_id: str) -> tuple[dict[str, Any], Verdict | None]:
         """Measure, judge (before saving, so a session never compares with itself), record, save."""
-        record = self.measure_case(case, test_id)
         verdict = None
-        if self.settings.comparing:
+        if self.settings.ab_reference is not None:
+            record, reference = self.measure_ab(case, test_id)
+            verdict = self.gate.judge_ab(record, reference)
+        else:
+            record = self.measure_case(case, test_id)
+        if self.settings.compare is not None:
             verdict = self.gate.judge(record) if record["status"] == "ok" else self.gate.judge_failure(record)
         if verdict is not None:
             record |= verdict.as_record_fields()
@@ -152,9 +182,10 @@ class InfperfSession:
         return InfPop(self)
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.close()
-            self._pool = None
+        for runner in (self._pool, self._pair):
+            if runner is not None:
+                runner.close()
+        self._pool = self._pair = None
 
     # -- reporting -----------------------------------------------------------------------------------------
     def session_records(self) -> list[dict[str, Any]]:
@@ -218,6 +249,12 @@ class InfperfSession:
             saved = sum(r["status"] == "ok" for r in records)
             reporter.write_line(f"infperf: added this session to {saved} baseline(s) under "
                                 f"{s.baselines / self.hardware.fingerprint}")
+
+
+# What a candidate's record keeps of its A/B reference arm (as ab_reference_<field>).
+AB_REFERENCE_FIELDS = ("status", "reason", "engine_version", "torch_version", "throughput_tok_s",
+                       "throughput_tok_s_samples", "load_time_s",
+                       *(f"{m}_samples" for m in GATE_METRICS if m != "throughput_tok_s"))
 
 
 class Measurer:

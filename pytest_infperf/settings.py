@@ -204,6 +204,19 @@ def path(text: str) -> Path:
     return Path(text)
 
 
+def python_interpreter(text: str) -> Path:
+    """A Python interpreter to run the reference arm of an A/B comparison: a path, or a name on PATH."""
+    import os
+    import shutil
+
+    found = shutil.which(text)
+    if found is None:
+        why = "is not executable" if Path(text).exists() else "does not exist and is not on PATH"
+        raise argparse.ArgumentTypeError(f"{text!r} {why}; expected a Python interpreter such as "
+                                         "/opt/vllm-previous/bin/python")
+    return Path(os.path.abspath(found))
+
+
 @dataclass(frozen=True)
 class Option:
     """One setting: `--infperf-<name>` on the command line, `infperf_<name>` in the ini file."""
@@ -278,6 +291,13 @@ OPTIONS: tuple[Option, ...] = (
            "(family-wise error <= alpha), bh (Benjamini-Hochberg false discovery rate), none (alpha per item)"),
     Option("noise-floor", non_negative_float, "0.01", "smallest between-session spread (relative sd) the gate "
            "assumes for any configuration"),
+    Option("ab-reference", python_interpreter, None, "interleaved A/B on this host: also run every trial under "
+           "this Python interpreter (the reference environment, e.g. a venv with the previous engine release), "
+           "alternating rounds with this one, and gate this environment against it round by round; needs no stored "
+           "baseline, and host drift cancels (vLLM arms share the GPU: each gets half of "
+           "--infperf-gpu-memory-utilization)", ini=False),
+    Option("ab-rounds", positive_int, "10", "rounds of an A/B trial; each runs one repeat of each arm, their order "
+           "alternating"),
     Option("strict", str, None, "also fail on a stale baseline (significant improvement beyond the threshold) and on "
            "a missing or not comparable one", ini=False, flag=True),
 )
@@ -332,10 +352,13 @@ class Settings:
     multiple_testing: str = "holm"
     noise_floor: float = 0.01
     strict: bool = False
+    ab_reference: Path | None = None
+    ab_rounds: int = 10
 
     @property
     def comparing(self) -> bool:
-        return self.compare is not None
+        """Whether tests are gated: against stored baselines, or against an A/B reference arm."""
+        return self.compare is not None or self.ab_reference is not None
 
 
 _VLLM_FIELDS = {f.name for f in dataclasses.fields(VllmKnobs)}

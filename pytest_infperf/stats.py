@@ -177,6 +177,39 @@ def compare_sessions(new: Sequence[float], base_sessions: Sequence[Sequence[floa
         cliffs_delta=cliffs_delta(new_arr, base_all))
 
 
+def compare_paired(new: Sequence[float], reference: Sequence[float], higher_is_better: bool,
+                   alpha: float) -> SessionComparison:
+    """Judge an A/B trial: round i of `new` ran beside round i of `reference` on the same host (interleaved).
+
+    Each round's log ratio log(new_i / reference_i) holds what the two environments differ by plus that round's
+    noise; what drifts across rounds (host clocks, scheduling) touches both arms of a round alike and cancels.
+    The test is a one-sample t-test of the log ratios against 0 (scipy's ttest_1samp): the ratio is their
+    geometric mean, the interval the two-sided 1 - 2 alpha one. Not Wilcoxon's signed-rank test: with n rounds
+    its smallest one-sided p is 2^-n (0.001 for 10 rounds), above alpha / m for a session of 50 gated items, so
+    such a suite could never fail; the t-test has no such floor, and log ratios of whole-pass times are close to
+    normal. Needs two or more rounds."""
+    new_arr, ref_arr = np.asarray(new, float), np.asarray(reference, float)
+    if new_arr.size != ref_arr.size or new_arr.size < 2:
+        raise ValueError(f"paired comparison needs two or more rounds of each arm, got {new_arr.size} and "
+                         f"{ref_arr.size}")
+    logs = np.log(new_arr) - np.log(ref_arr)
+    n = logs.size
+    d = float(logs.mean())
+    sd = float(logs.std(ddof=1))
+    se = max(sd, 1e-12) / np.sqrt(n)
+    df = n - 1
+    less = float(sps.ttest_1samp(logs, 0.0, alternative="less").pvalue) if sd > 0 else float(d >= 0)
+    greater = float(sps.ttest_1samp(logs, 0.0, alternative="greater").pvalue) if sd > 0 else float(d <= 0)
+    worse_p, better_p = (less, greater) if higher_is_better else (greater, less)
+    q = float(sps.t.ppf(1 - alpha, df))
+    return SessionComparison(
+        sessions=1, repeats_new=n, median_new=float(np.median(new_arr)), median_base=float(np.median(ref_arr)),
+        ratio=float(np.exp(d)), ratio_low=float(np.exp(d - q * se)), ratio_high=float(np.exp(d + q * se)),
+        p_worse=worse_p, p_better=better_p, df=float(df), noise_sd=sd,
+        noise_source=f"{n} interleaved rounds on this host (paired)", detectable=float(np.expm1(q * se)),
+        cliffs_delta=cliffs_delta(new_arr, ref_arr))
+
+
 def anova_tukey(groups: dict[str, Sequence[float]]) -> dict[str, object]:
     """One-way ANOVA across groups and Tukey HSD pairs (scipy). Groups need two or more values each."""
     names = [k for k, v in groups.items() if len(v) >= 2]

@@ -9,7 +9,7 @@ import pytest
 from conftest import CPU_ONLY as TINY
 from pytest_infperf.records import read_records
 
-# Test doubles of a worker process, swapped in through pool.WORKER_COMMAND by a conftest.
+# Test doubles of a worker process, swapped in through pool.WORKER_ARGS by a conftest.
 CRASHING_WORKER = ("import json, os, sys; sys.stdin.readline(); "
                    "print(json.dumps({'ok': True, 'info': {}, 'load_time_s': 0.0}), flush=True); "
                    "sys.stdin.readline(); os.kill(os.getpid(), 9)")
@@ -26,7 +26,7 @@ def _use_worker_double(pytester: pytest.Pytester, code: str) -> None:
 
         @pytest.fixture(autouse=True)
         def worker_double(monkeypatch):
-            monkeypatch.setattr(pool, "WORKER_COMMAND", [sys.executable, "-c", {code!r}])
+            monkeypatch.setattr(pool, "WORKER_ARGS", ["-c", {code!r}])
     """)
 
 

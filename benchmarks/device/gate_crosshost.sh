@@ -17,12 +17,7 @@
 phase=${2:-}
 source benchmarks/device/lanes.sh "$@"
 GEN=${GEN:-h200}
-ids=""
-for c in vllm-gpt2-gpus1-bs1 vllm-gpt2-gpus1-bs4 vllm-gpt2-gpus1-bs16 vllm-gpt2-gpus1-bs64 vllm-llama-3-8b-gpus1-bs1 vllm-llama-3-8b-gpus1-bs16 vllm-llama-3-8b-gpus1-bs64 \
-         vllm-llama-3-8b-gpus1-bs256 hf-gpt2-gpus1-bs16 hf-gpt2-gpus1-bs64 hf-llama-3-8b-gpus1-bs16 \
-         hf-llama-3-8b-gpus1-bs64; do
-  ids="$ids perf_tests/test_throughput.py::test_throughput[$GEN-$c]"
-done
+source benchmarks/device/crosshost_ids.sh
 
 session() {  # session NAME ARGS... : one pytest session over the configurations, on GPU 0
   local name=$1; shift

@@ -24,7 +24,7 @@ from ..models import load_config, materialize, max_positions, resolve
 from ..settings import Settings, warmup_for
 
 
-WORKER_COMMAND = [sys.executable, "-m", "pytest_infperf.runner.worker"]
+WORKER_ARGS = ["-m", "pytest_infperf.runner.worker"]
 
 
 @dataclass
@@ -40,14 +40,14 @@ class WorkerGone(RuntimeError):
 
 
 class _Worker:
-    def __init__(self, key: TrialKey, env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, key: TrialKey, env: dict[str, str], log_path: Path, python: str = sys.executable) -> None:
         self.key, self.log_path = key, log_path
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self.log: IO[bytes] = log_path.open("wb")
         package_parent = str(Path(__file__).resolve().parents[2])
         env = {**env, "PYTHONPATH": os.pathsep.join(filter(None, [package_parent, env.get("PYTHONPATH")]))}
         self.process = subprocess.Popen(
-            WORKER_COMMAND, stdin=subprocess.PIPE,
+            [python, *WORKER_ARGS], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=self.log, env=env, text=True, start_new_session=True)
         self.responses: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=self._read, daemon=True, name=f"infperf-{key.id}").start()
@@ -109,16 +109,20 @@ class _Worker:
 
 
 class TrialPool:
-    def __init__(self, settings: Settings, gpus: tuple[Gpu, ...], log_dir: Path) -> None:
-        """`gpus`: the GPUs this pool may hand to its workers (all of them, or an xdist worker's share)."""
+    def __init__(self, settings: Settings, gpus: tuple[Gpu, ...], log_dir: Path, python: str = sys.executable,
+                 env_drop: tuple[str, ...] = ()) -> None:
+        """`gpus`: the GPUs this pool may hand to its workers (all of them, or an xdist worker's share).
+        `python`: the interpreter its workers run under (another environment's, for an A/B reference arm);
+        `env_drop`: variables its workers must not inherit."""
         self.settings, self.gpus, self.log_dir = settings, gpus, log_dir
+        self.python, self.env_drop = python, env_drop
         self.worker: _Worker | None = None
         self.load_info: dict[str, Any] = {}
         self.failed_loads: dict[TrialKey, Outcome] = {}
         self.oom_at: dict[tuple[TrialKey, str], int] = {}
 
     def env_for(self, key: TrialKey) -> dict[str, str]:
-        env = dict(os.environ)
+        env = {k: v for k, v in os.environ.items() if k not in self.env_drop}
         physical = [g.index for g in self.gpus][: key.gpus * self.settings.vllm.pipeline_parallel_size]
         env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, physical))
         env["INFPERF_NVML_INDICES"] = env["CUDA_VISIBLE_DEVICES"]
@@ -148,7 +152,7 @@ class TrialPool:
             knobs["max_model_len"] = knobs["max_model_len"] or min(max_positions(load_config(spec)), 4096)
         load = {"model_dir": str(model_dir), "dummy": spec.dummy, "gpus": key.gpus, "dtype": dtype,
                 "seed": self.settings.seed, "knobs": knobs}
-        self.worker = _Worker(key, self.env_for(key), self.log_dir / f"{key.id}.log")
+        self.worker = _Worker(key, self.env_for(key), self.log_dir / f"{key.id}.log", self.python)
         try:
             response = self.worker.request({"op": "load", "engine": key.engine, "load": load},
                                            self.settings.load_timeout)
@@ -164,22 +168,32 @@ class TrialPool:
                           "dummy_weights": spec.dummy, "model_source": spec.source}
         return None
 
-    def run(self, case: Case) -> Outcome:
+    def ensure_loaded(self, case: Case) -> Outcome | None:
+        """Have a live worker with `case`'s trial key loaded (starting one if needed); its failure, if it fails."""
         key = case.trial_key
         if key in self.failed_loads:
             return self.failed_loads[key]
-        first_oom = self.oom_at.get((key, case.workload.id))
-        if first_oom is not None and case.batch_size >= first_oom:
-            return Outcome("oom", f"not run: batch size {first_oom} already ran out of memory on this trial")
         if self.worker is None or self.worker.key != key or self.worker.process.poll() is not None:
             failure = self._start(key)
             if failure is not None:
                 self.failed_loads[key] = failure
                 return failure
+        return None
+
+    def run(self, case: Case, repeats: int | None = None, warmup: int | str | None = None) -> Outcome:
+        """Measure `case` (loading its key's worker if needed); `repeats` and `warmup` override the settings'
+        (an A/B round asks for one repeat, and warms up in its first round only)."""
+        key = case.trial_key
+        first_oom = self.oom_at.get((key, case.workload.id))
+        if key not in self.failed_loads and first_oom is not None and case.batch_size >= first_oom:
+            return Outcome("oom", f"not run: batch size {first_oom} already ran out of memory on this trial")
+        failure = self.ensure_loaded(case)
+        if failure is not None:
+            return failure
         assert self.worker is not None
         request = {"op": "measure", "batch_size": case.batch_size, "workload": vars(case.workload),
-                   "num_prompts": case.num_prompts, "repeats": self.settings.repeats,
-                   "warmup": warmup_for(self.settings.warmup, key.engine), "seed": self.settings.seed,
+                   "num_prompts": case.num_prompts, "repeats": repeats or self.settings.repeats,
+                   "warmup": warmup_for(self.settings.warmup if warmup is None else warmup, key.engine), "seed": self.settings.seed,
                    "min_repeat_s": self.settings.min_repeat_s}
         try:
             response = self.worker.request(request, self.settings.trial_timeout)

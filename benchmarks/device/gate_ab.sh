@@ -1,0 +1,33 @@
+# Interleaved A/B on one GPU host (issue "Verdicts that hold on another machine"): the twelve cross-host
+# configurations, each run under two workers of the same environment (--infperf-ab-reference=python3) in
+# alternating rounds. AA: nothing differs (false alarms); D10 / D05: the candidate arm alone is slowed by 10% / 5%
+# (INFPERF_TEST_ONLY_SLOWDOWN, which the reference arm never inherits), to measure detection.
+#
+#   bash benchmarks/device/gate_ab.sh start [ORDER]   ORDER: sessions to run, default "D10 AA D05"
+#   bash benchmarks/device/gate_ab.sh collect 540     -> $OUT/sweep.tgz
+#
+# Sessions run one after another with nothing else on the host; prefix caching stays off (the plugin's default).
+# ROUNDS (default 8) sets --infperf-ab-rounds. GEN (default h200) names the matrix target.
+source benchmarks/device/lanes.sh "$@"
+GEN=${GEN:-h200}
+source benchmarks/device/crosshost_ids.sh
+
+ab_session() {  # ab_session NAME SLOWDOWN
+  local name=$1 slowdown=$2
+  mkdir -p "$R/$name"
+  local start; start=$(date +%s)
+  INFPERF_TEST_ONLY_SLOWDOWN=$slowdown CUDA_VISIBLE_DEVICES=0 timeout 1500 $INFPERF_PYTEST $ids -m "$GEN" -rfEs \
+    --junitxml "$R/$name/junit.xml" --infperf-output "$R/$name/records.jsonl" \
+    "--infperf-ab-reference=$(command -v python3)" --infperf-ab-rounds "${ROUNDS:-8}" >"$R/$name/log.txt" 2>&1
+  echo "$name rc=$? $(( $(date +%s) - start ))s $(date -u +%FT%TZ)" >>"$R/progress.txt"
+}
+
+await_vllm
+for name in ${2:-D10 AA D05}; do
+  case "$name" in
+    AA) ab_session AA "" ;;
+    D10) ab_session D10 0.10 ;;
+    D05) ab_session D05 0.05 ;;
+  esac
+done
+touch "$R/all.done"

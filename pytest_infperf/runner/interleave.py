@@ -1,0 +1,101 @@
+"""Interleaved A/B on one host: the same trial under two environments, round by round.
+
+Stored baselines compare sessions on different hosts and days, and on GPU VMs a launch-bound configuration moves
+by 6-20% (sd) between sessions of unchanged code, on the same host as much as across hosts (H200, 2026-11-24).
+No stored baseline can tell a 10% change from that. What an engine upgrade needs is the answer asv's
+`continuous` and pyperf give: measure the old and the new environment on the same host, in alternating rounds,
+so what drifts (CPU clocks, scheduling, the VM's neighbours) touches both arms alike and cancels in each round's
+ratio.
+
+Each arm is an ordinary TrialPool: the candidate runs this interpreter, the reference the interpreter named by
+--infperf-ab-reference (its own engine, torch and CUDA libraries; this package comes in through PYTHONPATH). Both
+workers stay loaded, so vLLM arms split --infperf-gpu-memory-utilization between them. Round r runs one repeat
+of each arm, reference first in even rounds and candidate first in odd ones (ABBA), so a linear drift within a
+round adds the same to both arms over each pair of rounds. The first round of each arm warms up first.
+"""
+from __future__ import annotations
+
+import dataclasses
+import statistics
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from ..cases import Case
+from ..hardware import Gpu
+from ..settings import Settings
+from .measure import TEST_ONLY_SLOWDOWN
+from .pool import Outcome, TrialPool
+
+# Per-round figures that add up over the rounds; every other number is the median of the rounds' values.
+SUMMED = ("generate_s", "measured_wall_s", "trial_wall_s", "warmup_s", "warmup_batches", "energy_j",
+          "telemetry_samples")
+
+
+def merge_rounds(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """One measurement from the rounds of one arm (each a one-repeat measurement): per-repeat samples are
+    concatenated, times and energy summed, every other figure is the median over the rounds (latency percentiles
+    too: the median of the rounds' percentiles, not a percentile over all requests; `ab_rounds` says so)."""
+    merged: dict[str, Any] = dict(results[0])
+    for key, first in results[0].items():
+        values = [r.get(key) for r in results]
+        if key.endswith("_samples") and isinstance(first, list):
+            merged[key] = None if any(v is None for v in values) else [x for v in values for x in v]
+        elif isinstance(first, (int, float)) and not isinstance(first, bool) and None not in values:
+            merged[key] = sum(values) if key in SUMMED else statistics.median(values)
+    merged["throughput_tok_s"] = statistics.median(merged["throughput_tok_s_samples"])
+    merged["ab_rounds"] = len(results)
+    return merged
+
+
+def _merged(outcomes: Sequence[Outcome]) -> Outcome:
+    return Outcome("ok", result=merge_rounds([o.result for o in outcomes]), load=outcomes[0].load)
+
+
+@dataclasses.dataclass(frozen=True)
+class ABOutcome:
+    """Both arms of one A/B trial: `candidate` is what the record describes, `reference` what it is judged
+    against; a failed arm carries its own status and reason."""
+
+    candidate: Outcome
+    reference: Outcome
+
+
+class InterleavedPair:
+    """The two arms' pools, and the interleaving of one trial's rounds."""
+
+    def __init__(self, settings: Settings, gpus: tuple[Gpu, ...], log_dir: Path) -> None:
+        if settings.ab_reference is None:
+            raise ValueError("an A/B pair needs --infperf-ab-reference")
+        self.settings = settings
+        shared = dataclasses.replace(settings, vllm=dataclasses.replace(
+            settings.vllm, gpu_memory_utilization=settings.vllm.gpu_memory_utilization / 2))
+        self.candidate = TrialPool(shared, gpus, log_dir / "candidate", sys.executable)
+        # The test-only slowdown belongs to the environment under test; the reference arm never inherits it.
+        self.reference = TrialPool(shared, gpus, log_dir / "reference", str(settings.ab_reference),
+                                   env_drop=(TEST_ONLY_SLOWDOWN,))
+
+    def run(self, case: Case) -> ABOutcome:
+        """`ab_rounds` rounds of one repeat per arm; stops at the first failure of either arm (its outcome is
+        returned as the arm's; the other arm keeps the rounds it completed, or 'not run')."""
+        done: dict[str, list[Outcome]] = {"candidate": [], "reference": []}
+        pools = {"candidate": self.candidate, "reference": self.reference}
+        for arm, pool in pools.items():  # both loaded before either measures: every round sees the same host
+            failure = pool.ensure_loaded(case)
+            if failure is not None:
+                other = "reference" if arm == "candidate" else "candidate"
+                return ABOutcome(**{arm: failure, other: Outcome("error", f"not run: the {arm} arm failed to load")})
+        for r in range(self.settings.ab_rounds):
+            for arm in ("reference", "candidate") if r % 2 == 0 else ("candidate", "reference"):
+                outcome = pools[arm].run(case, repeats=1, warmup=None if r == 0 else 0)
+                if outcome.status != "ok":
+                    other = "reference" if arm == "candidate" else "candidate"
+                    rest = _merged(done[other]) if done[other] else Outcome(
+                        "error", f"not run: the {arm} arm failed first", load=outcome.load)
+                    return ABOutcome(**{arm: outcome, other: rest})
+                done[arm].append(outcome)
+        return ABOutcome(_merged(done["candidate"]), _merged(done["reference"]))
+
+    def close(self) -> None:
+        self.candidate.close()
+        self.reference.close()

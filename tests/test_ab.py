@@ -1,0 +1,106 @@
+"""Interleaved A/B (--infperf-ab-reference): two real HF workers on the CPU, alternating rounds; the paired
+statistics against hand-computed values; the verdicts of arms that fail."""
+from __future__ import annotations
+
+import math
+import sys
+
+import pytest
+from scipy import stats as sps
+
+from conftest import CPU_ONLY
+from pytest_infperf.gate import correct, reference_failure_verdict
+from pytest_infperf.records import read_records
+from pytest_infperf.runner.interleave import merge_rounds
+from pytest_infperf.settings import Settings
+from pytest_infperf.stats import compare_paired
+
+ONE_BATCH = CPU_ONLY.replace("batch_sizes = [1, 4]", "batch_sizes = [4]")
+AB_ARGS = ("-m", "cpu", f"--infperf-ab-reference={sys.executable}", "--infperf-ab-rounds", "6",
+           "--infperf-min-repeat-s", "0.3", "-p", "no:cacheprovider")
+
+
+def test_same_environment_in_both_arms_passes_and_records_both(perf_project) -> None:
+    pytester = perf_project(ONE_BATCH)
+    result = pytester.runpytest(*AB_ARGS, "--infperf-threshold", "0.5")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*infperf gate: 1 *"])
+    [record] = read_records(pytester.path / "records.jsonl")
+    assert record["gate_against"] == "reference" and record["gate_verdict"] in ("unchanged", "underpowered")
+    assert record["ab_rounds"] == 6 and record["ab_reference_status"] == "ok"
+    assert len(record["throughput_tok_s_samples"]) == len(record["ab_reference_throughput_tok_s_samples"]) == 6
+    assert record["ab_reference_python"] == sys.executable and not record["gate_stale"]
+    assert record["gate_sessions"] == 1 and record["gate_repeats_new"] == 6
+    logs = pytester.path / "logs"
+    assert (logs / "candidate").is_dir() and (logs / "reference").is_dir()  # one worker per arm
+
+
+def test_a_real_slowdown_of_the_candidate_alone_fails(perf_project, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INFPERF_TEST_ONLY_SLOWDOWN", "0.6")  # the reference arm must not inherit it
+    pytester = perf_project(ONE_BATCH)
+    result = pytester.runpytest(*AB_ARGS, "--infperf-threshold", "0.2")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*REGRESSION throughput_tok_s: reference *(6 rounds)*paired*"])
+    [record] = read_records(pytester.path / "records.jsonl")
+    assert record["test_only_slowdown"] == 0.6 and record["gate_verdict"] == "regression"
+    assert -0.8 < record["gate_change"] < -0.35  # the reference ran at full speed
+
+
+def test_reference_option_is_checked_when_parsed(perf_project) -> None:
+    pytester = perf_project(ONE_BATCH)
+    result = pytester.runpytest("-m", "cpu", "--infperf-ab-reference=/no/such/python")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--infperf-ab-reference*does not exist and is not on PATH*"])
+    result = pytester.runpytest("-m", "cpu", f"--infperf-ab-reference={sys.executable}", "--infperf-save")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*cannot be combined with --infperf-compare or --infperf-save*"])
+
+
+def test_paired_comparison_against_hand_computed_values() -> None:
+    reference = [100.0, 200.0, 100.0, 50.0]
+    new = [90.0, 184.0, 89.0, 46.0]  # log ratios: log .9, log .92, log .89, log .92
+    logs = [math.log(0.9), math.log(0.92), math.log(0.89), math.log(0.92)]
+    mean = sum(logs) / 4
+    sd = math.sqrt(sum((x - mean) ** 2 for x in logs) / 3)
+    t = mean / (sd / 2)
+    c = compare_paired(new, reference, higher_is_better=True, alpha=0.05)
+    assert c.ratio == pytest.approx(math.exp(mean)) and c.noise_sd == pytest.approx(sd)
+    assert c.p_worse == pytest.approx(sps.t.cdf(t, 3)) and c.p_better == pytest.approx(sps.t.sf(t, 3))
+    q = sps.t.ppf(0.95, 3)
+    assert (c.ratio_low, c.ratio_high) == pytest.approx((math.exp(mean - q * sd / 2), math.exp(mean + q * sd / 2)))
+    assert c.cliffs_delta == pytest.approx((5 - 11) / 16)  # of 16 pairs, new > reference in 5, < in 11
+    assert c.df == 3 and c.repeats_new == 4
+    latency = compare_paired(new, reference, higher_is_better=False, alpha=0.05)  # lower seconds are better
+    assert latency.p_better == pytest.approx(c.p_worse)
+    with pytest.raises(ValueError, match="two or more rounds"):
+        compare_paired([1.0], [1.0], True, 0.05)
+
+
+def test_rounds_merge_into_one_measurement() -> None:
+    rounds = [{"throughput_tok_s": 10.0, "throughput_tok_s_samples": [10.0], "ttft_mean_s": 0.1,
+               "generate_s": 1.0, "telemetry_samples": 3, "latency_source": "exact", "itl_mean_s": None},
+              {"throughput_tok_s": 30.0, "throughput_tok_s_samples": [30.0], "ttft_mean_s": 0.3,
+               "generate_s": 2.0, "telemetry_samples": 4, "latency_source": "exact", "itl_mean_s": None},
+              {"throughput_tok_s": 20.0, "throughput_tok_s_samples": [20.0], "ttft_mean_s": 0.2,
+               "generate_s": 3.0, "telemetry_samples": 5, "latency_source": "exact", "itl_mean_s": None}]
+    merged = merge_rounds(rounds)
+    assert merged["throughput_tok_s_samples"] == [10.0, 30.0, 20.0] and merged["throughput_tok_s"] == 20.0
+    assert merged["ttft_mean_s"] == 0.2 and merged["generate_s"] == 6.0 and merged["telemetry_samples"] == 12
+    assert merged["latency_source"] == "exact" and merged["itl_mean_s"] is None and merged["ab_rounds"] == 3
+
+
+def test_arm_failures() -> None:
+    reference = {"status": "ok", "throughput_tok_s": 100.0, "ab_reference_python": "/old/python"}
+    oom = reference_failure_verdict({"status": "oom", "reason": "CUDA out of memory"}, reference)
+    assert oom.outcome == "regression" and "where the reference ran ok" in oom.message
+    broken = reference_failure_verdict({"status": "ok"}, {"status": "error", "reason": "old vllm: no such arch",
+                                                          "ab_reference_python": "/old/python"})
+    assert broken.outcome == "no-baseline" and "no such arch" in broken.message
+
+
+def test_beating_the_reference_is_an_improvement_not_a_stale_baseline() -> None:
+    record = {"gate_p_worse": 0.99, "gate_p_better": 0.001, "gate_change": 0.2, "gate_metric": "throughput_tok_s",
+              "gate_verdict": "underpowered", "gate_message": "m", "gate_against": "reference"}
+    [changed] = correct([record], Settings(), family=1)
+    assert changed["gate_verdict"] == "improvement" and changed["gate_stale"] is False
+    assert changed["gate_message"].startswith("IMPROVEMENT over the reference")
