@@ -7,7 +7,8 @@
 #   bash benchmarks/device/gate_ab.sh collect 540     -> $OUT/sweep.tgz
 #
 # Sessions run one after another with nothing else on the host; prefix caching stays off (the plugin's default).
-# ROUNDS (default 8) sets --infperf-ab-rounds. GEN (default h200) names the matrix target.
+# ROUNDS (default 8) sets --infperf-ab-rounds; EXTRA adds pytest options (e.g. "--infperf-num-prompts 64
+# --infperf-min-repeat-s 1": shorter passes, so more rounds fit). GEN (default h200) names the matrix target.
 source benchmarks/device/lanes.sh "$@"
 GEN=${GEN:-h200}
 source benchmarks/device/crosshost_ids.sh
@@ -18,7 +19,7 @@ ab_session() {  # ab_session NAME SLOWDOWN
   local start; start=$(date +%s)
   INFPERF_TEST_ONLY_SLOWDOWN=$slowdown CUDA_VISIBLE_DEVICES=0 timeout 1500 $INFPERF_PYTEST $ids -m "$GEN" -rfEs \
     --junitxml "$R/$name/junit.xml" --infperf-output "$R/$name/records.jsonl" \
-    "--infperf-ab-reference=$(command -v python3)" --infperf-ab-rounds "${ROUNDS:-8}" >"$R/$name/log.txt" 2>&1
+    "--infperf-ab-reference=$(command -v python3)" --infperf-ab-rounds "${ROUNDS:-8}" ${EXTRA:-} >"$R/$name/log.txt" 2>&1
   echo "$name rc=$? $(( $(date +%s) - start ))s $(date -u +%FT%TZ)" >>"$R/progress.txt"
 }
 
