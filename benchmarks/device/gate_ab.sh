@@ -13,13 +13,13 @@ source benchmarks/device/lanes.sh "$@"
 GEN=${GEN:-h200}
 source benchmarks/device/crosshost_ids.sh
 
-ab_session() {  # ab_session NAME SLOWDOWN
-  local name=$1 slowdown=$2
+ab_session() {  # ab_session NAME SLOWDOWN [PYTEST ARGS...]: over $ids, or $only when set
+  local name=$1 slowdown=$2; shift 2
   mkdir -p "$R/$name"
   local start; start=$(date +%s)
-  INFPERF_TEST_ONLY_SLOWDOWN=$slowdown CUDA_VISIBLE_DEVICES=0 timeout 1500 $INFPERF_PYTEST $ids -m "$GEN" -rfEs \
+  INFPERF_TEST_ONLY_SLOWDOWN=$slowdown CUDA_VISIBLE_DEVICES=0 timeout 1500 $INFPERF_PYTEST ${only:-$ids} -m "$GEN" -rfEs \
     --junitxml "$R/$name/junit.xml" --infperf-output "$R/$name/records.jsonl" \
-    "--infperf-ab-reference=$(command -v python3)" --infperf-ab-rounds "${ROUNDS:-8}" ${EXTRA:-} >"$R/$name/log.txt" 2>&1
+    "--infperf-ab-reference=$(command -v python3)" --infperf-ab-rounds "${ROUNDS:-8}" ${EXTRA:-} "$@" >"$R/$name/log.txt" 2>&1
   echo "$name rc=$? $(( $(date +%s) - start ))s $(date -u +%FT%TZ)" >>"$R/progress.txt"
 }
 
@@ -29,6 +29,9 @@ for name in ${2:-D10 AA D05}; do
     AA) ab_session AA "" ;;
     D10) ab_session D10 0.10 ;;
     D05) ab_session D05 0.05 ;;
+    # the six launch-bound GPT-2 configurations again, both arms pinned to the same four CPUs: does sharing
+    # the CPUs make the arms' rounds move together?
+    D10PIN) only=$(tr ' ' '\n' <<<"$ids" | grep gpt2 | tr '\n' ' ') ab_session D10PIN 0.10 --infperf-cpu-affinity 0-3 ;;
   esac
 done
 touch "$R/all.done"
