@@ -17,11 +17,18 @@ def _table(header: tuple[str, ...], rows: list[tuple[Any, ...]], left: int) -> l
             for row in [header, *rows]]
 
 
+def _against(record: dict[str, Any]) -> str:
+    """What a verdict rests on: baseline sessions, or the rounds of an A/B reference arm."""
+    if record.get("gate_against") == "reference":
+        return f"{record.get('gate_repeats_new') or '-'} A/B rounds"
+    return f"{record['gate_sessions']} sessions" if record.get("gate_sessions") else "-"
+
+
 def gate_table(records: Iterable[dict[str, Any]]) -> list[str]:
     """One line per gated record, regressions first: verdict, change and its interval, p, the noise it was
     judged against and the smallest change that noise lets the gate see."""
     order = ("error", "regression", "improvement", "not-comparable", "underpowered", "no-baseline", "unchanged")
-    header = ("case", "verdict", "change", "ratio CI", "p", "sessions", "noise sd", "detectable")
+    header = ("case", "verdict", "change", "ratio CI", "p", "against", "noise sd", "detectable")
     rows = []
     for r in sorted(records, key=lambda r: order.index(r["gate_verdict"]) if r["gate_verdict"] in order else 0):
         ci = (f"{r['gate_ratio_low']:.3f}-{r['gate_ratio_high']:.3f}" if r.get("gate_ratio_low") is not None else "-")
@@ -29,7 +36,7 @@ def gate_table(records: Iterable[dict[str, Any]]) -> list[str]:
                   else min(r["gate_p_worse"], r["gate_p_better"]))
         rows.append((r["case_id"], r["gate_verdict"] + (" (stale)" if r.get("gate_stale") else ""),
                      f"{r['gate_change']:+.1%}" if r.get("gate_change") is not None else "-", ci,
-                     f"{p:.2g}" if p is not None else "-", r.get("gate_sessions") or "-",
+                     f"{p:.2g}" if p is not None else "-", _against(r),
                      f"{r['gate_noise_sd']:.1%}" if r.get("gate_noise_sd") is not None else "-",
                      f"{r['gate_detectable']:.1%}" if r.get("gate_detectable") is not None else "-"))
     return _table(header, rows, 2)

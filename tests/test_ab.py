@@ -24,7 +24,7 @@ def test_same_environment_in_both_arms_passes_and_records_both(perf_project) -> 
     pytester = perf_project(ONE_BATCH)
     result = pytester.runpytest(*AB_ARGS, "--infperf-threshold", "0.5")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["*infperf gate: 1 *"])
+    result.stdout.fnmatch_lines(["*infperf gate: 1 *", "cpu-hf-tiny-gpt2-gpus0-bs4 * 6 A/B rounds *"])
     [record] = read_records(pytester.path / "records.jsonl")
     assert record["gate_against"] == "reference" and record["gate_verdict"] in ("unchanged", "underpowered")
     assert record["ab_rounds"] == 6 and record["ab_reference_status"] == "ok"
