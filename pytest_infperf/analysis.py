@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from .html_report import landscape_cells, write_html
 from .records import read_records
 from .stats import anova_tukey, cliffs_delta, cliffs_magnitude, pearson, wilcoxon_p
 from .store import BaselineStore
@@ -162,14 +163,20 @@ def _pyplot() -> Any:
 
 
 def report(source: Path, out: Path, metric: str = "throughput_tok_s") -> Path:
-    """PNG plots and a Markdown + HTML summary of one set of records, per (engine, model, workload)."""
+    """PNG plots and a Markdown summary of one set of records, per (engine, model, workload), and the
+    self-contained HTML report (html_report.write_html) that users open first."""
     everything = load_source(source)
     records = [r for r in everything if r["status"] == "ok" and r.get(metric) is not None]
     out.mkdir(parents=True, exist_ok=True)
     plt = _pyplot()
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
+    everything_by_group: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
     for r in records:
         groups[(r["engine"], r["model"], r["workload"])].append(r)
+    for r in everything:
+        everything_by_group[(r["engine"], r["model"], r["workload"])].append(r)
+    unit = "tok/s" if metric.endswith("tok_s") else "s" if metric.endswith("_s") else ""
+    stats: dict[tuple[str, str, str], list[str]] = defaultdict(list)
     hardware = sorted({f"{r.get('gpu_name') or r['hardware_fingerprint']}" for r in records})
     days = sorted({r["timestamp"][:10] for r in records})
     measured = days[0] if len(days) == 1 else f"{days[0]} to {days[-1]}" if days else "no date"
@@ -179,32 +186,42 @@ def report(source: Path, out: Path, metric: str = "throughput_tok_s") -> Path:
         slug = f"{engine}-{model}-{workload}".replace("/", "_")
         versions = sorted({str(r.get("engine_version")) for r in rows})
         md += [f"## {engine} {', '.join(versions)} · {model} · {workload}", ""]
-        gpus = sorted({r["gpus"] for r in rows})
-        batches = sorted({r["batch_size"] for r in rows})
-        grid: dict[tuple[int, int], float] = {}
-        for r in rows:  # tuning landscapes hold several knob settings per cell: show the best
-            cell = (r["gpus"], r["batch_size"])
-            grid[cell] = max(grid.get(cell, r[metric]), r[metric])
-        fig, axes = plt.subplots(1, 3, figsize=(15, 4))
-        for g in gpus:
-            xs = [b for b in batches if (g, b) in grid]
-            axes[0].plot(xs, [grid[(g, b)] for b in xs], marker="o", label=f"{g} GPU(s)")
+        cells = landscape_cells(everything_by_group[(engine, model, workload)], metric)
+        grid = {k: c.value for k, c in cells.items() if c.status == "ok"}
+        gpus = sorted({g for g, _ in cells})
+        batches = sorted({b for _, b in cells})
+        fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+        for g in gpus:  # a batch size not measured, or failed, breaks the line (NaN) instead of being bridged
+            ys = [grid.get((g, b), np.nan) for b in batches]
+            sds = [cells[(g, b)].sd or 0 if (g, b) in grid else 0 for b in batches]
+            axes[0].errorbar(batches, ys, yerr=sds, marker="o", capsize=3, label=f"{g} GPU(s)")
         axes[0].set_xscale("log", base=2)
-        axes[0].set(xlabel="batch size", ylabel=metric, title="vs batch size")
+        axes[0].set_xticks(batches, [str(b) for b in batches], fontsize=7)
+        axes[0].set(xlabel="batch size", ylabel=f"{metric} ({unit})", title="vs batch size (error bars: sd of repeats)")
         axes[0].legend(fontsize=7)
         for b in batches:
-            xs = [g for g in gpus if (g, b) in grid]
-            if len(xs) > 1 or len(gpus) == 1:
-                axes[1].plot(xs, [grid[(g, b)] for g in xs], marker="o", label=f"batch {b}")
+            ys = [grid.get((g, b), np.nan) for g in gpus]
+            if len(gpus) == 1 or sum(not np.isnan(y) for y in ys) > 1:
+                axes[1].plot(gpus, ys, marker="o", label=f"batch {b}")
         axes[1].set_xticks(gpus)
-        axes[1].set(xlabel="GPUs", ylabel=metric, title="vs GPU count")
+        axes[1].set(xlabel="GPUs", ylabel=f"{metric} ({unit})", title="vs GPU count")
         axes[1].legend(fontsize=7)
         heat = np.array([[grid.get((g, b), np.nan) for b in batches] for g in gpus])
         image = axes[2].imshow(heat, aspect="auto", origin="lower", cmap="viridis")
+        for i, g in enumerate(gpus):
+            for j, b in enumerate(batches):
+                cell = cells.get((g, b))
+                if cell is not None and cell.status == "ok":
+                    light = image.norm(cell.value) > 0.6  # dark text on the light end of viridis
+                    axes[2].text(j, i, f"{cell.value:,.0f}", ha="center", va="center", fontsize=6,
+                                 color="black" if light else "white")
+                elif cell is not None:  # failed or OOM: grey and labelled; never measured: left blank
+                    axes[2].add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, color="#9aa0a8"))
+                    axes[2].text(j, i, cell.status.upper(), ha="center", va="center", fontsize=6)
         axes[2].set_xticks(range(len(batches)), batches, fontsize=7)
         axes[2].set_yticks(range(len(gpus)), gpus)
-        axes[2].set(xlabel="batch size", ylabel="GPUs", title="landscape")
-        fig.colorbar(image, ax=axes[2], label=metric)
+        axes[2].set(xlabel="batch size", ylabel="GPUs", title="landscape (grey: OOM/failed, blank: not measured)")
+        fig.colorbar(image, ax=axes[2], label=f"{metric} ({unit})")
         best = max(grid, key=grid.get)
         axes[2].scatter([batches.index(best[1])], [gpus.index(best[0])], marker="*", s=200, color="red")
         fig.suptitle(f"{engine} {', '.join(versions)} · {model} · {workload} · {', '.join(hardware)} · {measured}",
@@ -220,6 +237,9 @@ def report(source: Path, out: Path, metric: str = "throughput_tok_s") -> Path:
             result = anova_tukey(samples)
             if result["f"] is not None:
                 significant = [f"{p['a']} vs {p['b']}" for p in result["tukey"] if p["p"] < 0.05]
+                stats[(engine, model, workload)].append(
+                    f"ANOVA across {factor}: F={result['f']:.2f}, p={result['p']:.3g}; Tukey HSD pairs with p<0.05: "
+                    f"{', '.join(significant) or 'none'}")
                 md.append(f"- ANOVA across {factor}: F={result['f']:.2f}, p={result['p']:.3g}; Tukey HSD pairs "
                           f"with p<0.05: {', '.join(significant) or 'none'}")
         for factor in ("batch_size", "gpus", "input_len_mean_tokens", "output_len_tokens"):
@@ -229,16 +249,15 @@ def report(source: Path, out: Path, metric: str = "throughput_tok_s") -> Path:
                 corr = pearson([p[0] for p in pairs], [p[1] for p in pairs]) if pairs else None
                 if corr:
                     name = "log2(batch_size)" if factor == "batch_size" else factor
+                    stats[(engine, model, workload)].append(f"Pearson r({name}, {target}) = {corr[0]:+.3f} "
+                                                            f"(p={corr[1]:.3g})")
                     md.append(f"- Pearson r({name}, {target}) = {corr[0]:+.3f} (p={corr[1]:.3g})")
         md.append("")
     cells = _medians(records, metric)
     md += _engine_ratios(cells, metric, out, plt) + _gpu_scaling(cells) + _not_ok(everything)
     summary = out / "summary.md"
     summary.write_text("\n".join(md))
-    body = "\n".join(f"<p>{line}</p>" if not line.startswith(("#", "![")) else
-                     (f"<h2>{line.lstrip('# ')}</h2>" if line.startswith("#") else
-                      f"<img src='{line.split('(')[1].rstrip(')')}'>") for line in md if line)
-    (out / "summary.html").write_text(f"<html><body>{body}</body></html>")
+    write_html(out / "summary.html", str(source), everything, metric, stats)
     return summary
 
 

@@ -16,21 +16,21 @@ from pytest_infperf.settings import Settings
 from pytest_infperf.stats import compare_paired
 
 ONE_BATCH = CPU_ONLY.replace("batch_sizes = [1, 4]", "batch_sizes = [4]")
-AB_ARGS = ("-m", "cpu", f"--infperf-ab-reference={sys.executable}", "--infperf-ab-rounds", "6",
-           "--infperf-min-repeat-s", "0.3", "-p", "no:cacheprovider")
+AB_ARGS = ("-m", "cpu", f"--infperf-ab-reference={sys.executable}", "--infperf-ab-rounds", "8",
+           "--infperf-min-repeat-s", "0.5", "-p", "no:cacheprovider")
 
 
 def test_same_environment_in_both_arms_passes_and_records_both(perf_project) -> None:
     pytester = perf_project(ONE_BATCH)
     result = pytester.runpytest(*AB_ARGS, "--infperf-threshold", "0.5")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["*infperf gate: 1 *", "cpu-hf-tiny-gpt2-gpus0-bs4 * 6 A/B rounds *"])
+    result.stdout.fnmatch_lines(["*infperf gate: 1 *", "cpu-hf-tiny-gpt2-gpus0-bs4 * 8 A/B rounds *"])
     [record] = read_records(pytester.path / "records.jsonl")
     assert record["gate_against"] == "reference" and record["gate_verdict"] in ("unchanged", "underpowered")
-    assert record["ab_rounds"] == 6 and record["ab_reference_status"] == "ok"
-    assert len(record["throughput_tok_s_samples"]) == len(record["ab_reference_throughput_tok_s_samples"]) == 6
+    assert record["ab_rounds"] == 8 and record["ab_reference_status"] == "ok"
+    assert len(record["throughput_tok_s_samples"]) == len(record["ab_reference_throughput_tok_s_samples"]) == 8
     assert record["ab_reference_python"] == sys.executable and not record["gate_stale"]
-    assert record["gate_sessions"] == 1 and record["gate_repeats_new"] == 6
+    assert record["gate_sessions"] == 1 and record["gate_repeats_new"] == 8
     logs = pytester.path / "logs"
     assert (logs / "candidate").is_dir() and (logs / "reference").is_dir()  # one worker per arm
 
@@ -40,7 +40,7 @@ def test_a_real_slowdown_of_the_candidate_alone_fails(perf_project, monkeypatch:
     pytester = perf_project(ONE_BATCH)
     result = pytester.runpytest(*AB_ARGS, "--infperf-threshold", "0.2")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*REGRESSION throughput_tok_s: reference *(6 rounds)*paired*"])
+    result.stdout.fnmatch_lines(["*REGRESSION throughput_tok_s: reference *(8 rounds)*paired*"])
     [record] = read_records(pytester.path / "records.jsonl")
     assert record["test_only_slowdown"] == 0.6 and record["gate_verdict"] == "regression"
     assert -0.8 < record["gate_change"] < -0.35  # the reference ran at full speed

@@ -1,0 +1,284 @@
+"""The report users open first: one self-contained HTML file, no server and no network needed.
+
+A Jinja2 template (templates/report.html.j2) lays it out so it answers first: the headline (fastest configuration
+per engine and model, the engines' ratio, gate verdicts with regressions first, out-of-memory boundaries, energy
+per token), then one section per engine, model and workload with an interactive landscape (GPUs x batch size,
+plotly with plotly.js inlined: hover gives the value, its spread over the repeats and the knobs; OOM cells and
+unmeasured cells look different) and throughput against batch size with error bars, then the statistics.
+Tables are pandas' own HTML.
+"""
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+VERDICT_ORDER = ("error", "regression", "improvement", "not-comparable", "underpowered", "no-baseline", "unchanged")
+
+
+@dataclass
+class Cell:
+    """One (GPUs, batch size) cell of a landscape: the best ok record there (tuning landscapes hold several knob
+    settings per cell, so the knobs that produced the value are kept), else the failure."""
+
+    status: str
+    value: float | None = None
+    sd: float | None = None
+    repeats: int = 0
+    knobs: str = ""
+    record: dict[str, Any] = field(default_factory=dict)
+
+
+def _knobs(record: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted((record.get("knobs") or {}).items())) or "defaults"
+
+
+def landscape_cells(records: Sequence[dict[str, Any]], metric: str) -> dict[tuple[int, int], Cell]:
+    """(GPUs, batch size) -> Cell over one group's records."""
+    cells: dict[tuple[int, int], Cell] = {}
+    for r in records:
+        key = (r["gpus"], r["batch_size"])
+        if r["status"] == "ok" and r.get(metric) is not None:
+            if key in cells and cells[key].status == "ok" and cells[key].value >= r[metric]:
+                continue
+            samples = r.get(f"{metric}_samples") or [r[metric]]
+            sd = statistics.stdev(samples) if len(samples) > 1 else None
+            cells[key] = Cell("ok", r[metric], sd, len(samples), _knobs(r), r)
+        elif key not in cells:
+            cells[key] = Cell(r["status"], knobs=_knobs(r), record=r)
+    return cells
+
+
+def _figure_html(figure: Any) -> str:
+    return figure.to_html(full_html=False, include_plotlyjs=False, config={"responsive": True,
+                                                                           "displaylogo": False})
+
+
+def landscape_figure(cells: dict[tuple[int, int], Cell], metric: str, unit: str) -> str:
+    """The interactive landscape: a heatmap of GPUs x batch size with the value in each cell; OOM and failed cells
+    grey and labelled, unmeasured cells left blank; the best cell starred."""
+    import plotly.graph_objects as go
+
+    gpus = sorted({g for g, _ in cells})
+    batches = sorted({b for _, b in cells})
+    xs, ys = [str(b) for b in batches], [str(g) for g in gpus]  # categories, in numeric order
+    ok_cells = {k: c for k, c in cells.items() if c.status == "ok"}
+    best = max(ok_cells, key=lambda k: ok_cells[k].value) if ok_cells else None
+    z, text, hover, failed, failed_text = [], [], [], [], []
+    for g in gpus:
+        z_row, text_row, hover_row, failed_row, failed_text_row = [], [], [], [], []
+        for b in batches:
+            cell = cells.get((g, b))
+            ok = cell is not None and cell.status == "ok"
+            z_row.append(cell.value if ok else None)
+            text_row.append((f"{cell.value:,.0f}" + (" ★" if (g, b) == best else "")) if ok else "")
+            spread = f" ± {cell.sd:,.1f} (sd of {cell.repeats} repeats)" if ok and cell.sd is not None else ""
+            hover_row.append(f"{cell.value:,.1f} {unit}{spread}<br>knobs: {cell.knobs}" if ok else
+                             f"{cell.status.upper()}: {(cell.record.get('reason') or '')[:80]}" if cell else
+                             "not measured")
+            failed_row.append(1 if cell is not None and not ok else None)
+            failed_text_row.append(cell.status.upper() if cell is not None and not ok else "")
+        z.append(z_row), text.append(text_row), hover.append(hover_row)
+        failed.append(failed_row), failed_text.append(failed_text_row)
+    figure = go.Figure()
+    figure.add_trace(go.Heatmap(x=xs, y=ys, z=z, text=text, texttemplate="%{text}", customdata=hover,
+                                hovertemplate="GPUs %{y}, batch %{x}<br>%{customdata}<extra></extra>",
+                                colorscale="Viridis", colorbar={"title": {"text": unit}}, hoverongaps=False))
+    figure.add_trace(go.Heatmap(x=xs, y=ys, z=failed, text=failed_text, texttemplate="%{text}", customdata=hover,
+                                hovertemplate="GPUs %{y}, batch %{x}<br>%{customdata}<extra></extra>",
+                                colorscale=[[0, "#9aa0a8"], [1, "#9aa0a8"]], showscale=False, hoverongaps=False))
+    figure.update_layout(title=f"landscape: {metric} ({unit}) by GPUs and batch size; grey = failed or OOM, blank "
+                               "= not measured, ★ = best", xaxis_title="batch size", yaxis_title="GPUs",
+                         height=140 + 60 * len(gpus), margin={"t": 50, "b": 40}, plot_bgcolor="white")
+    return _figure_html(figure)
+
+
+def lines_figure(cells: dict[tuple[int, int], Cell], metric: str, unit: str) -> str:
+    """The metric against batch size (log2 axis), one line per GPU count, error bars = sd of the repeats; a batch
+    size that was not measured (or failed) breaks the line instead of being bridged."""
+    import plotly.graph_objects as go
+
+    gpus = sorted({g for g, _ in cells})
+    batches = sorted({b for _, b in cells})
+    figure = go.Figure()
+    for g in gpus:
+        row = [cells.get((g, b)) for b in batches]
+        ok = [c if c is not None and c.status == "ok" else None for c in row]
+        figure.add_trace(go.Scatter(
+            x=batches, y=[c.value if c else None for c in ok], mode="lines+markers", name=f"{g} GPU(s)",
+            marker={"size": 8},
+            error_y={"type": "data", "array": [c.sd if c and c.sd is not None else 0 for c in ok], "visible": True},
+            customdata=[c.knobs if c else "" for c in ok],
+            hovertemplate=f"{g} GPU(s), batch %{{x}}: %{{y:,.1f}} {unit}<br>knobs: %{{customdata}}<extra></extra>"))
+    figure.update_layout(title=f"{metric} ({unit}) vs batch size; error bars: sd of the repeats; lines break "
+                               "where a batch size was not measured",
+                         xaxis={"title": "batch size", "type": "log", "tickvals": batches,
+                                "ticktext": [str(b) for b in batches]},
+                         yaxis_title=f"{metric} ({unit})", height=380, margin={"t": 50, "b": 40})
+    return _figure_html(figure)
+
+
+def _html_table(frame: Any, row_class: Sequence[str] | None = None) -> str:
+    """pandas' HTML of a table; `row_class` colours rows (regressions red, stale baselines green)."""
+    styler = frame.style.hide(axis="index").format(precision=1, thousands=",", na_rep="")
+    if row_class is not None:
+        colours = {"regression": "background-color: #fdecea", "improvement": "background-color: #eaf6ee"}
+        styler = styler.apply(lambda row: [colours.get(row_class[row.name], "")] * len(row), axis=1)
+    return styler.to_html()
+
+
+def _unit(metric: str) -> tuple[float, str]:
+    return (1.0, "tok/s") if metric.endswith("tok_s") else (1e3, "ms") if metric.endswith("_s") else (1.0, "")
+
+
+def _joule_per_token(record: dict[str, Any]) -> float | None:
+    per_joule = record.get("tokens_per_joule")
+    return 1 / per_joule if per_joule else None
+
+
+def headline(records: Sequence[dict[str, Any]], groups: dict[tuple[str, str, str], dict[tuple[int, int], Cell]],
+             metric: str, unit: str) -> dict[str, Any]:
+    """What the top of the page says: cards, the best configuration per engine and model, the engines' ratio, gate
+    verdicts (regressions first), OOM boundaries and failures."""
+    import pandas as pd
+
+    best_rows = []
+    for (engine, model, workload), cells in sorted(groups.items()):
+        ok = {k: c for k, c in cells.items() if c.status == "ok"}
+        if not ok:
+            continue
+        (g, b), cell = max(ok.items(), key=lambda kv: kv[1].value)
+        jpt = _joule_per_token(cell.record)
+        best_rows.append({"engine": engine, "version": cell.record.get("engine_version"), "model": model,
+                          "workload": workload, f"best {unit}": round(cell.value, 1), "GPUs": g, "batch": b,
+                          "sd": round(cell.sd, 1) if cell.sd is not None else None, "knobs": cell.knobs,
+                          "mJ/token": round(jpt * 1e3, 2) if jpt else None,
+                          "GPU util %": round(cell.record.get("gpu_util_mean_pct") or 0) or None})
+    cards = []
+    if best_rows:
+        top = max(best_rows, key=lambda r: r[f"best {unit}"])
+        cards.append({"value": f"{top[f'best {unit}']:,.0f} {unit}", "tone": "",
+                      "label": f"fastest: {top['engine']} {top['model']}, {top['GPUs']} GPU(s), batch {top['batch']}"})
+    ratio_html, ratio_title = "", ""
+    engines = sorted({e for e, _, _ in groups})
+    if "hf" in engines and len(engines) > 1:
+        rows = []
+        for (engine, model, workload), cells in sorted(groups.items()):
+            base = groups.get(("hf", model, workload))
+            if engine == "hf" or base is None:
+                continue
+            common = [k for k, c in cells.items() if c.status == "ok" and k in base and base[k].status == "ok"]
+            if not common:
+                continue
+            ratios = [cells[k].value / base[k].value for k in common]
+            best_e = max(c.value for c in cells.values() if c.status == "ok")
+            best_h = max(c.value for c in base.values() if c.status == "ok")
+            rows.append({"model": model, "workload": workload, "engine": engine,
+                         "configurations in both": len(common), "median ratio": round(statistics.median(ratios), 2),
+                         "range": f"{min(ratios):.2f}-{max(ratios):.2f}", "best over best": round(best_e / best_h, 2)})
+        if rows:
+            frame = pd.DataFrame(rows)
+            ratio_html = _html_table(frame)
+            ratio_title = f"Engines over the HF pipeline ({metric}, same GPUs and batch size)"
+            cards.append({"value": f"{statistics.median(frame['median ratio']):.2f}x", "tone": "",
+                          "label": "median engine / HF ratio over models"})
+    gated = [r for r in records if r.get("gate_verdict")]
+    verdict_html = ""
+    if gated:
+        gated.sort(key=lambda r: VERDICT_ORDER.index(r["gate_verdict"]) if r["gate_verdict"] in VERDICT_ORDER else 0)
+        frame = pd.DataFrame([{
+            "case": r["case_id"], "verdict": r["gate_verdict"] + (" (stale baseline)" if r.get("gate_stale") else ""),
+            "change": f"{r['gate_change']:+.1%}" if r.get("gate_change") is not None else "",
+            "ratio CI": f"{r['gate_ratio_low']:.3f}-{r['gate_ratio_high']:.3f}" if r.get("gate_ratio_low") else "",
+            "p (one-sided)": f"{min(r['gate_p_worse'], r['gate_p_better']):.2g}" if r.get("gate_p_worse") is not None
+            else "", "against": r.get("gate_against") or "baseline",
+            "noise sd": f"{r['gate_noise_sd']:.1%}" if r.get("gate_noise_sd") is not None else ""} for r in gated])
+        verdict_html = _html_table(frame, [r["gate_verdict"] for r in gated])
+        regressions = sum(r["gate_verdict"] == "regression" for r in gated)
+        cards.append({"value": str(regressions), "tone": "bad" if regressions else "good",
+                      "label": f"regression(s) among {len(gated)} gated tests"})
+    oom_rows = []
+    by_key: dict[tuple[str, str, str, int], list[dict[str, Any]]] = defaultdict(list)
+    for r in records:
+        by_key[(r["engine"], r["model"], r["workload"], r["gpus"])].append(r)
+    for (engine, model, workload, gpus), rows in sorted(by_key.items()):
+        ooms = [r["batch_size"] for r in rows if r["status"] == "oom"]
+        if ooms:
+            oks = [r["batch_size"] for r in rows if r["status"] == "ok"]
+            oom_rows.append({"engine": engine, "model": model, "workload": workload, "GPUs": gpus,
+                             "largest batch that ran": max(oks) if oks else None, "first OOM batch": min(ooms)})
+    failures = [r for r in records if r["status"] not in ("ok", "oom")]
+    cards.append({"value": str(len(oom_rows)), "tone": "warn" if oom_rows else "",
+                  "label": "engine/model/GPU combinations with an OOM boundary"})
+    energy = [(j, r) for r in records if r["status"] == "ok" and (j := _joule_per_token(r))]
+    if energy:
+        j, r = min(energy, key=lambda e: e[0])
+        cards.append({"value": f"{j * 1e3:,.2f} mJ/token", "tone": "",
+                      "label": f"least energy: {r['engine']} {r['model']}, batch {r['batch_size']}"})
+    return {"cards": cards, "best": _html_table(pd.DataFrame(best_rows)) if best_rows else "<p>no ok records</p>",
+            "engine_ratio": ratio_html, "engine_ratio_title": ratio_title, "verdicts": verdict_html,
+            "oom": _html_table(pd.DataFrame(oom_rows)) if oom_rows else "",
+            "failures": _html_table(pd.DataFrame([{"case": r["case_id"], "status": r["status"],
+                                                   "reason": (r.get("reason") or "").splitlines()[0][:160]}
+                                                  for r in failures])) if failures else ""}
+
+
+def group_table(rows: Sequence[dict[str, Any]], metric: str) -> str:
+    import pandas as pd
+
+    scale, unit = _unit(metric)
+    ordered = sorted(rows, key=lambda r: (r["gpus"], r["batch_size"]))
+
+    def ms(r: dict[str, Any], key: str) -> float | None:
+        return round(r[key] * 1e3, 2) if r.get(key) is not None else None
+
+    frame = pd.DataFrame([{
+        "GPUs": r["gpus"], "batch": r["batch_size"], "status": r["status"], "knobs": _knobs(r),
+        f"{metric} ({unit})": round(r[metric] * scale, 1) if r.get(metric) is not None else None,
+        "TTFT p50 ms": ms(r, "ttft_p50_s"), "TPOT mean ms": ms(r, "tpot_mean_s"), "E2E p50 ms": ms(r, "e2e_p50_s"),
+        "GPU util %": round(r["gpu_util_mean_pct"]) if r.get("gpu_util_mean_pct") is not None else None,
+        "mJ/token": round(j * 1e3, 2) if (j := _joule_per_token(r)) else None} for r in ordered])
+    return _html_table(frame)
+
+
+def write_html(path: Path, title: str, records: Sequence[dict[str, Any]], metric: str,
+               stats: dict[tuple[str, str, str], list[str]]) -> Path:
+    """Render the report of `records` to `path` (one file; plotly.js is inlined)."""
+    import jinja2
+    from plotly.offline import get_plotlyjs
+
+    scale, unit = _unit(metric)
+    scaled = [dict(r, **{metric: r[metric] * scale, f"{metric}_samples": [x * scale for x in
+                                                                          r.get(f"{metric}_samples") or []]})
+              if r.get(metric) is not None else r for r in records]
+    by_group: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
+    for r in scaled:
+        by_group[(r["engine"], r["model"], r["workload"])].append(r)
+    landscapes = {key: landscape_cells(rows, metric) for key, rows in by_group.items()}
+    ok = [r for r in records if r["status"] == "ok"]
+    days = sorted({r["timestamp"][:10] for r in records if r.get("timestamp")})
+    groups = []
+    for key, rows in sorted(by_group.items()):
+        engine, model, workload = key
+        versions = ", ".join(sorted({str(r.get("engine_version")) for r in rows}))
+        gpu_names = ", ".join(sorted({str(r.get("gpu_name") or r.get("hardware_fingerprint")) for r in rows}))
+        groups.append({"slug": "-".join(key).replace("/", "_"), "title": f"{engine} · {model} · {workload}",
+                       "subtitle": f"{engine} {versions} on {gpu_names}; {len(rows)} records",
+                       "landscape": landscape_figure(landscapes[key], metric, unit),
+                       "lines": lines_figure(landscapes[key], metric, unit), "count": len(rows),
+                       "table": group_table(rows, metric), "stats": stats.get(key, [])})
+    environment = jinja2.Environment(loader=jinja2.PackageLoader("pytest_infperf", "templates"),
+                                     autoescape=jinja2.select_autoescape(["html", "j2"]))
+    page = environment.get_template("report.html.j2").render(
+        title=title, metric=metric, plotly_js=get_plotlyjs(), groups=groups, ok_count=len(ok),
+        total_count=len(records),
+        hardware=", ".join(sorted({str(r.get("gpu_name") or r.get("hardware_fingerprint")) for r in records})),
+        measured=days[0] if len(days) == 1 else f"{days[0]} to {days[-1]}" if days else "no date",
+        versions=", ".join(sorted({f"{r['engine']} {r['engine_version']}" for r in records
+                                   if r.get("engine_version")})),
+        **headline(scaled, landscapes, metric, unit))
+    path.write_text(page)
+    return path
+
