@@ -2,7 +2,9 @@
 case and the terminal summary. The gate's lookup and decision are gate.py's, InfPop's orchestration infpop.py's."""
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +50,7 @@ class InfperfSession:
     records: list[dict[str, Any]] = field(default_factory=list)
     _pool: Any = None
     _pair: Any = None
+    _last_heartbeat: float = field(default_factory=time.monotonic)
     _gate: Gate | None = None
 
     @classmethod
@@ -118,7 +121,22 @@ class InfperfSession:
 
             log_dir = self.settings.output.parent / "logs"
             self._pool = TrialPool(self.settings, self.own_gpus, log_dir)
+            self._pool.on_progress = self.heartbeat
         return self._pool
+
+    def heartbeat(self, key: Any, progress: dict[str, Any], arm: str = "") -> None:
+        """A progress line through pytest's terminal reporter while a long trial (or a tuning run) goes on, at most
+        every --infperf-heartbeat-s; xdist workers have no terminal and stay quiet."""
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        now = time.monotonic()
+        if reporter is None or now - self._last_heartbeat < self.settings.heartbeat_s:
+            return
+        self._last_heartbeat = now
+        capture = self.config.pluginmanager.get_plugin("capturemanager")  # a test's output is captured: step past
+        line = (f"infperf: {key.id}{arm} batch {progress['batch_size']}: repeat {progress['repeat']}/"
+                f"{progress['repeats']}, {progress['tok_s']:,.1f} tok/s, {progress['elapsed_s']:.0f} s into the trial")
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+            reporter.write_line(line)
 
     @property
     def store(self) -> BaselineStore:
@@ -141,6 +159,8 @@ class InfperfSession:
             from .runner.interleave import InterleavedPair
 
             self._pair = InterleavedPair(self.settings, self.own_gpus, self.settings.output.parent / "logs")
+            self._pair.candidate.on_progress = lambda key, p: self.heartbeat(key, p, " (candidate)")
+            self._pair.reference.on_progress = lambda key, p: self.heartbeat(key, p, " (reference)")
         return self._pair
 
     def measure_ab(self, case: Case, test_id: str) -> tuple[dict[str, Any], dict[str, Any]]:

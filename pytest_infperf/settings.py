@@ -255,6 +255,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("trial-timeout", positive_float, "1800", "seconds one measurement may take"),
     Option("worker-memory", memory_size, None, "cap the worker's address space (e.g. 8GB): larger batches then OOM cleanly"),
     Option("seed", non_negative_int, "0", "seed for random weights and synthetic prompts"),
+    Option("heartbeat-s", non_negative_float, "30", "during a trial, print a progress line (repeats done, tok/s of "
+           "the last repeat) at most this often; 0: after every repeat"),
     Option("cpu-affinity", cpu_affinity, "none", "CPUs each trial's worker and its engine processes run on: none, "
            "cores (one per physical core, no shared hyperthreads), gpu-local (those of the GPUs' NUMA node, one per "
            "core, like numactl --cpunodebind), or a list such as 0-7"),
@@ -337,6 +339,7 @@ class Settings:
     trial_timeout: float = 1800.0
     worker_memory: int | None = None
     seed: int = 0
+    heartbeat_s: float = 30.0
     cpu_affinity: str = "none"
     vllm: VllmKnobs = field(default_factory=VllmKnobs)
     baselines: Path = Path("baselines")

@@ -101,3 +101,14 @@ def test_unloadable_model_is_a_clear_error_once(perf_project, tmp_path: Path) ->
     result.assert_outcomes(failed=2)
     result.stdout.fnmatch_lines(["*hf failed to load*broken-model*"])
     assert (pytester.path / "logs").exists() or True
+
+
+def test_heartbeat_reports_progress_through_the_terminal(perf_project) -> None:
+    pytester = perf_project(TINY.replace("batch_sizes = [1, 4]", "batch_sizes = [4]"))
+    result = pytester.runpytest("-m", "cpu", "--infperf-heartbeat-s", "0", "--infperf-min-repeat-s", "0.2")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["infperf: hf-tiny-gpt2-gpus0 batch 4: repeat 1/2, * tok/s, * s into the trial",
+                                 "infperf: hf-tiny-gpt2-gpus0 batch 4: repeat 2/2, * tok/s, * s into the trial"])
+    quiet = pytester.runpytest("-m", "cpu", "--infperf-min-repeat-s", "0.2")  # default: at most every 30 s
+    quiet.assert_outcomes(passed=1)
+    assert "s into the trial" not in quiet.stdout.str()

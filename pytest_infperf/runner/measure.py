@@ -9,7 +9,7 @@ import math
 import os
 import statistics
 import time
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from ..engines.base import BatchResult, Engine
 from ..hardware import cpu_times, host_cpu_share
@@ -47,7 +47,8 @@ def _merge(histograms: dict[str, Histogram], result: BatchResult) -> None:
 
 
 def measure(engine: Engine, prompts: Sequence[Prompt], batch_size: int, output_len: int, repeats: int,
-            warmup: int | str, gpu_indices: list[int], min_repeat_s: float = 0.0) -> dict[str, Any]:
+            warmup: int | str, gpu_indices: list[int], min_repeat_s: float = 0.0,
+            progress: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """`warmup`: that many batches first, or "pass": whole passes over the prompts (every input shape once) until
     `min_repeat_s` has gone by. Each measured repeat runs whole passes until it has lasted `min_repeat_s`: a pass
     of a small model at a small batch takes well under a second on a GPU, and samples that short drift with the
@@ -79,7 +80,7 @@ def measure(engine: Engine, prompts: Sequence[Prompt], batch_size: int, output_l
     total_tokens = 0
     cpu_before = cpu_times()
     with GpuSampler(gpu_indices) as sampler:
-        for _ in range(repeats):
+        for repeat in range(repeats):
             tokens, repeat_start, repeat_passes = 0, time.perf_counter(), 0
             starts = {name: len(values) for name, values in exact.items()}
             ttft_hist_before = histograms.get("ttft")
@@ -104,6 +105,9 @@ def measure(engine: Engine, prompts: Sequence[Prompt], batch_size: int, output_l
             passes.append(repeat_passes)
             total_tokens += tokens
             throughput.append(tokens / wall)
+            if progress is not None:  # the heartbeat: repeats done and the pace so far
+                progress({"batch_size": batch_size, "repeat": repeat + 1, "repeats": repeats,
+                          "tok_s": tokens / wall, "elapsed_s": time.perf_counter() - wall_start})
             ttft_hist = histograms.get("ttft")
             if ttft_hist is not None and ttft_hist_before is not None:
                 ttft_hist = ttft_hist - ttft_hist_before

@@ -14,9 +14,10 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Callable
 
 from ..cases import Case, TrialKey
 from ..hardware import Gpu, worker_cpus
@@ -58,22 +59,31 @@ class _Worker:
             self.responses.put(line)
         self.responses.put(None)
 
-    def request(self, message: dict[str, Any], timeout: float) -> dict[str, Any]:
+    def request(self, message: dict[str, Any], timeout: float,
+                on_progress: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+        """Send one request and wait (at most `timeout` in all) for its response; progress lines the worker sends
+        meanwhile go to `on_progress`."""
         assert self.process.stdin is not None
         try:
             self.process.stdin.write(json.dumps(message) + "\n")
             self.process.stdin.flush()
         except (BrokenPipeError, OSError):
             raise WorkerGone(self._death_note()) from None
-        try:
-            line = self.responses.get(timeout=timeout)
-        except queue.Empty:
-            self.kill()
-            raise WorkerGone(f"timed out after {timeout:g} s (raise --infperf-trial-timeout or "
-                             f"--infperf-load-timeout); worker log: {self.log_path}") from None
-        if line is None:
-            raise WorkerGone(self._death_note())
-        return json.loads(line)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self.responses.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                self.kill()
+                raise WorkerGone(f"timed out after {timeout:g} s (raise --infperf-trial-timeout or "
+                                 f"--infperf-load-timeout); worker log: {self.log_path}") from None
+            if line is None:
+                raise WorkerGone(self._death_note())
+            response = json.loads(line)
+            if "progress" not in response:
+                return response
+            if on_progress is not None:
+                on_progress(response["progress"])
 
     def _death_note(self) -> str:
         code = self.process.wait(timeout=30)
@@ -116,6 +126,7 @@ class TrialPool:
         `env_drop`: variables its workers must not inherit."""
         self.settings, self.gpus, self.log_dir = settings, gpus, log_dir
         self.python, self.env_drop = python, env_drop
+        self.on_progress: Callable[[TrialKey, dict[str, Any]], None] | None = None  # the session's heartbeat
         self.worker: _Worker | None = None
         self.load_info: dict[str, Any] = {}
         self.failed_loads: dict[TrialKey, Outcome] = {}
@@ -196,7 +207,9 @@ class TrialPool:
                    "warmup": warmup_for(self.settings.warmup if warmup is None else warmup, key.engine), "seed": self.settings.seed,
                    "min_repeat_s": self.settings.min_repeat_s}
         try:
-            response = self.worker.request(request, self.settings.trial_timeout)
+            report = self.on_progress
+            response = self.worker.request(request, self.settings.trial_timeout,
+                                           (lambda p: report(key, p)) if report else None)
         except WorkerGone as gone:
             self.close()
             return Outcome("error", str(gone), load=self.load_info)

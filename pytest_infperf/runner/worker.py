@@ -46,6 +46,7 @@ class Worker:
         self.tokenizer: Any = None
         self.model_dir = ""
         self.prompt_cache: dict[tuple[Any, ...], Any] = {}
+        self.emit: Any = None  # sends a progress line to the pool while a request runs (set by main)
 
     def load(self, request: dict[str, Any]) -> dict[str, Any]:
         from ..engines.base import LoadRequest, make_engine
@@ -77,7 +78,8 @@ class Worker:
         prompts = self.prompts(request["workload"], request.get("num_prompts"), request.get("seed", 0))
         indices = [int(i) for i in os.environ.get("INFPERF_NVML_INDICES", "").split(",") if i.strip()]
         result = measure(self.engine, prompts, request["batch_size"], request["workload"]["output_len"],
-                         request["repeats"], request["warmup"], indices, request.get("min_repeat_s", 0.0))
+                         request["repeats"], request["warmup"], indices, request.get("min_repeat_s", 0.0),
+                         self.emit)
         return {"ok": True, "result": result | cpus_in_use()}
 
     def handle(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -130,6 +132,7 @@ def main() -> None:
     _cap_memory()
     _pin_cpus()
     worker = Worker()
+    worker.emit = lambda progress: out.write(json.dumps({"progress": progress}) + "\n")
     for line in sys.stdin:
         if not line.strip():
             continue
