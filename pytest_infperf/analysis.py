@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .html_report import landscape_cells, write_html
+from .html_report import landscape_cells, tuning_history, write_html
 from .records import read_records
 from .stats import anova_tukey, cliffs_delta, cliffs_magnitude, pearson, wilcoxon_p
 from .store import BaselineStore
@@ -229,6 +229,22 @@ def report(source: Path, out: Path, metric: str = "throughput_tok_s") -> Path:
         fig.tight_layout()
         fig.savefig(out / f"{slug}.png", dpi=110)
         plt.close(fig)
+        history = tuning_history(everything_by_group[(engine, model, workload)], metric)
+        if history:  # an InfPop landscape: how the tuner got to its optimum
+            fig, ax = plt.subplots(figsize=(7, 3.6))
+            ax.step([h[0] for h in history], [h[2] for h in history], where="post", label="best so far")
+            ax.scatter([h[0] for h in history if h[1] is not None], [h[1] for h in history if h[1] is not None],
+                       s=14, label="evaluation")
+            failed = [h[0] for h in history if h[1] is None]
+            if failed:
+                floor = min((h[1] for h in history if h[1] is not None), default=0)
+                ax.scatter(failed, [floor] * len(failed), marker="x", color="#b3261e", label="failed / OOM")
+            ax.set(xlabel="evaluation", ylabel=f"{metric} ({unit})", title="tuning history")
+            ax.legend(fontsize=7)
+            fig.tight_layout()
+            fig.savefig(out / f"{slug}-history.png", dpi=110)
+            plt.close(fig)
+            md += [f"![{slug} tuning history]({slug}-history.png)", ""]
         md += [f"![{slug}]({slug}.png)", "", f"Best: {grid[best]:,.1f} at {best[0]} GPU(s), batch {best[1]}.", ""]
         for factor in ("gpus", "batch_size"):
             samples: dict[str, list[float]] = defaultdict(list)

@@ -120,6 +120,39 @@ def lines_figure(cells: dict[tuple[int, int], Cell], metric: str, unit: str) -> 
     return _figure_html(figure)
 
 
+def tuning_history(records: Sequence[dict[str, Any]], metric: str) -> list[tuple[int, float | None, float | None]]:
+    """(evaluation, value or None when it failed, best so far) over an InfPop landscape's records, in the order
+    they were evaluated (the landscape file is appended to); [] when the records are not a tuning run's."""
+    points = [r for r in records if r.get("infpop_point") is not None]
+    history, best = [], None
+    for i, r in enumerate(points, 1):
+        value = r.get(metric) if r["status"] == "ok" else None
+        if value is not None and (best is None or value > best):
+            best = value
+        history.append((i, value, best))
+    return history
+
+
+def history_figure(history: Sequence[tuple[int, float | None, float | None]], metric: str, unit: str) -> str:
+    """Best so far against evaluation (how fast the tuner got there), each evaluation's value, failures marked."""
+    import plotly.graph_objects as go
+
+    figure = go.Figure()
+    figure.add_trace(go.Scatter(x=[h[0] for h in history], y=[h[2] for h in history], mode="lines",
+                                line={"shape": "hv"}, name="best so far"))
+    figure.add_trace(go.Scatter(x=[h[0] for h in history if h[1] is not None],
+                                y=[h[1] for h in history if h[1] is not None], mode="markers", name="evaluation"))
+    failed = [h[0] for h in history if h[1] is None]
+    if failed:
+        floor = min((h[1] for h in history if h[1] is not None), default=0)
+        figure.add_trace(go.Scatter(x=failed, y=[floor] * len(failed), mode="markers", name="failed / OOM",
+                                    marker={"symbol": "x", "color": "#b3261e", "size": 9}))
+    figure.update_layout(title=f"tuning history: {metric} ({unit}) per evaluation and best so far",
+                         xaxis_title="evaluation", yaxis_title=f"{metric} ({unit})", height=340,
+                         margin={"t": 50, "b": 40})
+    return _figure_html(figure)
+
+
 def _html_table(frame: Any, row_class: Sequence[str] | None = None) -> str:
     """pandas' HTML of a table; `row_class` colours rows (regressions red, stale baselines green)."""
     styler = frame.style.hide(axis="index").format(precision=1, thousands=",", na_rep="")
@@ -268,6 +301,8 @@ def write_html(path: Path, title: str, records: Sequence[dict[str, Any]], metric
                        "subtitle": f"{engine} {versions} on {gpu_names}; {len(rows)} records",
                        "landscape": landscape_figure(landscapes[key], metric, unit),
                        "lines": lines_figure(landscapes[key], metric, unit), "count": len(rows),
+                       "history": history_figure(history, metric, unit)
+                       if (history := tuning_history(rows, metric)) else "",
                        "table": group_table(rows, metric), "stats": stats.get(key, [])})
     environment = jinja2.Environment(loader=jinja2.PackageLoader("pytest_infperf", "templates"),
                                      autoescape=jinja2.select_autoescape(["html", "j2"]))

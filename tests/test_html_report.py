@@ -10,7 +10,7 @@ import pytest
 
 from conftest import CPU_ONLY
 from pytest_infperf.analysis import report
-from pytest_infperf.html_report import landscape_cells
+from pytest_infperf.html_report import landscape_cells, tuning_history
 
 DATA = Path(__file__).parent / "data"
 H200_SWEEP = Path(__file__).parents[1] / "docs" / "results" / "h200x4-sweep.jsonl"  # 4 x H200, 98 records
@@ -94,3 +94,16 @@ def test_landscape_cells_keep_the_best_knobs_and_the_failures() -> None:
     assert cells[(1, 16)].status == "ok"  # a setting that ran beats one that ran out of memory
     only_oom = landscape_cells([record(32, "oom", None)], "throughput_tok_s")
     assert only_oom[(1, 32)].status == "oom" and only_oom[(1, 32)].value is None
+
+
+def test_tuning_history_is_best_so_far_in_evaluation_order(tmp_path: Path) -> None:
+    def point(value: float | None) -> dict:
+        return {"infpop_point": {"batch_size": 8}, "status": "ok" if value else "oom", "throughput_tok_s": value}
+
+    history = tuning_history([point(5.0), point(None), point(9.0), point(7.0)], "throughput_tok_s")
+    assert history == [(1, 5.0, 5.0), (2, None, 5.0), (3, 9.0, 9.0), (4, 7.0, 9.0)]
+    assert tuning_history([{"status": "ok", "throughput_tok_s": 1.0}], "throughput_tok_s") == []  # not a tuning run
+    infpop = Path(__file__).parents[1] / "baselines" / "h100-80gb-x1" / "_infpop"
+    report(infpop / "vllm-llama-3-8b-humaneval-out5.landscape.jsonl", tmp_path)  # the shipped H100 landscape
+    assert (tmp_path / "vllm-llama-3-8b-humaneval-out5-history.png").stat().st_size > 0
+    assert "tuning history" in (tmp_path / "summary.html").read_text()
