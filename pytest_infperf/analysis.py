@@ -16,6 +16,8 @@ from .stats import anova_tukey, cliffs_delta, cliffs_magnitude, pearson, wilcoxo
 from .store import BaselineStore
 
 CONFIG_FIELDS = ("engine", "model", "gpus", "batch_size", "workload")
+# What `compare --pair-by` may pair on: leaving `engine` out pairs HF with vLLM records (the study's engine table).
+PAIRABLE_FIELDS = (*CONFIG_FIELDS, "dtype", "num_prompts", "hardware_fingerprint")
 
 
 def load_source(source: Path) -> list[dict[str, Any]]:
@@ -26,8 +28,13 @@ def load_source(source: Path) -> list[dict[str, Any]]:
     return read_records(source)
 
 
-def _config(record: dict[str, Any]) -> tuple[Any, ...]:
-    return tuple(record.get(f) for f in CONFIG_FIELDS)
+def _config(record: dict[str, Any], fields: tuple[str, ...] = CONFIG_FIELDS) -> tuple[Any, ...]:
+    return tuple(record.get(f) for f in fields)
+
+
+def _natural(key: tuple[Any, ...]) -> tuple[tuple[int, Any], ...]:
+    """Sort key of a configuration: numbers as numbers (batch 16 before 128), then text."""
+    return tuple((0, x) if isinstance(x, (int, float)) else (1, str(x)) for x in key)
 
 
 def _label(source: Path, records: list[dict[str, Any]]) -> str:
@@ -37,32 +44,34 @@ def _label(source: Path, records: list[dict[str, Any]]) -> str:
 
 
 def compare(a_source: Path, b_source: Path, metric: str = "throughput_tok_s",
-            gate_settings: Any = None) -> dict[str, Any]:
+            gate_settings: Any = None, pair_by: tuple[str, ...] = CONFIG_FIELDS) -> dict[str, Any]:
     """Pair configurations present in both; ratio = B / A per configuration; tests over the pairs. With
     `gate_settings` (a Settings), each pair also gets the gate's verdict: A's records of a configuration are the
-    baseline's sessions, B's newest record is the new session; the correction runs over all pairs."""
+    baseline's sessions, B's newest record is the new session; the correction runs over all pairs. `pair_by`:
+    the fields a configuration is, e.g. without `engine` to pair HF records with vLLM ones."""
     a, b = load_source(a_source), load_source(b_source)
     a_all: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
     for r in a:
-        a_all[_config(r)].append(r)
+        a_all[_config(r, pair_by)].append(r)
     a_by = {k: [r for r in rs if r["status"] == "ok" and r.get(metric) is not None] for k, rs in a_all.items()}
     a_by = {k: rs for k, rs in a_by.items() if rs}
     b_by: dict[tuple[Any, ...], dict[str, Any]] = {}
     for r in sorted(b, key=lambda r: str(r.get("timestamp"))):
         if (r["status"] == "ok" and r.get(metric) is not None) or (gate_settings and r["status"] in ("oom", "error")):
-            b_by[_config(r)] = r
-    keys = sorted(set(a_by) & set(b_by), key=lambda k: tuple(str(x) for x in k))
+            b_by[_config(r, pair_by)] = r
+    keys = sorted(set(a_by) & set(b_by), key=_natural)
     rows = []
     for k in keys:
         base_value = float(np.exp(np.mean([np.log(r[metric]) for r in a_by[k]])))
         new = b_by[k]
         value = new.get(metric) if new["status"] == "ok" else None
-        rows.append(dict(zip(CONFIG_FIELDS, k)) | {"a": base_value, "b": value, "sessions_a": len(a_by[k]),
+        rows.append(dict(zip(pair_by, k)) | {"a": base_value, "b": value, "sessions_a": len(a_by[k]),
                                                    "status_b": new["status"],
                                                    "ratio": value / base_value if value else None})
     if gate_settings is not None:
         _gate_rows(rows, [a_all[k] for k in keys], [b_by[k] for k in keys], Path(a_source), gate_settings)
-    result: dict[str, Any] = {"metric": metric, "a": _label(Path(a_source), a), "b": _label(Path(b_source), b),
+    result: dict[str, Any] = {"metric": metric, "pair_by": list(pair_by),
+                              "a": _label(Path(a_source), a), "b": _label(Path(b_source), b),
                               "pairs": len(rows), "unpaired_a": len(a_by) - len(rows),
                               "unpaired_b": len(b_by) - len(rows), "rows": rows}
     measured = [r for r in rows if r["ratio"] is not None]
@@ -103,8 +112,11 @@ def _gate_rows(rows: list[dict[str, Any]], sessions: list[list[dict[str, Any]]],
 
 
 def compare_table(result: dict[str, Any]) -> list[str]:
+    fields = result.get("pair_by") or list(CONFIG_FIELDS)
+    names = {"batch_size": "batch", "hardware_fingerprint": "hardware"}
+    width = {f: max([len(names.get(f, f))] + [len(str(r[f])) for r in result["rows"]]) for f in fields}
     lines = [f"A: {result['a']}", f"B: {result['b']}",
-             f"{'engine':6} {'model':18} {'gpus':>4} {'batch':>5} {'workload':24} {'A':>12} {'B':>12} {'B/A':>7}"
+             " ".join(f"{names.get(f, f):{width[f]}}" for f in fields) + f" {'A':>12} {'B':>12} {'B/A':>7}"
              + ("  verdict" if any("verdict" in r for r in result["rows"]) else "")]
     for r in result["rows"]:
         b = f"{r['b']:>12,.1f}" if r["b"] is not None else f"{r['status_b']:>12}"
@@ -114,8 +126,7 @@ def compare_table(result: dict[str, Any]) -> list[str]:
             verdict = f"  {r['verdict']}" + (" (stale)" if r["stale"] else "")
             if r.get("p_adjusted") is not None:
                 verdict += f" (p_adj={r['p_adjusted']:.2g}, {r['sessions_a']} session(s) in A)"
-        lines.append(f"{r['engine']:6} {r['model'][:18]:18} {r['gpus']:>4} {r['batch_size']:>5} {r['workload'][:24]:24} "
-                     f"{r['a']:>12,.1f} {b} {ratio}{verdict}")
+        lines.append(" ".join(f"{str(r[f]):{width[f]}}" for f in fields) + f" {r['a']:>12,.1f} {b} {ratio}{verdict}")
     if result["pairs"] and result.get("mean_ratio") is not None:
         p = result["wilcoxon_p"]
         lines.append(f"{result['pairs']} paired configurations ({result['unpaired_a']} only in A, "
@@ -132,7 +143,7 @@ def write_compare(result: dict[str, Any], csv_path: Path | None, json_path: Path
                   plot_path: Path | None) -> None:
     if csv_path:
         with open(csv_path, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=[*CONFIG_FIELDS, "a", "b", "ratio", "sessions_a", "status_b",
+            writer = csv.DictWriter(f, fieldnames=[*result["pair_by"], "a", "b", "ratio", "sessions_a", "status_b",
                                                    "verdict", "change", "p_adjusted", "stale", "message"])
             writer.writeheader()
             writer.writerows(result["rows"])
@@ -144,7 +155,7 @@ def write_compare(result: dict[str, Any], csv_path: Path | None, json_path: Path
         fig, ax = plt.subplots(figsize=(max(6, 0.35 * len(rows)), 4))
         ax.bar(range(len(rows)), [r["ratio"] for r in rows], color="tab:blue")
         ax.axhline(1.0, color="black", linewidth=0.8)
-        ax.set_xticks(range(len(rows)), [f"{r['engine']}-{r['model']}-g{r['gpus']}-b{r['batch_size']}" for r in rows],
+        ax.set_xticks(range(len(rows)), ["-".join(str(r[f]) for f in result["pair_by"]) for r in rows],
                       rotation=90, fontsize=7)
         ax.set_ylabel(f"{result['metric']} B / A")
         ax.set_title(f"B: {result['b']}\nvs A: {result['a']}", fontsize=8)

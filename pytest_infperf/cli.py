@@ -16,6 +16,17 @@ from .settings import FAIL_ON, MULTIPLE_TESTING, Settings, fraction, non_negativ
 from .store import DEFAULT_KEEP_SESSIONS, BaselineError
 
 
+def _pair_fields(text: str) -> tuple[str, ...]:
+    from .analysis import PAIRABLE_FIELDS
+
+    fields = tuple(dict.fromkeys(f.strip() for f in text.split(",") if f.strip()))
+    unknown = [f for f in fields if f not in PAIRABLE_FIELDS]
+    if unknown or not fields:
+        raise argparse.ArgumentTypeError(f"unknown field(s) {', '.join(unknown) or '(none given)'}; choose from "
+                                         f"{', '.join(PAIRABLE_FIELDS)}")
+    return fields
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="infperf", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -34,6 +45,10 @@ def main(argv: list[str] | None = None) -> int:
                      help="correction over the pairs (default: %(default)s)")
     cmp.add_argument("--noise-floor", type=non_negative_float, default=0.01,
                      help="smallest between-session spread assumed (default: %(default)s)")
+    cmp.add_argument("--pair-by", type=_pair_fields, default=None, metavar="FIELDS",
+                     help="the fields that make a configuration, comma-separated, from: "
+                          "engine, model, gpus, batch_size, workload, dtype, num_prompts, hardware_fingerprint "
+                          "(default: engine,model,gpus,batch_size,workload); leave engine out to pair HF with vLLM")
     cmp.add_argument("--csv", type=Path)
     cmp.add_argument("--json", type=Path)
     cmp.add_argument("--plot", type=Path, help="PNG of the per-configuration ratios")
@@ -64,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "compare":
             settings = Settings(threshold=args.threshold, alpha=args.alpha, multiple_testing=args.multiple_testing,
                                 noise_floor=args.noise_floor, gate_metrics=(args.metric,))
-            result = analysis.compare(args.a, args.b, args.metric, settings)
+            result = analysis.compare(args.a, args.b, args.metric, settings,
+                                      args.pair_by or analysis.CONFIG_FIELDS)
             print("\n".join(analysis.compare_table(result)))
             analysis.write_compare(result, args.csv, args.json, args.plot)
             failing = [r for r in result["rows"] if fails(Verdict(r["verdict"], r["message"]), args.fail_on)]

@@ -39,6 +39,24 @@ def test_compare_tables_csv_json_plot(engines_as_runs, tmp_path: Path, capsys: p
     assert (out / "c.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_compare_pairs_across_engines_with_pair_by(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    records = [json.loads(line) for line in H100.read_text().splitlines()]
+    hf, vllm = tmp_path / "hf.jsonl", tmp_path / "vllm.jsonl"  # the engine fields stay as measured
+    hf.write_text("".join(json.dumps(r) + "\n" for r in records if r["engine"] == "hf"))
+    vllm.write_text("".join(json.dumps(r) + "\n" for r in records if r["engine"] == "vllm"))
+    assert main(["compare", str(hf), str(vllm), "--fail-on", "never"]) == 0
+    assert "no configuration is present" in capsys.readouterr().out  # engine is part of a configuration
+    assert main(["compare", str(hf), str(vllm), "--fail-on", "never", "--pair-by",
+                 "model,gpus,batch_size,workload", "--csv", str(tmp_path / "c.csv")]) == 0
+    text = capsys.readouterr().out
+    assert "9 paired configurations" in text and "Wilcoxon p=0.003906" in text
+    batches = [int(r["batch_size"]) for r in csv.DictReader((tmp_path / "c.csv").open())]
+    assert batches == sorted(batches) == [1, 2, 4, 8, 16, 32, 64, 128, 256]  # numeric, not 1, 128, 16, ...
+    with pytest.raises(SystemExit) as bad:  # argparse: exit 2, the message on stderr
+        main(["compare", str(hf), str(vllm), "--pair-by", "model,colour"])
+    assert bad.value.code == 2 and "unknown field(s) colour" in capsys.readouterr().err
+
+
 def test_compare_baseline_folders(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from pytest_infperf.records import read_records
     from pytest_infperf.store import BaselineStore
