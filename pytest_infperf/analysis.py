@@ -112,7 +112,7 @@ def _gate_rows(rows: list[dict[str, Any]], sessions: list[list[dict[str, Any]]],
 
 
 def compare_table(result: dict[str, Any]) -> list[str]:
-    fields = result.get("pair_by") or list(CONFIG_FIELDS)
+    fields = result["pair_by"]
     names = {"batch_size": "batch", "hardware_fingerprint": "hardware"}
     width = {f: max([len(names.get(f, f))] + [len(str(r[f])) for r in result["rows"]]) for f in fields}
     lines = [f"A: {result['a']}", f"B: {result['b']}",

@@ -151,11 +151,10 @@ def judge_metric(record: dict[str, Any], baseline: Baseline, metric: str, thresh
     return decide(c, metric, threshold, alpha, summary, ref)
 
 
-def judge_paired(record: dict[str, Any], reference: dict[str, Any], settings: "Settings", alpha: float) -> Verdict:
+def judge_paired(record: dict[str, Any], reference: dict[str, Any], settings: "Settings", alpha: float,
+                 ref: str) -> Verdict:
     """An ok A/B record against its reference arm's measurement (same trial, same host, interleaved rounds):
-    every gated metric by `stats.compare_paired`, the worst deciding."""
-    ref = f"A/B reference {reference.get('ab_reference_python')} ({reference.get('engine')} " \
-          f"{reference.get('engine_version')})"
+    every gated metric by `stats.compare_paired`, the worst deciding. `ref` names the reference arm."""
     verdicts = []
     for metric in settings.gate_metrics:
         new, old = record.get(f"{metric}_samples"), reference.get(f"{metric}_samples")
@@ -169,10 +168,9 @@ def judge_paired(record: dict[str, Any], reference: dict[str, Any], settings: "S
     return worst(verdicts)
 
 
-def reference_failure_verdict(record: dict[str, Any], reference: dict[str, Any]) -> Verdict:
+def reference_failure_verdict(record: dict[str, Any], reference: dict[str, Any], ref: str) -> Verdict:
     """A/B trial outcomes that are not two ok arms: the candidate failing where the reference ran is a
-    regression; a reference that failed leaves nothing to judge against."""
-    ref = f"A/B reference {reference.get('ab_reference_python')}"
+    regression; a reference that failed leaves nothing to judge against. `ref` names the reference arm."""
     if reference["status"] == "ok" and record["status"] != "ok":
         return Verdict("regression", f"REGRESSION {record['status']} where the reference ran ok "
                                      f"({reference['throughput_tok_s']:,.1f} tok/s): {record.get('reason')}",
@@ -360,9 +358,10 @@ class Gate:
     def judge_ab(self, record: dict[str, Any], reference: dict[str, Any]) -> Verdict:
         """The verdict on an A/B trial: the candidate's record against its reference arm's (`judge_paired`, or
         `reference_failure_verdict` unless both arms ran ok)."""
+        ref = f"A/B reference {self.settings.ab_reference} ({reference['engine']} {reference.get('engine_version')})"
         if record["status"] == "ok" and reference["status"] == "ok":
-            return judge_paired(record, reference, self.settings, item_alpha(self.settings, self.family_size))
-        return reference_failure_verdict(record, reference)
+            return judge_paired(record, reference, self.settings, item_alpha(self.settings, self.family_size), ref)
+        return reference_failure_verdict(record, reference, ref)
 
     def judge_failure(self, record: dict[str, Any]) -> Verdict | None:
         """The verdict on a failed record (see `failure_verdict`); None when there is no baseline to compare."""

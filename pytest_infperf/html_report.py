@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-VERDICT_ORDER = ("error", "regression", "improvement", "not-comparable", "underpowered", "no-baseline", "unchanged")
+from .gate import SEVERITY
 
 
 @dataclass
@@ -220,7 +220,7 @@ def headline(records: Sequence[dict[str, Any]], groups: dict[tuple[str, str, str
     gated = [r for r in records if r.get("gate_verdict")]
     verdict_html = ""
     if gated:
-        gated.sort(key=lambda r: VERDICT_ORDER.index(r["gate_verdict"]) if r["gate_verdict"] in VERDICT_ORDER else 0)
+        gated.sort(key=lambda r: SEVERITY.index(r["gate_verdict"]) if r["gate_verdict"] in SEVERITY else 0)
         frame = pd.DataFrame([{
             "case": r["case_id"], "verdict": r["gate_verdict"] + (" (stale baseline)" if r.get("gate_stale") else ""),
             "change": f"{r['gate_change']:+.1%}" if r.get("gate_change") is not None else "",

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
+from .gate import SEVERITY
+
 
 def _fmt(value: Any, scale: float = 1.0, digits: int = 1) -> str:
     if value is None:
@@ -27,10 +29,9 @@ def _against(record: dict[str, Any]) -> str:
 def gate_table(records: Iterable[dict[str, Any]]) -> list[str]:
     """One line per gated record, regressions first: verdict, change and its interval, p, the noise it was
     judged against and the smallest change that noise lets the gate see."""
-    order = ("error", "regression", "improvement", "not-comparable", "underpowered", "no-baseline", "unchanged")
     header = ("case", "verdict", "change", "ratio CI", "p", "against", "noise sd", "detectable")
     rows = []
-    for r in sorted(records, key=lambda r: order.index(r["gate_verdict"]) if r["gate_verdict"] in order else 0):
+    for r in sorted(records, key=lambda r: SEVERITY.index(r["gate_verdict"]) if r["gate_verdict"] in SEVERITY else 0):
         ci = (f"{r['gate_ratio_low']:.3f}-{r['gate_ratio_high']:.3f}" if r.get("gate_ratio_low") is not None else "-")
         p = r.get("gate_p_adjusted", None if r.get("gate_p_worse") is None
                   else min(r["gate_p_worse"], r["gate_p_better"]))

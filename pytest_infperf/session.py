@@ -170,7 +170,6 @@ class InfperfSession:
         root = Path(str(self.config.rootpath))
         record = build_record(case, outcome.candidate, self.hardware, self.settings, test_id, root)
         reference = build_record(case, outcome.reference, self.hardware, self.settings, test_id, root)
-        reference["ab_reference_python"] = str(self.settings.ab_reference)
         record |= {"ab_reference_python": str(self.settings.ab_reference), "ab_rounds": self.settings.ab_rounds,
                    **{f"ab_reference_{k}": reference.get(k) for k in AB_REFERENCE_FIELDS}}
         return record, reference
@@ -178,13 +177,13 @@ class InfperfSession:
     def run(self, case: Case, test_id: str) -> tuple[dict[str, Any], Verdict | None]:
         """Measure, judge (before saving, so a session never compares with itself), record, save."""
         verdict = None
-        if self.settings.ab_reference is not None:
+        if self.settings.ab_reference is not None:  # never with --infperf-compare (refused at configure)
             record, reference = self.measure_ab(case, test_id)
             verdict = self.gate.judge_ab(record, reference)
         else:
             record = self.measure_case(case, test_id)
-        if self.settings.compare is not None:
-            verdict = self.gate.judge(record) if record["status"] == "ok" else self.gate.judge_failure(record)
+            if self.settings.compare is not None:
+                verdict = self.gate.judge(record) if record["status"] == "ok" else self.gate.judge_failure(record)
         if verdict is not None:
             record |= verdict.as_record_fields()
         self.records.append(record)

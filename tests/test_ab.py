@@ -90,11 +90,11 @@ def test_rounds_merge_into_one_measurement() -> None:
 
 
 def test_arm_failures() -> None:
-    reference = {"status": "ok", "throughput_tok_s": 100.0, "ab_reference_python": "/old/python"}
-    oom = reference_failure_verdict({"status": "oom", "reason": "CUDA out of memory"}, reference)
+    reference = {"status": "ok", "throughput_tok_s": 100.0}
+    oom = reference_failure_verdict({"status": "oom", "reason": "CUDA out of memory"}, reference, "/old/python")
     assert oom.outcome == "regression" and "where the reference ran ok" in oom.message
-    broken = reference_failure_verdict({"status": "ok"}, {"status": "error", "reason": "old vllm: no such arch",
-                                                          "ab_reference_python": "/old/python"})
+    broken = reference_failure_verdict({"status": "ok"}, {"status": "error", "reason": "old vllm: no such arch"},
+                                       "/old/python")
     assert broken.outcome == "no-baseline" and "no such arch" in broken.message
 
 

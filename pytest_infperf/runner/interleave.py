@@ -52,6 +52,10 @@ def _merged(outcomes: Sequence[Outcome]) -> Outcome:
     return Outcome("ok", result=merge_rounds([o.result for o in outcomes]), load=outcomes[0].load)
 
 
+def _other(arm: str) -> str:
+    return "reference" if arm == "candidate" else "candidate"
+
+
 @dataclasses.dataclass(frozen=True)
 class ABOutcome:
     """Both arms of one A/B trial: `candidate` is what the record describes, `reference` what it is judged
@@ -83,13 +87,13 @@ class InterleavedPair:
         for arm, pool in pools.items():  # both loaded before either measures: every round sees the same host
             failure = pool.ensure_loaded(case)
             if failure is not None:
-                other = "reference" if arm == "candidate" else "candidate"
-                return ABOutcome(**{arm: failure, other: Outcome("error", f"not run: the {arm} arm failed to load")})
+                return ABOutcome(**{arm: failure, _other(arm): Outcome("error", f"not run: the {arm} arm failed "
+                                                                                "to load")})
         for r in range(self.settings.ab_rounds):
             for arm in ("reference", "candidate") if r % 2 == 0 else ("candidate", "reference"):
                 outcome = pools[arm].run(case, repeats=1, warmup=None if r == 0 else 0)
                 if outcome.status != "ok":
-                    other = "reference" if arm == "candidate" else "candidate"
+                    other = _other(arm)
                     rest = _merged(done[other]) if done[other] else Outcome(
                         "error", f"not run: the {arm} arm failed first", load=outcome.load)
                     return ABOutcome(**{arm: outcome, other: rest})

@@ -204,8 +204,8 @@ class TrialPool:
         assert self.worker is not None
         request = {"op": "measure", "batch_size": case.batch_size, "workload": vars(case.workload),
                    "num_prompts": case.num_prompts, "repeats": repeats or self.settings.repeats,
-                   "warmup": warmup_for(self.settings.warmup if warmup is None else warmup, key.engine), "seed": self.settings.seed,
-                   "min_repeat_s": self.settings.min_repeat_s}
+                   "warmup": warmup_for(self.settings.warmup if warmup is None else warmup, key.engine),
+                   "seed": self.settings.seed, "min_repeat_s": self.settings.min_repeat_s}
         try:
             report = self.on_progress
             response = self.worker.request(request, self.settings.trial_timeout,

@@ -12,7 +12,7 @@ import resource
 import sys
 import time
 import traceback
-from typing import Any, TextIO
+from typing import Any, Callable, TextIO
 
 OOM_MARKERS = ("out of memory", "can't allocate memory", "cannot allocate memory", "outofmemory",
                "no available memory for the cache blocks", "insufficient memory")
@@ -41,12 +41,13 @@ def _release_memory() -> None:
 
 
 class Worker:
-    def __init__(self) -> None:
+    def __init__(self, emit: Callable[[dict[str, Any]], None] | None = None) -> None:
+        """`emit` sends a progress line to the pool while a request runs."""
         self.engine: Any = None
         self.tokenizer: Any = None
         self.model_dir = ""
         self.prompt_cache: dict[tuple[Any, ...], Any] = {}
-        self.emit: Any = None  # sends a progress line to the pool while a request runs (set by main)
+        self.emit = emit
 
     def load(self, request: dict[str, Any]) -> dict[str, Any]:
         from ..engines.base import LoadRequest, make_engine
@@ -131,8 +132,7 @@ def main() -> None:
     out = _protocol_stream()
     _cap_memory()
     _pin_cpus()
-    worker = Worker()
-    worker.emit = lambda progress: out.write(json.dumps({"progress": progress}) + "\n")
+    worker = Worker(lambda progress: out.write(json.dumps({"progress": progress}) + "\n"))
     for line in sys.stdin:
         if not line.strip():
             continue
