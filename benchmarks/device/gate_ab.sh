@@ -4,6 +4,7 @@
 # (INFPERF_TEST_ONLY_SLOWDOWN, which the reference arm never inherits), to measure detection.
 #
 #   bash benchmarks/device/gate_ab.sh start [ORDER]   ORDER: sessions to run, default "D10 AA D05"
+#                                                     (also D10PIN, AAPIN: both arms on CPUs 0-3)
 #   bash benchmarks/device/gate_ab.sh collect 540     -> $OUT/sweep.tgz
 #
 # Sessions run one after another with nothing else on the host; prefix caching stays off (the plugin's default).
@@ -29,9 +30,12 @@ for name in ${2:-D10 AA D05}; do
     AA) ab_session AA "" ;;
     D10) ab_session D10 0.10 ;;
     D05) ab_session D05 0.05 ;;
-    # the six launch-bound GPT-2 configurations again, both arms pinned to the same four CPUs: does sharing
-    # the CPUs make the arms' rounds move together?
-    D10PIN) only=$(tr ' ' '\n' <<<"$ids" | grep gpt2 | tr '\n' ' ') ab_session D10PIN 0.10 --infperf-cpu-affinity 0-3 ;;
+    # both arms pinned to the same four CPUs (all twelve configurations): in the unpinned A/A run the two arms
+    # of HF GPT-2 bs16 sat for minutes at different speeds (1,540 vs 1,400 tok/s, then 870 vs 1,500): a state
+    # of each process (the vCPU it runs on), not of the moment. Sharing the CPUs should make the rounds move
+    # together.
+    D10PIN) ab_session D10PIN 0.10 --infperf-cpu-affinity 0-3 ;;
+    AAPIN) ab_session AAPIN "" --infperf-cpu-affinity 0-3 ;;
   esac
 done
 touch "$R/all.done"
