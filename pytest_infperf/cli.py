@@ -1,4 +1,4 @@
-"""`infperf compare | report | baseline`: analyse records and baselines outside a test session.
+"""`infperf compare | report | study | export | baseline`: analyse records and baselines outside a test session.
 
 Exit codes: 0 done (and, for compare, nothing that --fail-on fails on), 1 compare found what --fail-on fails on,
 2 bad input (unreadable records or baselines, bad arguments).
@@ -56,6 +56,15 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("source", type=Path, help="records file or baselines folder")
     rep.add_argument("--out", type=Path, default=Path("infperf-report"))
     rep.add_argument("--metric", default="throughput_tok_s")
+    stu = sub.add_parser("study", help="the throughput study's tables (RQ2-RQ5, the engine table) from the "
+                                       "records of two GPU kinds, as Markdown")
+    stu.add_argument("a", type=Path, help="kind A: a records file (.jsonl) or a folder of them (and of InfPop "
+                                          "*.tuned.json summaries)")
+    stu.add_argument("b", type=Path, help="kind B, the same; RQ4 reports B's gain over A")
+    stu.add_argument("--workload", help="the workload to use where the records hold several")
+    stu.add_argument("--batch", type=positive_int, default=1, help="batch size of RQ2 (default: %(default)s)")
+    stu.add_argument("--gpus", type=positive_int, default=1, help="GPU count of RQ3 (default: %(default)s)")
+    stu.add_argument("--out", type=Path, help="write the Markdown here (default: standard output)")
     exp = sub.add_parser("export", help="write records in the JSON other tools read (vllm bench serve's result, "
                                         "a saved pytest-benchmark run)")
     exp.add_argument("records", type=Path, help="records file (.jsonl)")
@@ -87,6 +96,17 @@ def main(argv: list[str] | None = None) -> int:
             if failing:
                 print(f"infperf: {len(failing)} configuration(s) fail --fail-on {args.fail_on}", file=sys.stderr)
                 return 1
+        elif args.command == "study":
+            from . import study
+
+            text = study.render(study.load_side([args.a], args.workload), study.load_side([args.b], args.workload),
+                                args.batch, args.gpus)
+            if args.out:
+                args.out.parent.mkdir(parents=True, exist_ok=True)
+                args.out.write_text(text)
+                print(f"wrote {args.out}")
+            else:
+                print(text, end="")
         elif args.command == "export":
             import json
 
@@ -110,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"added {len(added)} session(s) to {len(set(added))} baseline(s) under {args.baselines}")
         else:
             print(f"wrote {analysis.report(args.source, args.out, args.metric)}")
-    except (RecordError, BaselineError, OSError, RuntimeError) as err:
+    except (RecordError, BaselineError, OSError, RuntimeError, ValueError) as err:
         print(f"infperf: error: {err}", file=sys.stderr)
         return 2
     return 0

@@ -1,0 +1,245 @@
+"""`infperf study A B`: the throughput study's tables from the records of two GPU kinds.
+
+The study (20 code LLMs, HF pipelines vs vLLM, A100 vs V100) asked: RQ2, which GPU count is best per model and
+engine at batch 1; RQ3, how throughput follows batch size; RQ4, how much a newer GPU generation gains; RQ5, how
+much re-tuning gains after the hardware changes (upgrade and downgrade); and its Table II compared HF at its best
+GPU count with vLLM at the same and at its own best count. This module answers the same questions from records
+of today's GPUs, with the same tests (one-way ANOVA + Tukey HSD over the repeats, paired Wilcoxon over
+configurations, Cliff's delta), so that a user can redo the study on their hardware and put the tables beside
+the published ones (docs/STUDY.md).
+
+A side is one or more records files (.jsonl) or folders (searched for *.jsonl records and *.tuned.json InfPop
+summaries). A GPU kind is the records' `gpu_name`: records of 1 and 2 GPUs of one kind belong together even though
+their hardware fingerprints (h200-140gb-x1, -x2) differ. Only ok records of one workload are used; a
+configuration's value is the median of its records' medians, its samples all of their repeats.
+"""
+from __future__ import annotations
+
+import json
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from .records import read_records
+from .stats import anova_tukey, cliffs_delta, cliffs_magnitude, wilcoxon_p
+
+METRIC = "throughput_tok_s"
+
+
+@dataclass
+class Side:
+    """One GPU kind's records: configuration (engine, model, gpus, batch) -> repeats, plus InfPop summaries."""
+
+    label: str
+    samples: dict[tuple[str, str, int, int], list[float]] = field(default_factory=lambda: defaultdict(list))
+    medians: dict[tuple[str, str, int, int], list[float]] = field(default_factory=lambda: defaultdict(list))
+    tuned: list[dict[str, Any]] = field(default_factory=list)
+    versions: set[str] = field(default_factory=set)
+
+    def value(self, key: tuple[str, str, int, int]) -> float:
+        return statistics.median(self.medians[key])
+
+    def keys(self) -> list[tuple[str, str, int, int]]:
+        return sorted(self.medians)
+
+
+def _files(paths: Iterable[Path], pattern: str) -> list[Path]:
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found += sorted(path.rglob(pattern))
+        elif path.match(pattern):
+            found.append(path)
+    return found
+
+
+def load_side(paths: Sequence[Path], workload: str | None = None) -> Side:
+    """The ok records of `paths` (files or folders); they must be of one GPU kind and, unless `workload` picks
+    one, of one workload."""
+    records = [r for f in _files(paths, "*.jsonl") for r in read_records(f)
+               if r.get("status") == "ok" and r.get(METRIC) is not None and r.get("gpus", 0) > 0]
+    if workload:
+        records = [r for r in records if r.get("workload") == workload]
+    kinds = sorted({str(r.get("gpu_name")) for r in records})
+    workloads = sorted({str(r.get("workload")) for r in records})
+    names = ", ".join(str(p) for p in paths)
+    if not records:
+        raise ValueError(f"{names}: no ok GPU records" + (f" of workload {workload}" if workload else ""))
+    if len(kinds) > 1:
+        raise ValueError(f"{names}: records of several GPU kinds ({', '.join(kinds)}); give each kind as one side")
+    if len(workloads) > 1:
+        raise ValueError(f"{names}: records of several workloads ({', '.join(workloads)}); pick one with --workload")
+    side = Side(kinds[0])
+    for r in records:
+        key = (r["engine"], r["model"], int(r["gpus"]), int(r["batch_size"]))
+        side.medians[key].append(float(r[METRIC]))
+        side.samples[key] += [float(x) for x in r.get(f"{METRIC}_samples") or [r[METRIC]]]
+        side.versions.add(f"{r['engine']} {r.get('engine_version')}")
+    for f in _files(paths, "*.tuned.json"):
+        summary = json.loads(f.read_text())
+        if summary.get("gain_over_previous") is not None:
+            side.tuned.append(summary)
+    return side
+
+
+def _fmt(x: float | None, spec: str = ",.1f") -> str:
+    return "-" if x is None else format(x, spec)
+
+
+def _p(p: float | None) -> str:
+    return "-" if p is None else f"{p:.2g}"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|",
+            *("| " + " | ".join(row) + " |" for row in rows)]
+
+
+def _by(side: Side, *, batch: int | None = None, gpus: int | None = None) -> dict[tuple[str, str], dict[int, Any]]:
+    """(engine, model) -> {gpus or batch: key}, at a fixed batch (keyed by GPU count) or GPU count (by batch)."""
+    out: dict[tuple[str, str], dict[int, Any]] = defaultdict(dict)
+    for key in side.keys():
+        engine, model, g, b = key
+        if batch is not None and b == batch:
+            out[(engine, model)][g] = key
+        elif gpus is not None and g == gpus:
+            out[(engine, model)][b] = key
+    return out
+
+
+def rq2_best_gpus(side: Side, batch: int = 1) -> list[dict[str, Any]]:
+    """Per engine and model at batch `batch`: throughput per GPU count, the best count, one-way ANOVA over the
+    repeats of the counts, and Tukey's p of the best count against the runner-up."""
+    rows = []
+    for (engine, model), by_gpus in sorted(_by(side, batch=batch).items()):
+        values = {g: side.value(k) for g, k in sorted(by_gpus.items())}
+        best = max(values, key=values.__getitem__)
+        test = anova_tukey({str(g): side.samples[k] for g, k in by_gpus.items()})
+        runner_up = max((g for g in values if g != best), key=values.__getitem__, default=None)
+        tukey = next((t["p"] for t in test["tukey"] if {t["a"], t["b"]} == {str(best), str(runner_up)}), None)
+        rows.append({"engine": engine, "model": model, "values": values, "best_gpus": best,
+                     "anova_f": test["f"], "anova_p": test["p"], "runner_up": runner_up, "tukey_p": tukey})
+    return rows
+
+
+def rq3_batch(side: Side, gpus: int = 1) -> list[dict[str, Any]]:
+    """Per engine and model on `gpus` GPUs: throughput per batch size, the best batch, its gain over batch 1 (or
+    the smallest measured) and one-way ANOVA over the repeats of the batch sizes."""
+    rows = []
+    for (engine, model), by_batch in sorted(_by(side, gpus=gpus).items()):
+        values = {b: side.value(k) for b, k in sorted(by_batch.items())}
+        best = max(values, key=values.__getitem__)
+        smallest = min(values)
+        test = anova_tukey({str(b): side.samples[k] for b, k in by_batch.items()})
+        rows.append({"engine": engine, "model": model, "values": values, "best_batch": best,
+                     "gain_over_smallest": values[best] / values[smallest] - 1, "smallest": smallest,
+                     "anova_f": test["f"], "anova_p": test["p"]})
+    return rows
+
+
+def rq4_generations(a: Side, b: Side) -> list[dict[str, Any]]:
+    """B against A over the configurations both measured, per engine and for all: gains B / A - 1 (mean and
+    median), the paired Wilcoxon signed-rank test of the configuration values (two-sided) and Cliff's delta of B's
+    values against A's."""
+    shared = sorted(set(a.medians) & set(b.medians))
+    rows = []
+    for engine in [*sorted({k[0] for k in shared}), "all"]:
+        keys = [k for k in shared if engine in ("all", k[0])]
+        va, vb = [a.value(k) for k in keys], [b.value(k) for k in keys]
+        gains = [y / x - 1 for x, y in zip(va, vb)]
+        rows.append({"engine": engine, "pairs": len(keys), "mean_gain": statistics.fmean(gains),
+                     "median_gain": statistics.median(gains),
+                     "wilcoxon_p": wilcoxon_p(vb, va, "two-sided") if len(keys) >= 2 else None,
+                     "cliffs_delta": cliffs_delta(vb, va), "b_faster": sum(g > 0 for g in gains)})
+    return rows
+
+
+def rq5_retuning(sides: Sequence[Side]) -> list[dict[str, Any]]:
+    """From InfPop summaries that carry `gain_over_previous` (what re-tuning on this hardware gains over the
+    settings tuned on the previous one, both measured here): per engine, model and direction, over the seeds."""
+    groups: dict[tuple[str, str, str, str], list[dict[str, Any]]] = defaultdict(list)
+    for side in sides:
+        for s in side.tuned:
+            groups[(s["engine"], s["model"], s["previous_fingerprint"], s["fingerprint"])].append(s)
+    rows = []
+    for (engine, model, before, after), runs in sorted(groups.items()):
+        gains = [float(s["gain_over_previous"]) for s in runs]
+        rows.append({"engine": engine, "model": model, "from": before, "to": after, "seeds": len(runs),
+                     "median_gain": statistics.median(gains), "mean_gain": statistics.fmean(gains),
+                     "min_gain": min(gains), "max_gain": max(gains)})
+    return rows
+
+
+def engine_table(side: Side) -> list[dict[str, Any]]:
+    """The study's Table II on one GPU kind: per model, each engine's best throughput at each GPU count (best
+    over batch sizes); HF's best count, vLLM at that count and at its own best count, and the ratios."""
+    best: dict[tuple[str, str], dict[int, float]] = defaultdict(dict)
+    for key in side.keys():
+        engine, model, g, _ = key
+        best[(engine, model)][g] = max(best[(engine, model)].get(g, 0.0), side.value(key))
+    rows = []
+    for model in sorted({m for _, m in best}):
+        hf, vllm = best.get(("hf", model)), best.get(("vllm", model))
+        if not hf or not vllm:
+            continue
+        hf_gpus = max(hf, key=hf.__getitem__)
+        vllm_gpus = max(vllm, key=vllm.__getitem__)
+        same = vllm.get(hf_gpus)
+        rows.append({"model": model, "hf_gpus": hf_gpus, "hf": hf[hf_gpus], "vllm_same": same,
+                     "ratio_same": same / hf[hf_gpus] if same else None, "vllm_gpus": vllm_gpus,
+                     "vllm_best": vllm[vllm_gpus], "ratio_best": vllm[vllm_gpus] / hf[hf_gpus]})
+    return rows
+
+
+def _values(values: dict[int, float], columns: Sequence[int]) -> list[str]:
+    return [_fmt(values.get(c)) for c in columns]
+
+
+def render(a: Side, b: Side, batch: int = 1, gpus: int = 1) -> str:
+    """All the tables as Markdown, side A then side B where a table is per kind."""
+    lines = [f"# Study tables: {a.label} (A) vs {b.label} (B)", "",
+             f"A: {a.label} ({'; '.join(sorted(a.versions))}). B: {b.label} ({'; '.join(sorted(b.versions))}). "
+             f"Output tokens per second (medians); tests over the repeats (ANOVA, Tukey HSD) and over the "
+             f"configurations (paired Wilcoxon, Cliff's delta), scipy.", ""]
+    for name, side in (("A", a), ("B", b)):
+        rows = rq2_best_gpus(side, batch)
+        counts = sorted({g for r in rows for g in r["values"]})
+        lines += [f"## RQ2 ({name}, {side.label}): best GPU count at batch {batch}", ""]
+        lines += _table(["engine", "model", *(f"{g} GPU" for g in counts), "best", "ANOVA F", "ANOVA p",
+                         "Tukey p (best vs runner-up)"],
+                        [[r["engine"], r["model"], *_values(r["values"], counts), str(r["best_gpus"]),
+                          _fmt(r["anova_f"], ".2f"), _p(r["anova_p"]), _p(r["tukey_p"])] for r in rows]) + [""]
+        rows3 = rq3_batch(side, gpus)
+        batches = sorted({x for r in rows3 for x in r["values"]})
+        lines += [f"## RQ3 ({name}, {side.label}): throughput vs batch size, {gpus} GPU(s)", ""]
+        lines += _table(["engine", "model", *(f"bs {x}" for x in batches), "best batch", "gain over smallest",
+                         "ANOVA p"],
+                        [[r["engine"], r["model"], *_values(r["values"], batches), str(r["best_batch"]),
+                          f"{r['gain_over_smallest']:+.1%}", _p(r["anova_p"])] for r in rows3]) + [""]
+        rows2 = engine_table(side)
+        lines += [f"## Table II ({name}, {side.label}): HF at its best GPU count vs vLLM", ""]
+        lines += _table(["model", "HF best GPUs", "HF tok/s", "vLLM same GPUs", "vLLM / HF", "vLLM best GPUs",
+                         "vLLM best tok/s", "vLLM best / HF"],
+                        [[r["model"], str(r["hf_gpus"]), _fmt(r["hf"]), _fmt(r["vllm_same"]),
+                          _fmt(r["ratio_same"], ".2f"), str(r["vllm_gpus"]), _fmt(r["vllm_best"]),
+                          _fmt(r["ratio_best"], ".2f")] for r in rows2]) + [""]
+    lines += [f"## RQ4: {b.label} (B) over {a.label} (A), configurations measured on both", ""]
+    lines += _table(["engine", "pairs", "B faster", "mean gain", "median gain", "Wilcoxon p", "Cliff's delta"],
+                    [[r["engine"], str(r["pairs"]), str(r["b_faster"]), f"{r['mean_gain']:+.1%}",
+                      f"{r['median_gain']:+.1%}", _p(r["wilcoxon_p"]),
+                      f"{r['cliffs_delta']:+.2f} ({cliffs_magnitude(r['cliffs_delta'])})"]
+                     for r in rq4_generations(a, b) if r["pairs"]]) + [""]
+    rows5 = rq5_retuning((a, b))
+    lines += ["## RQ5: gain of re-tuning after the hardware changed (InfPop summaries)", ""]
+    if rows5:
+        lines += _table(["engine", "model", "tuned on", "re-tuned on", "seeds", "median gain", "mean gain",
+                         "range"],
+                        [[r["engine"], r["model"], r["from"], r["to"], str(r["seeds"]), f"{r['median_gain']:+.1%}",
+                          f"{r['mean_gain']:+.1%}", f"{r['min_gain']:+.1%} .. {r['max_gain']:+.1%}"]
+                         for r in rows5])
+    else:
+        lines.append("No InfPop summary with `gain_over_previous` among the sources (run `--infpop-tune` on one "
+                     "kind, then on the other with the first one's baselines present).")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,89 @@
+"""`infperf study` on checked-in fixture records (tests/data/study): every table value against a hand computation.
+
+Fixture: one model "m1" on two GPU kinds, HF and vLLM, 1 and 2 GPUs at batch 1 and 1 GPU at batch 8; each
+configuration's three repeats are (m, 1.02 m, 0.98 m), so its median is m and its within-group sum of squares is
+2 (0.02 m)^2. Kind A: vLLM 100 / 150 (2 GPUs) / 400 (bs 8), HF 50 / 40 / 200. Kind B: vLLM 110 / 180 / 440,
+HF 60 / 44 / 260. InfPop summaries: re-tuning on B after A gained 10% and 20% (two seeds), on A after B 5%.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pytest_infperf import cli, study
+
+DATA = Path(__file__).parent / "data" / "study"
+
+
+@pytest.fixture(scope="module")
+def sides() -> tuple[study.Side, study.Side]:
+    return study.load_side([DATA / "a"]), study.load_side([DATA / "b"])
+
+
+def test_rq2_best_gpu_count_and_anova(sides: tuple[study.Side, study.Side]) -> None:
+    a, _ = sides
+    rows = {r["engine"]: r for r in study.rq2_best_gpus(a)}
+    assert rows["vllm"]["values"] == {1: 100.0, 2: 150.0}
+    assert rows["vllm"]["best_gpus"] == 2 and rows["hf"]["best_gpus"] == 1
+    # groups (100, 102, 98) and (150, 153, 147): SSB = 3 * 25^2 * 2 = 3750 (1 df), SSW = 8 + 18 = 26 (4 df)
+    assert rows["vllm"]["anova_f"] == pytest.approx(3750 / (26 / 4))
+    # two groups: Tukey's p equals the ANOVA's
+    assert rows["vllm"]["tukey_p"] == pytest.approx(rows["vllm"]["anova_p"], rel=1e-3)
+
+
+def test_rq3_best_batch_and_gain(sides: tuple[study.Side, study.Side]) -> None:
+    _, b = sides
+    rows = {r["engine"]: r for r in study.rq3_batch(b)}
+    assert rows["hf"]["best_batch"] == 8
+    assert rows["hf"]["gain_over_smallest"] == pytest.approx(260 / 60 - 1)
+    assert rows["vllm"]["gain_over_smallest"] == pytest.approx(3.0)
+
+
+def test_rq4_generation_gain_wilcoxon_and_cliffs_delta(sides: tuple[study.Side, study.Side]) -> None:
+    rows = {r["engine"]: r for r in study.rq4_generations(*sides)}
+    assert rows["vllm"]["mean_gain"] == pytest.approx((0.1 + 0.2 + 0.1) / 3)
+    assert rows["vllm"]["median_gain"] == pytest.approx(0.1)
+    assert rows["hf"]["mean_gain"] == pytest.approx(0.2)
+    every = rows["all"]
+    assert (every["pairs"], every["b_faster"]) == (6, 6)
+    assert every["median_gain"] == pytest.approx(0.15)
+    # all six differences positive: exact two-sided signed-rank p = 2 / 2^6
+    assert every["wilcoxon_p"] == pytest.approx(2 / 64)
+    # B's 110, 180, 440, 60, 44, 260 against A's 40, 50, 100, 150, 200, 400: (0 + 2 + 6 - 2 - 4 + 4) / 36
+    assert every["cliffs_delta"] == pytest.approx(6 / 36)
+
+
+def test_engine_table_hf_best_gpus_against_vllm(sides: tuple[study.Side, study.Side]) -> None:
+    a, b = sides
+    (row_a,), (row_b,) = study.engine_table(a), study.engine_table(b)
+    # best over batches per GPU count: HF 1 GPU 200 vs 2 GPUs 40; vLLM 1 GPU 400 vs 2 GPUs 150
+    assert (row_a["hf_gpus"], row_a["hf"], row_a["vllm_same"], row_a["vllm_gpus"]) == (1, 200.0, 400.0, 1)
+    assert row_a["ratio_same"] == pytest.approx(2.0)
+    assert row_b["ratio_best"] == pytest.approx(440 / 260)
+
+
+def test_rq5_retuning_gain_over_seeds_both_directions(sides: tuple[study.Side, study.Side]) -> None:
+    rows = {(r["from"], r["to"]): r for r in study.rq5_retuning(sides)}
+    upgrade = rows[("gpua-80gb-x1", "gpub-140gb-x1")]
+    assert (upgrade["seeds"], upgrade["median_gain"], upgrade["mean_gain"]) == (2, pytest.approx(0.15),
+                                                                                 pytest.approx(0.15))
+    assert rows[("gpub-140gb-x1", "gpua-80gb-x1")]["median_gain"] == pytest.approx(0.05)
+
+
+def test_cli_writes_the_markdown_tables(tmp_path: Path) -> None:
+    out = tmp_path / "STUDY.md"
+    assert cli.main(["study", str(DATA / "a"), str(DATA / "b"), "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "| all | 6 | 6 | +16.7% | +15.0% | 0.031 | +0.17 (small) |" in text
+    assert "| m1 | 1 | 200.0 | 400.0 | 2.00 | 1 | 400.0 | 2.00 |" in text
+    assert "| hf | m1 | gpua-80gb-x1 | gpub-140gb-x1 | 2 | +15.0% | +15.0% | +10.0% .. +20.0% |" in text
+
+
+def test_cli_refuses_a_side_mixing_gpu_kinds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    mixed = tmp_path / "mixed.jsonl"
+    lines = [json.loads(line) for d in ("a", "b") for line in (DATA / d / "records.jsonl").read_text().splitlines()]
+    mixed.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    assert cli.main(["study", str(mixed), str(DATA / "b")]) == 2
+    assert "several GPU kinds (GPU-A, GPU-B)" in capsys.readouterr().err
