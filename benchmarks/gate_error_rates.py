@@ -1,4 +1,4 @@
-"""The gate's false alarms and detection, per item and per suite, with between-session noise from stored sessions.
+"""The gate's false alarms and detection, per item and per suite: stored baselines and interleaved A/B.
 
 Noise source: the H200 sessions measured for the cross-host check (docs/results/gate-crosshost): two isolated
 sessions on one lease and one on each of two other leases (the shipped baselines), 12 configurations, 5 repeats
@@ -9,7 +9,16 @@ new session is multiplied by (1 - drop). Each build then goes through the produc
 by launch-bound class, alpha / m per item, Holm at the end), so what is measured is what `pytest --infperf-compare`
 decides.
 
-    python benchmarks/gate_error_rates.py [--builds 200] [--sessions 2,3,5]
+A/B mode (--infperf-ab-reference): noise from the measured A/A sessions of docs/results/gate-ab (both arms the
+same environment, 16 rounds): per configuration, the rounds' log ratios centred on 0 (an A/A session's own mean is
+sampling error, not an effect). A simulated item resamples n of them, each with a random sign (a bootstrap that
+keeps the heavy tails of launch-bound rounds, where one arm hits a host hiccup the other misses; the sign because
+in A/A the arms are exchangeable, so a round's ratio and its inverse are equally likely, which 16 resampled values
+alone would not respect), adds log(1 - drop) and goes through
+`gate.judge_paired` and the Holm correction, as `pytest --infperf-ab-reference=...` decides. Two noise sources:
+both arms unpinned, and both pinned to the same four CPUs (--infperf-cpu-affinity 0-3).
+
+    python benchmarks/gate_error_rates.py [--builds 200] [--sessions 2,3,5] [--rounds 10,16,32] [--mode both]
 
 Reported: per-item false-alarm rate, per-suite false-alarm rate (P(any item fails) in an A/A build) at 50 and 200
 items, and the fraction of items a 5% and a 10% drop fails, for all configurations, the GPU-bound ones and the
@@ -24,13 +33,15 @@ from typing import Any
 
 import numpy as np
 
-from pytest_infperf.gate import correct, is_launch_bound, item_alpha, judge_against, pooled_priors
+from pytest_infperf.gate import correct, is_launch_bound, item_alpha, judge_against, judge_paired, pooled_priors
 from pytest_infperf.records import read_records
 from pytest_infperf.settings import Settings
 from pytest_infperf.store import Baseline
 
 RESULTS = Path(__file__).resolve().parents[1] / "docs" / "results" / "gate-crosshost"
 SESSIONS = ("h200-lease2-S1.jsonl", "h200-lease2-S2.jsonl", "h200-lease3-B1-aa.jsonl", "h200-lease4-B2-aa.jsonl")
+AB_RESULTS = RESULTS.parent / "gate-ab"
+AB_NOISE = {"unpinned": "h200-AA.jsonl", "pinned 0-3": "h200-AAPIN-partial.jsonl"}
 
 
 class Config:
@@ -79,40 +90,127 @@ def build(configs: list[Config], items: int, sessions: int, drop: float, rng: np
     return [j["gate_verdict"] for j in judged]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--builds", type=int, default=200, help="simulated builds per cell")
-    parser.add_argument("--sessions", default="2,3,5", help="baseline sessions to simulate")
-    parser.add_argument("--seed", type=int, default=1)
-    args = parser.parse_args()
-    settings = Settings()
+class PairedConfig:
+    """One configuration's measured A/A rounds: log(candidate / reference) per round, centred on 0."""
+
+    def __init__(self, record: dict[str, Any]) -> None:
+        self.name = record["case_id"]
+        logs = np.log(record["throughput_tok_s_samples"]) - np.log(record["ab_reference_throughput_tok_s_samples"])
+        self.log_ratios = logs - logs.mean()
+        self.sd = float(np.std(logs, ddof=1))
+        self.launch_bound = is_launch_bound([record])
+
+    def trial(self, rng: np.random.Generator, rounds: int, factor: float) -> tuple[dict[str, Any], dict[str, Any]]:
+        """A simulated A/B trial: (candidate record, reference arm) with `rounds` resampled rounds."""
+        reference = 1000.0 * np.exp(rng.normal(0.0, 0.05, rounds))
+        signs = rng.choice((-1.0, 1.0), rounds)  # A/A arms are exchangeable: a round's ratio and its inverse alike
+        candidate = reference * np.exp(signs * rng.choice(self.log_ratios, rounds)) * factor
+        return ({"status": "ok", "throughput_tok_s_samples": candidate.tolist()},
+                {"status": "ok", "throughput_tok_s_samples": reference.tolist()})
+
+
+def load_paired(name: str) -> list[PairedConfig]:
+    return [PairedConfig(r) for r in read_records(AB_RESULTS / name) if r["status"] == "ok"]
+
+
+def ab_build(configs: list[PairedConfig], items: int, rounds: int, drop: float, rng: np.random.Generator,
+             settings: Settings) -> list[str]:
+    """One simulated A/B build of `items` gated tests; returns each item's final verdict."""
+    alpha = item_alpha(settings, items)
+    judged = []
+    for i in range(items):
+        candidate, reference = configs[i % len(configs)].trial(rng, rounds, 1 - drop)
+        judged.append(judge_paired(candidate, reference, settings, alpha, "reference").as_record_fields())
+    correct(judged, settings, items)
+    return [j["gate_verdict"] for j in judged]
+
+
+def detection_alone(config: PairedConfig, rounds: int, settings: Settings, rng: np.random.Generator,
+                    trials: int = 200) -> float:
+    """The share of simulated 10% drops of one configuration that its item fails at alpha / 50."""
+    alpha = item_alpha(settings, 50)
+    verdicts = [judge_paired(*config.trial(rng, rounds, 0.9), settings, alpha, "reference").outcome
+                for _ in range(trials)]
+    return float(np.mean([v == "regression" for v in verdicts]))
+
+
+def rates(run_build: Any, items: int, builds: int) -> dict[float, tuple[float, float]]:
+    """Per drop (0, 5%, 10%): the share of items failed and the share of builds with any item failed."""
+    found = {}
+    for drop in (0.0, 0.05, 0.10):
+        verdicts = [run_build(drop) for _ in range(builds)]
+        flat = [v == "regression" for vs in verdicts for v in vs]
+        found[drop] = (float(np.mean(flat)), float(np.mean([any(v == "regression" for v in vs) for vs in verdicts])))
+    return found
+
+
+def row(label: str, k: int, items: int, found: dict[float, tuple[float, float]]) -> str:
+    return (f"{label:14s} {k:8d} {items:5d} {found[0.0][0]:16.3%} {found[0.0][1]:17.1%} "
+            f"{found[0.05][0]:14.1%} {found[0.10][0]:15.1%}")
+
+
+def groups_of(configs: list[Any]) -> dict[str, list[Any]]:
+    return {"all": configs, "GPU-bound": [c for c in configs if not c.launch_bound],
+            "launch-bound": [c for c in configs if c.launch_bound]}
+
+
+def stored_mode(args: argparse.Namespace, settings: Settings, rng: np.random.Generator) -> None:
     configs = load_configs()
     leases = len({name.split("-")[1] for name in SESSIONS})
-    print(f"noise: {len(configs)} H200 configurations, {len(SESSIONS)} sessions each ({leases} leases); gate defaults: "
-          f"threshold {settings.threshold:.0%}, alpha {settings.alpha}, {settings.multiple_testing}, noise floor "
-          f"{settings.noise_floor:.0%}, {settings.repeats} repeats; {args.builds} builds per cell")
+    print(f"STORED BASELINES. noise: {len(configs)} H200 configurations, {len(SESSIONS)} sessions each ({leases} "
+          f"leases); gate defaults: threshold {settings.threshold:.0%}, alpha {settings.alpha}, "
+          f"{settings.multiple_testing}, noise floor {settings.noise_floor:.0%}, {settings.repeats} repeats; "
+          f"{args.builds} builds per cell (fewer at 200 items)")
     for c in configs:
         print(f"  {c.name:34s} between-session sd {c.sd_between:6.1%}  "
               f"{'launch-bound' if c.launch_bound else 'GPU-bound'}")
-    groups = {"all": configs, "GPU-bound": [c for c in configs if not c.launch_bound],
-              "launch-bound": [c for c in configs if c.launch_bound]}
     print(f"\n{'configurations':14s} {'sessions':>8s} {'items':>5s} {'false alarm/item':>16s} "
           f"{'false alarm/suite':>17s} {'5% drop failed':>14s} {'10% drop failed':>15s}")
-    rng = np.random.default_rng(args.seed)
-    for label, group in groups.items():
-        if not group:
-            continue
+    for label, group in groups_of(configs).items():
         for k in (int(s) for s in args.sessions.split(",")):
             for items in (50, 200):
-                builds = max(20, args.builds * 50 // items)
-                rates = {}
-                for drop in (0.0, 0.05, 0.10):
-                    verdicts = [build(group, items, k, drop, rng, settings) for _ in range(builds)]
-                    flat = [v == "regression" for vs in verdicts for v in vs]
-                    rates[drop] = (float(np.mean(flat)), float(np.mean([any(v == "regression" for v in vs)
-                                                                        for vs in verdicts])))
-                print(f"{label:14s} {k:8d} {items:5d} {rates[0.0][0]:16.3%} {rates[0.0][1]:17.1%} "
-                      f"{rates[0.05][0]:14.1%} {rates[0.10][0]:15.1%}")
+                found = rates(lambda drop: build(group, items, k, drop, rng, settings), items,
+                              max(20, args.builds * 50 // items))
+                print(row(label, k, items, found))
+
+
+def ab_mode(args: argparse.Namespace, settings: Settings, rng: np.random.Generator) -> None:
+    print(f"\nINTERLEAVED A/B. noise: the rounds of H200 A/A sessions (16 rounds of 64 prompts, >= 1 s each); "
+          f"threshold {settings.threshold:.0%}, alpha {settings.alpha}, {settings.multiple_testing}; "
+          f"{args.builds} builds per cell (fewer at 200 items)")
+    for source, name in AB_NOISE.items():
+        configs = load_paired(name)
+        print(f"\nnoise: {source} ({name}, {len(configs)} configurations); per configuration, the share of 10% "
+              f"drops failed at alpha / 50 (an item of a 50-item build, before Holm) with "
+              f"{', '.join(args.rounds.split(','))} rounds")
+        for c in configs:
+            alone = [detection_alone(c, int(r), settings, rng) for r in args.rounds.split(",")]
+            print(f"  {c.name:34s} round-to-round sd {c.sd:6.1%}  {'launch-bound' if c.launch_bound else 'GPU-bound':12s}"
+                  f"  10% drop failed {' / '.join(f'{x:.0%}' for x in alone)}")
+        print(f"{'configurations':14s} {'rounds':>8s} {'items':>5s} {'false alarm/item':>16s} "
+              f"{'false alarm/suite':>17s} {'5% drop failed':>14s} {'10% drop failed':>15s}")
+        for label, group in groups_of(configs).items():
+            for rounds in (int(s) for s in args.rounds.split(",")):
+                for items in (50, 200):
+                    found = rates(lambda drop: ab_build(group, items, rounds, drop, rng, settings), items,
+                                  max(20, args.builds * 50 // items))
+                    print(row(label, rounds, items, found))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--builds", type=int, default=200, help="simulated builds per cell")
+    parser.add_argument("--sessions", default="2,3,5", help="baseline sessions to simulate (stored mode)")
+    parser.add_argument("--rounds", default="10,16,32", help="A/B rounds to simulate (A/B mode)")
+    parser.add_argument("--mode", choices=("stored", "ab", "both"), default="both")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    settings = Settings()
+    rng = np.random.default_rng(args.seed)
+    if args.mode in ("stored", "both"):
+        stored_mode(args, settings, rng)
+    if args.mode in ("ab", "both"):
+        ab_mode(args, settings, rng)
 
 
 if __name__ == "__main__":

@@ -298,7 +298,7 @@ OPTIONS: tuple[Option, ...] = (
            "alternating rounds with this one, and gate this environment against it round by round; needs no stored "
            "baseline, and host drift cancels (vLLM arms share the GPU: each gets half of "
            "--infperf-gpu-memory-utilization)", ini=False),
-    Option("ab-rounds", positive_int, "10", "rounds of an A/B trial; each runs one repeat of each arm, their order "
+    Option("ab-rounds", positive_int, "16", "rounds of an A/B trial; each runs one repeat of each arm, their order "
            "alternating"),
     Option("strict", str, None, "also fail on a stale baseline (significant improvement beyond the threshold) and on "
            "a missing or not comparable one", ini=False, flag=True),
@@ -356,7 +356,7 @@ class Settings:
     noise_floor: float = 0.01
     strict: bool = False
     ab_reference: Path | None = None
-    ab_rounds: int = 10
+    ab_rounds: int = 16
 
     @property
     def comparing(self) -> bool:

@@ -199,7 +199,7 @@ def compare_paired(new: Sequence[float], reference: Sequence[float], higher_is_b
     se = max(sd, 1e-12) / np.sqrt(n)
     df = n - 1
     less = float(sps.ttest_1samp(logs, 0.0, alternative="less").pvalue) if sd > 0 else float(d >= 0)
-    greater = float(sps.ttest_1samp(logs, 0.0, alternative="greater").pvalue) if sd > 0 else float(d <= 0)
+    greater = 1.0 - less if sd > 0 else float(d <= 0)  # the t distribution is continuous: P(T > t) = 1 - P(T < t)
     worse_p, better_p = (less, greater) if higher_is_better else (greater, less)
     q = float(sps.t.ppf(1 - alpha, df))
     return SessionComparison(
