@@ -154,6 +154,20 @@ def groups_of(configs: list[Any]) -> dict[str, list[Any]]:
             "launch-bound": [c for c in configs if c.launch_bound]}
 
 
+def table(configs: list[Any], what: str, counts: str, builds: int, run_build: Any) -> None:
+    """The rates table: per group of configurations, per count of `what` (sessions or rounds) and build size;
+    `run_build(group, items, count, drop)` simulates one build."""
+    print(f"{'configurations':14s} {what:>8s} {'items':>5s} {'false alarm/item':>16s} "
+          f"{'false alarm/suite':>17s} {'5% drop failed':>14s} {'10% drop failed':>15s}")
+    for label, group in groups_of(configs).items():
+        if not group:
+            continue
+        for count in (int(c) for c in counts.split(",")):
+            for items in (50, 200):
+                found = rates(lambda drop: run_build(group, items, count, drop), items, max(20, builds * 50 // items))
+                print(row(label, count, items, found))
+
+
 def stored_mode(args: argparse.Namespace, settings: Settings, rng: np.random.Generator) -> None:
     configs = load_configs()
     leases = len({name.split("-")[1] for name in SESSIONS})
@@ -164,14 +178,9 @@ def stored_mode(args: argparse.Namespace, settings: Settings, rng: np.random.Gen
     for c in configs:
         print(f"  {c.name:34s} between-session sd {c.sd_between:6.1%}  "
               f"{'launch-bound' if c.launch_bound else 'GPU-bound'}")
-    print(f"\n{'configurations':14s} {'sessions':>8s} {'items':>5s} {'false alarm/item':>16s} "
-          f"{'false alarm/suite':>17s} {'5% drop failed':>14s} {'10% drop failed':>15s}")
-    for label, group in groups_of(configs).items():
-        for k in (int(s) for s in args.sessions.split(",")):
-            for items in (50, 200):
-                found = rates(lambda drop: build(group, items, k, drop, rng, settings), items,
-                              max(20, args.builds * 50 // items))
-                print(row(label, k, items, found))
+    print()
+    table(configs, "sessions", args.sessions, args.builds,
+          lambda group, items, k, drop: build(group, items, k, drop, rng, settings))
 
 
 def ab_mode(args: argparse.Namespace, settings: Settings, rng: np.random.Generator) -> None:
@@ -187,14 +196,8 @@ def ab_mode(args: argparse.Namespace, settings: Settings, rng: np.random.Generat
             alone = [detection_alone(c, int(r), settings, rng) for r in args.rounds.split(",")]
             print(f"  {c.name:34s} round-to-round sd {c.sd:6.1%}  {'launch-bound' if c.launch_bound else 'GPU-bound':12s}"
                   f"  10% drop failed {' / '.join(f'{x:.0%}' for x in alone)}")
-        print(f"{'configurations':14s} {'rounds':>8s} {'items':>5s} {'false alarm/item':>16s} "
-              f"{'false alarm/suite':>17s} {'5% drop failed':>14s} {'10% drop failed':>15s}")
-        for label, group in groups_of(configs).items():
-            for rounds in (int(s) for s in args.rounds.split(",")):
-                for items in (50, 200):
-                    found = rates(lambda drop: ab_build(group, items, rounds, drop, rng, settings), items,
-                                  max(20, args.builds * 50 // items))
-                    print(row(label, rounds, items, found))
+        table(configs, "rounds", args.rounds, args.builds,
+              lambda group, items, rounds, drop: ab_build(group, items, rounds, drop, rng, settings))
 
 
 def main() -> None:
