@@ -142,9 +142,11 @@ def rq3_batch(side: Side, gpus: int = 1) -> list[dict[str, Any]]:
 def rq4_generations(a: Side, b: Side) -> list[dict[str, Any]]:
     """B against A over the configurations both measured, per engine and for all: gains B / A - 1 (mean and
     median), the paired Wilcoxon signed-rank test of the configuration values (two-sided) and Cliff's delta of B's
-    values against A's."""
+    values against A's. No rows when the two kinds share no configuration."""
     shared = sorted(set(a.medians) & set(b.medians))
-    rows = []
+    rows: list[dict[str, Any]] = []
+    if not shared:
+        return rows
     for engine in [*sorted({k[0] for k in shared}), "all"]:
         keys = [k for k in shared if engine in ("all", k[0])]
         va, vb = [a.value(k) for k in keys], [b.value(k) for k in keys]
@@ -225,12 +227,16 @@ def render(a: Side, b: Side, batch: int = 1, gpus: int = 1) -> str:
                         [[r["model"], str(r["hf_gpus"]), _fmt(r["hf"]), _fmt(r["vllm_same"]),
                           _fmt(r["ratio_same"], ".2f"), str(r["vllm_gpus"]), _fmt(r["vllm_best"]),
                           _fmt(r["ratio_best"], ".2f")] for r in rows2]) + [""]
+    rows4 = rq4_generations(a, b)
     lines += [f"## RQ4: {b.label} (B) over {a.label} (A), configurations measured on both", ""]
-    lines += _table(["engine", "pairs", "B faster", "mean gain", "median gain", "Wilcoxon p", "Cliff's delta"],
-                    [[r["engine"], str(r["pairs"]), str(r["b_faster"]), f"{r['mean_gain']:+.1%}",
-                      f"{r['median_gain']:+.1%}", _p(r["wilcoxon_p"]),
-                      f"{r['cliffs_delta']:+.2f} ({cliffs_magnitude(r['cliffs_delta'])})"]
-                     for r in rq4_generations(a, b) if r["pairs"]]) + [""]
+    if rows4:
+        lines += _table(["engine", "pairs", "B faster", "mean gain", "median gain", "Wilcoxon p", "Cliff's delta"],
+                        [[r["engine"], str(r["pairs"]), str(r["b_faster"]), f"{r['mean_gain']:+.1%}",
+                          f"{r['median_gain']:+.1%}", _p(r["wilcoxon_p"]),
+                          f"{r['cliffs_delta']:+.2f} ({cliffs_magnitude(r['cliffs_delta'])})"] for r in rows4])
+    else:
+        lines.append("No configuration (engine, model, GPUs, batch) was measured on both kinds.")
+    lines.append("")
     rows5 = rq5_retuning((a, b))
     lines += ["## RQ5: gain of re-tuning after the hardware changed (InfPop summaries)", ""]
     if rows5:

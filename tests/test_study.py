@@ -87,3 +87,12 @@ def test_cli_refuses_a_side_mixing_gpu_kinds(tmp_path: Path, capsys: pytest.Capt
     mixed.write_text("".join(json.dumps(r) + "\n" for r in lines))
     assert cli.main(["study", str(mixed), str(DATA / "b")]) == 2
     assert "several GPU kinds (GPU-A, GPU-B)" in capsys.readouterr().err
+
+
+def test_kinds_sharing_no_configuration_get_no_rq4_rows(sides: tuple[study.Side, study.Side]) -> None:
+    a, b = sides
+    only_hf = study.Side(b.label, medians={k: v for k, v in b.medians.items() if k[0] == "hf"})
+    only_vllm = study.Side(a.label, medians={k: v for k, v in a.medians.items() if k[0] == "vllm"})
+    assert study.rq4_generations(only_vllm, only_hf) == []
+    assert "No configuration (engine, model, GPUs, batch) was measured on both kinds." in study.render(only_vllm,
+                                                                                                        only_hf)
