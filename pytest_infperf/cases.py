@@ -11,7 +11,8 @@ Each table of the matrix file is one hardware target named by its generation mar
     num_prompts = 256
 
 Command-line options override a field for every target; `@pytest.mark.infperf(workloads=[...])` overrides it
-for one test function. Case ids are stable and readable; they key the baselines.
+for one test function. A table's `serving` sub-table declares its serving cases (serving/cases.py). Case ids
+are stable and readable; they key the baselines.
 """
 from __future__ import annotations
 
@@ -76,6 +77,7 @@ class Target:
     batch_sizes: tuple[int, ...] = (1, 4, 16)
     workloads: tuple[str, ...] = ("humaneval",)
     num_prompts: int | None = None
+    serving: Any = None  # serving.cases.ServingTarget, from the table's `serving` sub-table
 
 
 # Matrix field -> parser taking the comma-separated text form (the same validation as the options).
@@ -121,7 +123,13 @@ def load_matrix(path: Path) -> list[Target]:
             raise MatrixError(f"{path}: [{hardware}] is not a hardware generation; known: {', '.join(GENERATIONS)}")
         if not isinstance(table, dict):
             raise MatrixError(f"{path}: [{hardware}] must be a table")
-        targets.append(Target(hardware, **parse_fields(table, f"{path} [{hardware}]")))
+        table = dict(table)
+        serving = table.pop("serving", None)
+        if serving is not None:
+            from .serving.cases import parse_target
+
+            serving = parse_target(hardware, serving, f"{path} [{hardware}.serving]")
+        targets.append(Target(hardware, **parse_fields(table, f"{path} [{hardware}]"), serving=serving))
     return targets
 
 

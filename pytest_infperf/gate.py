@@ -209,9 +209,9 @@ def pooled_priors(baselines: Sequence[Baseline], metric: str) -> dict[bool, Prio
 
 
 def judge_against(record: dict[str, Any], baseline: Baseline, settings: "Settings", alpha: float,
-                  priors: Any) -> Verdict:
-    """An ok record against a comparable baseline: the host check, then every gated metric at `alpha`;
-    `priors(metric, launch_bound)` gives the class's Prior."""
+                  priors: Any, metrics: Sequence[str] | None = None) -> Verdict:
+    """An ok record against a comparable baseline: the host check, then every gated metric (`metrics`, else the
+    settings' gate_metrics) at `alpha`; `priors(metric, launch_bound)` gives the class's Prior."""
     if not baseline.ok_sessions:
         return Verdict("no-baseline", f"baseline {baseline.path} has no ok session", baseline_ref=str(baseline.path))
     launch_bound = is_launch_bound(baseline.ok_sessions)
@@ -225,7 +225,7 @@ def judge_against(record: dict[str, Any], baseline: Baseline, settings: "Setting
                        baseline_ref=str(baseline.path), host_differences=notes)
     verdict = worst([judge_metric(record, baseline, metric, settings.threshold, alpha,
                                   priors(metric, launch_bound), settings.noise_floor)
-                     for metric in settings.gate_metrics])
+                     for metric in metrics or settings.gate_metrics])
     extra = (f"; host differs: {'; '.join(notes)}" if notes else "") + \
         (f"; baseline note: {baseline.note}" if baseline.note else "")
     if extra:
@@ -299,12 +299,12 @@ class Gate:
     store: BaselineStore
     settings: "Settings"
     hardware: "Hardware"
-    planned: int = 1  # gated items of this session (m), known after collection
+    planned: int = 1  # tests of this session's gate (m): items x their gated metrics, known after collection
     _priors: dict[tuple[str, str], dict[bool, Prior]] = field(default_factory=dict)
 
     @property
     def family_size(self) -> int:
-        return max(1, self.planned) * len(self.settings.gate_metrics)
+        return max(1, self.planned)
 
     # -- lookup ------------------------------------------------------------------------------------------
     def refs(self, record: dict[str, Any]) -> list[str]:
@@ -346,14 +346,14 @@ class Gate:
         return prior
 
     # -- decision ----------------------------------------------------------------------------------------
-    def judge(self, record: dict[str, Any]) -> Verdict:
-        """The verdict on an ok record."""
+    def judge(self, record: dict[str, Any], metrics: Sequence[str] | None = None) -> Verdict:
+        """The verdict on an ok record, on `metrics` (default: the settings' gate_metrics)."""
         baseline, verdict = self.lookup(record)
         if baseline is None:
             assert verdict is not None
             return verdict
         return judge_against(record, baseline, self.settings, item_alpha(self.settings, self.family_size),
-                             self.priors(baseline))
+                             self.priors(baseline), metrics)
 
     def judge_ab(self, record: dict[str, Any], reference: dict[str, Any]) -> Verdict:
         """The verdict on an A/B trial: the candidate's record against its reference arm's (`judge_paired`, or

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from .hardware import GENERATIONS
+from .serving.cases import ServingCase
 from .settings import OPTIONS, Option
 
 session_key = pytest.StashKey["InfperfSession"]()
@@ -66,9 +67,15 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    session = metafunc.config.stash[session_key]
+    if "infperf_serving_case" in metafunc.fixturenames:
+        metafunc.parametrize("infperf_serving_case", [
+            pytest.param(case, id=case.id, marks=[getattr(pytest.mark, case.hardware),
+                                                  pytest.mark.xdist_group(case.server_key.id)])
+            for case in session.serving_cases()])
+        return
     if "infperf_case" not in metafunc.fixturenames:
         return
-    session = metafunc.config.stash[session_key]
     marker = metafunc.definition.get_closest_marker("infperf")
     if marker and marker.kwargs.get("tuned"):
         metafunc.parametrize("infperf_case", session.infpop.tuned_params())
@@ -95,27 +102,34 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         case = _case_of(item)
         if case is not None:
-            first_seen.setdefault((case.hardware, case.trial_key), order[id(item)])
+            key = case.server_key if isinstance(case, ServingCase) else case.trial_key
+            first_seen.setdefault((case.hardware, key), order[id(item)])
 
     def sort_key(item: pytest.Item) -> tuple[Any, ...]:
         case = _case_of(item)
         if case is None:
             return (order[id(item)], 0, "", 0)
+        if isinstance(case, ServingCase):  # expand() already orders a server key's cases, lightest load first
+            return (first_seen[(case.hardware, case.server_key)], 0, "", order[id(item)])
         return (first_seen[(case.hardware, case.trial_key)], case.batch_size, case.workload.id, order[id(item)])
 
     items.sort(key=sort_key)
 
 
 def _case_of(item: pytest.Item) -> Any:
+    """The item's Case or ServingCase; None for other tests."""
     callspec = getattr(item, "callspec", None)
-    return callspec.params.get("infperf_case") if callspec else None
+    if callspec is None:
+        return None
+    return callspec.params.get("infperf_case", callspec.params.get("infperf_serving_case"))
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """The gate's family size m: the perf tests this session will run (after -k, -m and skips)."""
+    """The gate's family size m: the perf tests this session will run (after -k, -m and skips), each counted once
+    per metric it is judged on."""
     infperf = session.config.stash[session_key]
-    infperf.gate.planned = sum(1 for item in session.items if _case_of(item) is not None
-                               and not item.get_closest_marker("skip"))
+    infperf.gate.planned = sum(len(infperf.gate_metrics_of(case)) for item in session.items
+                               if (case := _case_of(item)) is not None and not item.get_closest_marker("skip"))
 
 
 _failed_at_end_key = pytest.StashKey[list]()
@@ -183,3 +197,26 @@ def infperf(request: pytest.FixtureRequest, infperf_case: Any) -> Any:
     if request.config.pluginmanager.hasplugin("benchmark"):  # pytest-benchmark's entry-point name
         benchmark = request.getfixturevalue("benchmark")
     return Measurer(session, infperf_case, request.node, benchmark)
+
+
+@pytest.fixture
+def infperf_serving_case(request: pytest.FixtureRequest) -> Any:
+    raise pytest.UsageError(f"{request.node.nodeid}: infperf_serving_case is parametrised by pytest-infperf from "
+                            "the matrix's serving tables; request the `infperf_serving` fixture")
+
+
+@pytest.fixture
+def request_rate(infperf_serving_case: Any) -> float:
+    return infperf_serving_case.request_rate
+
+
+@pytest.fixture
+def infperf_serving(request: pytest.FixtureRequest, infperf_serving_case: Any) -> Any:
+    """Runs this serving test: `record = infperf_serving.measure()` starts (or reuses) the `vllm serve` of the
+    case's model and GPU count, drives it with `vllm bench serve` (a warm-up run, then the repeats) and gates the
+    record like an offline one, on --infperf-serve-gate-metrics. A server that fails to start or dies fails the
+    test with its log's last lines."""
+    from .session import Measurer
+
+    session = request.config.stash[session_key]
+    return Measurer(session, infperf_serving_case, request.node)

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .cases import Case
     from .hardware import Hardware
     from .runner.pool import Outcome
+    from .serving.cases import ServingCase
     from .settings import Settings
 
 SCHEMA_VERSION = 1
@@ -72,6 +73,21 @@ def git_info(cwd: str) -> dict[str, Any]:
     return {"git_commit": commit, "git_branch": branch, "git_dirty": None}
 
 
+def environment_fields(hardware: "Hardware", settings: "Settings", rootdir: Path) -> dict[str, Any]:
+    """What every record says of where and with what it was measured: hardware, host, software, code, time."""
+    return {
+        "hardware_fingerprint": hardware.fingerprint, "hardware_generation": hardware.generation,
+        "gpu_name": hardware.gpu_name, "gpu_count_present": hardware.gpu_count,
+        "gpu_memory_bytes": hardware.gpus[0].memory_bytes if hardware.gpus else None,
+        "driver_version": hardware.driver_version, "cuda_driver_version": hardware.cuda_driver_version,
+        "cpu_model": hardware.cpu_model, "cpu_count": hardware.cpu_count, "cpu_affinity": settings.cpu_affinity,
+        "python_version": platform.python_version(), "infperf_version": __version__,
+        **git_info(str(rootdir)), "host": socket.gethostname(), **host_info(),
+        "host_load_1m": host_load(),
+        "timestamp": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
 def build_record(case: "Case", outcome: "Outcome", hardware: "Hardware", settings: "Settings",
                  test_id: str, rootdir: Path) -> dict[str, Any]:
     load = outcome.load
@@ -83,18 +99,33 @@ def build_record(case: "Case", outcome: "Outcome", hardware: "Hardware", setting
         "dtype": load.get("dtype") or settings.dtype, "gpus": case.gpus, "batch_size": case.batch_size,
         "workload": case.workload.id, "workload_name": case.workload.name,
         "input_len_tokens": case.workload.input_len, "output_len_tokens": case.workload.output_len,
-        "num_prompts": case.num_prompts, "knobs": dict(case.knobs) or None, "repeats": settings.repeats, "warmup_batches": settings.warmup,
-        "cpu_affinity": settings.cpu_affinity,
-        "load_time_s": load.get("load_time_s"), "engine_args": load.get("engine_args"),
-        "hardware_fingerprint": hardware.fingerprint, "hardware_generation": hardware.generation,
-        "gpu_name": hardware.gpu_name, "gpu_count_present": hardware.gpu_count,
-        "gpu_memory_bytes": hardware.gpus[0].memory_bytes if hardware.gpus else None,
-        "driver_version": hardware.driver_version, "cuda_driver_version": hardware.cuda_driver_version,
-        "cpu_model": hardware.cpu_model, "cpu_count": hardware.cpu_count,
-        "python_version": platform.python_version(), "infperf_version": __version__,
-        **git_info(str(rootdir)), "host": socket.gethostname(), **host_info(),
-        "host_load_1m": host_load(),
-        "timestamp": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "num_prompts": case.num_prompts, "knobs": dict(case.knobs) or None, "repeats": settings.repeats,
+        "warmup_batches": settings.warmup, "load_time_s": load.get("load_time_s"),
+        "engine_args": load.get("engine_args"), **environment_fields(hardware, settings, rootdir),
+    }
+    record.update(outcome.result)
+    return record
+
+
+def build_serving_record(case: "ServingCase", outcome: "Outcome", hardware: "Hardware", settings: "Settings",
+                         test_id: str, rootdir: Path) -> dict[str, Any]:
+    """A serving test's record: engine `vllm-serve`; its workload names the dataset and the request rate, and
+    batch_size (which the server decides) is the concurrency limit, None without one."""
+    load = outcome.load
+    rate = "inf" if case.request_rate == float("inf") else f"{case.request_rate:g}"
+    record: dict[str, Any] = {
+        "schema": SCHEMA_VERSION, "status": outcome.status, "reason": outcome.reason,
+        "test_id": test_id, "case_id": case.id, "hardware_target": case.hardware,
+        "engine": case.engine, "engine_version": load.get("engine_version"), "model": case.model,
+        "model_source": load.get("model_source"), "dummy_weights": load.get("dummy_weights"),
+        "dtype": settings.dtype, "gpus": case.gpus, "batch_size": case.max_concurrency or None,
+        "workload": f"{case.dataset.id}-rate{rate}", "workload_name": case.dataset.name,
+        "dataset": case.dataset.id, "request_rate": rate, "max_concurrency": case.max_concurrency or None,
+        "goodput_slo_ms": dict(case.goodput) or None,
+        "input_len_tokens": case.dataset.input_len, "output_len_tokens": case.dataset.output_len,
+        "num_prompts": case.num_prompts, "repeats": settings.repeats, "load_time_s": load.get("load_time_s"),
+        "server_args": load.get("server_args"), "server_log": load.get("server_log"),
+        **environment_fields(hardware, settings, rootdir),
     }
     record.update(outcome.result)
     return record

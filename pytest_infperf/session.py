@@ -50,6 +50,7 @@ class InfperfSession:
     records: list[dict[str, Any]] = field(default_factory=list)
     _pool: Any = None
     _pair: Any = None
+    _servers: Any = None
     _last_heartbeat: float = field(default_factory=time.monotonic)
     _gate: Gate | None = None
 
@@ -93,7 +94,23 @@ class InfperfSession:
         overrides = {OVERRIDES[k]: getattr(self.settings, k) for k in OVERRIDES if getattr(self.settings, k)}
         return list(expand(self.targets, overrides, fields, self.settings.output_len))
 
-    def skip_reason(self, case: Case) -> str | None:
+    def serving_cases(self) -> list[Any]:
+        """The serving cases of the targets' `serving` tables, with the command line's overrides."""
+        from .serving.cases import OVERRIDES as SERVING_OVERRIDES, expand as expand_serving
+
+        overrides = {field: getattr(self.settings, name) for name, field in SERVING_OVERRIDES.items()
+                     if getattr(self.settings, name)}
+        targets = [t.serving for t in self.targets if t.serving is not None]
+        return list(expand_serving(targets, overrides, self.settings.output_len))
+
+    def gate_metrics_of(self, case: Any) -> tuple[str, ...]:
+        from .serving.cases import ServingCase
+
+        return self.settings.serve_gate_metrics if isinstance(case, ServingCase) else self.settings.gate_metrics
+
+    def skip_reason(self, case: Any) -> str | None:
+        from .serving.cases import ServingCase
+
         found = self.hardware.generation
         if case.hardware != found:
             return f"requires {case.hardware}, found {found}"
@@ -102,8 +119,10 @@ class InfperfSession:
                 return (f"requires {case.gpus} GPUs, this xdist worker has {len(self.own_gpus)} of "
                         f"{self.hardware.gpu_count} (run fewer workers)")
             return f"requires {case.gpus} GPUs, found {self.hardware.gpu_count}"
-        if case.engine == "vllm" and importlib.util.find_spec("vllm") is None:
+        if (isinstance(case, ServingCase) or case.engine == "vllm") and importlib.util.find_spec("vllm") is None:
             return "requires vllm: pip install 'pytest-infperf[vllm]' (see README for CPU)"
+        if isinstance(case, ServingCase) and self.settings.ab_reference is not None:
+            return "serving tests are gated against stored baselines; --infperf-ab-reference runs offline trials only"
         return None
 
     def header_lines(self) -> list[str]:
@@ -125,16 +144,30 @@ class InfperfSession:
         return self._pool
 
     def heartbeat(self, key: Any, progress: dict[str, Any], arm: str = "") -> None:
-        """A progress line through pytest's terminal reporter while a long trial (or a tuning run) goes on, at most
-        every --infperf-heartbeat-s; xdist workers have no terminal and stay quiet."""
+        """The progress of a long trial (or a tuning run): repeats done and the pace so far (say_progress)."""
+        self.say_progress(f"infperf: {key.id}{arm} batch {progress['batch_size']}: repeat {progress['repeat']}/"
+                          f"{progress['repeats']}, {progress['tok_s']:,.1f} tok/s, {progress['elapsed_s']:.0f} s into "
+                          "the trial")
+
+    @property
+    def servers(self) -> Any:
+        """The serving tests' `vllm serve` processes (serving.pool), one live at a time."""
+        if self._servers is None:
+            from .serving.pool import ServerPool
+
+            self._servers = ServerPool(self.settings, self.own_gpus, self.settings.output.parent / "logs")
+            self._servers.on_progress = self.say_progress
+        return self._servers
+
+    def say_progress(self, line: str) -> None:
+        """A heartbeat line through pytest's terminal reporter, at most every --infperf-heartbeat-s; xdist workers
+        have no terminal and stay quiet."""
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         now = time.monotonic()
         if reporter is None or now - self._last_heartbeat < self.settings.heartbeat_s:
             return
         self._last_heartbeat = now
         capture = self.config.pluginmanager.get_plugin("capturemanager")  # a test's output is captured: step past
-        line = (f"infperf: {key.id}{arm} batch {progress['batch_size']}: repeat {progress['repeat']}/"
-                f"{progress['repeats']}, {progress['tok_s']:,.1f} tok/s, {progress['elapsed_s']:.0f} s into the trial")
         with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
             reporter.write_line(line)
 
@@ -174,10 +207,25 @@ class InfperfSession:
                    **{f"ab_reference_{k}": reference.get(k) for k in AB_REFERENCE_FIELDS}}
         return record, reference
 
-    def run(self, case: Case, test_id: str) -> tuple[dict[str, Any], Verdict | None]:
-        """Measure, judge (before saving, so a session never compares with itself), record, save."""
+    def measure_serving(self, case: Any, test_id: str) -> dict[str, Any]:
+        from .records import build_serving_record
+
+        outcome = self.servers.run(case)
+        return build_serving_record(case, outcome, self.hardware, self.settings, test_id,
+                                    Path(str(self.config.rootpath)))
+
+    def run(self, case: Any, test_id: str) -> tuple[dict[str, Any], Verdict | None]:
+        """Measure (offline trial or serving load), judge (before saving, so a session never compares with itself),
+        record, save."""
+        from .serving.cases import ServingCase
+
         verdict = None
-        if self.settings.ab_reference is not None:  # never with --infperf-compare (refused at configure)
+        if isinstance(case, ServingCase):
+            record = self.measure_serving(case, test_id)
+            if self.settings.compare is not None:
+                verdict = (self.gate.judge(record, self.settings.serve_gate_metrics) if record["status"] == "ok"
+                           else self.gate.judge_failure(record))
+        elif self.settings.ab_reference is not None:  # never with --infperf-compare (refused at configure)
             record, reference = self.measure_ab(case, test_id)
             verdict = self.gate.judge_ab(record, reference)
         else:
@@ -201,10 +249,10 @@ class InfperfSession:
         return InfPop(self)
 
     def close(self) -> None:
-        for runner in (self._pool, self._pair):
+        for runner in (self._pool, self._pair, self._servers):
             if runner is not None:
                 runner.close()
-        self._pool = self._pair = None
+        self._pool = self._pair = self._servers = None
 
     # -- reporting -----------------------------------------------------------------------------------------
     def session_records(self) -> list[dict[str, Any]]:

@@ -217,6 +217,17 @@ def python_interpreter(text: str) -> Path:
     return Path(os.path.abspath(found))
 
 
+def _serving(name: str) -> Callable[[str], Any]:
+    """A parser of serving/cases.py (imported when an option is parsed: that module imports this one)."""
+    def parse(text: str) -> Any:
+        from .serving import cases
+
+        return getattr(cases, name)(text)
+
+    parse.__name__ = name
+    return parse
+
+
 @dataclass(frozen=True)
 class Option:
     """One setting: `--infperf-<name>` on the command line, `infperf_<name>` in the ini file."""
@@ -300,6 +311,19 @@ OPTIONS: tuple[Option, ...] = (
            "--infperf-gpu-memory-utilization)", ini=False),
     Option("ab-rounds", positive_int, "16", "rounds of an A/B trial; each runs one repeat of each arm, their order "
            "alternating"),
+    Option("request-rates", _serving("request_rates"), None, "serving tests: request rates to sweep (requests/s, "
+           "Poisson arrivals; inf sends all at once), overriding the matrix"),
+    Option("max-concurrency", _serving("concurrencies"), None, "serving tests: most requests in flight (0 = no "
+           "limit), overriding the matrix"),
+    Option("serve-datasets", _serving("datasets"), None, "serving tests: request datasets, overriding the matrix: "
+           "humaneval, synthetic-in<N>-out<M>, jsonl:<file of {\"prompt\": ...} lines>"),
+    Option("goodput", _serving("goodput"), None, "serving tests: SLOs in ms a request must meet to count toward "
+           "goodput, e.g. ttft:500,tpot:50 (metrics ttft, tpot, e2el), overriding the matrix"),
+    Option("serve-args", str, None, "serving tests: extra `vllm serve` arguments, e.g. \"--enforce-eager\" (the "
+           "vLLM options above apply to the server too)"),
+    Option("serve-gate-metrics", gate_metrics, "throughput_tok_s,ttft_p50_s,tpot_p50_s", "what the gate judges "
+           "in serving tests (throughput_tok_s is output tokens/s; below saturation it follows the request rate, so "
+           "the latencies carry the verdict)"),
     Option("strict", str, None, "also fail on a stale baseline (significant improvement beyond the threshold) and on "
            "a missing or not comparable one", ini=False, flag=True),
 )
@@ -357,6 +381,12 @@ class Settings:
     strict: bool = False
     ab_reference: Path | None = None
     ab_rounds: int = 16
+    request_rates: tuple[float, ...] | None = None
+    max_concurrency: tuple[int, ...] | None = None
+    serve_datasets: tuple[str, ...] | None = None
+    goodput: tuple[tuple[str, float], ...] | None = None
+    serve_args: str | None = None
+    serve_gate_metrics: tuple[str, ...] = ("throughput_tok_s", "ttft_p50_s", "tpot_p50_s")
 
     @property
     def comparing(self) -> bool:
