@@ -1,0 +1,46 @@
+# Serving mode on one GPU (issue "Serving mode"): Llama-3-8B (dummy weights) behind a real `vllm serve`, loaded by
+# `vllm bench serve` at the request rates RATES (default 16,inf), one lane, nothing else on the host.
+#
+#   lease 1:  bash benchmarks/device/serving.sh start baseline   sessions S1 and S2 (each a new pytest process and a
+#                                                                new server) saved as a two-session baseline; then
+#                                                                benchmarks/serving_vllm_bench.py: a direct vllm serve
+#                                                                + vllm bench serve of S1's settings (fidelity)
+#             bash benchmarks/device/serving.sh collect 540      -> $OUT/sweep.tgz
+#   (here)    commit lease 1's baselines under baselines/
+#   lease 2:  bash benchmarks/device/serving.sh start check      A/A against those baselines (--infperf-compare), then
+#                                                                the same with --infperf-enforce-eager true (no CUDA
+#                                                                graphs: the slowdown the gate must catch)
+#
+# Prefix caching stays off (the plugin's default). GEN (default h200) names the matrix target; INFPERF_GIT_COMMIT names
+# the commit (the copied checkout has no .git).
+phase=${2:-}
+source benchmarks/device/lanes.sh "$@"
+GEN=${GEN:-h200}
+RATES=${RATES:-16,inf}
+
+session() {  # session NAME ARGS... : one pytest session of the serving tests on GPU 0
+  local name=$1; shift
+  mkdir -p "$R/$name"
+  local start; start=$(date +%s)
+  CUDA_VISIBLE_DEVICES=0 timeout 1200 $INFPERF_PYTEST perf_tests/test_serving.py -m "$GEN" -rfEs \
+    --infperf-request-rates "$RATES" --infperf-repeats 3 --junitxml "$R/$name/junit.xml" \
+    --infperf-output "$R/$name/records.jsonl" "$@" >"$R/$name/log.txt" 2>&1
+  echo "$name rc=$? $(( $(date +%s) - start ))s $(date -u +%FT%TZ)" >>"$R/progress.txt"
+}
+
+await_vllm
+case "$phase" in
+  baseline)
+    session S1 --infperf-baselines "$R/baselines" --infperf-save
+    session S2 --infperf-baselines "$R/baselines" --infperf-save
+    start=$(date +%s)
+    CUDA_VISIBLE_DEVICES=0 timeout 900 python3 benchmarks/serving_vllm_bench.py --records "$R/S1/records.jsonl" \
+      --out "$R/direct" >"$R/direct.log" 2>&1
+    echo "direct rc=$? $(( $(date +%s) - start ))s $(date -u +%FT%TZ)" >>"$R/progress.txt"
+    ;;
+  check)
+    session AA --infperf-compare
+    session EAGER --infperf-compare --infperf-enforce-eager true
+    ;;
+esac
+touch "$R/all.done"
