@@ -77,7 +77,7 @@ class Target:
     batch_sizes: tuple[int, ...] = (1, 4, 16)
     workloads: tuple[str, ...] = ("humaneval",)
     num_prompts: int | None = None
-    serving: Any = None  # serving.cases.ServingTarget, from the table's `serving` sub-table
+    serving: tuple[Any, ...] = ()  # serving.cases.ServingTarget: the table's `serving` sub-table(s)
 
 
 # Matrix field -> parser taking the comma-separated text form (the same validation as the options).
@@ -124,11 +124,11 @@ def load_matrix(path: Path) -> list[Target]:
         if not isinstance(table, dict):
             raise MatrixError(f"{path}: [{hardware}] must be a table")
         table = dict(table)
-        serving = table.pop("serving", None)
-        if serving is not None:
-            from .serving.cases import parse_target
+        serving = table.pop("serving", ())
+        if serving:
+            from .serving.cases import parse_targets
 
-            serving = parse_target(hardware, serving, f"{path} [{hardware}.serving]")
+            serving = parse_targets(hardware, serving, f"{path} [{hardware}.serving]")
         targets.append(Target(hardware, **parse_fields(table, f"{path} [{hardware}]"), serving=serving))
     return targets
 

@@ -100,7 +100,7 @@ class InfperfSession:
 
         overrides = {field: getattr(self.settings, name) for name, field in SERVING_OVERRIDES.items()
                      if getattr(self.settings, name)}
-        targets = [t.serving for t in self.targets if t.serving is not None]
+        targets = [serving for t in self.targets for serving in t.serving]
         return list(expand_serving(targets, overrides, self.settings.output_len))
 
     def gate_metrics_of(self, case: Any) -> tuple[str, ...]:

@@ -1,5 +1,6 @@
 # Serving mode on one GPU (issue "Serving mode"): Llama-3-8B (dummy weights) behind a real `vllm serve`, loaded by
-# `vllm bench serve` at the request rates RATES (default 16,inf), one lane, nothing else on the host.
+# `vllm bench serve`, the cases selected by SELECT (a pytest -k expression, default "rate16 or rateinf"), one lane,
+# nothing else on the host.
 #
 #   lease 1:  bash benchmarks/device/serving.sh start baseline   sessions S1 and S2 (each a new pytest process and a
 #                                                                new server) saved as a two-session baseline; then
@@ -16,14 +17,14 @@
 phase=${2:-}
 source benchmarks/device/lanes.sh "$@"
 GEN=${GEN:-h200}
-RATES=${RATES:-16,inf}
+SELECT=${SELECT:-rate16 or rateinf}
 
 session() {  # session NAME ARGS... : one pytest session of the serving tests on GPU 0
   local name=$1; shift
   mkdir -p "$R/$name"
   local start; start=$(date +%s)
   CUDA_VISIBLE_DEVICES=0 timeout 1200 $INFPERF_PYTEST perf_tests/test_serving.py -m "$GEN" -rfEs \
-    --infperf-request-rates "$RATES" --infperf-repeats 3 --junitxml "$R/$name/junit.xml" \
+    -k "$SELECT" --infperf-repeats 3 --junitxml "$R/$name/junit.xml" \
     --infperf-output "$R/$name/records.jsonl" "$@" >"$R/$name/log.txt" 2>&1
   echo "$name rc=$? $(( $(date +%s) - start ))s $(date -u +%FT%TZ)" >>"$R/progress.txt"
 }

@@ -9,6 +9,9 @@
     num_prompts = 160                       # requests per repeat
     goodput = ["ttft:500", "tpot:50"]       # SLOs in ms: a request counts toward goodput if it meets all of them
 
+Several `[[h100.serving]]` tables declare cases with other fields (say, more requests at saturation, so that each
+run lasts long enough to measure).
+
 Command-line options override a field for every target (--infperf-model, --infperf-gpus, --infperf-num-prompts,
 --infperf-request-rates, --infperf-max-concurrency, --infperf-serve-datasets, --infperf-goodput). A server is
 started once per ServerKey and serves every case of that key.
@@ -153,6 +156,13 @@ _FIELD_PARSERS: dict[str, Callable[[str], Any]] = {
 # Settings attribute -> serving field it overrides.
 OVERRIDES = {"model": "models", "gpus": "gpus", "num_prompts": "num_prompts", "request_rates": "request_rates",
              "max_concurrency": "max_concurrency", "serve_datasets": "datasets", "goodput": "goodput"}
+
+
+def parse_targets(hardware: str, tables: Any, where: str) -> tuple[ServingTarget, ...]:
+    """One `[h100.serving]` table, or several `[[h100.serving]]` (say, another num_prompts at saturation)."""
+    if isinstance(tables, list):
+        return tuple(parse_target(hardware, table, f"{where} #{i + 1}") for i, table in enumerate(tables))
+    return (parse_target(hardware, tables, where),)
 
 
 def parse_target(hardware: str, table: Any, where: str) -> ServingTarget:
