@@ -47,11 +47,15 @@ def main() -> None:
     parser.add_argument("--records", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--timeout", type=float, default=1200.0, help="seconds for the server to become ready")
+    parser.add_argument("--entry", choices=("cli", "module"), default="cli" if cli_starts() else "module",
+                        help="cli: `vllm serve` and `vllm bench serve` (default where the CLI starts); module: the "
+                             "API-server module and pytest_infperf.serving.bench, as the suite runs them, but one "
+                             "client process per run")
     opts = parser.parse_args()
     records = [r for r in read_records(opts.records) if r["engine"] == "vllm-serve" and r["status"] == "ok"]
     if not records:
         sys.exit(f"{opts.records}: no ok serving record")
-    cli = cli_starts()
+    cli = opts.entry == "cli"
     if cli:
         serving_server.SERVER_ENTRY = [sys.executable, "-m", "vllm.entrypoints.cli.main", "serve"]
         bench = [sys.executable, "-m", "vllm.entrypoints.cli.main", "bench", "serve"]

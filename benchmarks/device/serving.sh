@@ -36,12 +36,18 @@ case "$phase" in
     session S2 --infperf-baselines "$R/baselines" --infperf-save
     start=$(date +%s)
     CUDA_VISIBLE_DEVICES=0 timeout 900 python3 benchmarks/serving_vllm_bench.py --records "$R/S1/records.jsonl" \
-      --out "$R/direct" >"$R/direct.log" 2>&1
+      --out "$R/direct" ${DIRECT_ARGS:-} >"$R/direct.log" 2>&1
     echo "direct rc=$? $(( $(date +%s) - start ))s $(date -u +%FT%TZ)" >>"$R/progress.txt"
     ;;
   check)
     session AA --infperf-compare
     session EAGER --infperf-compare --infperf-enforce-eager true
+    if [ -n "${DIRECT_ARGS:-}" ]; then  # the direct comparison again, on the AA session's records
+      start=$(date +%s)
+      CUDA_VISIBLE_DEVICES=0 timeout 900 python3 benchmarks/serving_vllm_bench.py --records "$R/AA/records.jsonl" \
+        --out "$R/direct" $DIRECT_ARGS >"$R/direct.log" 2>&1
+      echo "direct rc=$? $(( $(date +%s) - start ))s $(date -u +%FT%TZ)" >>"$R/progress.txt"
+    fi
     ;;
 esac
 touch "$R/all.done"
