@@ -1,5 +1,5 @@
 # Serving mode on one GPU (issue "Serving mode"): Llama-3-8B (dummy weights) behind a real `vllm serve`, loaded by
-# `vllm bench serve`, the cases selected by SELECT (a pytest -k expression, default "rate16 or rateinf"), one lane,
+# `vllm bench serve`, the cases selected by SELECT (a pytest -k expression, default "rate16 or c64"), one lane,
 # nothing else on the host.
 #
 #   lease 1:  bash benchmarks/device/serving.sh start baseline   sessions S1 and S2 (each a new pytest process and a
@@ -17,7 +17,7 @@
 phase=${2:-}
 source benchmarks/device/lanes.sh "$@"
 GEN=${GEN:-h200}
-SELECT=${SELECT:-rate16 or rateinf}
+SELECT=${SELECT:-rate16 or c64}
 
 session() {  # session NAME ARGS... : one pytest session of the serving tests on GPU 0
   local name=$1; shift
@@ -38,6 +38,11 @@ case "$phase" in
     CUDA_VISIBLE_DEVICES=0 timeout 900 python3 benchmarks/serving_vllm_bench.py --records "$R/S1/records.jsonl" \
       --out "$R/direct" ${DIRECT_ARGS:-} >"$R/direct.log" 2>&1
     echo "direct rc=$? $(( $(date +%s) - start ))s $(date -u +%FT%TZ)" >>"$R/progress.txt"
+    ;;
+  extend)  # A/A against the stored baselines, saving itself into a copy of them; then a second saving session
+    cp -r baselines "$R/baselines"
+    session X1 --infperf-compare --infperf-baselines "$R/baselines" --infperf-save
+    SELECT=${SELECT2:-c64} session X2 --infperf-baselines "$R/baselines" --infperf-save
     ;;
   check)
     session AA --infperf-compare
