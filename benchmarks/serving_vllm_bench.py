@@ -16,6 +16,7 @@ import importlib.metadata
 import json
 import os
 import statistics
+import subprocess
 import sys
 from pathlib import Path
 
@@ -81,16 +82,11 @@ def main() -> None:
                 name = f"run{run}.json"
                 command = ([*bench, *args, "--save-result", "--result-dir", str(folder), "--result-filename", name]
                            if cli else [*bench, "1", str(folder), *args])
-                log = (folder / f"run{run}.log").open("w")
-                import subprocess
-
-                done = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, timeout=3600)
+                with (folder / f"run{run}.log").open("w") as log:
+                    done = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, timeout=3600)
                 if done.returncode != 0:
                     sys.exit(f"vllm bench serve failed (see {folder / f'run{run}.log'})")
-                if not cli:
-                    (folder / "run0.json").rename(folder / f"direct{run}.json")
-                elif name != f"direct{run}.json":
-                    (folder / name).rename(folder / f"direct{run}.json")
+                (folder / (name if cli else "run0.json")).rename(folder / f"direct{run}.json")
             results = [json.loads((folder / f"direct{i}.json").read_text())
                        for i in range(record["warmup_runs"], runs)]
             direct = loadgen.record_fields(results)

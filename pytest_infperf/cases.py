@@ -94,15 +94,17 @@ class MatrixError(ValueError):
     pass
 
 
-def parse_fields(values: dict[str, Any], where: str) -> dict[str, Any]:
-    """Validate matrix or marker fields; errors name `where` and the field."""
+def parse_fields(values: dict[str, Any], where: str,
+                 field_parsers: dict[str, Callable[[str], Any]] = _FIELD_PARSERS) -> dict[str, Any]:
+    """Validate matrix or marker fields (or a serving table's, with its parsers); errors name `where` and the
+    field."""
     parsed = {}
     for name, value in values.items():
-        if name not in _FIELD_PARSERS:
-            raise MatrixError(f"{where}: unknown field {name!r}; known: {', '.join(_FIELD_PARSERS)}")
+        if name not in field_parsers:
+            raise MatrixError(f"{where}: unknown field {name!r}; known: {', '.join(field_parsers)}")
         text = ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
         try:
-            parsed[name] = _FIELD_PARSERS[name](text)
+            parsed[name] = field_parsers[name](text)
         except argparse.ArgumentTypeError as err:
             raise MatrixError(f"{where}: {name}: {err}") from None
     return parsed

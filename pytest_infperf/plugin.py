@@ -190,13 +190,16 @@ def infperf(request: pytest.FixtureRequest, infperf_case: Any) -> Any:
     """Runs this test's trial: `record = infperf.measure()`. OOM skips the test (recorded) unless the baseline
     was ok; an engine error fails it with the reason; with --infperf-compare a regression fails it with the
     statistics. The verdict goes into the JUnit XML as infperf_* properties."""
-    from .session import Measurer
-
-    session = request.config.stash[session_key]
     benchmark = None
     if request.config.pluginmanager.hasplugin("benchmark"):  # pytest-benchmark's entry-point name
         benchmark = request.getfixturevalue("benchmark")
-    return Measurer(session, infperf_case, request.node, benchmark)
+    return _measurer(request, infperf_case, benchmark)
+
+
+def _measurer(request: pytest.FixtureRequest, case: Any, benchmark: Any = None) -> Any:
+    from .session import Measurer
+
+    return Measurer(request.config.stash[session_key], case, request.node, benchmark)
 
 
 @pytest.fixture
@@ -216,7 +219,4 @@ def infperf_serving(request: pytest.FixtureRequest, infperf_serving_case: Any) -
     case's model and GPU count, drives it with `vllm bench serve` (a warm-up run, then the repeats) and gates the
     record like an offline one, on --infperf-serve-gate-metrics. A server that fails to start or dies fails the
     test with its log's last lines."""
-    from .session import Measurer
-
-    session = request.config.stash[session_key]
-    return Measurer(session, infperf_serving_case, request.node)
+    return _measurer(request, infperf_serving_case)

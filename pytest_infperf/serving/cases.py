@@ -166,20 +166,11 @@ def parse_targets(hardware: str, tables: Any, where: str) -> tuple[ServingTarget
 
 
 def parse_target(hardware: str, table: Any, where: str) -> ServingTarget:
-    from ..cases import MatrixError
+    from ..cases import MatrixError, parse_fields
 
     if not isinstance(table, dict):
         raise MatrixError(f"{where}: must be a table")
-    fields = {}
-    for name, value in table.items():
-        if name not in _FIELD_PARSERS:
-            raise MatrixError(f"{where}: unknown field {name!r}; known: {', '.join(_FIELD_PARSERS)}")
-        text = ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
-        try:
-            fields[name] = _FIELD_PARSERS[name](text)
-        except argparse.ArgumentTypeError as err:
-            raise MatrixError(f"{where}: {name}: {err}") from None
-    return ServingTarget(hardware, **fields)
+    return ServingTarget(hardware, **parse_fields(table, where, _FIELD_PARSERS))
 
 
 def expand(targets: list[ServingTarget], overrides: dict[str, Any], output_len: int) -> Iterator[ServingCase]:
