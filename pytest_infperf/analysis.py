@@ -177,6 +177,8 @@ def report(source: Path, out: Path, metric: str = "throughput_tok_s") -> Path:
     """PNG plots and a Markdown summary of one set of records, per (engine, model, workload), and the
     self-contained HTML report (html_report.write_html) that users open first."""
     everything = load_source(source)
+    serving = [r for r in everything if r["engine"] == "vllm-serve"]  # no batch-size landscape: their own table
+    everything = [r for r in everything if r["engine"] != "vllm-serve"]
     records = [r for r in everything if r["status"] == "ok" and r.get(metric) is not None]
     out.mkdir(parents=True, exist_ok=True)
     plt = _pyplot()
@@ -281,11 +283,31 @@ def report(source: Path, out: Path, metric: str = "throughput_tok_s") -> Path:
                     md.append(f"- Pearson r({name}, {target}) = {corr[0]:+.3f} (p={corr[1]:.3g})")
         md.append("")
     cells = _medians(records, metric)
-    md += _engine_ratios(cells, metric, out, plt) + _gpu_scaling(cells) + _not_ok(everything)
+    md += _engine_ratios(cells, metric, out, plt) + _gpu_scaling(cells) + _not_ok(everything) + _serving(serving)
     summary = out / "summary.md"
     summary.write_text("\n".join(md))
     write_html(out / "summary.html", str(source), everything, metric, stats)
     return summary
+
+
+def _serving(records: list[dict[str, Any]]) -> list[str]:
+    """Serving records (vllm serve under vllm bench serve) as one table: load, throughput and latency medians."""
+    if not records:
+        return []
+    md = ["## Serving: vllm serve under vllm bench serve", "",
+          "| case | status | rate (req/s) | in flight | output tok/s | req/s | TTFT p50 ms | TPOT p50 ms | "
+          "E2E p50 ms | failed |", "|---|---|---|---|---:|---:|---:|---:|---:|---:|"]
+
+    def ms(r: dict[str, Any], key: str) -> str:
+        return f"{r[key] * 1e3:,.1f}" if r.get(key) is not None else "-"
+
+    for r in sorted(records, key=lambda r: r["case_id"]):
+        tok_s = f"{r['throughput_tok_s']:,.1f}" if r.get("throughput_tok_s") is not None else "-"
+        req_s = f"{r['request_throughput_req_s']:,.2f}" if r.get("request_throughput_req_s") is not None else "-"
+        md.append(f"| {r['case_id']} | {r['status']} | {r.get('request_rate')} | {r.get('max_concurrency') or 'no limit'}"
+                  f" | {tok_s} | {req_s} | {ms(r, 'ttft_p50_s')} | {ms(r, 'tpot_p50_s')} | {ms(r, 'e2e_p50_s')} | "
+                  f"{r.get('failed_requests', '-')} |")
+    return md + [""]
 
 
 def _medians(records: list[dict[str, Any]], metric: str) -> dict[tuple[Any, ...], float]:

@@ -210,3 +210,12 @@ def test_ctrl_c_leaves_no_process_behind(serving_project, tmp_path: Path, monkey
     assert process.wait(timeout=60) == pytest.ExitCode.INTERRUPTED
     assert "KeyboardInterrupt" in (tmp_path / "out.txt").read_text()
     _assert_all_gone(*_pids(tmp_path / "server-pids.txt"), *_pids(tmp_path / "bench-pids.txt"))
+
+
+def test_report_lists_serving_records_in_their_own_table(tmp_path: Path) -> None:
+    from pytest_infperf.analysis import report
+
+    summary = report(DATA / "h200-records.jsonl", tmp_path / "report").read_text()
+    assert "## Serving: vllm serve under vllm bench serve" in summary
+    assert "| h200-vllmserve-llama-3-8b-gpus1-in128-out128-rate16 | ok | 16 | no limit | 1,919.2 |" in summary
+    assert "| 64 | 7,688.1 |" in summary
