@@ -22,6 +22,7 @@ from pathlib import Path
 
 from pytest_infperf.records import read_records
 from pytest_infperf.serving import load as loadgen
+from pytest_infperf.serving.pool import CACHE_DIR_MARK
 from pytest_infperf.serving import server as serving_server
 
 FIGURES = ("throughput_tok_s", "request_throughput_req_s", "ttft_mean_s", "ttft_p50_s", "tpot_mean_s",
@@ -48,6 +49,8 @@ def main() -> None:
     parser.add_argument("--records", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--timeout", type=float, default=1200.0, help="seconds for the server to become ready")
+    parser.add_argument("--cache-dir", type=Path, default=Path("~/.cache/pytest-infperf"),
+                        help="the --infperf-cache-dir the records were measured with (their {cache_dir})")
     parser.add_argument("--entry", choices=("cli", "module"), default="cli" if cli_starts() else "module",
                         help="cli: `vllm serve` and `vllm bench serve` (default where the CLI starts); module: the "
                              "API-server module and pytest_infperf.serving.bench, as the suite runs them, but one "
@@ -65,18 +68,19 @@ def main() -> None:
     opts.out.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, VLLM_CPU_KVCACHE_SPACE=os.environ.get("VLLM_CPU_KVCACHE_SPACE", "2"))
     rows = []
-    server_args = records[0]["server_args"]
+    cache = str(opts.cache_dir.expanduser())
+    server_args = [a.replace(CACHE_DIR_MARK, cache) for a in records[0]["server_args"]]
     server, start_s = serving_server.start_server(server_args, env, opts.out / "server.log", opts.timeout)
     print(f"direct: {'vllm serve (CLI)' if cli else 'API-server module'} ready in {start_s:.0f} s "
           f"at {server.url}", flush=True)
     try:
         for record in records:
-            if record["server_args"] != server_args:
+            if [a.replace(CACHE_DIR_MARK, cache) for a in record["server_args"]] != server_args:
                 print(f"skip {record['case_id']}: other server arguments than the first record's")
                 continue
             folder = opts.out / record["case_id"]
             folder.mkdir(exist_ok=True)
-            args = with_base_url(record["bench_args"], server.url)
+            args = with_base_url([a.replace(CACHE_DIR_MARK, cache) for a in record["bench_args"]], server.url)
             runs = record["warmup_runs"] + record["repeats"]
             for run in range(runs):
                 name = f"run{run}.json"

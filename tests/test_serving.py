@@ -152,6 +152,9 @@ def test_one_server_serves_a_key_and_the_gate_judges_it(serving_project, tmp_pat
     assert record["engine"] == "vllm-serve" and record["workload"] == "in8-out4-rate4"
     assert record["engine_version"] == "0.0-fake" and len(record["tpot_p50_s_samples"]) == 2
     assert "--load-format" in record["server_args"] and "--no-enable-prefix-caching" in record["server_args"]
+    model = record["server_args"][record["server_args"].index("--model") + 1]
+    assert model.startswith("{cache_dir}/models/tiny-gpt2-")  # no machine's path in a record
+    assert record["server_log"] == "logs/vllmserve-tiny-gpt2-gpus0.log"
 
     result = serving_project.runpytest("-m", "cpu", "-k", "serving", "--infperf-compare")
     result.assert_outcomes(passed=2)

@@ -25,6 +25,9 @@ from .cases import ServerKey, ServingCase
 from .server import ServerFailed, VllmServer, start_server
 
 
+CACHE_DIR_MARK = "{cache_dir}"
+
+
 class ServerPool:
     def __init__(self, settings: Settings, gpus: tuple[Gpu, ...], log_dir: Path) -> None:
         self.settings, self.gpus, self.log_dir = settings, gpus, log_dir
@@ -88,9 +91,15 @@ class ServerPool:
             return self.failed[key]
         self.key = key
         self.info = {"engine_version": self.server.version(), "load_time_s": start_s, "model_dir": str(model_dir),
-                     "dummy_weights": spec.dummy, "model_source": spec.source, "server_args": args,
-                     "server_log": str(self.server.log_path)}
+                     "dummy_weights": spec.dummy, "model_source": spec.source, "server_args": self.portable(args),
+                     "server_log": self.portable([str(self.server.log_path)])[0]}
         return None
+
+    def portable(self, args: list[str]) -> list[str]:
+        """Arguments as a record keeps them: the model cache as {cache_dir}, logs relative to the records' folder, so
+        committed records name no machine's paths (benchmarks/serving_vllm_bench.py expands {cache_dir} again)."""
+        cache, logs = str(self.settings.cache_dir), str(self.log_dir.parent) + "/"
+        return [a.replace(cache, CACHE_DIR_MARK).removeprefix(logs) for a in args]
 
     def close(self) -> None:
         if self.server is not None:
@@ -121,7 +130,7 @@ class ServerPool:
             except ValueError as err:
                 return Outcome("error", str(err), load=self.info)
         fields = loadgen.record_fields(results) | sampler.summary.as_record_fields()
-        fields |= {"warmup_runs": warmup, "bench_args": args}
+        fields |= {"warmup_runs": warmup, "bench_args": self.portable(args)}
         if fields["failed_requests"]:
             return Outcome("error", f"{fields['failed_requests']} of "
                                     f"{fields['failed_requests'] + fields['completed_requests']} requests failed "
