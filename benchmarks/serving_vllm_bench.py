@@ -22,6 +22,7 @@ from pathlib import Path
 
 from pytest_infperf.records import read_records
 from pytest_infperf.serving import load as loadgen
+from pytest_infperf.serving.cases import ENGINE as SERVING
 from pytest_infperf.serving.pool import CACHE_DIR_MARK
 from pytest_infperf.serving import server as serving_server
 
@@ -56,7 +57,7 @@ def main() -> None:
                              "API-server module and pytest_infperf.serving.bench, as the suite runs them, but one "
                              "client process per run")
     opts = parser.parse_args()
-    records = [r for r in read_records(opts.records) if r["engine"] == "vllm-serve" and r["status"] == "ok"]
+    records = [r for r in read_records(opts.records) if r["engine"] == SERVING and r["status"] == "ok"]
     if not records:
         sys.exit(f"{opts.records}: no ok serving record")
     cli = opts.entry == "cli"
@@ -69,18 +70,22 @@ def main() -> None:
     env = dict(os.environ, VLLM_CPU_KVCACHE_SPACE=os.environ.get("VLLM_CPU_KVCACHE_SPACE", "2"))
     rows = []
     cache = str(opts.cache_dir.expanduser())
-    server_args = [a.replace(CACHE_DIR_MARK, cache) for a in records[0]["server_args"]]
+
+    def local(args: list[str]) -> list[str]:  # a record's arguments with this machine's model cache
+        return [a.replace(CACHE_DIR_MARK, cache) for a in args]
+
+    server_args = local(records[0]["server_args"])
     server, start_s = serving_server.start_server(server_args, env, opts.out / "server.log", opts.timeout)
     print(f"direct: {'vllm serve (CLI)' if cli else 'API-server module'} ready in {start_s:.0f} s "
           f"at {server.url}", flush=True)
     try:
         for record in records:
-            if [a.replace(CACHE_DIR_MARK, cache) for a in record["server_args"]] != server_args:
+            if local(record["server_args"]) != server_args:
                 print(f"skip {record['case_id']}: other server arguments than the first record's")
                 continue
             folder = opts.out / record["case_id"]
             folder.mkdir(exist_ok=True)
-            args = with_base_url([a.replace(CACHE_DIR_MARK, cache) for a in record["bench_args"]], server.url)
+            args = with_base_url(local(record["bench_args"]), server.url)
             runs = record["warmup_runs"] + record["repeats"]
             for run in range(runs):
                 name = f"run{run}.json"

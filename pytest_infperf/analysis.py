@@ -177,8 +177,10 @@ def report(source: Path, out: Path, metric: str = "throughput_tok_s") -> Path:
     """PNG plots and a Markdown summary of one set of records, per (engine, model, workload), and the
     self-contained HTML report (html_report.write_html) that users open first."""
     everything = load_source(source)
-    serving = [r for r in everything if r["engine"] == "vllm-serve"]  # no batch-size landscape: their own table
-    everything = [r for r in everything if r["engine"] != "vllm-serve"]
+    from .serving.cases import ENGINE as SERVING
+
+    serving = [r for r in everything if r["engine"] == SERVING]  # no batch-size landscape: their own table
+    everything = [r for r in everything if r["engine"] != SERVING]
     records = [r for r in everything if r["status"] == "ok" and r.get(metric) is not None]
     out.mkdir(parents=True, exist_ok=True)
     plt = _pyplot()

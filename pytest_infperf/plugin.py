@@ -69,10 +69,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     session = metafunc.config.stash[session_key]
     if "infperf_serving_case" in metafunc.fixturenames:
-        metafunc.parametrize("infperf_serving_case", [
-            pytest.param(case, id=case.id, marks=[getattr(pytest.mark, case.hardware),
-                                                  pytest.mark.xdist_group(case.server_key.id)])
-            for case in session.serving_cases()])
+        metafunc.parametrize("infperf_serving_case", [_param(case) for case in session.serving_cases()])
         return
     if "infperf_case" not in metafunc.fixturenames:
         return
@@ -80,10 +77,19 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if marker and marker.kwargs.get("tuned"):
         metafunc.parametrize("infperf_case", session.infpop.tuned_params())
         return
-    params = [pytest.param(case, id=case.id, marks=[getattr(pytest.mark, case.hardware),
-                                                   pytest.mark.xdist_group(case.trial_key.id)])
-              for case in session.cases(marker.kwargs if marker else {}, where=metafunc.definition.nodeid)]
-    metafunc.parametrize("infperf_case", params)
+    cases = session.cases(marker.kwargs if marker else {}, where=metafunc.definition.nodeid)
+    metafunc.parametrize("infperf_case", [_param(case) for case in cases])
+
+
+def _key_of(case: Any) -> Any:
+    """What runs a case and stays loaded for the next: the server of a serving case, the worker of an offline one."""
+    return case.server_key if isinstance(case, ServingCase) else case.trial_key
+
+
+def _param(case: Any) -> Any:
+    """A case as a test parameter: its hardware's marker, and its key's xdist group (one worker loads it once)."""
+    return pytest.param(case, id=case.id, marks=[getattr(pytest.mark, case.hardware),
+                                                 pytest.mark.xdist_group(_key_of(case).id)])
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -102,16 +108,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         case = _case_of(item)
         if case is not None:
-            key = case.server_key if isinstance(case, ServingCase) else case.trial_key
-            first_seen.setdefault((case.hardware, key), order[id(item)])
+            first_seen.setdefault((case.hardware, _key_of(case)), order[id(item)])
 
     def sort_key(item: pytest.Item) -> tuple[Any, ...]:
         case = _case_of(item)
         if case is None:
             return (order[id(item)], 0, "", 0)
+        first = first_seen[(case.hardware, _key_of(case))]
         if isinstance(case, ServingCase):  # expand() already orders a server key's cases, lightest load first
-            return (first_seen[(case.hardware, case.server_key)], 0, "", order[id(item)])
-        return (first_seen[(case.hardware, case.trial_key)], case.batch_size, case.workload.id, order[id(item)])
+            return (first, 0, "", order[id(item)])
+        return (first, case.batch_size, case.workload.id, order[id(item)])
 
     items.sort(key=sort_key)
 

@@ -111,8 +111,9 @@ def build_serving_record(case: "ServingCase", outcome: "Outcome", hardware: "Har
                          test_id: str, rootdir: Path) -> dict[str, Any]:
     """A serving test's record: engine `vllm-serve`; its workload names the dataset and the request rate, and
     batch_size (which the server decides) is the concurrency limit, None without one."""
-    load = outcome.load
-    rate = "inf" if case.request_rate == float("inf") else f"{case.request_rate:g}"
+    from .serving.cases import rate_text
+
+    load, rate = outcome.load, rate_text(case.request_rate)
     record: dict[str, Any] = {
         "schema": SCHEMA_VERSION, "status": outcome.status, "reason": outcome.reason,
         "test_id": test_id, "case_id": case.id, "hardware_target": case.hardware,

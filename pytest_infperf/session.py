@@ -91,17 +91,18 @@ class InfperfSession:
             fields = parse_fields(marker_fields, f"{where}: @pytest.mark.infperf")
         except MatrixError as err:
             raise pytest.UsageError(str(err)) from None
-        overrides = {OVERRIDES[k]: getattr(self.settings, k) for k in OVERRIDES if getattr(self.settings, k)}
-        return list(expand(self.targets, overrides, fields, self.settings.output_len))
+        return list(expand(self.targets, self.overrides(OVERRIDES), fields, self.settings.output_len))
+
+    def overrides(self, fields: dict[str, str]) -> dict[str, Any]:
+        """{matrix field: the command line's value} for each settings attribute of `fields` that is set."""
+        return {field: getattr(self.settings, name) for name, field in fields.items() if getattr(self.settings, name)}
 
     def serving_cases(self) -> list[Any]:
         """The serving cases of the targets' `serving` tables, with the command line's overrides."""
         from .serving.cases import OVERRIDES as SERVING_OVERRIDES, expand as expand_serving
 
-        overrides = {field: getattr(self.settings, name) for name, field in SERVING_OVERRIDES.items()
-                     if getattr(self.settings, name)}
         targets = [serving for t in self.targets for serving in t.serving]
-        return list(expand_serving(targets, overrides, self.settings.output_len))
+        return list(expand_serving(targets, self.overrides(SERVING_OVERRIDES), self.settings.output_len))
 
     def gate_metrics_of(self, case: Any) -> tuple[str, ...]:
         from .serving.cases import ServingCase
@@ -224,18 +225,15 @@ class InfperfSession:
         from .serving.cases import ServingCase
 
         verdict = None
-        if isinstance(case, ServingCase):
-            record = self.measure_serving(case, test_id)
-            if self.settings.compare is not None:
-                verdict = (self.gate.judge(record, self.settings.serve_gate_metrics) if record["status"] == "ok"
-                           else self.gate.judge_failure(record))
-        elif self.settings.ab_reference is not None:  # never with --infperf-compare (refused at configure)
+        if self.settings.ab_reference is not None and not isinstance(case, ServingCase):  # never with --compare
             record, reference = self.measure_ab(case, test_id)
             verdict = self.gate.judge_ab(record, reference)
         else:
-            record = self.measure_case(case, test_id)
+            serving = isinstance(case, ServingCase)
+            record = self.measure_serving(case, test_id) if serving else self.measure_case(case, test_id)
             if self.settings.compare is not None:
-                verdict = self.gate.judge(record) if record["status"] == "ok" else self.gate.judge_failure(record)
+                verdict = (self.gate.judge(record, self.gate_metrics_of(case)) if record["status"] == "ok"
+                           else self.gate.judge_failure(record))
         if verdict is not None:
             record |= verdict.as_record_fields()
         self.records.append(record)

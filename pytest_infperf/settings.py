@@ -127,28 +127,58 @@ def gate_metrics(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
-def models(text: str) -> tuple[str, ...]:
-    from .models import check_model_name
-
+def _checked_names(text: str, check: Callable[[str], Any]) -> tuple[str, ...]:
+    """Comma-separated names, each passed to `check` (its ValueError becomes the usage error), duplicates dropped."""
     names = _csv(text)
     for name in names:
         try:
-            check_model_name(name)
+            check(name)
         except ValueError as err:
             raise argparse.ArgumentTypeError(str(err)) from None
     return tuple(dict.fromkeys(names))
+
+
+def models(text: str) -> tuple[str, ...]:
+    from .models import check_model_name
+
+    return _checked_names(text, check_model_name)
 
 
 def workloads(text: str) -> tuple[str, ...]:
     from .workloads import parse_workload
 
-    names = _csv(text)
-    for name in names:
-        try:
-            parse_workload(name, output_len=5)
-        except ValueError as err:
-            raise argparse.ArgumentTypeError(str(err)) from None
-    return tuple(dict.fromkeys(names))
+    return _checked_names(text, lambda name: parse_workload(name, output_len=5))
+
+
+def serve_datasets(text: str) -> tuple[str, ...]:
+    from .serving.cases import parse_dataset
+
+    return _checked_names(text, lambda name: parse_dataset(name, output_len=5))
+
+
+def request_rates(text: str) -> tuple[float, ...]:
+    """Requests per second; `inf` sends every request at once."""
+    return tuple(float("inf") if item.lower() == "inf" else positive_float(item) for item in _csv(text))
+
+
+def concurrencies(text: str) -> tuple[int, ...]:
+    """Most requests in flight; 0: no limit."""
+    return tuple(non_negative_int(item) for item in _csv(text))
+
+
+GOODPUT_METRICS = ("ttft", "tpot", "e2el")
+
+
+def goodput(text: str) -> tuple[tuple[str, float], ...]:
+    """`ttft:500,tpot:50` -> (("ttft", 500.0), ("tpot", 50.0)), in milliseconds, as `vllm bench serve --goodput`."""
+    slos = []
+    for item in _csv(text):
+        name, _, value = item.partition(":")
+        if name not in GOODPUT_METRICS or not value:
+            raise argparse.ArgumentTypeError(f"goodput SLO {item!r}: use <metric>:<ms> with metric one of "
+                                             f"{', '.join(GOODPUT_METRICS)}")
+        slos.append((name, positive_float(value)))
+    return tuple(slos)
 
 
 def hardware_targets(text: str) -> tuple[str, ...]:
@@ -215,17 +245,6 @@ def python_interpreter(text: str) -> Path:
         raise argparse.ArgumentTypeError(f"{text!r} {why}; expected a Python interpreter such as "
                                          "/opt/vllm-previous/bin/python")
     return Path(os.path.abspath(found))
-
-
-def _serving(name: str) -> Callable[[str], Any]:
-    """A parser of serving/cases.py (imported when an option is parsed: that module imports this one)."""
-    def parse(text: str) -> Any:
-        from .serving import cases
-
-        return getattr(cases, name)(text)
-
-    parse.__name__ = name
-    return parse
 
 
 @dataclass(frozen=True)
@@ -311,13 +330,13 @@ OPTIONS: tuple[Option, ...] = (
            "--infperf-gpu-memory-utilization)", ini=False),
     Option("ab-rounds", positive_int, "16", "rounds of an A/B trial; each runs one repeat of each arm, their order "
            "alternating"),
-    Option("request-rates", _serving("request_rates"), None, "serving tests: request rates to sweep (requests/s, "
+    Option("request-rates", request_rates, None, "serving tests: request rates to sweep (requests/s, "
            "Poisson arrivals; inf sends all at once), overriding the matrix"),
-    Option("max-concurrency", _serving("concurrencies"), None, "serving tests: most requests in flight (0 = no "
+    Option("max-concurrency", concurrencies, None, "serving tests: most requests in flight (0 = no "
            "limit), overriding the matrix"),
-    Option("serve-datasets", _serving("datasets"), None, "serving tests: request datasets, overriding the matrix: "
+    Option("serve-datasets", serve_datasets, None, "serving tests: request datasets, overriding the matrix: "
            "humaneval, synthetic-in<N>-out<M>, jsonl:<file of {\"prompt\": ...} lines>"),
-    Option("goodput", _serving("goodput"), None, "serving tests: SLOs in ms a request must meet to count toward "
+    Option("goodput", goodput, None, "serving tests: SLOs in ms a request must meet to count toward "
            "goodput, e.g. ttft:500,tpot:50 (metrics ttft, tpot, e2el), overriding the matrix"),
     Option("serve-args", str, None, "serving tests: extra `vllm serve` arguments, e.g. \"--enforce-eager\" (the "
            "vLLM options above apply to the server too)"),

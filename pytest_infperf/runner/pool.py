@@ -36,6 +36,15 @@ class Outcome:
     load: dict[str, Any] = field(default_factory=dict)
 
 
+def tail_lines(path: Path, lines: int, prefix: str = "") -> str:
+    """The last `lines` lines of a log file, each after `prefix`; empty when it cannot be read."""
+    try:
+        text = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return ""
+    return "\n".join(prefix + line for line in text[-lines:])
+
+
 class WorkerGone(RuntimeError):
     """The worker exited or stopped answering."""
 
@@ -92,11 +101,7 @@ class _Worker:
 
     def log_tail(self, lines: int = 15) -> str:
         self.log.flush()
-        try:
-            text = self.log_path.read_text(errors="replace").splitlines()
-        except OSError:
-            return ""
-        return "\n".join(text[-lines:])
+        return tail_lines(self.log_path, lines)
 
     def kill(self) -> None:
         try:

@@ -18,7 +18,6 @@ started once per ServerKey and serves every case of that key.
 """
 from __future__ import annotations
 
-import argparse
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -26,9 +25,10 @@ from typing import Any, Callable, Iterator
 
 from .. import settings as parsers
 from ..models import resolve
+from ..workloads import parse_workload
 
-_SYNTHETIC = re.compile(r"synthetic-in(\d+)-out(\d+)")
-GOODPUT_METRICS = ("ttft", "tpot", "e2el")
+# The engine name of serving records (offline records say hf or vllm).
+ENGINE = "vllm-serve"
 
 
 @dataclass(frozen=True)
@@ -50,55 +50,23 @@ class Dataset:
 
 
 def parse_dataset(text: str, output_len: int) -> Dataset:
-    """`output_len` applies to humaneval and to JSONL files (each line may set its own `output_tokens`)."""
-    if text == "humaneval":
-        return Dataset("humaneval", output_len)
-    match = _SYNTHETIC.fullmatch(text)
-    if match and int(match.group(1)) > 0 and int(match.group(2)) > 0:
-        return Dataset("synthetic", int(match.group(2)), int(match.group(1)))
+    """`jsonl:<path>`, or an offline workload spec (humaneval, synthetic-in<N>-out<M>); `output_len` applies to
+    humaneval and to JSONL files (each line may set its own `output_tokens`)."""
     if text.startswith("jsonl:"):
         path = Path(text.removeprefix("jsonl:")).expanduser()
         if not path.is_file() or path.suffix != ".jsonl":
             raise ValueError(f"serving dataset {text!r}: {path} is not a .jsonl file")
         return Dataset("jsonl", output_len, path=str(path.resolve()))
-    raise ValueError(f"unknown serving dataset {text!r}: use humaneval, synthetic-in<N>-out<M> or jsonl:<path>")
+    try:
+        spec = parse_workload(text, output_len)
+    except ValueError:
+        raise ValueError(f"unknown serving dataset {text!r}: use humaneval, synthetic-in<N>-out<M> or "
+                         "jsonl:<path>") from None
+    return Dataset(spec.name, spec.output_len, spec.input_len)
 
 
-def datasets(text: str) -> tuple[str, ...]:
-    found = tuple(parsers._csv(text))
-    for item in found:
-        try:
-            parse_dataset(item, 5)
-        except ValueError as err:
-            raise argparse.ArgumentTypeError(str(err)) from None
-    return found
-
-
-def request_rates(text: str) -> tuple[float, ...]:
-    rates = []
-    for item in parsers._csv(text):
-        rate = float("inf") if item.lower() == "inf" else parsers.positive_float(item)
-        rates.append(rate)
-    return tuple(rates)
-
-
-def concurrencies(text: str) -> tuple[int, ...]:
-    return tuple(parsers.non_negative_int(item) for item in parsers._csv(text))
-
-
-def goodput(text: str) -> tuple[tuple[str, float], ...]:
-    """`ttft:500,tpot:50` -> (("ttft", 500.0), ("tpot", 50.0)), in milliseconds, as `vllm bench serve --goodput`."""
-    slos = []
-    for item in parsers._csv(text):
-        name, _, value = item.partition(":")
-        if name not in GOODPUT_METRICS or not value:
-            raise argparse.ArgumentTypeError(f"goodput SLO {item!r}: use <metric>:<ms> with metric one of "
-                                             f"{', '.join(GOODPUT_METRICS)}")
-        slos.append((name, parsers.positive_float(value)))
-    return tuple(slos)
-
-
-def _rate_id(rate: float) -> str:
+def rate_text(rate: float) -> str:
+    """A request rate as ids, records and `vllm bench serve --request-rate` write it: 8, 0.5, inf."""
     return "inf" if rate == float("inf") else f"{rate:g}"
 
 
@@ -125,7 +93,7 @@ class ServingCase:
     num_prompts: int
     goodput: tuple[tuple[str, float], ...] = ()
 
-    engine = "vllm-serve"
+    engine = ENGINE
 
     @property
     def server_key(self) -> ServerKey:
@@ -135,7 +103,7 @@ class ServingCase:
     def id(self) -> str:
         """`h100-vllmserve-llama-3-8b-gpus1-in128-out128-rate8` (`-c16` with a concurrency limit)."""
         limit = f"-c{self.max_concurrency}" if self.max_concurrency else ""
-        return f"{self.hardware}-{self.server_key.id}-{self.dataset.id}-rate{_rate_id(self.request_rate)}{limit}"
+        return f"{self.hardware}-{self.server_key.id}-{self.dataset.id}-rate{rate_text(self.request_rate)}{limit}"
 
 
 @dataclass(frozen=True)
@@ -151,8 +119,9 @@ class ServingTarget:
 
 
 _FIELD_PARSERS: dict[str, Callable[[str], Any]] = {
-    "models": parsers.models, "gpus": parsers.gpu_counts, "datasets": datasets, "request_rates": request_rates,
-    "max_concurrency": concurrencies, "num_prompts": parsers.positive_int, "goodput": goodput}
+    "models": parsers.models, "gpus": parsers.gpu_counts, "datasets": parsers.serve_datasets,
+    "request_rates": parsers.request_rates, "max_concurrency": parsers.concurrencies,
+    "num_prompts": parsers.positive_int, "goodput": parsers.goodput}
 # Settings attribute -> serving field it overrides.
 OVERRIDES = {"model": "models", "gpus": "gpus", "num_prompts": "num_prompts", "request_rates": "request_rates",
              "max_concurrency": "max_concurrency", "serve_datasets": "datasets", "goodput": "goodput"}

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .cases import Dataset, ServingCase
+from .cases import Dataset, ServingCase, rate_text
 
 # The load generator's command, before its arguments (tests substitute a named double).
 LOAD_ENTRY: list[str] = [sys.executable, "-m", "pytest_infperf.serving.bench"]
@@ -53,7 +53,7 @@ def bench_args(case: ServingCase, base_url: str, model: str, tokenizer: str, cac
     """`vllm bench serve` arguments for one run of `case` (without the result file options)."""
     args = ["--backend", "vllm", "--base-url", base_url, "--model", model, "--tokenizer", tokenizer,
             *dataset_args(case.dataset, cache_dir), "--num-prompts", str(num_prompts),
-            "--request-rate", "inf" if case.request_rate == float("inf") else f"{case.request_rate:g}",
+            "--request-rate", rate_text(case.request_rate),
             "--ignore-eos", "--seed", str(seed), "--disable-tqdm",
             "--percentile-metrics", ",".join(LATENCIES), "--metric-percentiles", "50,90,99"]
     if case.max_concurrency:

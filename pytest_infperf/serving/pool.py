@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 from ..hardware import Gpu
 from ..models import load_config, materialize, max_positions, resolve
-from ..runner.pool import Outcome
+from ..runner.pool import Outcome, tail_lines
 from ..settings import Settings
 from . import load as loadgen
 from .cases import ServerKey, ServingCase
@@ -91,15 +91,14 @@ class ServerPool:
             return self.failed[key]
         self.key = key
         self.info = {"engine_version": self.server.version(), "load_time_s": start_s, "model_dir": str(model_dir),
-                     "dummy_weights": spec.dummy, "model_source": spec.source, "server_args": self.portable(args),
-                     "server_log": self.portable([str(self.server.log_path)])[0]}
+                     "dummy_weights": spec.dummy, "model_source": spec.source, "server_args": [self.portable(a) for a in args],
+                     "server_log": self.portable(str(self.server.log_path))}
         return None
 
-    def portable(self, args: list[str]) -> list[str]:
-        """Arguments as a record keeps them: the model cache as {cache_dir}, logs relative to the records' folder, so
-        committed records name no machine's paths (benchmarks/serving_vllm_bench.py expands {cache_dir} again)."""
-        cache, logs = str(self.settings.cache_dir), str(self.log_dir.parent) + "/"
-        return [a.replace(cache, CACHE_DIR_MARK).removeprefix(logs) for a in args]
+    def portable(self, arg: str) -> str:
+        """An argument or path as a record keeps it: the model cache as {cache_dir}, logs relative to the records'
+        folder, so committed records name no machine's paths (serving_vllm_bench.py expands {cache_dir} again)."""
+        return arg.replace(str(self.settings.cache_dir), CACHE_DIR_MARK).removeprefix(f"{self.log_dir.parent}/")
 
     def close(self) -> None:
         if self.server is not None:
@@ -130,7 +129,7 @@ class ServerPool:
             except ValueError as err:
                 return Outcome("error", str(err), load=self.info)
         fields = loadgen.record_fields(results) | sampler.summary.as_record_fields()
-        fields |= {"warmup_runs": warmup, "bench_args": self.portable(args)}
+        fields |= {"warmup_runs": warmup, "bench_args": [self.portable(a) for a in args]}
         if fields["failed_requests"]:
             return Outcome("error", f"{fields['failed_requests']} of "
                                     f"{fields['failed_requests'] + fields['completed_requests']} requests failed "
@@ -168,7 +167,7 @@ class ServerPool:
                     os.killpg(client.pid, signal.SIGKILL)  # its own group: nothing of it outlives the case
                 client.wait()
         if client.returncode != 0:
-            tail = "\n".join(f"  | {line}" for line in log_path.read_text(errors="replace").splitlines()[-15:])
+            tail = tail_lines(log_path, 15, "  | ")
             if not self.server.alive:
                 self.close()
             return Outcome("error", f"vllm bench serve exited with status {client.returncode}:\n{tail}",

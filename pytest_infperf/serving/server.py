@@ -114,12 +114,10 @@ class VllmServer:
         return None
 
     def log_tail(self, lines: int = 20) -> str:
+        from ..runner.pool import tail_lines
+
         self.log.flush()
-        try:
-            text = self.log_path.read_text(errors="replace").splitlines()
-        except OSError:
-            return ""
-        return "\n".join(f"  | {line}" for line in text[-lines:])
+        return tail_lines(self.log_path, lines, "  | ")
 
     def port_was_taken(self) -> bool:
         return any(marker in self.log_tail(60).lower() for marker in PORT_IN_USE_MARKERS)
