@@ -285,11 +285,28 @@ def report(source: Path, out: Path, metric: str = "throughput_tok_s") -> Path:
                     md.append(f"- Pearson r({name}, {target}) = {corr[0]:+.3f} (p={corr[1]:.3g})")
         md.append("")
     cells = _medians(records, metric)
-    md += _engine_ratios(cells, metric, out, plt) + _gpu_scaling(cells) + _not_ok(everything) + _serving(serving)
+    from .factors import analyse_all
+
+    analyses = analyse_all([r for r in everything if r["status"] == "ok"])
+    md += (_engine_ratios(cells, metric, out, plt) + _gpu_scaling(cells) + _factors(analyses, out, plt)
+           + _not_ok(everything) + _serving(serving))
     summary = out / "summary.md"
     summary.write_text("\n".join(md))
-    write_html(out / "summary.html", str(source), everything, metric, stats)
+    write_html(out / "summary.html", str(source), everything, metric, stats, analyses)
     return summary
+
+
+def _factors(analyses: list[Any], out: Path, plt: Any) -> list[str]:
+    """The latency study's factor analysis (factors.py) per engine and model: tables and one PNG each."""
+    from .factors import markdown, plot
+
+    md = []
+    for analysis in analyses:
+        slug = f"factors-{analysis.engine}-{analysis.model}".replace("/", "_")
+        plot(analysis, plt, out / f"{slug}.png")
+        md += [f"## Latency factors: {analysis.engine} · {analysis.model}", "", *markdown(analysis),
+               f"![{slug}]({slug}.png)", ""]
+    return md
 
 
 def _serving(records: list[dict[str, Any]]) -> list[str]:

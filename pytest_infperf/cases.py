@@ -11,8 +11,20 @@ Each table of the matrix file is one hardware target named by its generation mar
     num_prompts = 256
 
 Command-line options override a field for every target; `@pytest.mark.infperf(workloads=[...])` overrides it
-for one test function. A table's `serving` sub-table declares its serving cases (serving/cases.py). Case ids
-are stable and readable; they key the baselines.
+for one test function. A table's `serving` sub-table declares its serving cases (serving/cases.py), its
+`latency` sub-table the latency study's factor grid, which `@pytest.mark.infperf(grid="latency")` tests run:
+
+    [h200.latency]
+    engines = ["vllm"]
+    models = ["llama-3-8b"]
+    gpus = [1]
+    batch_sizes = [1, 8, 32]
+    input_lens = [128, 1024]     # synthetic prompts of exactly this many tokens
+    output_lens = [32, 128]      # generation forced to exactly this many tokens
+    num_prompts = 64
+
+Case ids are stable and readable; they key the baselines (under the test's name, so a configuration of both
+grids keeps two baselines).
 """
 from __future__ import annotations
 
@@ -52,6 +64,7 @@ class Case:
     workload: WorkloadSpec
     num_prompts: int | None = None
     knobs: tuple[tuple[str, Any], ...] = ()
+    grid: str = "throughput"  # which grid of the matrix declared it: throughput (the table) or latency
 
     @property
     def trial_key(self) -> TrialKey:
@@ -78,6 +91,10 @@ class Target:
     workloads: tuple[str, ...] = ("humaneval",)
     num_prompts: int | None = None
     serving: tuple[Any, ...] = ()  # serving.cases.ServingTarget: the table's `serving` sub-table(s)
+    latency: "Target | None" = None  # the table's `latency` sub-table: the factor grid, as synthetic workloads
+
+# The grids a perf test can run (`@pytest.mark.infperf(grid=...)`): the target's own fields, or its latency table.
+GRIDS = ("throughput", "latency")
 
 
 # Matrix field -> parser taking the comma-separated text form (the same validation as the options).
@@ -85,6 +102,10 @@ _FIELD_PARSERS: dict[str, Callable[[str], Any]] = {
     "engines": parsers.engines, "models": parsers.models, "gpus": parsers.gpu_counts,
     "batch_sizes": parsers.batch_sizes, "workloads": parsers.workloads, "num_prompts": parsers.positive_int,
 }
+# A `latency` table's fields: the target's, with the workloads given as the factors input x output length.
+_LATENCY_PARSERS: dict[str, Callable[[str], Any]] = {
+    **{k: v for k, v in _FIELD_PARSERS.items() if k != "workloads"},
+    "input_lens": parsers.positive_ints, "output_lens": parsers.positive_ints}
 # Settings attribute -> matrix field it overrides.
 OVERRIDES = {"engine": "engines", "model": "models", "gpus": "gpus", "batch_sizes": "batch_sizes",
              "workload": "workloads", "num_prompts": "num_prompts"}
@@ -131,8 +152,25 @@ def load_matrix(path: Path) -> list[Target]:
             from .serving.cases import parse_targets
 
             serving = parse_targets(hardware, serving, f"{path} [{hardware}.serving]")
-        targets.append(Target(hardware, **parse_fields(table, f"{path} [{hardware}]"), serving=serving))
+        latency = table.pop("latency", None)
+        if latency is not None:
+            latency = parse_latency(hardware, latency, f"{path} [{hardware}.latency]")
+        targets.append(Target(hardware, **parse_fields(table, f"{path} [{hardware}]"), serving=serving,
+                              latency=latency))
     return targets
+
+
+def parse_latency(hardware: str, table: Any, where: str) -> Target:
+    """A `latency` table as a Target whose workloads are every input x output length (synthetic prompts)."""
+    if not isinstance(table, dict):
+        raise MatrixError(f"{where} must be a table")
+    fields = parse_fields(table, where, _LATENCY_PARSERS)
+    missing = [name for name in ("input_lens", "output_lens") if name not in fields]
+    if missing:
+        raise MatrixError(f"{where}: missing {', '.join(missing)} (the factor grid's prompt and output lengths)")
+    inputs, outputs = fields.pop("input_lens"), fields.pop("output_lens")
+    workloads = tuple(f"synthetic-in{i}-out{o}" for i in inputs for o in outputs)
+    return Target(hardware, **fields, workloads=workloads)
 
 
 def default_target(hardware: str, gpu_count: int) -> Target:
@@ -140,9 +178,14 @@ def default_target(hardware: str, gpu_count: int) -> Target:
 
 
 def expand(targets: list[Target], overrides: dict[str, Any], marker_fields: dict[str, Any],
-           output_len: int) -> Iterator[Case]:
-    """All cases in declaration order. Marker fields beat the matrix; command-line overrides beat both."""
+           output_len: int, grid: str = "throughput") -> Iterator[Case]:
+    """All cases of `grid` in declaration order. Marker fields beat the matrix; command-line overrides beat both.
+    A target without a latency table has no latency cases."""
     for target in targets:
+        if grid == "latency":
+            if target.latency is None:
+                continue
+            target = target.latency
         target = replace(target, **marker_fields, **overrides)
         for engine in target.engines:
             for model in target.models:
@@ -150,5 +193,6 @@ def expand(targets: list[Target], overrides: dict[str, Any], marker_fields: dict
                     for workload in target.workloads:
                         spec = parse_workload(workload, output_len)
                         for batch_size in target.batch_sizes:
-                            yield Case(target.hardware, engine, model, gpus, batch_size, spec, target.num_prompts)
+                            yield Case(target.hardware, engine, model, gpus, batch_size, spec, target.num_prompts,
+                                       grid=grid)
 

@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 
 # Metrics the gate can judge: (higher is better, display scale, unit); each needs `<metric>_samples`.
 GATE_METRICS = {"throughput_tok_s": (True, 1.0, " tok/s"),
-                **{f"{name}_{stat}_s": (False, 1e3, " ms") for name in GATED_LATENCIES for stat in GATED_STATS}}
+                **{f"{name}_{stat}_s": (False, 1e3, " ms") for name in GATED_LATENCIES for stat in GATED_STATS},
+                "ttlt_s": (False, 1e3, " ms")}
 # Worst first: the outcome of a test judged on several metrics is the worst of theirs.
 SEVERITY = ("error", "regression", "improvement", "not-comparable", "underpowered", "no-baseline", "unchanged")
 # Below this mean GPU utilisation (NVML, % of time a kernel ran) a configuration is launch-bound: the host CPU

@@ -276,9 +276,37 @@ def group_table(rows: Sequence[dict[str, Any]], metric: str) -> str:
     return _html_table(frame)
 
 
+def factors_section(analysis: Any) -> dict[str, str]:
+    """One (engine, model)'s factor analysis (factors.py): the correlation matrix as an interactive heatmap with
+    the r in each cell, and the permutation importances as a table."""
+    import pandas as pd
+    import plotly.graph_objects as go
+
+    from .factors import ESTIMATOR, PERMUTATION_REPEATS
+
+    names = analysis.variables
+    z = [[analysis.correlation[(a, b)] for b in names] for a in names]
+    figure = go.Figure(go.Heatmap(x=names, y=names, z=z, zmin=-1, zmax=1, colorscale="RdBu", reversescale=True,
+                                  text=[[f"{v:+.2f}" for v in row] for row in z], texttemplate="%{text}",
+                                  hovertemplate="r(%{y}, %{x}) = %{z:+.3f}<extra></extra>",
+                                  colorbar={"title": {"text": "Pearson r"}}))
+    figure.update_layout(title=f"Pearson correlation over {analysis.configurations} configurations",
+                         height=160 + 45 * len(names), margin={"t": 50, "b": 40}, yaxis_autorange="reversed")
+    frame = pd.DataFrame([{"response": response, **{f: f"{m:.3f} ± {sd:.3f}" for f, (m, sd) in by_factor.items()},
+                           "out-of-fold R²": f"{r2:+.2f}" if (r2 := analysis.cv_r2.get(response)) is not None else "-"}
+                          for response, by_factor in analysis.importance.items()])
+    return {"slug": f"factors-{analysis.engine}-{analysis.model}".replace("/", "_"),
+            "title": f"Latency factors: {analysis.engine} · {analysis.model}",
+            "note": f"Permutation importance: the drop in R² when a factor is shuffled (mean ± sd of "
+                    f"{PERMUTATION_REPEATS} shuffles), estimator {ESTIMATOR}; out-of-fold R² (5 folds) says how "
+                    "well the factors explain the response at all.",
+            "correlation": _figure_html(figure), "importance": _html_table(frame.round(3))}
+
+
 def write_html(path: Path, title: str, records: Sequence[dict[str, Any]], metric: str,
-               stats: dict[tuple[str, str, str], list[str]]) -> Path:
-    """Render the report of `records` to `path` (one file; plotly.js is inlined)."""
+               stats: dict[tuple[str, str, str], list[str]], analyses: Sequence[Any] = ()) -> Path:
+    """Render the report of `records` to `path` (one file; plotly.js is inlined); `analyses` are the latency
+    factor analyses (factors.FactorAnalysis) to show after the groups."""
     import jinja2
     from plotly.offline import get_plotlyjs
 
@@ -308,6 +336,7 @@ def write_html(path: Path, title: str, records: Sequence[dict[str, Any]], metric
                                      autoescape=jinja2.select_autoescape(["html", "j2"]))
     page = environment.get_template("report.html.j2").render(
         title=title, metric=metric, plotly_js=get_plotlyjs(), groups=groups, ok_count=len(ok),
+        factors=[factors_section(a) for a in analyses],
         total_count=len(records),
         hardware=", ".join(sorted({str(r.get("gpu_name") or r.get("hardware_fingerprint")) for r in records})),
         measured=days[0] if len(days) == 1 else f"{days[0]} to {days[-1]}" if days else "no date",

@@ -49,6 +49,8 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{generation}: perf test for {generation} hardware (pytest-infperf)")
     config.addinivalue_line("markers", "infperf(**fields): override matrix fields (engines, models, gpus, "
                                        "batch_sizes, workloads, num_prompts) for one perf test; "
+                                       "infperf(grid='latency') runs the matrix's latency tables (the factor grid "
+                                       "batch x input x output length x GPUs, gated on --infperf-latency-gate-metrics); "
                                        "infperf(tuned=True) runs it at this hardware's InfPop-tuned settings")
     config.addinivalue_line("markers", "xdist_group(name): keep a trial key's tests on one xdist worker")
     from .session import InfperfSession

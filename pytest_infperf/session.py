@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from .cases import OVERRIDES, Case, MatrixError, Target, default_target, expand, load_matrix, parse_fields
+from .cases import GRIDS, OVERRIDES, Case, MatrixError, Target, default_target, expand, load_matrix, parse_fields
 from .hardware import Gpu, Hardware, detect, xdist_share
 from .records import append_records, build_record
 from .gate import GATE_METRICS, Gate, Verdict, fails
@@ -87,11 +87,16 @@ class InfperfSession:
 
     # -- collection ----------------------------------------------------------------------------------------
     def cases(self, marker_fields: dict[str, Any], where: str) -> list[Case]:
+        """The offline cases of a perf test: the matrix's own grid, or with `grid="latency"` its latency tables."""
+        fields = dict(marker_fields)
+        grid = fields.pop("grid", "throughput")
+        if grid not in GRIDS:
+            raise pytest.UsageError(f"{where}: @pytest.mark.infperf(grid={grid!r}): choose from {', '.join(GRIDS)}")
         try:
-            fields = parse_fields(marker_fields, f"{where}: @pytest.mark.infperf")
+            fields = parse_fields(fields, f"{where}: @pytest.mark.infperf")
         except MatrixError as err:
             raise pytest.UsageError(str(err)) from None
-        return list(expand(self.targets, self.overrides(OVERRIDES), fields, self.settings.output_len))
+        return list(expand(self.targets, self.overrides(OVERRIDES), fields, self.settings.output_len, grid))
 
     def overrides(self, fields: dict[str, str]) -> dict[str, Any]:
         """{matrix field: the command line's value} for each settings attribute of `fields` that is set."""
@@ -105,9 +110,12 @@ class InfperfSession:
         return list(expand_serving(targets, self.overrides(SERVING_OVERRIDES), self.settings.output_len))
 
     def gate_metrics_of(self, case: Any) -> tuple[str, ...]:
+        """What the gate judges a case on: serving and latency-grid cases have their own option."""
         from .serving.cases import ServingCase
 
-        return self.settings.serve_gate_metrics if isinstance(case, ServingCase) else self.settings.gate_metrics
+        if isinstance(case, ServingCase):
+            return self.settings.serve_gate_metrics
+        return self.settings.latency_gate_metrics if case.grid == "latency" else self.settings.gate_metrics
 
     def skip_reason(self, case: Any) -> str | None:
         from .serving.cases import ServingCase

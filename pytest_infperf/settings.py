@@ -99,8 +99,12 @@ def open_fraction(text: str) -> float:
     return value
 
 
-def batch_sizes(text: str) -> tuple[int, ...]:
+def positive_ints(text: str) -> tuple[int, ...]:
+    """Batch sizes, token lengths: ascending, each once."""
     return tuple(sorted({positive_int(t) for t in _csv(text)}))
+
+
+batch_sizes = positive_ints
 
 
 def gpu_counts(text: str) -> tuple[int, ...]:
@@ -315,8 +319,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("threshold", fraction, "0.05", "smallest relative change that counts (0.05 = 5%)"),
     Option("gate-metrics", gate_metrics, "throughput_tok_s", "what the gate judges, each on its per-repeat samples: "
            "throughput_tok_s (higher is better); per-request latency, lower is better: ttft_mean_s, ttft_p50_s, "
-           "tpot_mean_s, tpot_p50_s, e2e_mean_s, e2e_p50_s (mean or median of each repeat); a test fails if any "
-           "regresses"),
+           "tpot_mean_s, tpot_p50_s, e2e_mean_s, e2e_p50_s (mean or median of each repeat); ttlt_s (a batch's time "
+           "to its last token, median pass of each repeat); a test fails if any regresses"),
+    Option("latency-gate-metrics", gate_metrics, "ttft_p50_s,ttlt_s", "what the gate judges in latency-grid tests "
+           "(@pytest.mark.infperf(grid=\"latency\")): ttlt_s is the time to the last token of a batch (median pass), "
+           "ttft_p50_s the median request's time to first token"),
     Option("alpha", fraction, "0.05", "significance level of the whole session's gate (the family-wise false-alarm "
            "rate with holm)"),
     Option("multiple-testing", choice(MULTIPLE_TESTING), "holm", "correction over the session's gated items: holm "
@@ -395,6 +402,7 @@ class Settings:
     fail_on: str = "regression"
     threshold: float = 0.05
     gate_metrics: tuple[str, ...] = ("throughput_tok_s",)
+    latency_gate_metrics: tuple[str, ...] = ("ttft_p50_s", "ttlt_s")
     alpha: float = 0.05
     multiple_testing: str = "holm"
     noise_floor: float = 0.01

@@ -2,8 +2,9 @@
 
 No engine runs: each case gets `repeats` throughput samples around the recorded median, multiplied by
 INFPERF_REPLAY_FACTOR (0.9 = an injected 10% drop), with seeded noise of INFPERF_REPLAY_CV (default 1%); mean
-TTFT samples likewise, multiplied by INFPERF_REPLAY_TTFT_FACTOR (1.3 = 30% slower first tokens). Batch sizes from
-INFPERF_REPLAY_OOM_AT up run out of memory.
+TTFT samples (mean and median) likewise, multiplied by INFPERF_REPLAY_TTFT_FACTOR (1.3 = 30% slower first tokens),
+and a batch's time to last token by INFPERF_REPLAY_TTLT_FACTOR. Batch sizes from INFPERF_REPLAY_OOM_AT up run out
+of memory.
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ class ReplayPool:
         self.seed = int(os.environ.get("INFPERF_REPLAY_SEED", "0"))
         self.ttft = statistics.median(r["ttft_mean_s"] for r in ok)
         self.ttft_factor = float(os.environ.get("INFPERF_REPLAY_TTFT_FACTOR", "1.0"))
+        self.ttlt_factor = float(os.environ.get("INFPERF_REPLAY_TTLT_FACTOR", "1.0"))
         self.oom_at = int(os.environ.get("INFPERF_REPLAY_OOM_AT") or 0)
 
     def run(self, case) -> Outcome:
@@ -39,8 +41,12 @@ class ReplayPool:
                    (1 + self.cv * rng.standard_normal(self.repeats))).tolist()
         ttft = (self.ttft * case.batch_size ** 0.5 * self.ttft_factor *
                 (1 + self.cv * rng.standard_normal(self.repeats))).tolist()
+        tokens = case.batch_size * case.workload.output_len
+        ttlt = [tokens / s * self.ttlt_factor / self.factor for s in samples]
         result = {"throughput_tok_s": statistics.median(samples), "throughput_tok_s_samples": samples,
-                  "ttft_mean_s": statistics.median(ttft), "ttft_mean_s_samples": ttft}
+                  "ttft_mean_s": statistics.median(ttft), "ttft_mean_s_samples": ttft,
+                  "ttft_p50_s": statistics.median(ttft), "ttft_p50_s_samples": ttft,
+                  "ttlt_s": statistics.median(ttlt), "ttlt_s_samples": ttlt}
         return Outcome("ok", result=result, load={"engine_version": "replay", "dtype": "float32"})
 
     def close(self) -> None:

@@ -25,10 +25,11 @@ def gated(perf_project, monkeypatch: pytest.MonkeyPatch):
     pytester.makeconftest(CONFTEST)
 
     def run(*args: str, factor: float = 1.0, seed: int = 0, cv: float = 0.01, marker: str = "cpu",
-            ttft_factor: float = 1.0, oom_at: int = 0) -> pytest.RunResult:
+            ttft_factor: float = 1.0, ttlt_factor: float = 1.0, oom_at: int = 0) -> pytest.RunResult:
         monkeypatch.setenv("INFPERF_REPLAY_OOM_AT", str(oom_at))
         monkeypatch.setenv("INFPERF_REPLAY_FACTOR", str(factor))
         monkeypatch.setenv("INFPERF_REPLAY_TTFT_FACTOR", str(ttft_factor))
+        monkeypatch.setenv("INFPERF_REPLAY_TTLT_FACTOR", str(ttlt_factor))
         monkeypatch.setenv("INFPERF_REPLAY_CV", str(cv))
         monkeypatch.setenv("INFPERF_REPLAY_SEED", str(seed))
         return pytester.runpytest("-m", marker, "-p", "no:benchmark", "--infperf-repeats", "6", *args)
@@ -221,6 +222,42 @@ def test_slower_first_tokens_fail_only_when_ttft_is_gated(gated) -> None:
                    ttft_factor=1.3)
     result.assert_outcomes(failed=3)
     result.stdout.fnmatch_lines(["*bs1: throughput_tok_s: baseline *tok/s*(ratio 1.0*| REGRESSION ttft_mean_s: *ms*(ratio 1.3*"])
+
+
+LATENCY_GRID = """
+[cpu.latency]
+engines = ["hf"]
+models = ["tiny-gpt2"]
+gpus = [0]
+batch_sizes = [1, 4]
+input_lens = [16]
+output_lens = [8, 32]
+"""
+
+LATENCY_TEST = '''
+import pytest
+
+def test_throughput(infperf):
+    infperf.measure()
+
+@pytest.mark.infperf(grid="latency")
+def test_latency(infperf):
+    infperf.measure()
+'''
+
+
+def test_latency_grid_is_gated_on_time_to_last_token(gated) -> None:
+    """The grid's tests are judged on TTFT p50 and TTLT (not throughput), under their own test's baselines."""
+    gated.pytester.makefile(".toml", matrix=MATRIX + LATENCY_GRID)
+    gated.pytester.makepyfile(test_perf=LATENCY_TEST)
+    gated("--infperf-save").assert_outcomes(passed=7)
+    assert len(list((gated.pytester.path / "baselines").glob("cpu-*/test_latency/*.json"))) == 4
+    result = gated("--infperf-compare", seed=1, ttlt_factor=1.3)  # last tokens 30% later, throughput unchanged
+    result.assert_outcomes(passed=3, failed=4)
+    result.stdout.fnmatch_lines(["*bs4-in16-out32: ttft_p50_s: *(ratio 1.0*| REGRESSION ttlt_s: *ms*(ratio 1.3*"])
+    records = read_records(gated.pytester.path / "records.jsonl")
+    assert {r["gate_metric"] for r in records if "test_latency" in r["test_id"]} == {"ttlt_s"}
+    assert {r["gate_verdict"] for r in records if "test_throughput" in r["test_id"]} == {"underpowered"}  # 1 session
 
 
 def test_test_on_fewer_gpus_falls_back_to_the_baseline_of_a_machine_that_size(gated, monkeypatch) -> None:

@@ -1,9 +1,11 @@
 """Hardware markers, selection with -m, skip reasons, stable ids and run order."""
 from __future__ import annotations
 
+import fnmatch
+
 import pytest
 
-from conftest import CPU_TINY
+from conftest import CPU_ONLY, CPU_TINY
 
 
 def test_marker_selects_exactly_that_hardware(perf_project) -> None:
@@ -105,3 +107,49 @@ def test_cases_needing_more_than_a_workers_share_are_skipped(perf_project, monke
                                                          "-k", "gpus4 and bs16", "-p", "no:benchmark")
     result.assert_outcomes(skipped=1)
     result.stdout.fnmatch_lines(["*requires 4 GPUs, this xdist worker has 2 of 4 (run fewer workers)*"])
+
+
+LATENCY_MATRIX = CPU_TINY + """
+[cpu.latency]
+engines = ["hf"]
+models = ["tiny-gpt2"]
+gpus = [0]
+batch_sizes = [2]
+input_lens = [64, 16]
+output_lens = [8]
+"""
+
+GRID_TESTS = '''
+import pytest
+
+def test_throughput(infperf):
+    infperf.measure()
+
+@pytest.mark.infperf(grid="latency")
+def test_latency(infperf):
+    infperf.measure()
+'''
+
+
+def test_latency_grid_comes_from_the_matrix_latency_table(perf_project) -> None:
+    """Every input x output length of the table, and nothing of the target's own grid; targets without a latency
+    table (h100 here) have no latency cases."""
+    result = perf_project(LATENCY_MATRIX, test_source=GRID_TESTS).runpytest("--collect-only", "-q", "-k", "latency")
+    result.stdout.fnmatch_lines(["test_perf.py::test_latency[[]cpu-hf-tiny-gpt2-gpus0-bs2-in16-out8[]]",
+                                 "test_perf.py::test_latency[[]cpu-hf-tiny-gpt2-gpus0-bs2-in64-out8[]]",
+                                 "2/12 tests collected (10 deselected)*"])
+
+
+@pytest.mark.parametrize(("table", "marker", "error"), [
+    ("input_lens = [16]", "grid='latency'", "*[[]cpu.latency[]]: missing output_lens*"),
+    ("input_lens = [16]\noutput_lens = [0]", "grid='latency'", "*output_lens: *"),
+    ("input_lens = [16]\noutput_lens = [8]\nworkloads = ['humaneval']", "grid='latency'",
+     "*unknown field 'workloads'*"),
+    ("input_lens = [16]\noutput_lens = [8]", "grid='serving'", "*grid='serving'*choose from throughput, latency*"),
+])
+def test_a_bad_latency_grid_is_a_usage_error(perf_project, table: str, marker: str, error: str) -> None:
+    source = f"import pytest\n\n@pytest.mark.infperf({marker})\ndef test_latency(infperf):\n    infperf.measure()\n"
+    result = perf_project(CPU_ONLY + "\n[cpu.latency]\n" + table + "\n", test_source=source).runpytest(
+        "--collect-only", "-q")
+    assert result.ret != pytest.ExitCode.OK
+    assert any(fnmatch.fnmatch(line, error) for line in result.stdout.lines + result.stderr.lines)
