@@ -10,7 +10,7 @@
 # set each. Jobs run with CUDA_VISIBLE_DEVICES=<their GPUs>, so their baselines land under the fingerprint of a
 # machine of that size (h200-140gb-x1, -x2, ...), which is where such a machine, or a larger one, looks for them.
 set -u
-R=/tmp/run
+R=${R:-/tmp/run}  # chain.sh gives each of its steps its own folder under /tmp/run
 mode=${1:-collect}
 
 if [ "$mode" = start ]; then
@@ -24,7 +24,7 @@ fi
 if [ "$mode" = collect ]; then
   deadline=$(( $(date +%s) + ${2:-0} ))
   while [ ! -e "$R/all.done" ] && [ "$(date +%s)" -lt "$deadline" ]; do sleep 10; done
-  cat "$R/progress.txt" 2>/dev/null; nvidia-smi --query-gpu=index,utilization.gpu,memory.used --format=csv,noheader
+  find "$R" -name progress.txt -exec cat {} + 2>/dev/null; nvidia-smi --query-gpu=index,utilization.gpu,memory.used --format=csv,noheader
   tar -czf "${OUT:-/tmp/out}/sweep.tgz" -C "$R" . && echo "packed $(du -sh "${OUT:-/tmp/out}/sweep.tgz" | cut -f1)"
   exit 0
 fi

@@ -10,7 +10,8 @@
 #   (here)    commit lease 1's baselines under baselines/
 #   lease 2:  bash benchmarks/device/serving.sh start check      A/A against those baselines (--infperf-compare), then
 #                                                                the same with --infperf-enforce-eager true (no CUDA
-#                                                                graphs: the slowdown the gate must catch)
+#                                                                graphs: the slowdown the gate must catch; EAGER=0
+#                                                                skips it); DIRECT_ARGS set: the direct comparison
 #
 # Prefix caching stays off (the plugin's default). GEN (default h200) names the matrix target; INFPERF_GIT_COMMIT names
 # the commit (the copied checkout has no .git).
@@ -46,7 +47,7 @@ case "$phase" in
     ;;
   check)
     session AA --infperf-compare
-    session EAGER --infperf-compare --infperf-enforce-eager true
+    [ "${EAGER:-1}" = 0 ] || session EAGER --infperf-compare --infperf-enforce-eager true
     if [ -n "${DIRECT_ARGS:-}" ]; then  # the direct comparison again, on the AA session's records
       start=$(date +%s)
       CUDA_VISIBLE_DEVICES=0 timeout 900 python3 benchmarks/serving_vllm_bench.py --records "$R/AA/records.jsonl" \
