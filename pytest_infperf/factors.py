@@ -102,8 +102,8 @@ def markdown(analysis: FactorAnalysis) -> list[str]:
     for a in variables:
         md.append(f"| {a} | " + " | ".join(f"{analysis.correlation[(a, b)]:+.2f}" for b in variables) + " |")
     md += ["", f"Permutation importance (drop in R² when the factor is shuffled, mean ± sd of "
-           f"{PERMUTATION_REPEATS} shuffles; estimator `{ESTIMATOR}`, cross-validated R² of the fit beside it):", "",
-           "| response | " + " | ".join(analysis.factors) + " | CV R² |", "|---|" + "---:|" * (len(analysis.factors) + 1)]
+           f"{PERMUTATION_REPEATS} shuffles; estimator `{ESTIMATOR}`, its out-of-fold R² (5 folds) beside it):", "",
+           "| response | " + " | ".join(analysis.factors) + " | out-of-fold R² |", "|---|" + "---:|" * (len(analysis.factors) + 1)]
     for response, by_factor in analysis.importance.items():
         r2 = analysis.cv_r2.get(response)
         cells = [f"{m:.3f} ± {s:.3f}" for m, s in by_factor.values()] + [f"{r2:+.2f}" if r2 is not None else "-"]
@@ -134,7 +134,7 @@ def plot(analysis: FactorAnalysis, plt: Any, path: Any) -> None:
         sds = [analysis.importance[r][factor][1] for r in responses]
         axes[1].bar(np.arange(len(responses)) + k * width, means, width, yerr=sds, capsize=2, label=factor)
     axes[1].set_xticks(np.arange(len(responses)) + width * (len(factors) - 1) / 2,
-                       [f"{r}\n(CV R² {analysis.cv_r2[r]:+.2f})" for r in responses], fontsize=7)
+                       [f"{r}\n(out-of-fold R² {analysis.cv_r2[r]:+.2f})" for r in responses], fontsize=7)
     axes[1].set(ylabel="drop in R² when shuffled", title=f"permutation importance ({ESTIMATOR})")
     axes[1].title.set_fontsize(9)
     axes[1].legend(fontsize=7)
