@@ -25,7 +25,8 @@ ab_session() {  # ab_session NAME SLOWDOWN [PYTEST ARGS...]: over $ids, or $only
 }
 
 [ "${HF_ONLY:-0}" = 1 ] || await_vllm  # HF_ONLY=1: sessions of HF configurations need no staged vLLM
-for name in ${2:-D10 AA D05}; do
+sessions="${*:2}"  # one argument ("D10 AA") from `start`, several from a chain.sh step
+for name in ${sessions:-D10 AA D05}; do
   case "$name" in
     AA) ab_session AA "" ;;
     D10) ab_session D10 0.10 ;;
