@@ -54,6 +54,13 @@ for name in ${sessions:-D10 AA D05}; do
       only="perf_tests/test_throughput.py::test_throughput[$GEN-hf-llama-3-8b-gpus1-bs16] \
             perf_tests/test_throughput.py::test_throughput[$GEN-hf-llama-3-8b-gpus1-bs64]" \
         ab_session "$name" "" --infperf-cpu-affinity 0-3 ;;
+    PAIRS)  # HF GPT-2 bs64 A/A in PAIRS_N (default 4) sessions, each with a fresh pair of workers: the rounds of one
+            # pair cancel drift, not an offset between the two processes themselves (the two batch sizes of one pair
+            # showed the same sign in every HF GPT-2 session), so the spread of these sessions' means measures it
+      for i in $(seq 1 "${PAIRS_N:-4}"); do
+        only="perf_tests/test_throughput.py::test_throughput[$GEN-hf-gpt2-gpus1-bs64]" \
+          ab_session "PAIRS$i" "" --infperf-cpu-affinity 0-3
+      done ;;
   esac
 done
 touch "$R/all.done"
