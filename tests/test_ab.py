@@ -13,7 +13,7 @@ from pytest_infperf.gate import correct, reference_failure_verdict
 from pytest_infperf.records import read_records
 from pytest_infperf.runner.interleave import merge_rounds
 from pytest_infperf.settings import Settings
-from pytest_infperf.stats import compare_paired
+from pytest_infperf.stats import compare_paired, newey_west_lags
 
 ONE_BATCH = CPU_ONLY.replace("batch_sizes = [1, 4]", "batch_sizes = [4]")
 AB_ARGS = ("-m", "cpu", f"--infperf-ab-reference={sys.executable}", "--infperf-ab-rounds", "8",
@@ -74,6 +74,26 @@ def test_paired_comparison_against_hand_computed_values() -> None:
     assert latency.p_better == pytest.approx(c.p_worse)
     with pytest.raises(ValueError, match="two or more rounds"):
         compare_paired([1.0], [1.0], True, 0.05)
+
+
+def test_paired_comparison_widens_for_autocorrelated_rounds() -> None:
+    """Rounds whose log ratios persist (runs of high and low) get the Newey-West standard error, computed here from
+    its definition: autocovariances g_k = sum(e_i e_(i-k)) / n, Bartlett weights 1 - k / (L + 1), L = 2 lags at 8
+    rounds, times n / (n - 1)."""
+    logs = [0.10, 0.12, 0.11, 0.02, 0.00, 0.01, 0.09, 0.11]
+    n, lags = len(logs), 2
+    mean = sum(logs) / n
+    e = [x - mean for x in logs]
+    g = [sum(e[i] * e[i - k] for i in range(k, n)) / n for k in range(lags + 1)]
+    long_run = (g[0] + 2 * sum((1 - k / (lags + 1)) * g[k] for k in range(1, lags + 1))) * n / (n - 1)
+    se = math.sqrt(long_run / n)
+    iid_se = math.sqrt(sum(x * x for x in e) / (n - 1) / n)
+    assert se > iid_se  # persistence costs: the plain t-test would overstate the evidence
+    c = compare_paired([100 * math.exp(x) for x in logs], [100.0] * n, higher_is_better=True, alpha=0.05)
+    assert c.noise_sd == pytest.approx(se * math.sqrt(n))
+    assert c.p_better == pytest.approx(sps.t.sf(mean / se, n - 1))
+    assert "Newey-West, 2 lag(s)" in c.noise_source
+    assert [newey_west_lags(k) for k in (2, 4, 8, 16, 64)] == [0, 1, 2, 2, 3]
 
 
 def test_rounds_merge_into_one_measurement() -> None:
