@@ -238,7 +238,9 @@ def report(source: Path, out: Path, metric: str = "throughput_tok_s") -> Path:
         axes[2].set(xlabel="batch size", ylabel="GPUs", title="landscape (grey: OOM/failed, blank: not measured)")
         fig.colorbar(image, ax=axes[2], label=f"{metric} ({unit})")
         best = max(grid, key=grid.get)
-        axes[2].scatter([batches.index(best[1])], [gpus.index(best[0])], marker="*", s=200, color="red")
+        # the star sits in the best cell's upper-right corner, clear of the value printed at its centre
+        axes[2].scatter([batches.index(best[1]) + 0.36], [gpus.index(best[0]) + 0.32], marker="*", s=90,
+                        color="red", edgecolors="white", linewidths=0.5)
         fig.suptitle(f"{engine} {', '.join(versions)} · {model} · {workload} · {', '.join(hardware)} · {measured}",
                      fontsize=9)
         fig.tight_layout()
