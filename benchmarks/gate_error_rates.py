@@ -11,12 +11,14 @@ decides.
 
 A/B mode (--infperf-ab-reference): noise from the measured A/A sessions of docs/results/gate-ab (both arms the
 same environment, 16 rounds): per configuration, the rounds' log ratios centred on 0 (an A/A session's own mean is
-sampling error, not an effect). A simulated item resamples n of them, each with a random sign (a bootstrap that
-keeps the heavy tails of launch-bound rounds, where one arm hits a host hiccup the other misses; the sign because
-in A/A the arms are exchangeable, so a round's ratio and its inverse are equally likely, which 16 resampled values
-alone would not respect), adds log(1 - drop) and goes through
-`gate.judge_paired` and the Holm correction, as `pytest --infperf-ab-reference=...` decides. Two noise sources:
-both arms unpinned, and both pinned to the same four CPUs (--infperf-cpu-affinity 0-3).
+sampling error, not an effect). A simulated item is a circular block bootstrap of that series: blocks of
+BLOCK consecutive rounds from random starts, each block with a random sign, until n rounds (blocks keep the
+persistence of rounds, where an arm sits in a slow state for several rounds, which the gate's Newey-West error
+must account for; whole rounds keep the heavy tails where one arm hits a host hiccup the other misses; the sign
+because in A/A the arms are exchangeable, so a ratio and its inverse are equally likely). It adds log(1 - drop)
+and goes through `gate.judge_paired` and the Holm correction, as `pytest --infperf-ab-reference=...` decides.
+Noise sources: both arms unpinned; both pinned to the same four CPUs (--infperf-cpu-affinity 0-3); and HF GPT-2
+bs64 pinned in four sessions, each a fresh pair of workers (how much the noise depends on the pair drawn).
 
     python benchmarks/gate_error_rates.py [--builds 200] [--sessions 2,3,5] [--rounds 10,16,32] [--mode both]
 
@@ -36,12 +38,16 @@ import numpy as np
 from pytest_infperf.gate import correct, is_launch_bound, item_alpha, judge_against, judge_paired, pooled_priors
 from pytest_infperf.records import read_records
 from pytest_infperf.settings import Settings
+from pytest_infperf.stats import long_run_se
 from pytest_infperf.store import Baseline
 
 RESULTS = Path(__file__).resolve().parents[1] / "docs" / "results" / "gate-crosshost"
 SESSIONS = ("h200-lease2-S1.jsonl", "h200-lease2-S2.jsonl", "h200-lease3-B1-aa.jsonl", "h200-lease4-B2-aa.jsonl")
 AB_RESULTS = RESULTS.parent / "gate-ab"
-AB_NOISE = {"unpinned": "h200-AA.jsonl", "pinned 0-3": "h200-AAPIN-partial.jsonl"}
+AB_NOISE = {"unpinned": ("h200-AA.jsonl",),
+            "pinned 0-3": ("h200-AAPIN-partial.jsonl", "h200-AAPINL.jsonl"),
+            "pinned 0-3, one worker pair per session": tuple(f"h200-PAIRS{i}.jsonl" for i in range(1, 5))}
+BLOCK = 4  # rounds per bootstrap block: the Newey-West window at 16-64 rounds is 2-3 lags
 
 
 class Config:
@@ -93,24 +99,30 @@ def build(configs: list[Config], items: int, sessions: int, drop: float, rng: np
 class PairedConfig:
     """One configuration's measured A/A rounds: log(candidate / reference) per round, centred on 0."""
 
-    def __init__(self, record: dict[str, Any]) -> None:
-        self.name = record["case_id"]
+    def __init__(self, record: dict[str, Any], source: str) -> None:
+        self.name = record["case_id"] if source.startswith("h200-AA") else f"{record['case_id']} ({source})"
         logs = np.log(record["throughput_tok_s_samples"]) - np.log(record["ab_reference_throughput_tok_s_samples"])
         self.log_ratios = logs - logs.mean()
         self.sd = float(np.std(logs, ddof=1))
+        self.long_run_sd = long_run_se(logs)[0] * np.sqrt(logs.size)  # what the gate's Newey-West error sees
         self.launch_bound = is_launch_bound([record])
 
     def trial(self, rng: np.random.Generator, rounds: int, factor: float) -> tuple[dict[str, Any], dict[str, Any]]:
         """A simulated A/B trial: (candidate record, reference arm) with `rounds` resampled rounds."""
         reference = 1000.0 * np.exp(rng.normal(0.0, 0.05, rounds))
-        signs = rng.choice((-1.0, 1.0), rounds)  # A/A arms are exchangeable: a round's ratio and its inverse alike
-        candidate = reference * np.exp(signs * rng.choice(self.log_ratios, rounds)) * factor
+        n, blocks = self.log_ratios.size, -(-rounds // BLOCK)
+        starts = rng.integers(0, n, blocks)
+        signs = rng.choice((-1.0, 1.0), blocks)  # A/A arms are exchangeable: a ratio and its inverse alike
+        logs = np.concatenate([sign * np.take(self.log_ratios, range(start, start + BLOCK), mode="wrap")
+                               for start, sign in zip(starts, signs)])[:rounds]
+        candidate = reference * np.exp(logs) * factor
         return ({"status": "ok", "throughput_tok_s_samples": candidate.tolist()},
                 {"status": "ok", "throughput_tok_s_samples": reference.tolist()})
 
 
-def load_paired(name: str) -> list[PairedConfig]:
-    return [PairedConfig(r) for r in read_records(AB_RESULTS / name) if r["status"] == "ok"]
+def load_paired(names: tuple[str, ...]) -> list[PairedConfig]:
+    return [PairedConfig(r, Path(name).stem) for name in names for r in read_records(AB_RESULTS / name)
+            if r["status"] == "ok"]
 
 
 def ab_build(configs: list[PairedConfig], items: int, rounds: int, drop: float, rng: np.random.Generator,
@@ -187,14 +199,15 @@ def ab_mode(args: argparse.Namespace, settings: Settings, rng: np.random.Generat
     print(f"\nINTERLEAVED A/B. noise: the rounds of H200 A/A sessions (16 rounds of 64 prompts, >= 1 s each); "
           f"threshold {settings.threshold:.0%}, alpha {settings.alpha}, {settings.multiple_testing}; "
           f"{args.builds} builds per cell (fewer at 200 items)")
-    for source, name in AB_NOISE.items():
-        configs = load_paired(name)
-        print(f"\nnoise: {source} ({name}, {len(configs)} configurations); per configuration, the share of 10% "
+    for source, names in AB_NOISE.items():
+        configs = load_paired(names)
+        print(f"\nnoise: {source} ({', '.join(names)}, {len(configs)} configurations); per configuration, the share of 10% "
               f"drops failed at alpha / 50 (an item of a 50-item build, before Holm) with "
               f"{', '.join(args.rounds.split(','))} rounds")
         for c in configs:
             alone = [detection_alone(c, int(r), settings, rng) for r in args.rounds.split(",")]
-            print(f"  {c.name:34s} round-to-round sd {c.sd:6.1%}  {'launch-bound' if c.launch_bound else 'GPU-bound':12s}"
+            print(f"  {c.name:48s} round sd {c.sd:6.1%} (long-run {c.long_run_sd:6.1%})  "
+                  f"{'launch-bound' if c.launch_bound else 'GPU-bound':12s}"
                   f"  10% drop failed {' / '.join(f'{x:.0%}' for x in alone)}")
         table(configs, "rounds", args.rounds, args.builds,
               lambda group, items, rounds, drop: ab_build(group, items, rounds, drop, rng, settings))
