@@ -53,6 +53,8 @@ class InfPop:
     def tune_all(self) -> None:
         from .tune import Landscape, case_for, load_space, start_points_for, tune
 
+        if self.session.config.getoption("infpop_serve"):
+            return self.tune_serving_all()
         config = self.session.config
         mode = config.getoption("infpop_tune")
         reporter = config.pluginmanager.get_plugin("terminalreporter")
@@ -106,6 +108,91 @@ class InfPop:
                     f"{summary['previous_fingerprint']} ({summary['previous_point']}, "
                     f"{summary['previous_point_throughput_tok_s']:,.1f} tok/s here)")
         self.session.close()
+
+    def tune_serving_all(self) -> None:
+        """`--infpop-serve`: for each serving case of this hardware, TPE over the server's scheduler knobs, each
+        evaluation a fresh `vllm serve` with those knobs under the case's own load (dataset, rate, concurrency),
+        maximising its goodput at the case's SLOs; stored like the offline tuning, under `vllmserve-<case>`."""
+        import dataclasses
+
+        from .records import build_serving_record
+        from .serving.pool import ServerPool
+        from .serving.server import unavailable
+        from .tune import SERVE_ENGINE, Landscape, load_space, start_points_for, tune
+
+        session, config = self.session, self.session.config
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        say = reporter.write_line if reporter else print
+        max_evals = config.getoption("infpop_max_evals") or int(config.getini("infpop_max_evals") or 24)
+        space_file = config.getini("infpop_space")
+        try:
+            space = load_space(Path(space_file) if space_file else None, SERVE_ENGINE, [],
+                               on_cpu=not session.hardware.gpus)
+        except ValueError as err:
+            raise pytest.UsageError(str(err)) from None
+        cases = [c for c in session.serving_cases() if c.hardware == session.hardware.generation]
+        if not cases:
+            raise pytest.UsageError(f"--infpop-serve: the matrix has no serving case for "
+                                    f"{session.hardware.generation}")
+        missing = [c.id for c in cases if not c.goodput]
+        if missing:
+            raise pytest.UsageError(f"--infpop-serve tunes for goodput: {', '.join(missing)} declare no SLO (add "
+                                    "goodput = [\"ttft:MS\", \"tpot:MS\"] to the serving table, or "
+                                    "--infperf-goodput)")
+        why = unavailable()
+        if why:
+            raise pytest.UsageError(f"--infpop-serve: {why}")
+        mode = config.getoption("infpop_tune")
+        root = Path(str(config.rootpath))
+        for case in cases:
+            if case.gpus > len(session.own_gpus):
+                say(f"infpop: {case.id}: skipped, needs {case.gpus} GPUs")
+                continue
+            name = f"{SERVE_ENGINE}-{case.id.removeprefix(case.hardware + '-vllmserve-')}"
+            tuned_path = self.tuned_file(name, "tuned.json")
+            if mode == "auto" and tuned_path.exists():
+                say(f"infpop: {name}: tuned settings exist ({tuned_path}); --infpop-tune=force re-tunes")
+                continue
+            slo = ", ".join(f"{k} <= {v:g} ms" for k, v in case.goodput)
+            say(f"infpop: tuning {name} on {session.hardware.fingerprint}: {max_evals} evaluations over {space}, "
+                f"each a fresh vllm serve; objective: goodput (req/s with {slo})")
+            landscape = Landscape.open(self.tuned_file(name, "landscape.jsonl"))
+
+            def evaluate(point: dict[str, Any], case: Any = case, name: str = name) -> dict[str, Any]:
+                session.close()  # nothing else holds the GPUs while a server of other knobs starts
+                vllm = dataclasses.replace(session.settings.vllm, **point)
+                pool = ServerPool(dataclasses.replace(session.settings, vllm=vllm), session.own_gpus,
+                                  session.settings.output.parent / "logs" / "infpop")
+                pool.on_progress = session.say_progress
+                try:
+                    outcome = pool.run(case)
+                finally:
+                    pool.close()
+                return build_serving_record(case, outcome, session.hardware, session.settings,
+                                            f"infpop::{name}", root)
+
+            previous = self.previous_tuned(name)
+            result = tune(evaluate, space, landscape, max_evals, config.getoption("infpop_seed"),
+                          config.getoption("infpop_time_budget"), None, say,
+                          start_points=start_points_for(space, previous[1] if previous else None),
+                          maximise="goodput_req_s", unit="req/s")
+            if result.best_point is None:
+                say(f"infpop: {name}: no evaluation succeeded ({result.failed} failed); nothing stored")
+                continue
+            summary = {"fingerprint": session.hardware.fingerprint, "gpu_name": session.hardware.gpu_name,
+                       "engine": SERVE_ENGINE, "model": case.model, "case_id": case.id,
+                       "workload": case.dataset.id, "request_rate": case.request_rate,
+                       "max_concurrency": case.max_concurrency, "goodput_slo_ms": dict(case.goodput),
+                       "objective": "goodput_req_s", "best_point": result.best_point,
+                       "best_goodput_req_s": result.best_throughput, "evaluations": result.evaluations,
+                       "cached_evaluations": result.cached, "failed_evaluations": result.failed,
+                       "max_evals": max_evals, "seed": config.getoption("infpop_seed"), "space": space,
+                       "landscape": str(landscape.path)}
+            session.store.write_json(tuned_path, summary)
+            say(f"infpop: {name}: best {result.best_point} -> {result.best_throughput:,.2f} req/s of goodput "
+                f"({result.evaluations} evaluations, {result.cached} cached, {result.failed} failed); "
+                f"stored {tuned_path}")
+        session.close()
 
     def previous_tuned(self, name: str) -> tuple[str, dict[str, Any]] | None:
         """(fingerprint, best point) of settings tuned for `name` on other hardware, if any."""

@@ -29,6 +29,13 @@ DEFAULT_SPACE: dict[str, dict[str, list[Any]]] = {
 }
 CPU_SPACE = {"vllm": {"batch_size": [2**i for i in range(8)], "max_num_seqs": [16, 64, 256]},
              "hf": {"batch_size": [2**i for i in range(11)], "dtype": ["float32", "bfloat16"]}}
+# `vllm serve`'s scheduler knobs, tuned for goodput (requests/s within the case's SLOs) at the case's load; the
+# GPU count and the load are the serving case's own (--infpop-serve).
+SERVE_ENGINE = "vllmserve"
+DEFAULT_SPACE[SERVE_ENGINE] = {"max_num_seqs": [16, 32, 64, 128, 256, 512],
+                               "max_num_batched_tokens": [1024, 2048, 4096, 8192, 16384]}
+CPU_SPACE[SERVE_ENGINE] = {"max_num_seqs": [1, 4, 16, 64], "max_num_batched_tokens": [256, 2048]}
+SERVE_KNOBS = ("max_num_seqs", "max_num_batched_tokens")
 LOAD_KNOBS = ("max_num_seqs", "max_num_batched_tokens", "gpu_memory_utilization", "enforce_eager", "dtype")
 
 
@@ -43,6 +50,10 @@ def add_tune_options(group: Any, parser: Any) -> None:
     group.addoption("--infpop-seed", type=int, default=0, help="TPE seed (default: 0)")
     group.addoption("--infpop-max-ttft-p99-ms", type=float, default=None, metavar="MS",
                     help="latency constraint: points whose p99 TTFT exceeds it fail (maximise goodput)")
+    group.addoption("--infpop-serve", action="store_true", default=False,
+                    help="with --infpop-tune: tune `vllm serve`'s max_num_seqs and max_num_batched_tokens for "
+                         "goodput (requests/s within the SLOs) under each serving case's load, instead of the "
+                         "offline targets; the case's goodput SLOs (its table, or --infperf-goodput) are required")
     parser.addini("infpop_space", help="TOML file with the search space per engine (default: built in)",
                   type="string", default=None)
     parser.addini("infpop_max_evals", help="evaluations per tuning run (default: 24)", type="string", default=None)
@@ -61,9 +72,12 @@ def load_space(path: Path | None, engine: str, gpu_choices: list[int], on_cpu: b
     if engine not in spaces:
         raise ValueError(f"infpop space has no [{engine}] table")
     space = {k: list(v) for k, v in spaces[engine].items()}
-    unknown = set(space) - {"batch_size", "gpus", *LOAD_KNOBS}
+    allowed = set(SERVE_KNOBS) if engine == SERVE_ENGINE else {"batch_size", "gpus", *LOAD_KNOBS}
+    unknown = set(space) - allowed
     if unknown:
         raise ValueError(f"infpop space [{engine}]: unknown knob(s) {', '.join(sorted(unknown))}")
+    if engine == SERVE_ENGINE:
+        return space  # the serving case fixes its GPU count
     space.setdefault("gpus", gpu_choices)
     space["gpus"] = [g for g in space["gpus"] if g in gpu_choices] or gpu_choices
     return space
@@ -113,10 +127,12 @@ class TuneResult:
 def tune(evaluate: Callable[[dict[str, Any]], dict[str, Any]], space: dict[str, list[Any]], landscape: Landscape,
          max_evals: int, seed: int, time_budget: float | None = None, max_ttft_p99_s: float | None = None,
          progress: Callable[[str], None] = print, algo: str = "tpe", startup_divisor: int = 3,
-         start_points: list[dict[str, Any]] | None = None) -> TuneResult:
+         start_points: list[dict[str, Any]] | None = None, maximise: str = "throughput_tok_s",
+         unit: str = "tok/s") -> TuneResult:
     """TPE (or `algo="rand"`, random search, for comparison) over the categorical space (log-scale where it
-    matters); `evaluate(point)` returns a record. `start_points` are evaluated first (snapped onto the space),
-    so TPE's model starts from them: see `start_points_for`."""
+    matters); `evaluate(point)` returns a record, whose `maximise` field is maximised (`unit` names it in the
+    progress lines). `start_points` are evaluated first (snapped onto the space), so TPE's model starts from them:
+    see `start_points_for`."""
     import numpy as np
     from hyperopt import STATUS_FAIL, STATUS_OK, Trials, fmin, hp, rand, tpe
     from hyperopt.exceptions import AllTrialsFailed
@@ -139,8 +155,9 @@ def tune(evaluate: Callable[[dict[str, Any]], dict[str, Any]], space: dict[str, 
                  for n, v in raw.items()}
         record, cached = landscape.measure(point, evaluate)
         counters["cached"] += cached
-        throughput = record.get("throughput_tok_s") if record["status"] == "ok" else None
-        reason = record.get("reason") or ""
+        throughput = record.get(maximise) if record["status"] == "ok" else None
+        reason = record.get("reason") or ("" if throughput is not None or record["status"] != "ok"
+                                          else f"the record has no {maximise}")
         ttft = record.get("ttft_p99_s") or record.get("ttft_p90_s") or record.get("ttft_mean_s")
         if throughput is not None and max_ttft_p99_s is not None and ttft is not None and ttft > max_ttft_p99_s:
             throughput, reason = None, f"TTFT p99 {ttft * 1e3:.0f} ms > limit {max_ttft_p99_s * 1e3:.0f} ms"
@@ -152,7 +169,7 @@ def tune(evaluate: Callable[[dict[str, Any]], dict[str, Any]], space: dict[str, 
             return {"status": STATUS_FAIL, "reason": reason}
         if best[1] is None or throughput > best[1]:
             best[:] = [point, throughput]
-        progress(f"infpop {n}/{max_evals}: {point} -> {throughput:,.1f} tok/s (best {best[1]:,.1f})")
+        progress(f"infpop {n}/{max_evals}: {point} -> {throughput:,.2f} {unit} (best {best[1]:,.2f})")
         return {"status": STATUS_OK, "loss": -throughput}
 
     seeds = [_as_hyperopt(p, values, ordinal) for p in (start_points or [])]

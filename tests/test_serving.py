@@ -164,6 +164,32 @@ def test_one_server_serves_a_key_and_the_gate_judges_it(serving_project, tmp_pat
     result.stdout.fnmatch_lines(["*REGRESSION throughput_tok_s*", "*REGRESSION tpot_p50_s*"])
 
 
+def test_infpop_serve_tunes_the_server_knobs_for_goodput(serving_project, tmp_path: Path) -> None:
+    """Each evaluation starts a fresh server with the point's knobs under the case's own load; TPE finds the
+    max_num_seqs where the double's goodput peaks (16), and the optimum is stored per case."""
+    result = serving_project.runpytest("-m", "cpu", "-k", "serving", "--infperf-request-rates", "4",
+                                       "--infperf-goodput", "ttft:100", "--infpop-tune", "--infpop-serve",
+                                       "--infpop-max-evals", "8", "--infperf-repeats", "1")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*infpop: tuning vllmserve-tiny-gpt2-gpus0-in8-out4-rate4*goodput*",
+                                 "*best {'max_num_batched_tokens': *, 'max_num_seqs': 16} -> * req/s of goodput*"])
+    folder = next((serving_project.path / "baselines").glob("*/_infpop"))
+    tuned = json.loads((folder / "vllmserve-tiny-gpt2-gpus0-in8-out4-rate4.tuned.json").read_text())
+    assert tuned["objective"] == "goodput_req_s" and tuned["goodput_slo_ms"] == {"ttft": 100.0}
+    landscape = read_records(folder / "vllmserve-tiny-gpt2-gpus0-in8-out4-rate4.landscape.jsonl")
+    for record in landscape:  # every point ran on a server started with its own knobs
+        args = record["server_args"]
+        assert int(args[args.index("--max-num-seqs") + 1]) == record["infpop_point"]["max_num_seqs"]
+    assert len({r["infpop_point"]["max_num_seqs"] for r in landscape}) > 1
+    _assert_all_gone(*_pids(tmp_path / "server-pids.txt"))
+
+
+def test_infpop_serve_needs_a_goodput_slo(serving_project) -> None:
+    result = serving_project.runpytest("-m", "cpu", "-k", "serving", "--infpop-tune", "--infpop-serve")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--infpop-serve tunes for goodput*declare no SLO*"])
+
+
 def test_server_that_fails_to_start_fails_its_tests_with_its_log(serving_project, tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FAKE_SERVER_MODE", "fail")

@@ -1,6 +1,7 @@
 """A named test double of `vllm serve` for the serving tests: answers /health and /version on --host/--port and
 starts a helper child (as vLLM's engine core is), so process-group cleanup can be checked. FAKE_SERVER_MODE:
 ok | fail (exits before it is ready, with a log line) | die (exits 1.5 s after it is first found healthy).
+/version also reports the --max-num-seqs it was started with.
 Each process appends its pid and its child's to FAKE_SERVER_PIDS."""
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--max-num-seqs", type=int, default=256)
     args, _ = parser.parse_known_args()
     mode = os.environ.get("FAKE_SERVER_MODE", "ok")
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
@@ -29,7 +31,9 @@ def main() -> None:
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - the http.server API
-            body = json.dumps({"version": "0.0-fake"}).encode() if self.path == "/version" else b""
+            # the scheduler knob it was started with, so the load double can make goodput depend on it
+            body = (json.dumps({"version": "0.0-fake", "fake_max_num_seqs": args.max_num_seqs}).encode()
+                    if self.path == "/version" else b"")
             self.send_response(200)
             self.end_headers()
             self.wfile.write(body)
