@@ -55,7 +55,9 @@ def test_h200_sweep_report_renders_in_chromium(tmp_path: Path) -> None:
         assert best.locator("th").count() >= 10 and best.locator("tbody tr").count() == 14  # a table, not text
         assert "| vllm |" not in page.content()  # no Markdown left raw
         groups = page.locator("section[id^='vllm-'], section[id^='hf-']").count()
-        assert groups == 14 and page.locator(".js-plotly-plot").count() == 2 * groups
+        factors = page.locator("section[id^='factors-']").count()  # the synthetic in/out grid's factor analysis
+        assert groups == 14 and factors == 1 and page.locator(".js-plotly-plot").count() == 2 * groups + factors
+        assert "Latency factors: vllm · llama-3-8b" in page.locator("section[id^='factors-']").inner_text()
         landscape = page.locator("#vllm-codellama-13b-humaneval-out5 .js-plotly-plot").first
         assert "★" in landscape.inner_text() and "2,180" in landscape.inner_text()  # values on cells, best marked
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")  # nothing cut off
