@@ -294,7 +294,7 @@ def report(source: Path, out: Path, metric: str = "throughput_tok_s") -> Path:
            + _not_ok(everything) + _serving(serving))
     summary = out / "summary.md"
     summary.write_text("\n".join(md))
-    write_html(out / "summary.html", str(source), everything, metric, stats, analyses)
+    write_html(out / "summary.html", str(source), everything, metric, stats, analyses, serving)
     return summary
 
 

@@ -303,10 +303,48 @@ def factors_section(analysis: Any) -> dict[str, str]:
             "correlation": _figure_html(figure), "importance": _html_table(frame.round(3))}
 
 
+def serving_section(records: Sequence[dict[str, Any]]) -> dict[str, str]:
+    """Serving records (`vllm serve` under `vllm bench serve`): one table, a row per case and session, with the
+    load it ran under, what it delivered and its latencies; and, per model and dataset, latency against request
+    rate, a point per session (Poisson rates; closed-loop and unbounded loads have no rate to plot and stay in the
+    table)."""
+    import pandas as pd
+    import plotly.graph_objects as go
+
+    def ms(r: dict[str, Any], key: str) -> float | None:
+        return round(r[key] * 1e3, 1) if r.get(key) is not None else None
+
+    ordered = sorted(records, key=lambda r: (r["case_id"], r.get("timestamp") or ""))
+    frame = pd.DataFrame([{
+        "case": r["case_id"], "status": r["status"], "measured": (r.get("timestamp") or "")[:16],
+        "rate (req/s)": r.get("request_rate"), "in flight": r.get("max_concurrency") or "no limit",
+        "output tok/s": r.get("throughput_tok_s"), "req/s": r.get("request_throughput_req_s"),
+        "goodput req/s": r.get("goodput_req_s"), "TTFT p50 ms": ms(r, "ttft_p50_s"),
+        "TTFT p99 ms": ms(r, "ttft_p99_s"), "TPOT p50 ms": ms(r, "tpot_p50_s"), "E2E p50 ms": ms(r, "e2e_p50_s"),
+        "failed": r.get("failed_requests"), "gate": r.get("gate_verdict") or ""} for r in ordered])
+    figure = go.Figure()
+    lines: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for r in records:  # records keep the rate as vllm bench serve's text ("16", "inf")
+        rate = float(r.get("request_rate") or "inf")
+        if r["status"] == "ok" and rate != float("inf") and not r.get("max_concurrency"):
+            lines[(r["model"], r["workload"].rsplit("-rate", 1)[0])].append(dict(r, rate=rate))
+    for (model, dataset), rows in sorted(lines.items()):
+        rows.sort(key=lambda r: r["rate"])
+        for key, label in (("ttft_p50_s", "TTFT p50"), ("tpot_p50_s", "TPOT p50")):
+            figure.add_trace(go.Scatter(x=[r["rate"] for r in rows], y=[ms(r, key) for r in rows],
+                                        mode="markers", name=f"{model} {dataset}: {label}"))
+    figure.update_layout(title="latency vs request rate (Poisson arrivals)", xaxis_title="request rate (req/s)",
+                         yaxis_title="ms", height=380, margin={"l": 60, "r": 20, "t": 50, "b": 50})
+    return {"table": _html_table(frame), "figure": _figure_html(figure) if lines else "",
+            "count": str(len(records))}
+
+
 def write_html(path: Path, title: str, records: Sequence[dict[str, Any]], metric: str,
-               stats: dict[tuple[str, str, str], list[str]], analyses: Sequence[Any] = ()) -> Path:
+               stats: dict[tuple[str, str, str], list[str]], analyses: Sequence[Any] = (),
+               serving: Sequence[dict[str, Any]] = ()) -> Path:
     """Render the report of `records` to `path` (one file; plotly.js is inlined); `analyses` are the latency
-    factor analyses (factors.FactorAnalysis) to show after the groups."""
+    factor analyses (factors.FactorAnalysis) to show after the groups, `serving` the serving records (their own
+    section: no batch-size landscape)."""
     import jinja2
     from plotly.offline import get_plotlyjs
 
@@ -336,7 +374,7 @@ def write_html(path: Path, title: str, records: Sequence[dict[str, Any]], metric
                                      autoescape=jinja2.select_autoescape(["html", "j2"]))
     page = environment.get_template("report.html.j2").render(
         title=title, metric=metric, plotly_js=get_plotlyjs(), groups=groups, ok_count=len(ok),
-        factors=[factors_section(a) for a in analyses],
+        factors=[factors_section(a) for a in analyses], serving=serving_section(serving) if serving else None,
         total_count=len(records),
         hardware=", ".join(sorted({str(r.get("gpu_name") or r.get("hardware_fingerprint")) for r in records})),
         measured=days[0] if len(days) == 1 else f"{days[0]} to {days[-1]}" if days else "no date",

@@ -11,6 +11,19 @@ def test_throughput(infperf, batch_size):
     assert record["throughput_tok_s"] > 0
 '''
 
+# A throughput test beside a latency-grid test (@pytest.mark.infperf(grid="latency")), for the grid's selection and
+# gating tests.
+GRID_TESTS = '''
+import pytest
+
+def test_throughput(infperf):
+    infperf.measure()
+
+@pytest.mark.infperf(grid="latency")
+def test_latency(infperf):
+    infperf.measure()
+'''
+
 
 @pytest.fixture
 def perf_project(pytester: pytest.Pytester, tmp_path_factory: pytest.TempPathFactory):

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import GRID_TESTS
 from replay_pool import CONFTEST
 from pytest_infperf.records import read_records
 
@@ -234,22 +235,10 @@ input_lens = [16]
 output_lens = [8, 32]
 """
 
-LATENCY_TEST = '''
-import pytest
-
-def test_throughput(infperf):
-    infperf.measure()
-
-@pytest.mark.infperf(grid="latency")
-def test_latency(infperf):
-    infperf.measure()
-'''
-
-
 def test_latency_grid_is_gated_on_time_to_last_token(gated) -> None:
     """The grid's tests are judged on TTFT p50 and TTLT (not throughput), under their own test's baselines."""
     gated.pytester.makefile(".toml", matrix=MATRIX + LATENCY_GRID)
-    gated.pytester.makepyfile(test_perf=LATENCY_TEST)
+    gated.pytester.makepyfile(test_perf=GRID_TESTS)
     gated("--infperf-save").assert_outcomes(passed=7)
     assert len(list((gated.pytester.path / "baselines").glob("cpu-*/test_latency/*.json"))) == 4
     result = gated("--infperf-compare", seed=1, ttlt_factor=1.3)  # last tokens 30% later, throughput unchanged

@@ -5,7 +5,7 @@ import fnmatch
 
 import pytest
 
-from conftest import CPU_ONLY, CPU_TINY
+from conftest import CPU_ONLY, CPU_TINY, GRID_TESTS
 
 
 def test_marker_selects_exactly_that_hardware(perf_project) -> None:
@@ -118,18 +118,6 @@ batch_sizes = [2]
 input_lens = [64, 16]
 output_lens = [8]
 """
-
-GRID_TESTS = '''
-import pytest
-
-def test_throughput(infperf):
-    infperf.measure()
-
-@pytest.mark.infperf(grid="latency")
-def test_latency(infperf):
-    infperf.measure()
-'''
-
 
 def test_latency_grid_comes_from_the_matrix_latency_table(perf_project) -> None:
     """Every input x output length of the table, and nothing of the target's own grid; targets without a latency

@@ -248,3 +248,8 @@ def test_report_lists_serving_records_in_their_own_table(tmp_path: Path) -> None
     assert "## Serving: vllm serve under vllm bench serve" in summary
     assert "| h200-vllmserve-llama-3-8b-gpus1-in128-out128-rate16 | ok | 16 | no limit | 1,919.2 |" in summary
     assert "| 64 | 7,688.1 |" in summary
+    page = (tmp_path / "report" / "summary.html").read_text()  # and the HTML page has its own section for them
+    section = page[page.index('<section id="serving">'):]
+    section = section[:section.index("</section>")]
+    assert 'href="#serving"' in page and section.count("<tr") == 3  # header and two records
+    assert "h200-vllmserve-llama-3-8b-gpus1-in128-out128-rate16" in section and "1,919.2" in section
