@@ -116,6 +116,7 @@ class InfPop:
         import dataclasses
 
         from .records import build_serving_record
+        from .serving.cases import rate_text
         from .serving.pool import ServerPool
         from .serving.server import unavailable
         from .tune import SERVE_ENGINE, Landscape, load_space, start_points_for, tune
@@ -181,7 +182,7 @@ class InfPop:
                 continue
             summary = {"fingerprint": session.hardware.fingerprint, "gpu_name": session.hardware.gpu_name,
                        "engine": SERVE_ENGINE, "model": case.model, "case_id": case.id,
-                       "workload": case.dataset.id, "request_rate": case.request_rate,
+                       "workload": case.dataset.id, "request_rate": rate_text(case.request_rate),
                        "max_concurrency": case.max_concurrency, "goodput_slo_ms": dict(case.goodput),
                        "objective": "goodput_req_s", "best_point": result.best_point,
                        "best_goodput_req_s": result.best_throughput, "evaluations": result.evaluations,

@@ -62,6 +62,15 @@ class GpuSampler:
         self._thread.start()
         return self
 
+    def restart(self) -> None:
+        """Count from now on: drop the samples so far and restart the energy counter and the clock. For regions
+        whose first part is not the measurement (the serving client's start-up and warm-up run)."""
+        if self._nvml is None:
+            return
+        self._series = _Series()  # the sampler thread appends to whichever series is current
+        self._energy_start = self._energy()
+        self._t0 = time.perf_counter()
+
     def _energy(self) -> list[int] | None:
         try:
             return [self._nvml.nvmlDeviceGetTotalEnergyConsumption(h) for h in self._handles]  # mJ

@@ -2,7 +2,11 @@
 from __future__ import annotations
 
 import json
+import sys
+import time
+import types
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -82,3 +86,49 @@ def test_git_info_names_commit_branch_and_dirty_tree(tmp_path: Path, monkeypatch
     git_info.cache_clear()
     assert git_info(str(repo)) == {"git_commit": "f00d", "git_branch": None, "git_dirty": None}
     git_info.cache_clear()
+
+
+class FakeNvml:
+    """A named test double of pynvml: one GPU whose utilisation the test sets and whose energy counter (mJ)
+    grows by 1000 per call."""
+
+    def __init__(self) -> None:
+        self.util, self.energy_mj = 0, 0
+
+    def nvmlInit(self) -> None:  # noqa: N802 - pynvml's names
+        pass
+
+    def nvmlShutdown(self) -> None:  # noqa: N802
+        pass
+
+    def nvmlDeviceGetHandleByIndex(self, index: int) -> int:  # noqa: N802
+        return index
+
+    def nvmlDeviceGetUtilizationRates(self, handle: int) -> Any:  # noqa: N802
+        return types.SimpleNamespace(gpu=self.util)
+
+    def nvmlDeviceGetMemoryInfo(self, handle: int) -> Any:  # noqa: N802
+        return types.SimpleNamespace(used=1 << 30)
+
+    def nvmlDeviceGetPowerUsage(self, handle: int) -> int:  # noqa: N802
+        return 100_000
+
+    def nvmlDeviceGetTotalEnergyConsumption(self, handle: int) -> int:  # noqa: N802
+        self.energy_mj += 1000
+        return self.energy_mj
+
+
+def test_telemetry_restart_counts_only_what_follows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The serving pool restarts telemetry once the warm-up run is written: utilisation and energy then describe
+    the measured runs only, not the client's start-up at an idle GPU."""
+    from pytest_infperf.telemetry import GpuSampler
+
+    fake = FakeNvml()
+    monkeypatch.setitem(sys.modules, "pynvml", fake)
+    with GpuSampler([0], interval_s=0.005) as sampler:
+        time.sleep(0.1)  # start-up: idle GPU
+        fake.util = 100
+        sampler.restart()
+        time.sleep(0.1)
+    assert sampler.summary.gpu_util_mean_pct > 95 and sampler.summary.gpu_util_max_pct == 100
+    assert sampler.summary.energy_j == 1.0  # the counter read at restart and at the end: one step of 1000 mJ

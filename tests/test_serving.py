@@ -176,6 +176,7 @@ def test_infpop_serve_tunes_the_server_knobs_for_goodput(serving_project, tmp_pa
     folder = next((serving_project.path / "baselines").glob("*/_infpop"))
     tuned = json.loads((folder / "vllmserve-tiny-gpt2-gpus0-in8-out4-rate4.tuned.json").read_text())
     assert tuned["objective"] == "goodput_req_s" and tuned["goodput_slo_ms"] == {"ttft": 100.0}
+    assert tuned["request_rate"] == "4"  # as records name it: "inf" stays valid JSON
     landscape = read_records(folder / "vllmserve-tiny-gpt2-gpus0-in8-out4-rate4.landscape.jsonl")
     for record in landscape:  # every point ran on a server started with its own knobs
         args = record["server_args"]

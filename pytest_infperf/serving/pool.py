@@ -121,7 +121,8 @@ class ServerPool:
 
             indices = [g.index for g in self.gpus][: case.gpus]
             with GpuSampler(indices) as sampler:
-                failure = self._drive(case, [*loadgen.LOAD_ENTRY, str(runs), folder, *args], Path(folder), runs)
+                failure = self._drive(case, [*loadgen.LOAD_ENTRY, str(runs), folder, *args], Path(folder), runs,
+                                      on_warm=sampler.restart if warmup else None, warmup=warmup)
             if failure is not None:
                 return failure
             try:
@@ -136,8 +137,11 @@ class ServerPool:
                                     f"(server log: {self.server.log_path})", fields, self.info)
         return Outcome("ok", result=fields, load=self.info)
 
-    def _drive(self, case: ServingCase, command: list[str], folder: Path, runs: int) -> Outcome | None:
-        """Run the load generator to the end; an Outcome if it fails, times out, or the server dies meanwhile."""
+    def _drive(self, case: ServingCase, command: list[str], folder: Path, runs: int,
+               on_warm: Callable[[], None] | None = None, warmup: int = 0) -> Outcome | None:
+        """Run the load generator to the end; an Outcome if it fails, times out, or the server dies meanwhile.
+        `on_warm` is called once the warm-up runs' results are written (seen within the 0.5 s poll), so GPU
+        telemetry covers the measured runs, not the client's start-up (its vLLM import) and warm-up."""
         assert self.server is not None
         log_path = self.log_dir / f"{case.id}.bench.log"
         start = time.perf_counter()
@@ -158,6 +162,9 @@ class ServerPool:
                                                 f"{self.settings.trial_timeout:.0f} s (--infperf-trial-timeout); "
                                                 f"log: {log_path}", load=self.info)
                     finished = len(list(folder.glob("run*.json")))
+                    if on_warm is not None and finished >= warmup:
+                        on_warm()
+                        on_warm = None
                     if finished > done and self.on_progress is not None:
                         done = finished
                         self.on_progress(f"infperf: {case.id}: run {done}/{runs} of vllm bench serve done, "
