@@ -96,7 +96,7 @@ class InfPop:
                        "best_throughput_tok_s": result.best_throughput, "evaluations": result.evaluations,
                        "cached_evaluations": result.cached, "failed_evaluations": result.failed,
                        "max_evals": max_evals, "seed": config.getoption("infpop_seed"), "space": space,
-                       "landscape": str(landscape.path)}
+                       "landscape": landscape.path.name}  # the file beside this one
             if previous:
                 summary |= self.gain_over_previous_hardware(*previous, result.best_throughput, landscape, evaluate)
             self.session.store.write_json(tuned_path, summary)
@@ -188,7 +188,7 @@ class InfPop:
                        "best_goodput_req_s": result.best_throughput, "evaluations": result.evaluations,
                        "cached_evaluations": result.cached, "failed_evaluations": result.failed,
                        "max_evals": max_evals, "seed": config.getoption("infpop_seed"), "space": space,
-                       "landscape": str(landscape.path)}
+                       "landscape": landscape.path.name}  # the file beside this one
             session.store.write_json(tuned_path, summary)
             say(f"infpop: {name}: best {result.best_point} -> {result.best_throughput:,.2f} req/s of goodput "
                 f"({result.evaluations} evaluations, {result.cached} cached, {result.failed} failed); "
