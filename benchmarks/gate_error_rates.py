@@ -20,7 +20,10 @@ and goes through `gate.judge_paired` and the Holm correction, as `pytest --infpe
 Noise sources: both arms unpinned; both pinned to the same four CPUs (--infperf-cpu-affinity 0-3); and HF GPT-2
 bs64 pinned in four sessions, each a fresh pair of workers (how much the noise depends on the pair drawn).
 
-    python benchmarks/gate_error_rates.py [--builds 200] [--sessions 2,3,5] [--rounds 10,16,32] [--mode both]
+    python benchmarks/gate_error_rates.py [--builds 200] [--sessions 2,3,5] [--rounds 16,32,64,16-64] [--mode both]
+
+"16-64" simulates the plugin's two-stage A/B design (--infperf-ab-rounds 16 --infperf-ab-max-rounds 64): each
+item's first 16 rounds decide, by `stats.rounds_needed`, how many it runs in all; the table adds the mean.
 
 Reported: per-item false-alarm rate, per-suite false-alarm rate (P(any item fails) in an A/A build) at 50 and 200
 items, and the fraction of items a 5% and a 10% drop fails, for all configurations, the GPU-bound ones and the
@@ -38,7 +41,7 @@ import numpy as np
 from pytest_infperf.gate import correct, is_launch_bound, item_alpha, judge_against, judge_paired, pooled_priors
 from pytest_infperf.records import read_records
 from pytest_infperf.settings import Settings
-from pytest_infperf.stats import long_run_se
+from pytest_infperf.stats import long_run_se, rounds_needed
 from pytest_infperf.store import Baseline
 
 RESULTS = Path(__file__).resolve().parents[1] / "docs" / "results" / "gate-crosshost"
@@ -120,29 +123,55 @@ class PairedConfig:
                 {"status": "ok", "throughput_tok_s_samples": reference.tolist()})
 
 
+def stages(rounds: str) -> tuple[int, int]:
+    """"16" -> (16, 16), a fixed count; "16-64" -> (16, 64): Stein's two stages as --infperf-ab-rounds 16
+    --infperf-ab-max-rounds 64 run them."""
+    first, _, most = rounds.partition("-")
+    return int(first), int(most or first)
+
+
+def staged_trial(config: PairedConfig, rng: np.random.Generator, rounds: str, factor: float, alpha: float,
+                 threshold: float) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One simulated A/B trial as the plugin runs it: the first stage, then as many rounds as `stats.rounds_needed`
+    asks (the same series continued), at most the second number of `rounds`."""
+    first, most = stages(rounds)
+    candidate, reference = config.trial(rng, most, factor)
+    n = first
+    if most > first:
+        n = rounds_needed(candidate["throughput_tok_s_samples"][:first],
+                          reference["throughput_tok_s_samples"][:first], alpha, threshold, most)
+    return ({**candidate, "throughput_tok_s_samples": candidate["throughput_tok_s_samples"][:n]},
+            {**reference, "throughput_tok_s_samples": reference["throughput_tok_s_samples"][:n]})
+
+
 def load_paired(names: tuple[str, ...]) -> list[PairedConfig]:
     return [PairedConfig(r, Path(name).stem) for name in names for r in read_records(AB_RESULTS / name)
             if r["status"] == "ok"]
 
 
-def ab_build(configs: list[PairedConfig], items: int, rounds: int, drop: float, rng: np.random.Generator,
+ROUNDS_RUN: list[int] = []  # rounds of every simulated trial, for the mean cost of a two-stage design
+
+
+def ab_build(configs: list[PairedConfig], items: int, rounds: str, drop: float, rng: np.random.Generator,
              settings: Settings) -> list[str]:
     """One simulated A/B build of `items` gated tests; returns each item's final verdict."""
     alpha = item_alpha(settings, items)
     judged = []
     for i in range(items):
-        candidate, reference = configs[i % len(configs)].trial(rng, rounds, 1 - drop)
+        candidate, reference = staged_trial(configs[i % len(configs)], rng, rounds, 1 - drop, alpha,
+                                            settings.threshold)
+        ROUNDS_RUN.append(len(candidate["throughput_tok_s_samples"]))
         judged.append(judge_paired(candidate, reference, settings, alpha, "reference").as_record_fields())
     correct(judged, settings, items)
     return [j["gate_verdict"] for j in judged]
 
 
-def detection_alone(config: PairedConfig, rounds: int, settings: Settings, rng: np.random.Generator,
+def detection_alone(config: PairedConfig, rounds: str, settings: Settings, rng: np.random.Generator,
                     trials: int = 200) -> float:
     """The share of simulated 10% drops of one configuration that its item fails at alpha / 50."""
     alpha = item_alpha(settings, 50)
-    verdicts = [judge_paired(*config.trial(rng, rounds, 0.9), settings, alpha, "reference").outcome
-                for _ in range(trials)]
+    verdicts = [judge_paired(*staged_trial(config, rng, rounds, 0.9, alpha, settings.threshold), settings, alpha,
+                             "reference").outcome for _ in range(trials)]
     return float(np.mean([v == "regression" for v in verdicts]))
 
 
@@ -156,8 +185,8 @@ def rates(run_build: Any, items: int, builds: int) -> dict[float, tuple[float, f
     return found
 
 
-def row(label: str, k: int, items: int, found: dict[float, tuple[float, float]]) -> str:
-    return (f"{label:14s} {k:8d} {items:5d} {found[0.0][0]:16.3%} {found[0.0][1]:17.1%} "
+def row(label: str, k: str, items: int, found: dict[float, tuple[float, float]]) -> str:
+    return (f"{label:14s} {k:>8s} {items:5d} {found[0.0][0]:16.3%} {found[0.0][1]:17.1%} "
             f"{found[0.05][0]:14.1%} {found[0.10][0]:15.1%}")
 
 
@@ -166,18 +195,20 @@ def groups_of(configs: list[Any]) -> dict[str, list[Any]]:
             "launch-bound": [c for c in configs if c.launch_bound]}
 
 
-def table(configs: list[Any], what: str, counts: str, builds: int, run_build: Any) -> None:
-    """The rates table: per group of configurations, per count of `what` (sessions or rounds) and build size;
-    `run_build(group, items, count, drop)` simulates one build."""
+def table(configs: list[Any], what: str, counts: str, builds: int, run_build: Any, cost: Any = None) -> None:
+    """The rates table: per group of configurations, per count of `what` (sessions or rounds; "16-64": two
+    stages) and build size; `run_build(group, items, count, drop)` simulates one build; `cost()`, if given, says
+    what the cell's builds cost (the mean rounds a trial ran) and starts counting afresh."""
     print(f"{'configurations':14s} {what:>8s} {'items':>5s} {'false alarm/item':>16s} "
-          f"{'false alarm/suite':>17s} {'5% drop failed':>14s} {'10% drop failed':>15s}")
+          f"{'false alarm/suite':>17s} {'5% drop failed':>14s} {'10% drop failed':>15s}"
+          + ("  mean rounds" if cost else ""))
     for label, group in groups_of(configs).items():
         if not group:
             continue
-        for count in (int(c) for c in counts.split(",")):
+        for count in counts.split(","):
             for items in (50, 200):
                 found = rates(lambda drop: run_build(group, items, count, drop), items, max(20, builds * 50 // items))
-                print(row(label, count, items, found))
+                print(row(label, count, items, found) + (f"  {cost():11.1f}" if cost else ""))
 
 
 def stored_mode(args: argparse.Namespace, settings: Settings, rng: np.random.Generator) -> None:
@@ -192,7 +223,7 @@ def stored_mode(args: argparse.Namespace, settings: Settings, rng: np.random.Gen
               f"{'launch-bound' if c.launch_bound else 'GPU-bound'}")
     print()
     table(configs, "sessions", args.sessions, args.builds,
-          lambda group, items, k, drop: build(group, items, k, drop, rng, settings))
+          lambda group, items, k, drop: build(group, items, int(k), drop, rng, settings))
 
 
 def ab_mode(args: argparse.Namespace, settings: Settings, rng: np.random.Generator) -> None:
@@ -205,19 +236,27 @@ def ab_mode(args: argparse.Namespace, settings: Settings, rng: np.random.Generat
               f"drops failed at alpha / 50 (an item of a 50-item build, before Holm) with "
               f"{', '.join(args.rounds.split(','))} rounds")
         for c in configs:
-            alone = [detection_alone(c, int(r), settings, rng) for r in args.rounds.split(",")]
+            alone = [detection_alone(c, r, settings, rng) for r in args.rounds.split(",")]
             print(f"  {c.name:48s} round sd {c.sd:6.1%} (long-run {c.long_run_sd:6.1%})  "
                   f"{'launch-bound' if c.launch_bound else 'GPU-bound':12s}"
                   f"  10% drop failed {' / '.join(f'{x:.0%}' for x in alone)}")
         table(configs, "rounds", args.rounds, args.builds,
-              lambda group, items, rounds, drop: ab_build(group, items, rounds, drop, rng, settings))
+              lambda group, items, rounds, drop: ab_build(group, items, rounds, drop, rng, settings), mean_rounds)
+
+
+def mean_rounds() -> float:
+    """The mean rounds of the trials simulated since the last call."""
+    mean = float(np.mean(ROUNDS_RUN)) if ROUNDS_RUN else float("nan")
+    ROUNDS_RUN.clear()
+    return mean
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--builds", type=int, default=200, help="simulated builds per cell")
     parser.add_argument("--sessions", default="2,3,5", help="baseline sessions to simulate (stored mode)")
-    parser.add_argument("--rounds", default="10,16,32", help="A/B rounds to simulate (A/B mode)")
+    parser.add_argument("--rounds", default="16,32,64,16-64",
+                        help="A/B rounds to simulate (A/B mode): a count, or FIRST-MOST for the two-stage design")
     parser.add_argument("--mode", choices=("stored", "ab", "both"), default="both")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()

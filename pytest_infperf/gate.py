@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from .latency import GATED_LATENCIES, GATED_STATS
 from .stats import SessionComparison, adjust, between_session_variance, cliffs_magnitude, compare_paired, \
-    compare_sessions, pooled_variance, variance_prior
+    compare_sessions, pooled_variance, rounds_needed, variance_prior
 from .store import Baseline, BaselineError, BaselineStore
 
 if TYPE_CHECKING:
@@ -128,7 +128,7 @@ def decide(c: SessionComparison, metric: str, threshold: float, alpha: float, su
         return Verdict("improvement", f"{what}{summary}{remedy}", c, ref, metric, against=against)
     if c.detectable > threshold:
         remedy = ("add sessions to the baseline or gate this configuration at a larger threshold"
-                  if against == "baseline" else "add rounds (--infperf-ab-rounds) or use a larger threshold")
+                  if against == "baseline" else "allow more rounds (--infperf-ab-max-rounds) or use a larger threshold")
         return Verdict("underpowered", f"{summary}; at this noise only changes beyond {c.detectable:.1%} can be "
                                        f"told apart, not the {threshold:.0%} threshold: {remedy}", c, ref, metric,
                        against=against)
@@ -363,6 +363,16 @@ class Gate:
         if record["status"] == "ok" and reference["status"] == "ok":
             return judge_paired(record, reference, self.settings, item_alpha(self.settings, self.family_size), ref)
         return reference_failure_verdict(record, reference, ref)
+
+    def ab_rounds_needed(self, candidate: dict[str, Any], reference: dict[str, Any]) -> int:
+        """How many rounds an A/B trial needs, from its first stage (`stats.rounds_needed` on each gated metric's
+        per-round samples, the most of them), at this session's per-item alpha and threshold; uncapped, so the
+        record can say how far --infperf-ab-max-rounds fell short (the trial caps it)."""
+        alpha, s = item_alpha(self.settings, self.family_size), self.settings
+        counts = [rounds_needed(candidate[key], reference[key], alpha, s.threshold, most=1_000_000)
+                  for metric in s.gate_metrics
+                  if (key := f"{metric}_samples") and candidate.get(key) and reference.get(key)]
+        return max(counts, default=s.ab_rounds)
 
     def judge_failure(self, record: dict[str, Any]) -> Verdict | None:
         """The verdict on a failed record (see `failure_verdict`); None when there is no baseline to compare."""

@@ -80,6 +80,9 @@ class InfperfSession:
             raise pytest.UsageError("--infperf-ab-reference gates against its reference arm: it cannot be combined "
                                     "with --infperf-compare or --infperf-save (its arms share the GPU, so their "
                                     "figures are not what a baseline holds)")
+        if settings.ab_max_rounds < settings.ab_rounds:
+            raise pytest.UsageError(f"--infperf-ab-max-rounds ({settings.ab_max_rounds}) is below --infperf-ab-rounds "
+                                    f"({settings.ab_rounds}): the first stage alone runs that many")
         session = cls(config, settings, hardware, targets, own_gpus)
         if not hasattr(config, "workerinput") and settings.output.exists():
             settings.output.unlink()  # one session's records per file; xdist workers append to it
@@ -212,11 +215,13 @@ class InfperfSession:
     def measure_ab(self, case: Case, test_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
         """(candidate record, reference record) of an interleaved A/B trial; the candidate's carries what the
         reference measured (ab_reference_*), so the records file alone shows both arms."""
-        outcome = self.pair.run(case)
+        outcome = self.pair.run(case, plan=self.gate.ab_rounds_needed)
         root = Path(str(self.config.rootpath))
         record = build_record(case, outcome.candidate, self.hardware, self.settings, test_id, root)
         reference = build_record(case, outcome.reference, self.hardware, self.settings, test_id, root)
-        record |= {"ab_reference_python": str(self.settings.ab_reference), "ab_rounds": self.settings.ab_rounds,
+        rounds = (outcome.candidate.result or {}).get("ab_rounds", self.settings.ab_rounds)
+        record |= {"ab_reference_python": str(self.settings.ab_reference), "ab_rounds": rounds,
+                   "ab_rounds_planned": outcome.planned,
                    **{f"ab_reference_{k}": reference.get(k) for k in AB_REFERENCE_FIELDS}}
         return record, reference
 

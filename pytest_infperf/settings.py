@@ -337,6 +337,9 @@ OPTIONS: tuple[Option, ...] = (
            "--infperf-gpu-memory-utilization)", ini=False),
     Option("ab-rounds", positive_int, "16", "rounds of an A/B trial; each runs one repeat of each arm, their order "
            "alternating"),
+    Option("ab-max-rounds", positive_int, "64", "A/B rounds at most: a trial whose first --infperf-ab-rounds show "
+           "noise that would hide a change of --infperf-threshold runs as many more as that noise needs, up to "
+           "this many (Stein's two-stage design); set it to --infperf-ab-rounds for a fixed number"),
     Option("request-rates", request_rates, None, "serving tests: request rates to sweep (requests/s, "
            "Poisson arrivals; inf sends all at once), overriding the matrix"),
     Option("max-concurrency", concurrencies, None, "serving tests: most requests in flight (0 = no "
@@ -409,6 +412,7 @@ class Settings:
     strict: bool = False
     ab_reference: Path | None = None
     ab_rounds: int = 16
+    ab_max_rounds: int = 64
     request_rates: tuple[float, ...] | None = None
     max_concurrency: tuple[int, ...] | None = None
     serve_datasets: tuple[str, ...] | None = None

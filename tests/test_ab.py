@@ -11,13 +11,14 @@ from scipy import stats as sps
 from conftest import CPU_ONLY
 from pytest_infperf.gate import correct, reference_failure_verdict
 from pytest_infperf.records import read_records
-from pytest_infperf.runner.interleave import merge_rounds
+from pytest_infperf.runner.interleave import InterleavedPair, merge_rounds
+from pytest_infperf.runner.pool import Outcome
 from pytest_infperf.settings import Settings
-from pytest_infperf.stats import compare_paired, newey_west_lags
+from pytest_infperf.stats import compare_paired, newey_west_lags, rounds_needed
 
 ONE_BATCH = CPU_ONLY.replace("batch_sizes = [1, 4]", "batch_sizes = [4]")
 AB_ARGS = ("-m", "cpu", f"--infperf-ab-reference={sys.executable}", "--infperf-ab-rounds", "8",
-           "--infperf-min-repeat-s", "0.5", "-p", "no:cacheprovider")
+           "--infperf-ab-max-rounds", "8", "--infperf-min-repeat-s", "0.5", "-p", "no:cacheprovider")
 
 
 def test_same_environment_in_both_arms_passes_and_records_both(perf_project) -> None:
@@ -44,6 +45,22 @@ def test_a_real_slowdown_of_the_candidate_alone_fails(perf_project, monkeypatch:
     [record] = read_records(pytester.path / "records.jsonl")
     assert record["test_only_slowdown"] == 0.6 and record["gate_verdict"] == "regression"
     assert -0.8 < record["gate_change"] < -0.35  # the reference ran at full speed
+
+
+def test_a_trial_too_noisy_for_its_threshold_runs_a_second_stage(perf_project) -> None:
+    """Two real workers: at a 0.1% threshold no first stage of 4 rounds is quiet enough, so the trial runs on to
+    --infperf-ab-max-rounds, and the record says how many rounds it ran and how many the first stage asked for."""
+    pytester = perf_project(ONE_BATCH)
+    args = [a for a in AB_ARGS if a not in ("--infperf-ab-rounds", "--infperf-ab-max-rounds", "8")]
+    result = pytester.runpytest(*args, "--infperf-ab-rounds", "4", "--infperf-ab-max-rounds", "6",
+                                "--infperf-min-repeat-s", "0.1", "--infperf-threshold", "0.001")
+    result.stdout.fnmatch_lines(["*6 A/B rounds*"])
+    [record] = read_records(pytester.path / "records.jsonl")
+    assert record["ab_rounds"] == 6 and record["ab_rounds_planned"] > 6
+    assert len(record["throughput_tok_s_samples"]) == len(record["ab_reference_throughput_tok_s_samples"]) == 6
+    result = pytester.runpytest(*args, "--infperf-ab-rounds", "8", "--infperf-ab-max-rounds", "4")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--infperf-ab-max-rounds (4) is below --infperf-ab-rounds (8)*"])
 
 
 def test_reference_option_is_checked_when_parsed(perf_project) -> None:
@@ -124,3 +141,64 @@ def test_beating_the_reference_is_an_improvement_not_a_stale_baseline() -> None:
     [changed] = correct([record], Settings(), family=1)
     assert changed["gate_verdict"] == "improvement" and changed["gate_stale"] is False
     assert changed["gate_message"].startswith("IMPROVEMENT over the reference")
+
+
+def test_rounds_needed_follows_steins_two_stage_formula() -> None:
+    """n = (t(1 - alpha, n0 - 1) s / log(1 + threshold))^2, s the first stage's spread of the log ratios, rounded
+    up to an even number and held between n0 and the most. Here the log ratios alternate +-d (negatively
+    correlated, so the Newey-West error falls back to the iid one) and s is their sample sd."""
+    n0, d = 8, 0.05
+    reference = [100.0] * n0
+    new = [100 * math.exp(d if i % 2 else -d) for i in range(n0)]
+    s = d * math.sqrt(n0 / (n0 - 1))
+    q = sps.t.ppf(1 - 0.001, n0 - 1)
+    wanted = math.ceil((q * s / math.log(1.05)) ** 2)
+    wanted += wanted % 2
+    assert rounds_needed(new, reference, alpha=0.001, threshold=0.05, most=500) == wanted
+    assert rounds_needed(new, reference, alpha=0.001, threshold=0.05, most=20) == 20  # capped
+    quiet = [100 * math.exp(0.001 if i % 2 else -0.001) for i in range(n0)]
+    assert rounds_needed(quiet, reference, alpha=0.001, threshold=0.05, most=500) == n0  # the first stage is enough
+
+
+class ScriptedPool:
+    """A named test double of TrialPool for one arm: each run returns the next throughput of its script."""
+
+    def __init__(self, throughputs: list[float]) -> None:
+        self.script, self.runs = list(throughputs), 0
+
+    def ensure_loaded(self, case: object) -> None:
+        return None
+
+    def run(self, case: object, repeats: int, warmup: int | None) -> Outcome:
+        value = self.script[self.runs % len(self.script)]
+        self.runs += 1
+        return Outcome("ok", result={"throughput_tok_s": value, "throughput_tok_s_samples": [value]})
+
+
+def _pair(rounds: int, most: int, candidate: list[float], reference: list[float]) -> InterleavedPair:
+    pair = InterleavedPair.__new__(InterleavedPair)  # the interleaving alone, with scripted arms
+    pair.settings = Settings(ab_rounds=rounds, ab_max_rounds=most)
+    pair.candidate, pair.reference = ScriptedPool(candidate), ScriptedPool(reference)
+    return pair
+
+
+def test_a_noisy_first_stage_runs_the_rounds_its_noise_needs() -> None:
+    """After the first stage the plan sees both arms' rounds so far and the trial runs on to what it asks, capped
+    at the most; a plan that asks for no more ends the trial there."""
+    asked = []
+
+    def plan(candidate: dict, reference: dict) -> int:
+        asked.append((len(candidate["throughput_tok_s_samples"]), len(reference["throughput_tok_s_samples"])))
+        return 12
+
+    pair = _pair(4, 64, [90.0, 110.0], [100.0])
+    outcome = pair.run(object(), plan=plan)
+    assert asked == [(4, 4)] and outcome.planned == 12
+    assert outcome.candidate.result["ab_rounds"] == outcome.reference.result["ab_rounds"] == 12
+    assert pair.candidate.runs == pair.reference.runs == 12
+    capped = _pair(4, 8, [90.0, 110.0], [100.0]).run(object(), plan=plan)
+    assert capped.candidate.result["ab_rounds"] == 8
+    fixed = _pair(4, 64, [90.0, 110.0], [100.0]).run(object(), plan=lambda c, r: 4)
+    assert fixed.candidate.result["ab_rounds"] == 4 and fixed.planned == 4
+    unplanned = _pair(4, 4, [90.0, 110.0], [100.0]).run(object(), plan=plan)  # most = rounds: never asks
+    assert unplanned.candidate.result["ab_rounds"] == 4 and unplanned.planned is None and len(asked) == 2

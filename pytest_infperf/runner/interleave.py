@@ -19,7 +19,7 @@ import dataclasses
 import statistics
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from ..cases import Case
 from ..hardware import Gpu
@@ -59,10 +59,12 @@ def _other(arm: str) -> str:
 @dataclasses.dataclass(frozen=True)
 class ABOutcome:
     """Both arms of one A/B trial: `candidate` is what the record describes, `reference` what it is judged
-    against; a failed arm carries its own status and reason."""
+    against; a failed arm carries its own status and reason. `planned`: the rounds the trial was to run after its
+    first stage (the first stage's count where nothing was planned)."""
 
     candidate: Outcome
     reference: Outcome
+    planned: int | None = None
 
 
 class InterleavedPair:
@@ -79,9 +81,11 @@ class InterleavedPair:
         self.reference = TrialPool(shared, gpus, log_dir / "reference", str(settings.ab_reference),
                                    env_drop=(TEST_ONLY_SLOWDOWN,))
 
-    def run(self, case: Case) -> ABOutcome:
-        """`ab_rounds` rounds of one repeat per arm; stops at the first failure of either arm (its outcome is
-        returned as the arm's; the other arm keeps the rounds it completed, or 'not run')."""
+    def run(self, case: Case, plan: Callable[[dict[str, Any], dict[str, Any]], int] | None = None) -> ABOutcome:
+        """`ab_rounds` rounds of one repeat per arm, then, when `plan` is given, as many more as
+        `plan(candidate so far, reference so far)` (merged measurements) asks for, at most `ab_max_rounds`: the
+        second stage of Stein's design (`stats.rounds_needed`). Stops at the first failure of either arm (its
+        outcome is returned as the arm's; the other arm keeps the rounds it completed, or 'not run')."""
         done: dict[str, list[Outcome]] = {"candidate": [], "reference": []}
         pools = {"candidate": self.candidate, "reference": self.reference}
         for arm, pool in pools.items():  # both loaded before either measures: every round sees the same host
@@ -89,7 +93,15 @@ class InterleavedPair:
             if failure is not None:
                 return ABOutcome(**{arm: failure, _other(arm): Outcome("error", f"not run: the {arm} arm failed "
                                                                                 "to load")})
-        for r in range(self.settings.ab_rounds):
+        first = target = self.settings.ab_rounds
+        planned, r = None, 0
+        while True:
+            if r == first and plan is not None and self.settings.ab_max_rounds > first:
+                planned = plan(merge_rounds([o.result for o in done["candidate"]]),
+                               merge_rounds([o.result for o in done["reference"]]))
+                target = max(first, min(planned, self.settings.ab_max_rounds))
+            if r >= target:
+                break
             for arm in ("reference", "candidate") if r % 2 == 0 else ("candidate", "reference"):
                 outcome = pools[arm].run(case, repeats=1, warmup=None if r == 0 else 0)
                 if outcome.status != "ok":
@@ -98,7 +110,8 @@ class InterleavedPair:
                         "error", f"not run: the {arm} arm failed first", load=outcome.load)
                     return ABOutcome(**{arm: outcome, other: rest})
                 done[arm].append(outcome)
-        return ABOutcome(_merged(done["candidate"]), _merged(done["reference"]))
+            r += 1
+        return ABOutcome(_merged(done["candidate"]), _merged(done["reference"]), planned)
 
     def close(self) -> None:
         self.candidate.close()
