@@ -369,7 +369,7 @@ class Gate:
         per-round samples, the most of them), at this session's per-item alpha and threshold; uncapped, so the
         record can say how far --infperf-ab-max-rounds fell short (the trial caps it)."""
         alpha, s = item_alpha(self.settings, self.family_size), self.settings
-        counts = [rounds_needed(candidate[key], reference[key], alpha, s.threshold, most=1_000_000)
+        counts = [rounds_needed(candidate[key], reference[key], alpha, s.threshold)
                   for metric in s.gate_metrics
                   if (key := f"{metric}_samples") and candidate.get(key) and reference.get(key)]
         return max(counts, default=s.ab_rounds)

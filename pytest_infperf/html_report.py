@@ -258,19 +258,22 @@ def headline(records: Sequence[dict[str, Any]], groups: dict[tuple[str, str, str
                                                   for r in failures])) if failures else ""}
 
 
+def _ms(record: dict[str, Any], key: str, digits: int) -> float | None:
+    """A record's seconds as milliseconds for a table, rounded; None where the record has none."""
+    return round(record[key] * 1e3, digits) if record.get(key) is not None else None
+
+
 def group_table(rows: Sequence[dict[str, Any]], metric: str) -> str:
     import pandas as pd
 
     scale, unit = _unit(metric)
     ordered = sorted(rows, key=lambda r: (r["gpus"], r["batch_size"]))
 
-    def ms(r: dict[str, Any], key: str) -> float | None:
-        return round(r[key] * 1e3, 2) if r.get(key) is not None else None
-
     frame = pd.DataFrame([{
         "GPUs": r["gpus"], "batch": r["batch_size"], "status": r["status"], "knobs": _knobs(r),
         f"{metric} ({unit})": round(r[metric] * scale, 1) if r.get(metric) is not None else None,
-        "TTFT p50 ms": ms(r, "ttft_p50_s"), "TPOT mean ms": ms(r, "tpot_mean_s"), "E2E p50 ms": ms(r, "e2e_p50_s"),
+        "TTFT p50 ms": _ms(r, "ttft_p50_s", 2), "TPOT mean ms": _ms(r, "tpot_mean_s", 2),
+        "E2E p50 ms": _ms(r, "e2e_p50_s", 2),
         "GPU util %": round(r["gpu_util_mean_pct"]) if r.get("gpu_util_mean_pct") is not None else None,
         "mJ/token": round(j * 1e3, 2) if (j := _joule_per_token(r)) else None} for r in ordered])
     return _html_table(frame)
@@ -311,16 +314,14 @@ def serving_section(records: Sequence[dict[str, Any]]) -> dict[str, str]:
     import pandas as pd
     import plotly.graph_objects as go
 
-    def ms(r: dict[str, Any], key: str) -> float | None:
-        return round(r[key] * 1e3, 1) if r.get(key) is not None else None
-
     ordered = sorted(records, key=lambda r: (r["case_id"], r.get("timestamp") or ""))
     frame = pd.DataFrame([{
         "case": r["case_id"], "status": r["status"], "measured": (r.get("timestamp") or "")[:16],
         "rate (req/s)": r.get("request_rate"), "in flight": r.get("max_concurrency") or "no limit",
         "output tok/s": r.get("throughput_tok_s"), "req/s": r.get("request_throughput_req_s"),
-        "goodput req/s": r.get("goodput_req_s"), "TTFT p50 ms": ms(r, "ttft_p50_s"),
-        "TTFT p99 ms": ms(r, "ttft_p99_s"), "TPOT p50 ms": ms(r, "tpot_p50_s"), "E2E p50 ms": ms(r, "e2e_p50_s"),
+        "goodput req/s": r.get("goodput_req_s"), "TTFT p50 ms": _ms(r, "ttft_p50_s", 1),
+        "TTFT p99 ms": _ms(r, "ttft_p99_s", 1), "TPOT p50 ms": _ms(r, "tpot_p50_s", 1),
+        "E2E p50 ms": _ms(r, "e2e_p50_s", 1),
         "failed": r.get("failed_requests"), "gate": r.get("gate_verdict") or ""} for r in ordered])
     figure = go.Figure()
     lines: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
@@ -331,7 +332,7 @@ def serving_section(records: Sequence[dict[str, Any]]) -> dict[str, str]:
     for (model, dataset), rows in sorted(lines.items()):
         rows.sort(key=lambda r: r["rate"])
         for key, label in (("ttft_p50_s", "TTFT p50"), ("tpot_p50_s", "TPOT p50")):
-            figure.add_trace(go.Scatter(x=[r["rate"] for r in rows], y=[ms(r, key) for r in rows],
+            figure.add_trace(go.Scatter(x=[r["rate"] for r in rows], y=[_ms(r, key, 1) for r in rows],
                                         mode="markers", name=f"{model} {dataset}: {label}"))
     figure.update_layout(title="latency vs request rate (Poisson arrivals)", xaxis_title="request rate (req/s)",
                          yaxis_title="ms", height=380, margin={"l": 60, "r": 20, "t": 50, "b": 50})

@@ -50,31 +50,50 @@ class InfPop:
 
         return f"{engine}-{resolve(model).slug}-{workload.id}"
 
+    def say(self, line: str) -> None:
+        """A line through pytest's terminal reporter (past output capture), else stdout."""
+        reporter = self.session.config.pluginmanager.get_plugin("terminalreporter")
+        (reporter.write_line if reporter else print)(line)
+
+    def max_evals(self) -> int:
+        config = self.session.config
+        return config.getoption("infpop_max_evals") or int(config.getini("infpop_max_evals") or 24)
+
+    def space(self, engine: str, gpu_choices: list[int]) -> dict[str, list[Any]]:
+        """The search space for `engine` (ini infpop_space, else built in); a bad one is a usage error."""
+        from .tune import load_space
+
+        space_file = self.session.config.getini("infpop_space")
+        try:
+            return load_space(Path(space_file) if space_file else None, engine, gpu_choices,
+                              on_cpu=not self.session.hardware.gpus)
+        except ValueError as err:
+            raise pytest.UsageError(str(err)) from None
+
+    def already_tuned(self, name: str) -> bool:
+        """--infpop-tune=auto and this fingerprint has tuned settings for `name`: say so, and skip it."""
+        tuned_path = self.tuned_file(name, "tuned.json")
+        if self.session.config.getoption("infpop_tune") == "auto" and tuned_path.exists():
+            self.say(f"infpop: {name}: tuned settings for {self.session.hardware.fingerprint} exist ({tuned_path}); "
+                     "--infpop-tune=force re-tunes")
+            return True
+        return False
+
     def tune_all(self) -> None:
-        from .tune import Landscape, case_for, load_space, start_points_for, tune
+        from .tune import Landscape, case_for, start_points_for, tune
 
         if self.session.config.getoption("infpop_serve"):
             return self.tune_serving_all()
         config = self.session.config
-        mode = config.getoption("infpop_tune")
-        reporter = config.pluginmanager.get_plugin("terminalreporter")
-        say = reporter.write_line if reporter else print
-        max_evals = config.getoption("infpop_max_evals") or int(config.getini("infpop_max_evals") or 24)
+        say, max_evals = self.say, self.max_evals()
         ttft = config.getoption("infpop_max_ttft_p99_ms")
-        space_file = config.getini("infpop_space")
         gpu_choices = [g for g in (1, 2, 4, 8) if g <= len(self.session.own_gpus)] or [0]
         for engine, model, workload, num_prompts, target in self.tune_targets():
             name = self.tuned_name(engine, model, workload)
             tuned_path = self.tuned_file(name, "tuned.json")
-            if mode == "auto" and tuned_path.exists():
-                say(f"infpop: {name}: tuned settings for {self.session.hardware.fingerprint} exist ({tuned_path}); "
-                    "--infpop-tune=force re-tunes")
+            if self.already_tuned(name):
                 continue
-            try:
-                space = load_space(Path(space_file) if space_file else None, engine, gpu_choices,
-                                   on_cpu=not self.session.hardware.gpus)
-            except ValueError as err:
-                raise pytest.UsageError(str(err)) from None
+            space = self.space(engine, gpu_choices)
             say(f"infpop: tuning {name} on {self.session.hardware.fingerprint}: {max_evals} evaluations over "
                 f"{space}; a batch above the {prompt_count(workload, num_prompts)} prompts of an evaluation runs "
                 "over as many prompts as the batch")
@@ -119,18 +138,10 @@ class InfPop:
         from .serving.cases import rate_text
         from .serving.pool import ServerPool
         from .serving.server import unavailable
-        from .tune import SERVE_ENGINE, Landscape, load_space, start_points_for, tune
+        from .tune import SERVE_ENGINE, Landscape, start_points_for, tune
 
         session, config = self.session, self.session.config
-        reporter = config.pluginmanager.get_plugin("terminalreporter")
-        say = reporter.write_line if reporter else print
-        max_evals = config.getoption("infpop_max_evals") or int(config.getini("infpop_max_evals") or 24)
-        space_file = config.getini("infpop_space")
-        try:
-            space = load_space(Path(space_file) if space_file else None, SERVE_ENGINE, [],
-                               on_cpu=not session.hardware.gpus)
-        except ValueError as err:
-            raise pytest.UsageError(str(err)) from None
+        say, max_evals, space = self.say, self.max_evals(), self.space(SERVE_ENGINE, [])
         cases = [c for c in session.serving_cases() if c.hardware == session.hardware.generation]
         if not cases:
             raise pytest.UsageError(f"--infpop-serve: the matrix has no serving case for "
@@ -143,7 +154,6 @@ class InfPop:
         why = unavailable()
         if why:
             raise pytest.UsageError(f"--infpop-serve: {why}")
-        mode = config.getoption("infpop_tune")
         root = Path(str(config.rootpath))
         for case in cases:
             if case.gpus > len(session.own_gpus):
@@ -151,8 +161,7 @@ class InfPop:
                 continue
             name = f"{SERVE_ENGINE}-{case.id.removeprefix(case.hardware + '-vllmserve-')}"
             tuned_path = self.tuned_file(name, "tuned.json")
-            if mode == "auto" and tuned_path.exists():
-                say(f"infpop: {name}: tuned settings exist ({tuned_path}); --infpop-tune=force re-tunes")
+            if self.already_tuned(name):
                 continue
             slo = ", ".join(f"{k} <= {v:g} ms" for k, v in case.goodput)
             say(f"infpop: tuning {name} on {session.hardware.fingerprint}: {max_evals} evaluations over {space}, "

@@ -201,22 +201,23 @@ def long_run_se(logs: np.ndarray) -> tuple[float, int]:
 
 
 def rounds_needed(new: Sequence[float], reference: Sequence[float], alpha: float, threshold: float,
-                  most: int) -> int:
+                  most: int | None = None) -> int:
     """Stein's two-stage design for an A/B trial: from the first n0 rounds' long-run spread s of the log ratios,
     the rounds at which a change of `threshold` becomes detectable at `alpha`, n = (t(1 - alpha, n0 - 1) s /
-    log(1 + threshold))^2, rounded up to an even number (whole ABBA pairs), at least n0 and at most `most`. The
+    log(1 + threshold))^2, rounded up to an even number (whole ABBA pairs), at least n0 and at most `most` (None: no cap). The
     number depends on the first stage's spread only, never on its mean, so a trial is not run on because it looks
     like a change, and the test over all n rounds keeps its level (at n = n0 it is the one-stage test; where the
     first stage was noisy its spread, also part of the final estimate, errs large)."""
     logs = np.log(np.asarray(new, float)) - np.log(np.asarray(reference, float))
     n0 = logs.size
+    cap = most if most is not None else float("inf")
     if n0 < 2:
-        return max(n0, min(most, 2))
+        return int(max(n0, min(cap, 2)))
     spread = long_run_se(logs)[0] * np.sqrt(n0)
     q = float(sps.t.ppf(1 - alpha, n0 - 1))
     wanted = int(np.ceil((q * spread / np.log1p(threshold)) ** 2))
     wanted += wanted % 2
-    return int(min(most, max(n0, wanted)))
+    return int(min(cap, max(n0, wanted)))
 
 
 def compare_paired(new: Sequence[float], reference: Sequence[float], higher_is_better: bool,

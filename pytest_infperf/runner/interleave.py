@@ -59,8 +59,8 @@ def _other(arm: str) -> str:
 @dataclasses.dataclass(frozen=True)
 class ABOutcome:
     """Both arms of one A/B trial: `candidate` is what the record describes, `reference` what it is judged
-    against; a failed arm carries its own status and reason. `planned`: the rounds the trial was to run after its
-    first stage (the first stage's count where nothing was planned)."""
+    against; a failed arm carries its own status and reason. `planned`: the rounds its first stage asked for in all
+    (uncapped; None where no second stage was planned)."""
 
     candidate: Outcome
     reference: Outcome
