@@ -17,6 +17,7 @@ from pathlib import Path
 
 from pytest_infperf.models import materialize, resolve
 from pytest_infperf.records import read_records
+from pytest_infperf.plugin import plugin_args
 
 
 def main() -> None:
@@ -47,7 +48,7 @@ def main() -> None:
 
     records = args.out / "suite.jsonl"
     workload = f"synthetic-in{args.input_len}-out{args.output_len}"
-    subprocess.run([sys.executable, "-m", "pytest", "-p", "pytest_infperf.plugin", "-p", "no:cacheprovider",
+    subprocess.run([sys.executable, "-m", "pytest", *plugin_args(), "-p", "no:cacheprovider",
                     "perf_tests/test_throughput.py", "-q", "-m", args.hardware, "--infperf-engine", "vllm",
                     "--infperf-model", args.model, "--infperf-gpus", str(args.gpus), "--infperf-workload", workload,
                     "--infperf-batch-sizes", str(args.num_prompts), "--infperf-num-prompts", str(args.num_prompts),

@@ -10,7 +10,10 @@ detokenisation in both. Reports each median and the suite/bench ratio (target: w
 A request of one token is not the first token of a longer request (vLLM may deliver the first token of an ongoing
 request later than a finished one), so `--stream` adds a third reference for TTFT: a direct timing loop that
 streams each request through vLLM's AsyncLLM and stamps the first and last token on arrival at the client, as
-`vllm bench serve` does over HTTP.
+`vllm bench serve` does over HTTP. The loop also keeps, per request, where its first token went on vLLM's own
+clocks (arrival to the front end's first output, the engine core's queue + prefill), and the suite records the
+engine core's queue and prefill times too, so each suite figure can be set beside the reference that times the
+same interval.
 
     python benchmarks/latency_vllm_bench.py --hardware h200 --model llama-3-8b --out /tmp/latency
 """
@@ -26,6 +29,7 @@ from typing import Any
 
 from pytest_infperf.models import load_config, materialize, max_positions, resolve
 from pytest_infperf.records import read_records
+from pytest_infperf.plugin import plugin_args
 
 
 def bench_latency(model_dir: Path, args: argparse.Namespace, output_len: int, out: Path) -> list[float]:
@@ -62,31 +66,41 @@ def stream_loop(model_dir: Path, args: argparse.Namespace) -> dict[str, list[flo
     rng = random.Random(0)
     vocab = min(10000, int(config.get("vocab_size", 10000)))  # vllm bench draws < 10000
     times: dict[str, list[float]] = {"ttft": [], "tpot": [], "e2e": []}
+    # where each first token went, on vLLM's clocks: arrival (wall clock, front end) to the client's receipt,
+    # arrival to the front end's processing of it (vLLM's TTFT), and queued to made (the engine core's clock)
+    first_token: dict[str, list[float]] = {"client_since_arrival": [], "frontend": [], "engine_queue_prefill": []}
 
-    async def one(index: int) -> tuple[float, float, int]:
+    async def one(index: int) -> tuple[float, float, int, dict[str, float]]:
         prompt = {"prompt_token_ids": [rng.randrange(vocab) for _ in range(args.input_len)]}
-        start, first, tokens = time.perf_counter(), None, 0
+        start, first, tokens, split = time.perf_counter(), None, 0, {}
         async for output in engine.generate(prompt, params, request_id=f"r{index}"):
             tokens += len(output.outputs[0].token_ids)
             if first is None and tokens:
-                first = time.perf_counter()
+                first, wall = time.perf_counter(), time.time()
+                stats = getattr(output, "metrics", None)
+                if stats is not None and getattr(stats, "queued_ts", 0.0):
+                    split = {"client_since_arrival": wall - stats.arrival_time,
+                             "frontend": stats.first_token_latency,
+                             "engine_queue_prefill": stats.first_token_ts - stats.queued_ts}
         end = time.perf_counter()
         assert first is not None and tokens == args.output_len, tokens
-        return first - start, end - start, tokens
+        return first - start, end - start, tokens, split
 
     async def run() -> None:
         for index in range(5 + args.iters):  # 5 warm-up requests
-            ttft, e2e, tokens = await one(index)
+            ttft, e2e, tokens, split = await one(index)
             if index >= 5:
                 times["ttft"].append(ttft)
                 times["e2e"].append(e2e)
                 times["tpot"].append((e2e - ttft) / (tokens - 1))
+                for key, value in split.items():
+                    first_token[key].append(value)
 
     try:
         asyncio.run(run())
     finally:
         engine.shutdown()
-    return times
+    return {**times, **{f"first_token_{k}": v for k, v in first_token.items() if v}}
 
 
 def main() -> None:
@@ -116,7 +130,7 @@ def main() -> None:
 
     records = args.out / "suite.jsonl"
     workload = f"synthetic-in{args.input_len}-out{args.output_len}"
-    subprocess.run([sys.executable, "-m", "pytest", "-p", "pytest_infperf.plugin", "-p", "no:cacheprovider", "perf_tests/test_throughput.py", "-q",
+    subprocess.run([sys.executable, "-m", "pytest", *plugin_args(), "-p", "no:cacheprovider", "perf_tests/test_throughput.py", "-q",
                     "-m", args.hardware, "--infperf-engine", "vllm", "--infperf-model", args.model,
                     "--infperf-gpus", str(args.gpus), "--infperf-workload", workload, "--infperf-batch-sizes", "1",
                     "--infperf-num-prompts", "8", "--infperf-repeats", "3", "--infperf-output", str(records),
@@ -126,7 +140,7 @@ def main() -> None:
     if args.stream:  # in its own process, after the suite's engine has gone
         subprocess.run([sys.executable, __file__, "--stream-only", *sys.argv[1:]], check=True)
         stream = json.loads((args.out / "stream.json").read_text())
-        references["AsyncLLM streaming loop"] = {k: statistics.median(v) for k, v in stream.items()}
+        references["AsyncLLM streaming loop"] = {k: statistics.median(stream[k]) for k in ("ttft", "tpot", "e2e")}
     suite_record = read_records(records)[0]
     suite = {name: suite_record[f"{name}_p50_s"] for name in ("e2e", "ttft", "tpot")}
     rows: dict[str, Any] = {
@@ -135,9 +149,21 @@ def main() -> None:
                         "within_5_percent": abs(suite[name] / values[name] - 1) <= 0.05}
                   for ref, values in references.items()}}
         for name in ("ttft", "tpot", "e2e")}
+    # The first token split by clock: the suite's TTFT is vLLM's front end (arrival to the output that carries
+    # the token); its queue + prefill medians are the engine core's own (the token made, nothing delivered yet),
+    # the interval a one-token `vllm bench latency` call times, plus that call's front-end overhead.
+    split: dict[str, Any] = {"suite_frontend_ttft_p50_ms": suite["ttft"] * 1e3}
+    if suite_record.get("prefill_p50_s") is not None:
+        engine_ms = (suite_record["queue_p50_s"] + suite_record["prefill_p50_s"]) * 1e3
+        split["suite_engine_queue_plus_prefill_p50_ms"] = engine_ms
+        split["vllm_bench_latency_first_token_ms"] = bench["ttft"] * 1e3
+        split["engine_over_bench_first_token"] = engine_ms / (bench["ttft"] * 1e3)
+    if args.stream:
+        split["stream_loop_p50_ms"] = {k.removeprefix("first_token_"): statistics.median(v) * 1e3
+                                       for k, v in stream.items() if k.startswith("first_token_")}
     summary = {"model": args.model, "workload": workload, "batch_size": 1, "gpu": suite_record["gpu_name"],
                "engine_version": suite_record["engine_version"], "latency_source": suite_record["latency_source"],
-               "bench_iters": args.iters, "metrics": rows}
+               "bench_iters": args.iters, "metrics": rows, "first_token_split": split}
     (args.out / "latency-agreement.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary, indent=2))
 

@@ -56,8 +56,11 @@ def main() -> None:
                         help="cli: `vllm serve` and `vllm bench serve` (default where the CLI starts); module: the "
                              "API-server module and pytest_infperf.serving.bench, as the suite runs them, but one "
                              "client process per run")
+    parser.add_argument("--only", action="append", default=[], metavar="TEXT",
+                        help="compare only the records whose case id contains TEXT (repeatable: any of them)")
     opts = parser.parse_args()
-    records = [r for r in read_records(opts.records) if r["engine"] == SERVING and r["status"] == "ok"]
+    records = [r for r in read_records(opts.records) if r["engine"] == SERVING and r["status"] == "ok"
+               and (not opts.only or any(text in r["case_id"] for text in opts.only))]
     if not records:
         sys.exit(f"{opts.records}: no ok serving record")
     cli = opts.entry == "cli"

@@ -304,17 +304,25 @@ def gpu_local_cpus(nvml_indices: list[int]) -> list[int] | None:
     return sorted(cpus)
 
 
+def shared_cpu_count(gpus: int) -> int:
+    """How many CPUs the `shared` policy gives a trial: 4 for one GPU (the setting measured on 1 x H200, where
+    both A/B arms on CPUs 0-3 moved together), 2 more per further GPU for its tensor-parallel worker."""
+    return 4 + 2 * max(gpus - 1, 0)
+
+
 def worker_cpus(policy: str, nvml_indices: list[int]) -> list[int] | None:
     """The CPUs a trial's worker (and the engine processes it starts, which inherit them) may run on.
-    none: no pinning. cores: one logical CPU per physical core. gpu-local: those of the GPUs' NUMA node(s),
-    one per core (cores where the GPUs' node is unknown). Otherwise an explicit CPU list such as 0-7."""
-    if policy == "none" or not hasattr(os, "sched_getaffinity"):
+    none (and auto, which Settings.pinning resolves first): no pinning. cores: one
+    logical CPU per physical core. gpu-local: those of the GPUs' NUMA node(s), one per core (cores where the
+    GPUs' node is unknown). shared: the first shared_cpu_count of gpu-local's CPUs, the same ones for every
+    trial on these GPUs, so two arms of an A/B pair share them. Otherwise an explicit CPU list such as 0-7."""
+    if policy in ("none", "auto") or not hasattr(os, "sched_getaffinity"):
         return None
-    if policy in ("cores", "gpu-local"):
+    if policy in ("cores", "gpu-local", "shared"):
         allowed = sorted(os.sched_getaffinity(0))
-        local = gpu_local_cpus(nvml_indices) if policy == "gpu-local" and nvml_indices else None
-        pool = [c for c in allowed if local is None or c in local] or allowed
-        return one_per_core(pool)
+        local = gpu_local_cpus(nvml_indices) if policy != "cores" and nvml_indices else None
+        pool = one_per_core([c for c in allowed if local is None or c in local] or allowed)
+        return pool[:shared_cpu_count(len(nvml_indices))] if policy == "shared" else pool
     wanted = parse_cpu_list(policy)
     outside, allowed = unavailable_cpus(wanted)
     if outside:

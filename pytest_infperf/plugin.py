@@ -16,6 +16,16 @@ from .settings import OPTIONS, Option
 session_key = pytest.StashKey["InfperfSession"]()
 
 
+def plugin_args() -> list[str]:
+    """What a child pytest run needs to load this plugin: nothing where it is installed (pytest11 entry point),
+    `-p pytest_infperf.plugin` where it only sits on PYTHONPATH (a copied checkout on a GPU machine); asking for
+    an installed plugin again makes pytest refuse to start."""
+    from importlib.metadata import entry_points
+
+    installed = any(ep.value == __name__ for ep in entry_points(group="pytest11"))
+    return [] if installed else ["-p", __name__]
+
+
 def _help(option: Option) -> str:
     default = f" (default: {option.default})" if option.default is not None else ""
     return option.help + default

@@ -80,7 +80,7 @@ def environment_fields(hardware: "Hardware", settings: "Settings", rootdir: Path
         "gpu_name": hardware.gpu_name, "gpu_count_present": hardware.gpu_count,
         "gpu_memory_bytes": hardware.gpus[0].memory_bytes if hardware.gpus else None,
         "driver_version": hardware.driver_version, "cuda_driver_version": hardware.cuda_driver_version,
-        "cpu_model": hardware.cpu_model, "cpu_count": hardware.cpu_count, "cpu_affinity": settings.cpu_affinity,
+        "cpu_model": hardware.cpu_model, "cpu_count": hardware.cpu_count, "cpu_affinity": settings.pinning,
         "python_version": platform.python_version(), "infperf_version": __version__,
         **git_info(str(rootdir)), "host": socket.gethostname(), **host_info(),
         "host_load_1m": host_load(),

@@ -34,3 +34,26 @@ def test_policies(monkeypatch: pytest.MonkeyPatch) -> None:
     assert worker_cpus("gpu-local", [0]) == worker_cpus("cores", []) == one_per_core(allowed)
     monkeypatch.setattr(hardware, "gpu_local_cpus", lambda indices: allowed[:1])
     assert worker_cpus("gpu-local", [0]) == allowed[:1]
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="needs Linux CPU affinity")
+def test_shared_takes_the_first_cores_of_the_gpus_node(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 8 cores x 2 threads (cpu N and N+8 share a core); the GPU's node holds cores 4-7 and their siblings.
+    siblings = {f"/sys/devices/system/cpu/cpu{c}/topology/thread_siblings_list": f"{c % 8},{c % 8 + 8}"
+                for c in range(16)}
+    monkeypatch.setattr(hardware, "_read", siblings.get)
+    monkeypatch.setattr(hardware.os, "sched_getaffinity", lambda pid: set(range(16)))
+    monkeypatch.setattr(hardware, "gpu_local_cpus", lambda indices: [4, 5, 6, 7, 12, 13, 14, 15])
+    assert worker_cpus("shared", [0]) == [4, 5, 6, 7]  # one GPU: 4 CPUs, one per core
+    monkeypatch.setattr(hardware, "gpu_local_cpus", lambda indices: None)  # node unknown: all cores
+    assert worker_cpus("shared", [0, 1]) == [0, 1, 2, 3, 4, 5]  # two GPUs: 2 more
+    assert worker_cpus("auto", [0]) is None
+
+
+def test_auto_pins_both_arms_of_an_ab_run_only(tmp_path) -> None:
+    from pytest_infperf.settings import Settings
+
+    assert Settings().pinning == "none"
+    assert Settings(ab_reference=tmp_path).pinning == "shared"
+    assert Settings(ab_reference=tmp_path, cpu_affinity="none").pinning == "none"  # an explicit choice stays
+    assert Settings(cpu_affinity="0-1").pinning == "0-1"

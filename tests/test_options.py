@@ -17,7 +17,7 @@ from conftest import CPU_TINY
     (["--infperf-fail-on", "sometimes"], "'sometimes' is not one of regression, any, never"),
     (["--infperf-hardware", "tpu"], "unknown hardware 'tpu'"),
     (["--infperf-worker-memory", "lots"], "not a memory size"),
-    (["--infperf-cpu-affinity", "some"], "'some' is not none, cores, gpu-local or a CPU list"),
+    (["--infperf-cpu-affinity", "some"], "'some' is not auto, none, cores, gpu-local, shared or a CPU list"),
     (["--infperf-cpu-affinity", "0,99999"], "CPUs ?99999? are not available here"),
     (["--infperf-warmup", "some"], "'some' is not a whole number; expected a number of batches, pass or auto"),
 ])

@@ -8,6 +8,9 @@
 #                                                                + vllm bench serve of S1's settings (fidelity)
 #             bash benchmarks/device/serving.sh collect 540      -> $OUT/sweep.tgz
 #   (here)    commit lease 1's baselines under baselines/
+#   lease N:  bash benchmarks/device/serving.sh start extend     A/A against the stored baselines (X1, saving itself into
+#                                                                a copy of them), a second saving session X2 of SELECT2;
+#                                                                DIRECT_ARGS set: the direct comparison on X1's records
 #   lease 2:  bash benchmarks/device/serving.sh start check      A/A against those baselines (--infperf-compare), then
 #                                                                the same with --infperf-enforce-eager true (no CUDA
 #                                                                graphs: the slowdown the gate must catch; EAGER=0
@@ -44,6 +47,12 @@ case "$phase" in
     cp -r baselines "$R/baselines"
     session X1 --infperf-compare --infperf-baselines "$R/baselines" --infperf-save
     SELECT=${SELECT2:-c64} session X2 --infperf-baselines "$R/baselines" --infperf-save
+    if [ -n "${DIRECT_ARGS:-}" ]; then  # the direct comparison on X1's records (e.g. DIRECT_ARGS="--only c64")
+      start=$(date +%s)
+      CUDA_VISIBLE_DEVICES=0 timeout 900 python3 benchmarks/serving_vllm_bench.py --records "$R/X1/records.jsonl" \
+        --out "$R/direct" $DIRECT_ARGS >"$R/direct.log" 2>&1
+      echo "direct rc=$? $(( $(date +%s) - start ))s $(date -u +%FT%TZ)" >>"$R/progress.txt"
+    fi
     ;;
   check)
     session AA --infperf-compare

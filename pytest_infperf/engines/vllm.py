@@ -4,7 +4,8 @@ Architecture-only models load with load_format="dummy"; prompts go in as token i
 no tokenizer is needed at run time. Latencies are exact and per request, from the timestamps vLLM keeps for each
 request (`RequestOutput.metrics`, filled when stats are on): TTFT is vLLM's own first-token latency, decode
 time is last minus first token time, E2E = TTFT + decode, TPOT = decode / (tokens - 1) as `vllm bench` defines
-it. Offline vLLM keeps no per-token times, so inter-token latency alone comes from its Prometheus histogram
+it; queue and prefill time are the engine core's own split of the first token (scheduled - queued, first token -
+scheduled, on its monotonic clock). Offline vLLM keeps no per-token times, so inter-token latency alone comes from its Prometheus histogram
 (the difference of snapshots around each call; percentiles interpolated, labelled so in the record).
 """
 from __future__ import annotations
@@ -21,8 +22,9 @@ _METRIC_FALLBACKS = {"vllm:inter_token_latency_seconds": "vllm:time_per_output_t
 
 
 def _request_latencies(outputs: list[Any]) -> dict[str, list[float]] | None:
-    """Exact TTFT, TPOT and E2E per request from vLLM's per-request stats; None where a version keeps none."""
-    ttft, tpot, e2e = [], [], []
+    """Exact TTFT, TPOT, E2E, queue and prefill time per request from vLLM's per-request stats; None where a
+    version keeps none."""
+    ttft, tpot, e2e, queue, prefill = [], [], [], [], []
     for output in outputs:
         stats = getattr(output, "metrics", None)
         if stats is None or not getattr(stats, "first_token_latency", 0.0):
@@ -33,7 +35,11 @@ def _request_latencies(outputs: list[Any]) -> dict[str, list[float]] | None:
         e2e.append(stats.first_token_latency + decode)
         if tokens > 1:
             tpot.append(decode / (tokens - 1))
-    return {"ttft_s": ttft, "tpot_s": tpot, "e2e_s": e2e}
+        scheduled, queued = getattr(stats, "scheduled_ts", 0.0), getattr(stats, "queued_ts", 0.0)
+        if scheduled and queued:
+            queue.append(max(scheduled - queued, 0.0))
+            prefill.append(max(stats.first_token_ts - scheduled, 0.0))
+    return {"ttft_s": ttft, "tpot_s": tpot, "e2e_s": e2e, "queue_s": queue, "prefill_s": prefill}
 
 
 def _histograms(llm: Any) -> dict[str, Histogram]:

@@ -74,7 +74,7 @@ class InterleavedPair:
         if settings.ab_reference is None:
             raise ValueError("an A/B pair needs --infperf-ab-reference")
         self.settings = settings
-        shared = dataclasses.replace(settings, vllm=dataclasses.replace(
+        shared = dataclasses.replace(settings, cpu_affinity=settings.pinning, vllm=dataclasses.replace(
             settings.vllm, gpu_memory_utilization=settings.vllm.gpu_memory_utilization / 2))
         self.candidate = TrialPool(shared, gpus, log_dir / "candidate", sys.executable)
         # The test-only slowdown belongs to the environment under test; the reference arm never inherits it.

@@ -72,6 +72,7 @@ def measure(engine: Engine, prompts: Sequence[Prompt], batch_size: int, output_l
     throughput, repeat_wall, passes, ttlt, ttlt_by_repeat = [], [], [], [], []
     exact: dict[str, list[float]] = {name: [] for name in GATED_LATENCIES}  # one per request: ttft, tpot, e2e
     itl: list[float] = []  # one per decode step
+    phases: dict[str, list[float]] = {"queue": [], "prefill": []}  # the engine's own split of the first token
     # per repeat, so the gate can judge latency like throughput: {"ttft_mean_s": [repeat 1, ...], ...}
     latency_by_repeat: dict[str, list[float | None]] = {
         f"{name}_{stat}_s": [] for name in GATED_LATENCIES for stat in GATED_STATS}
@@ -99,6 +100,8 @@ def measure(engine: Engine, prompts: Sequence[Prompt], batch_size: int, output_l
                     for name, values in exact.items():
                         values += getattr(result, f"{name}_s")
                     itl += result.itl_s
+                    for name, values in phases.items():
+                        values += getattr(result, f"{name}_s")
                     _merge(histograms, result)
             wall = time.perf_counter() - repeat_start
             repeat_wall.append(wall)
@@ -147,6 +150,9 @@ def measure(engine: Engine, prompts: Sequence[Prompt], batch_size: int, output_l
     for name, values in exact.items():
         record |= summarize(name, values, histograms.get(name))
     record |= summarize("itl", itl, histograms.get("itl"))
+    for name, values in phases.items():
+        if values:
+            record |= summarize(name, values, None)
     record |= sampler.summary.as_record_fields()
     peak = engine.memory_peak_bytes()
     record["peak_gpu_mem_bytes"] = peak if peak is not None else record.get("gpu_mem_used_max_bytes")

@@ -147,7 +147,7 @@ class TrialPool:
         env["PYTHONUNBUFFERED"] = "1"
         if self.settings.worker_memory:
             env["INFPERF_WORKER_MEMORY_BYTES"] = str(self.settings.worker_memory)
-        cpus = worker_cpus(self.settings.cpu_affinity, physical)
+        cpus = worker_cpus(self.settings.pinning, physical)
         if cpus:
             env["INFPERF_WORKER_CPUS"] = ",".join(map(str, cpus))
         return env
