@@ -43,7 +43,8 @@ def main() -> None:
             record |= gate.judge(record, settings.serve_gate_metrics).as_record_fields()
         gate.finish(records)
         for r in records:
-            print(f"{file.name}: {r['case_id']}: {r['gate_verdict']} ({r['gate_change']:+.1%}): {r['gate_message']}")
+            change = "" if r.get("gate_change") is None else f" ({r['gate_change']:+.1%})"
+            print(f"{file.name}: {r['case_id']}: {r['gate_verdict']}{change}: {r['gate_message']}")
 
 
 if __name__ == "__main__":

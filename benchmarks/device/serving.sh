@@ -44,7 +44,7 @@ case "$phase" in
     echo "direct rc=$? $(( $(date +%s) - start ))s $(date -u +%FT%TZ)" >>"$R/progress.txt"
     ;;
   extend)  # A/A against the stored baselines, saving itself into a copy of them; then a second saving session
-    cp -r baselines "$R/baselines"
+    mkdir -p "$R" && cp -r baselines "$R/baselines"  # under chain.sh, $R is new
     session X1 --infperf-compare --infperf-baselines "$R/baselines" --infperf-save
     SELECT=${SELECT2:-c64} session X2 --infperf-baselines "$R/baselines" --infperf-save
     if [ -n "${DIRECT_ARGS:-}" ]; then  # the direct comparison on X1's records (e.g. DIRECT_ARGS="--only c64")
