@@ -87,7 +87,7 @@ def stream_loop(model_dir: Path, args: argparse.Namespace) -> dict[str, list[flo
         return first - start, end - start, tokens, split
 
     async def run() -> None:
-        for index in range(5 + args.iters):  # 5 warm-up requests
+        for index in range(5 + args.requests):  # 5 warm-up requests
             ttft, e2e, tokens, split = await one(index)
             if index >= 5:
                 times["ttft"].append(ttft)
@@ -111,6 +111,10 @@ def main() -> None:
     parser.add_argument("--input-len", type=int, default=128)
     parser.add_argument("--output-len", type=int, default=128)
     parser.add_argument("--iters", type=int, default=30, help="timed calls of each vllm bench latency run")
+    parser.add_argument("--requests", type=int, default=120,
+                        help="timed requests of the suite (in passes of 8) and of the streaming loop: a batch-1 first "
+                             "token lands anywhere within a decode step or two (9-19 ms on H200), so a median to a few "
+                             "percent needs more than the 24-30 requests a first version used")
     parser.add_argument("--stream", action="store_true", help="add the AsyncLLM streaming loop as a reference")
     parser.add_argument("--stream-only", action="store_true", help=argparse.SUPPRESS)  # the loop's own process
     parser.add_argument("--reuse-bench", action="store_true", help="keep vllm bench results already in --out")
@@ -130,10 +134,11 @@ def main() -> None:
 
     records = args.out / "suite.jsonl"
     workload = f"synthetic-in{args.input_len}-out{args.output_len}"
-    subprocess.run([sys.executable, "-m", "pytest", *plugin_args(), "-p", "no:cacheprovider", "perf_tests/test_throughput.py", "-q",
-                    "-m", args.hardware, "--infperf-engine", "vllm", "--infperf-model", args.model,
+    subprocess.run([sys.executable, "-m", "pytest", *plugin_args(), "-p", "no:cacheprovider",
+                    "perf_tests/test_throughput.py", "-q", "-m", args.hardware, "--infperf-engine", "vllm", "--infperf-model", args.model,
                     "--infperf-gpus", str(args.gpus), "--infperf-workload", workload, "--infperf-batch-sizes", "1",
-                    "--infperf-num-prompts", "8", "--infperf-repeats", "3", "--infperf-output", str(records),
+                    "--infperf-num-prompts", "8", "--infperf-repeats", str(-(-args.requests // 8)),
+                    "--infperf-min-repeat-s", "0", "--infperf-output", str(records),
                     *(["--infperf-enforce-eager", "true"] if args.enforce_eager else [])],
                    check=True)
     references = {"vllm bench latency": bench}
@@ -163,7 +168,7 @@ def main() -> None:
                                        for k, v in stream.items() if k.startswith("first_token_")}
     summary = {"model": args.model, "workload": workload, "batch_size": 1, "gpu": suite_record["gpu_name"],
                "engine_version": suite_record["engine_version"], "latency_source": suite_record["latency_source"],
-               "bench_iters": args.iters, "metrics": rows, "first_token_split": split}
+               "bench_iters": args.iters, "requests": args.requests, "metrics": rows, "first_token_split": split}
     (args.out / "latency-agreement.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary, indent=2))
 

@@ -64,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     stu.add_argument("--workload", help="the workload to use where the records hold several")
     stu.add_argument("--batch", type=positive_int, default=1, help="batch size of RQ2 (default: %(default)s)")
     stu.add_argument("--gpus", type=positive_int, default=1, help="GPU count of RQ3 (default: %(default)s)")
+    stu.add_argument("--seeds", type=positive_int, default=10, help="tuner seeds of the replayed RQ5 "
+                     "(default: %(default)s)")
     stu.add_argument("--out", type=Path, help="write the Markdown here (default: standard output)")
     exp = sub.add_parser("export", help="write records in the JSON other tools read (vllm bench serve's result, "
                                         "a saved pytest-benchmark run)")
@@ -100,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
             from . import study
 
             text = study.render(study.load_side([args.a], args.workload), study.load_side([args.b], args.workload),
-                                args.batch, args.gpus)
+                                args.batch, args.gpus, args.seeds)
             if args.out:
                 args.out.parent.mkdir(parents=True, exist_ok=True)
                 args.out.write_text(text)

@@ -74,6 +74,12 @@ def config_id(case_id: str, hardware_target: str) -> str:
     return case_id.removeprefix(hardware_target + "-")
 
 
+def _session_key(record: dict[str, Any]) -> tuple[Any, ...]:
+    """What makes a stored session the same record added again (`infperf baseline add` twice): when, where, and
+    its samples. Time and host alone are not enough: two quick sessions on one host can share a second."""
+    return record.get("timestamp"), record.get("host"), record.get("throughput_tok_s_samples")
+
+
 class BaselineStore:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
@@ -130,7 +136,7 @@ class BaselineStore:
         def merge(existing: Baseline | None) -> dict[str, Any]:
             sessions = [] if replace or existing is None else [
                 s for s in existing.sessions if all(s.get(f) == record.get(f) for f in MATCH_FIELDS)
-                and (s.get("timestamp"), s.get("host")) != (record.get("timestamp"), record.get("host"))]
+                and _session_key(s) != _session_key(record)]
             identity = {f: record.get(f) for f in IDENTITY_FIELDS}
             return Baseline(path, identity, (sessions + [record])[-keep:]).to_json()
 

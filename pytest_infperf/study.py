@@ -8,6 +8,9 @@ of today's GPUs, with the same tests (one-way ANOVA + Tukey HSD over the repeats
 configurations, Cliff's delta), so that a user can redo the study on their hardware and put the tables beside
 the published ones (docs/STUDY.md).
 
+RQ5 comes twice: from live InfPop summaries where they exist, and replayed on the recorded grids (InfPop itself
+tuning on each kind's measurements, over seeds), which any two sides with a shared grid can answer.
+
 A side is one or more records files (.jsonl) or folders (searched for *.jsonl records and *.tuned.json InfPop
 summaries). A GPU kind is the records' `gpu_name`: records of 1 and 2 GPUs of one kind belong together even though
 their hardware fingerprints (h200-140gb-x1, -x2) differ. Only ok records of one workload are used; a
@@ -174,6 +177,71 @@ def rq5_retuning(sides: Sequence[Side]) -> list[dict[str, Any]]:
     return rows
 
 
+def _grid(side: Side, engine: str, model: str, keep: set[tuple[int, int]]) -> dict[tuple[int, int], float]:
+    return {(g, b): side.value((e, m, g, b)) for e, m, g, b in side.keys()
+            if (e, m) == (engine, model) and (g, b) in keep}
+
+
+def _retune(old: dict[tuple[int, int], float], new: dict[tuple[int, int], float], budget: int, seed: int) -> float:
+    """What re-tuning gains after the hardware changed from `old` to `new` (both grids of (gpus, batch) -> tok/s):
+    InfPop tunes on the old grid from scratch, then on the new one starting from the old setting, as
+    `--infpop-tune` does on new hardware; the gain is the new grid's value at the re-tuned setting over its value
+    at the old setting."""
+    import tempfile
+
+    from .tune import Landscape, start_points_for, tune
+
+    space = {"gpus": sorted({g for g, _ in old}), "batch_size": sorted({b for _, b in old})}
+
+    def replay(grid: dict[tuple[int, int], float]) -> Any:
+        def evaluate(point: dict[str, Any]) -> dict[str, Any]:
+            value = grid.get((point["gpus"], point["batch_size"]))
+            return ({"status": "ok", METRIC: value} if value is not None
+                    else {"status": "error", "reason": "not measured on this kind"})
+        return evaluate
+
+    def best(grid: dict[tuple[int, int], float], previous: dict[str, Any] | None) -> dict[str, Any]:
+        with tempfile.TemporaryDirectory() as tmp:
+            result = tune(replay(grid), space, Landscape.open(Path(tmp) / "landscape.jsonl"), budget, seed,
+                          progress=lambda _: None, start_points=start_points_for(space, previous))
+        assert result.best_point is not None  # every point of the space is measured on both grids
+        return result.best_point
+
+    before = best(old, None)
+    after = best(new, before)
+    return new[(after["gpus"], after["batch_size"])] / new[(before["gpus"], before["batch_size"])] - 1
+
+
+def rq5_replayed(a: Side, b: Side, seeds: int = 10, budget_fraction: float = 0.25,
+                 min_points: int = 4) -> list[dict[str, Any]]:
+    """RQ5 from the recorded grids, where no live InfPop summaries exist: per engine and model with at least
+    `min_points` (gpus, batch) configurations measured on both kinds, over `seeds` tuner seeds, the gain of
+    re-tuning after an upgrade (A -> B) and a downgrade (B -> A) as `_retune` defines it. The objective replays
+    the recorded medians and the tuner is InfPop itself (hyperopt TPE, its start points, a budget of
+    `budget_fraction` of the grid's points, at least 3), so the answer is what re-tuning would have gained on
+    these measurements; the live experiment measures the settings again instead."""
+    import math
+
+    rows = []
+    for engine, model in sorted({(e, m) for e, m, _, _ in a.keys()} & {(e, m) for e, m, _, _ in b.keys()}):
+        shared = ({(g, x) for e, m, g, x in a.keys() if (e, m) == (engine, model)}
+                  & {(g, x) for e, m, g, x in b.keys() if (e, m) == (engine, model)})
+        if len(shared) < min_points:
+            continue
+        grid_a, grid_b = _grid(a, engine, model, shared), _grid(b, engine, model, shared)
+        budget = max(3, math.ceil(budget_fraction * len(shared)))
+        for label, old, new in (("upgrade", grid_a, grid_b), ("downgrade", grid_b, grid_a)):
+            gains = [_retune(old, new, budget, seed) for seed in range(seeds)]
+            rows.append({"engine": engine, "model": model, "direction": label,
+                         "from": a.label if old is grid_a else b.label, "to": b.label if new is grid_b else a.label,
+                         "points": len(shared), "budget": budget, "seeds": seeds,
+                         "median_gain": statistics.median(gains), "mean_gain": statistics.fmean(gains),
+                         "min_gain": min(gains), "max_gain": max(gains),
+                         # with exhaustive tuning: the new grid's best over its value at the old grid's best
+                         "exhaustive_gain": max(new.values()) / new[max(old, key=old.__getitem__)] - 1})
+    return rows
+
+
 def engine_table(side: Side) -> list[dict[str, Any]]:
     """The study's Table II on one GPU kind: per model, each engine's best throughput at each GPU count (best
     over batch sizes); HF's best count, vLLM at that count and at its own best count, and the ratios."""
@@ -199,7 +267,7 @@ def _values(values: dict[int, float], columns: Sequence[int]) -> list[str]:
     return [_fmt(values.get(c)) for c in columns]
 
 
-def render(a: Side, b: Side, batch: int = 1, gpus: int = 1) -> str:
+def render(a: Side, b: Side, batch: int = 1, gpus: int = 1, seeds: int = 10) -> str:
     """All the tables as Markdown, side A then side B where a table is per kind."""
     lines = [f"# Study tables: {a.label} (A) vs {b.label} (B)", "",
              f"A: {a.label} ({'; '.join(sorted(a.versions))}). B: {b.label} ({'; '.join(sorted(b.versions))}). "
@@ -248,4 +316,21 @@ def render(a: Side, b: Side, batch: int = 1, gpus: int = 1) -> str:
     else:
         lines.append("No InfPop summary with `gain_over_previous` among the sources (run `--infpop-tune` on one "
                      "kind, then on the other with the first one's baselines present).")
+    lines.append("")
+    rows5r = rq5_replayed(a, b, seeds)
+    lines += ["## RQ5, replayed: re-tuning on the recorded grids", "",
+              "InfPop (hyperopt TPE, its start points) over each (GPUs, batch) grid measured on both kinds, its "
+              "objective replaying the recorded medians: tuned on the old kind from scratch, then re-tuned on the "
+              "new one starting from that setting, as `--infpop-tune` does; gain = the new kind's throughput at the "
+              "re-tuned setting over its throughput at the old setting. \"exhaustive\" is the same with every "
+              "point known: how far the optimum moved.", ""]
+    if rows5r:
+        lines += _table(["engine", "model", "direction", "grid points", "budget", "seeds", "median gain",
+                         "mean gain", "range", "exhaustive"],
+                        [[r["engine"], r["model"], f"{r['direction']} ({r['from']} -> {r['to']})", str(r["points"]),
+                          str(r["budget"]), str(r["seeds"]), f"{r['median_gain']:+.1%}", f"{r['mean_gain']:+.1%}",
+                          f"{r['min_gain']:+.1%} .. {r['max_gain']:+.1%}", f"{r['exhaustive_gain']:+.1%}"]
+                         for r in rows5r])
+    else:
+        lines.append("No engine and model has 4 or more (GPUs, batch) configurations measured on both kinds.")
     return "\n".join(lines) + "\n"

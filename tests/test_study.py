@@ -96,3 +96,27 @@ def test_kinds_sharing_no_configuration_get_no_rq4_rows(sides: tuple[study.Side,
     assert study.rq4_generations(only_vllm, only_hf) == []
     assert "No configuration (engine, model, GPUs, batch) was measured on both kinds." in study.render(only_vllm,
                                                                                                         only_hf)
+
+
+def _grid_side(label: str, values: dict[int, float]) -> study.Side:
+    side = study.Side(label)
+    for batch, value in values.items():
+        side.medians[("hf", "m1", 1, batch)].append(value)
+    return side
+
+
+def test_rq5_replayed_retunes_where_the_optimum_moved() -> None:
+    # A is best at batch 8, B at batch 64 (the largest, where InfPop starts). A budget of 4x the 4 points lets the
+    # tuner see every point, so the gains are the exhaustive ones: upgrade B(64) / B(8) - 1, downgrade A(8) / A(64) - 1.
+    a = _grid_side("A", {1: 100.0, 8: 400.0, 32: 300.0, 64: 250.0})
+    b = _grid_side("B", {1: 110.0, 8: 440.0, 32: 500.0, 64: 600.0})
+    rows = {r["direction"]: r for r in study.rq5_replayed(a, b, seeds=3, budget_fraction=4.0)}
+    assert rows["upgrade"]["median_gain"] == pytest.approx(600 / 440 - 1)
+    assert rows["upgrade"]["exhaustive_gain"] == pytest.approx(600 / 440 - 1)
+    assert rows["downgrade"]["median_gain"] == pytest.approx(400 / 250 - 1)
+    assert (rows["upgrade"]["points"], rows["upgrade"]["budget"], rows["upgrade"]["seeds"]) == (4, 16, 3)
+    # where the optimum did not move, re-tuning gains nothing
+    same = _grid_side("C", {1: 200.0, 8: 800.0, 32: 600.0, 64: 500.0})
+    assert all(r["max_gain"] == 0.0 for r in study.rq5_replayed(a, same, seeds=2, budget_fraction=4.0))
+    # fewer than 4 shared configurations: no row
+    assert study.rq5_replayed(a, _grid_side("D", {1: 1.0, 8: 2.0}), seeds=1) == []

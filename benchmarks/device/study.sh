@@ -1,0 +1,61 @@
+# The throughput study on one GPU kind (issue "The two studies"), in isolated sessions: one pytest process at a
+# time, nothing else on the host, prefix caching off (the plugin's default: repeats measure compute).
+#
+#   GEN=h200 bash benchmarks/device/study.sh start "vllm1 hf1"        (or chain.sh steps: "study.sh lanes vllm1")
+#   bash benchmarks/device/study.sh collect 540                        -> $OUT/sweep.tgz
+#
+# Phases, in the order given:
+#   vllm1 / hf1   every model of MODELS on one GPU at BATCHES (HF: HF_BATCHES), one session per engine
+#   vllm2 / hf2   the same on two GPUs (vLLM tensor parallel 2, HF device_map over both): a 2-GPU machine
+#   retune        InfPop on each engine's TUNE_MODEL (Llama-3-8B) over SEEDS seeds (default 10), each `--infpop-tune=force
+#                 --infpop-seed S`, starting from the other kind's tuned settings where PREVIOUS (a baselines folder
+#                 holding them, e.g. one brought back from the other kind) is given; every seed's summary is kept
+#                 under $R/retune/seeds (the landscape is shared, so later seeds mostly replay measured points)
+# The records under $R/<phase>/records.jsonl and those summaries are what `infperf study` reads.
+#
+# MODELS (default: eight of the throughput study's models, 1.3B to 34B) and the batch sizes can be narrowed to fit
+# a lease; PROMPTS (default 256) is the HumanEval prefixes per pass. GEN names the matrix target, INFPERF_GIT_COMMIT
+# the commit (the copied checkout has no .git).
+source benchmarks/device/lanes.sh "$@"
+GEN=${GEN:-h200}
+MODELS=${MODELS:-phi-1,starcoder2-3b,codellama-7b,starcoder2-7b,codellama-13b,starcoder-15b,codestral-22b,codellama-34b}
+BATCHES=${BATCHES:-1,16,64,256}
+HF_BATCHES=${HF_BATCHES:-16,64}
+
+study() {  # study NAME DEVICES ARGS...: one pytest session over the study's models
+  local name=$1 devices=$2; shift 2
+  mkdir -p "$R/$name"
+  local start; start=$(date +%s)
+  CUDA_VISIBLE_DEVICES=$devices timeout 3000 $INFPERF_PYTEST perf_tests/test_throughput.py -m "$GEN" -rfEs \
+    --infperf-model "$MODELS" --infperf-num-prompts "${PROMPTS:-256}" --junitxml "$R/$name/junit.xml" \
+    --infperf-output "$R/$name/records.jsonl" "$@" >"$R/$name/log.txt" 2>&1
+  echo "$name rc=$? $(( $(date +%s) - start ))s $(date -u +%FT%TZ)" >>"$R/progress.txt"
+}
+
+retune() {  # InfPop over SEEDS seeds for each engine's Llama-3-8B, into a copy of PREVIOUS (or empty) baselines
+  mkdir -p "$R/retune/seeds"
+  if [ -n "${PREVIOUS:-}" ]; then cp -r "$PREVIOUS" "$R/retune/baselines"; else mkdir -p "$R/retune/baselines"; fi
+  for seed in $(seq 0 $(( ${SEEDS:-10} - 1 ))); do
+    local start; start=$(date +%s)
+    CUDA_VISIBLE_DEVICES=0 timeout 1500 $INFPERF_PYTEST perf_tests/test_tuned.py -m "$GEN" -rfEs \
+      --infperf-baselines "$R/retune/baselines" --infpop-tune=force --infpop-seed "$seed" \
+      --infpop-max-evals "${EVALS:-8}" --infperf-num-prompts "${PROMPTS:-256}" --infperf-model "${TUNE_MODEL:-llama-3-8b}" \
+      --infperf-output "$R/retune/records.jsonl" >"$R/retune/seed$seed.log" 2>&1
+    echo "retune seed $seed rc=$? $(( $(date +%s) - start ))s $(date -u +%FT%TZ)" >>"$R/progress.txt"
+    for summary in "$R"/retune/baselines/*/_infpop/*.tuned.json; do
+      [ -e "$summary" ] && cp "$summary" "$R/retune/seeds/$(basename "$summary" .tuned.json).seed$seed.tuned.json"
+    done
+  done
+}
+
+await_vllm
+for phase in ${*:2}; do
+  case "$phase" in
+    vllm1) study vllm1 0 --infperf-engine vllm --infperf-gpus 1 --infperf-batch-sizes "$BATCHES" ;;
+    hf1) study hf1 0 --infperf-engine hf --infperf-gpus 1 --infperf-batch-sizes "$HF_BATCHES" ;;
+    vllm2) study vllm2 0,1 --infperf-engine vllm --infperf-gpus 2 --infperf-batch-sizes "$BATCHES" ;;
+    hf2) study hf2 0,1 --infperf-engine hf --infperf-gpus 2 --infperf-batch-sizes "$HF_BATCHES" ;;
+    retune) retune ;;
+  esac
+done
+touch "$R/all.done"
