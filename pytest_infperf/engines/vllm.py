@@ -5,8 +5,9 @@ no tokenizer is needed at run time. Latencies are exact and per request, from th
 request (`RequestOutput.metrics`, filled when stats are on): TTFT is vLLM's own first-token latency, decode
 time is last minus first token time, E2E = TTFT + decode, TPOT = decode / (tokens - 1) as `vllm bench` defines
 it; queue and prefill time are the engine core's own split of the first token (scheduled - queued, first token -
-scheduled, on its monotonic clock). Offline vLLM keeps no per-token times, so inter-token latency alone comes from its Prometheus histogram
-(the difference of snapshots around each call; percentiles interpolated, labelled so in the record).
+scheduled, on its monotonic clock). Offline vLLM keeps no per-token times, so inter-token latency alone comes from
+its Prometheus histogram (the difference of snapshots around each call; percentiles interpolated, labelled so in
+the record).
 """
 from __future__ import annotations
 
