@@ -8,13 +8,13 @@
 #                                                                + vllm bench serve of S1's settings (fidelity)
 #             bash benchmarks/device/serving.sh collect 540      -> $OUT/sweep.tgz
 #   (here)    commit lease 1's baselines under baselines/
-#   lease N:  bash benchmarks/device/serving.sh start extend     A/A against the stored baselines (X1, saving itself into
-#                                                                a copy of them), a second saving session X2 of SELECT2;
-#                                                                DIRECT_ARGS set: the direct comparison on X1's records
 #   lease 2:  bash benchmarks/device/serving.sh start check      A/A against those baselines (--infperf-compare), then
 #                                                                the same with --infperf-enforce-eager true (no CUDA
 #                                                                graphs: the slowdown the gate must catch; EAGER=0
 #                                                                skips it); DIRECT_ARGS set: the direct comparison
+#   later:    bash benchmarks/device/serving.sh start extend     A/A against the stored baselines (X1, saving itself into
+#                                                                a copy of them), a second saving session X2 of SELECT2;
+#                                                                DIRECT_ARGS set: the direct comparison on X1's records
 #
 # Prefix caching stays off (the plugin's default). GEN (default h200) names the matrix target; INFPERF_GIT_COMMIT names
 # the commit (the copied checkout has no .git).
