@@ -149,18 +149,27 @@ def load_paired(names: tuple[str, ...]) -> list[PairedConfig]:
             if r["status"] == "ok"]
 
 
-ROUNDS_RUN: list[int] = []  # rounds of every simulated trial, for the mean cost of a two-stage design
+class RoundCount:
+    """The rounds of the trials simulated since the last `mean()`: what a cell of a two-stage design costs."""
+
+    def __init__(self) -> None:
+        self.rounds: list[int] = []
+
+    def mean(self) -> float:
+        mean = float(np.mean(self.rounds)) if self.rounds else float("nan")
+        self.rounds.clear()
+        return mean
 
 
 def ab_build(configs: list[PairedConfig], items: int, rounds: str, drop: float, rng: np.random.Generator,
-             settings: Settings) -> list[str]:
+             settings: Settings, count: RoundCount) -> list[str]:
     """One simulated A/B build of `items` gated tests; returns each item's final verdict."""
     alpha = item_alpha(settings, items)
     judged = []
     for i in range(items):
         candidate, reference = staged_trial(configs[i % len(configs)], rng, rounds, 1 - drop, alpha,
                                             settings.threshold)
-        ROUNDS_RUN.append(len(candidate["throughput_tok_s_samples"]))
+        count.rounds.append(len(candidate["throughput_tok_s_samples"]))
         judged.append(judge_paired(candidate, reference, settings, alpha, "reference").as_record_fields())
     correct(judged, settings, items)
     return [j["gate_verdict"] for j in judged]
@@ -240,15 +249,9 @@ def ab_mode(args: argparse.Namespace, settings: Settings, rng: np.random.Generat
             print(f"  {c.name:48s} round sd {c.sd:6.1%} (long-run {c.long_run_sd:6.1%})  "
                   f"{'launch-bound' if c.launch_bound else 'GPU-bound':12s}"
                   f"  10% drop failed {' / '.join(f'{x:.0%}' for x in alone)}")
+        count = RoundCount()
         table(configs, "rounds", args.rounds, args.builds,
-              lambda group, items, rounds, drop: ab_build(group, items, rounds, drop, rng, settings), mean_rounds)
-
-
-def mean_rounds() -> float:
-    """The mean rounds of the trials simulated since the last call."""
-    mean = float(np.mean(ROUNDS_RUN)) if ROUNDS_RUN else float("nan")
-    ROUNDS_RUN.clear()
-    return mean
+              lambda group, items, rounds, drop: ab_build(group, items, rounds, drop, rng, settings, count), count.mean)
 
 
 def main() -> None:
