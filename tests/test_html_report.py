@@ -109,3 +109,13 @@ def test_tuning_history_is_best_so_far_in_evaluation_order(tmp_path: Path) -> No
     report(infpop / "vllm-llama-3-8b-humaneval-out5.landscape.jsonl", tmp_path)  # the shipped H100 landscape
     assert (tmp_path / "vllm-llama-3-8b-humaneval-out5-history.png").stat().st_size > 0
     assert "tuning history" in (tmp_path / "summary.html").read_text()
+
+
+def test_group_table_splits_the_first_token_where_the_engine_does() -> None:
+    from pytest_infperf.html_report import group_table
+
+    base = {"gpus": 1, "status": "ok", "throughput_tok_s": 100.0, "ttft_p50_s": 0.016}
+    vllm = group_table([base | {"batch_size": 1, "queue_p50_s": 2e-5, "prefill_p50_s": 0.0145}], "throughput_tok_s")
+    assert ">queue p50 ms<" in vllm and ">prefill p50 ms<" in vllm and ">14.5<" in vllm
+    hf = group_table([base | {"batch_size": 1}], "throughput_tok_s")  # HF keeps no such split: no empty columns
+    assert "prefill" not in hf and ">TTFT p50 ms<" in hf
