@@ -33,36 +33,30 @@ session() {  # session NAME ARGS... : one pytest session of the serving tests on
   echo "$name rc=$? $(( $(date +%s) - start ))s $(date -u +%FT%TZ)" >>"$R/progress.txt"
 }
 
+direct() {  # direct SESSION: a direct vllm serve + vllm bench serve of SESSION's records (serving_vllm_bench.py)
+  local start; start=$(date +%s)
+  CUDA_VISIBLE_DEVICES=0 timeout 900 python3 benchmarks/serving_vllm_bench.py --records "$R/$1/records.jsonl" \
+    --out "$R/direct" ${DIRECT_ARGS:-} >"$R/direct.log" 2>&1
+  echo "direct rc=$? $(( $(date +%s) - start ))s $(date -u +%FT%TZ)" >>"$R/progress.txt"
+}
+
 await_vllm
 case "$phase" in
   baseline)
     session S1 --infperf-baselines "$R/baselines" --infperf-save
     session S2 --infperf-baselines "$R/baselines" --infperf-save
-    start=$(date +%s)
-    CUDA_VISIBLE_DEVICES=0 timeout 900 python3 benchmarks/serving_vllm_bench.py --records "$R/S1/records.jsonl" \
-      --out "$R/direct" ${DIRECT_ARGS:-} >"$R/direct.log" 2>&1
-    echo "direct rc=$? $(( $(date +%s) - start ))s $(date -u +%FT%TZ)" >>"$R/progress.txt"
+    direct S1
     ;;
   extend)  # A/A against the stored baselines, saving itself into a copy of them; then a second saving session
     mkdir -p "$R" && cp -r baselines "$R/baselines"  # under chain.sh, $R is new
     session X1 --infperf-compare --infperf-baselines "$R/baselines" --infperf-save
     SELECT=${SELECT2:-c64} session X2 --infperf-baselines "$R/baselines" --infperf-save
-    if [ -n "${DIRECT_ARGS:-}" ]; then  # the direct comparison on X1's records (e.g. DIRECT_ARGS="--only c64")
-      start=$(date +%s)
-      CUDA_VISIBLE_DEVICES=0 timeout 900 python3 benchmarks/serving_vllm_bench.py --records "$R/X1/records.jsonl" \
-        --out "$R/direct" $DIRECT_ARGS >"$R/direct.log" 2>&1
-      echo "direct rc=$? $(( $(date +%s) - start ))s $(date -u +%FT%TZ)" >>"$R/progress.txt"
-    fi
+    [ -z "${DIRECT_ARGS:-}" ] || direct X1  # e.g. DIRECT_ARGS="--only c64"
     ;;
   check)
     session AA --infperf-compare
     [ "${EAGER:-1}" = 0 ] || session EAGER --infperf-compare --infperf-enforce-eager true
-    if [ -n "${DIRECT_ARGS:-}" ]; then  # the direct comparison again, on the AA session's records
-      start=$(date +%s)
-      CUDA_VISIBLE_DEVICES=0 timeout 900 python3 benchmarks/serving_vllm_bench.py --records "$R/AA/records.jsonl" \
-        --out "$R/direct" $DIRECT_ARGS >"$R/direct.log" 2>&1
-      echo "direct rc=$? $(( $(date +%s) - start ))s $(date -u +%FT%TZ)" >>"$R/progress.txt"
-    fi
+    [ -z "${DIRECT_ARGS:-}" ] || direct AA  # the direct comparison again, on the AA session's records
     ;;
 esac
 touch "$R/all.done"
