@@ -177,9 +177,9 @@ def rq5_retuning(sides: Sequence[Side]) -> list[dict[str, Any]]:
     return rows
 
 
-def _grid(side: Side, engine: str, model: str, keep: set[tuple[int, int]]) -> dict[tuple[int, int], float]:
-    return {(g, b): side.value((e, m, g, b)) for e, m, g, b in side.keys()
-            if (e, m) == (engine, model) and (g, b) in keep}
+def _grid(side: Side, engine: str, model: str) -> dict[tuple[int, int], float]:
+    """One engine and model's measured (gpus, batch) -> tok/s on this side."""
+    return {(g, b): side.value((e, m, g, b)) for e, m, g, b in side.keys() if (e, m) == (engine, model)}
 
 
 def _retune(old: dict[tuple[int, int], float], new: dict[tuple[int, int], float], budget: int, seed: int) -> float:
@@ -204,7 +204,9 @@ def _retune(old: dict[tuple[int, int], float], new: dict[tuple[int, int], float]
         with tempfile.TemporaryDirectory() as tmp:
             result = tune(replay(grid), space, Landscape.open(Path(tmp) / "landscape.jsonl"), budget, seed,
                           progress=lambda _: None, start_points=start_points_for(space, previous))
-        assert result.best_point is not None  # every point of the space is measured on both grids
+        # the space is the product of the measured GPU counts and batch sizes; a sparse grid whose start points
+        # and proposals all miss its measured points leaves no best point (then this fails)
+        assert result.best_point is not None
         return result.best_point
 
     before = best(old, None)
@@ -224,16 +226,16 @@ def rq5_replayed(a: Side, b: Side, seeds: int = 10, budget_fraction: float = 0.2
 
     rows = []
     for engine, model in sorted({(e, m) for e, m, _, _ in a.keys()} & {(e, m) for e, m, _, _ in b.keys()}):
-        shared = ({(g, x) for e, m, g, x in a.keys() if (e, m) == (engine, model)}
-                  & {(g, x) for e, m, g, x in b.keys() if (e, m) == (engine, model)})
+        grid_a, grid_b = _grid(a, engine, model), _grid(b, engine, model)
+        shared = grid_a.keys() & grid_b.keys()
         if len(shared) < min_points:
             continue
-        grid_a, grid_b = _grid(a, engine, model, shared), _grid(b, engine, model, shared)
+        grid_a, grid_b = ({k: grid[k] for k in sorted(shared)} for grid in (grid_a, grid_b))
         budget = max(3, math.ceil(budget_fraction * len(shared)))
-        for label, old, new in (("upgrade", grid_a, grid_b), ("downgrade", grid_b, grid_a)):
+        for label, (old, before), (new, after) in (("upgrade", (grid_a, a.label), (grid_b, b.label)),
+                                                    ("downgrade", (grid_b, b.label), (grid_a, a.label))):
             gains = [_retune(old, new, budget, seed) for seed in range(seeds)]
-            rows.append({"engine": engine, "model": model, "direction": label,
-                         "from": a.label if old is grid_a else b.label, "to": b.label if new is grid_b else a.label,
+            rows.append({"engine": engine, "model": model, "direction": label, "from": before, "to": after,
                          "points": len(shared), "budget": budget, "seeds": seeds,
                          "median_gain": statistics.median(gains), "mean_gain": statistics.fmean(gains),
                          "min_gain": min(gains), "max_gain": max(gains),
