@@ -135,7 +135,8 @@ def main() -> None:
     records = args.out / "suite.jsonl"
     workload = f"synthetic-in{args.input_len}-out{args.output_len}"
     subprocess.run([sys.executable, "-m", "pytest", *plugin_args(), "-p", "no:cacheprovider",
-                    "perf_tests/test_throughput.py", "-q", "-m", args.hardware, "--infperf-engine", "vllm", "--infperf-model", args.model,
+                    "perf_tests/test_throughput.py", "-q", "-m", args.hardware, "--infperf-engine", "vllm",
+                    "--infperf-model", args.model,
                     "--infperf-gpus", str(args.gpus), "--infperf-workload", workload, "--infperf-batch-sizes", "1",
                     "--infperf-num-prompts", "8", "--infperf-repeats", str(-(-args.requests // 8)),
                     "--infperf-min-repeat-s", "0", "--infperf-output", str(records),
