@@ -182,11 +182,15 @@ def _grid(side: Side, engine: str, model: str) -> dict[tuple[int, int], float]:
     return {(g, b): side.value((e, m, g, b)) for e, m, g, b in side.keys() if (e, m) == (engine, model)}
 
 
-def _retune(old: dict[tuple[int, int], float], new: dict[tuple[int, int], float], budget: int, seed: int) -> float:
-    """What re-tuning gains after the hardware changed from `old` to `new` (both grids of (gpus, batch) -> tok/s):
-    InfPop tunes on the old grid from scratch, then on the new one starting from the old setting, as
-    `--infpop-tune` does on new hardware; the gain is the new grid's value at the re-tuned setting over its value
-    at the old setting."""
+def _retune(old: dict[tuple[int, int], float], new: dict[tuple[int, int], float], budget: int,
+            seed: int) -> float | None:
+    """What re-tuning gains after the hardware changed from `old` to `new` (both grids of (gpus, batch) -> tok/s,
+    measured at the same configurations): InfPop tunes on the old grid from scratch, then on the new one starting
+    from the old setting, as `--infpop-tune` does on new hardware; the gain is the new grid's value at the
+    re-tuned setting over its value at the old setting. None where tuning from scratch met no measured point: the
+    space is the product of the measured GPU counts and batch sizes, and on a sparse grid (an OOM, a GPU count
+    tried at one batch size) a small budget can miss every measured one. The re-tune starts from the old setting,
+    which both grids hold, so it always has one."""
     import tempfile
 
     from .tune import Landscape, start_points_for, tune
@@ -200,17 +204,17 @@ def _retune(old: dict[tuple[int, int], float], new: dict[tuple[int, int], float]
                     else {"status": "error", "reason": "not measured on this kind"})
         return evaluate
 
-    def best(grid: dict[tuple[int, int], float], previous: dict[str, Any] | None) -> dict[str, Any]:
+    def best(grid: dict[tuple[int, int], float], previous: dict[str, Any] | None) -> dict[str, Any] | None:
         with tempfile.TemporaryDirectory() as tmp:
             result = tune(replay(grid), space, Landscape.open(Path(tmp) / "landscape.jsonl"), budget, seed,
                           progress=lambda _: None, start_points=start_points_for(space, previous))
-        # the space is the product of the measured GPU counts and batch sizes; a sparse grid whose start points
-        # and proposals all miss its measured points leaves no best point (then this fails)
-        assert result.best_point is not None
         return result.best_point
 
     before = best(old, None)
+    if before is None:
+        return None
     after = best(new, before)
+    assert after is not None  # its first point is `before`, measured on both kinds
     return new[(after["gpus"], after["batch_size"])] / new[(before["gpus"], before["batch_size"])] - 1
 
 
@@ -234,9 +238,13 @@ def rq5_replayed(a: Side, b: Side, seeds: int = 10, budget_fraction: float = 0.2
         budget = max(3, math.ceil(budget_fraction * len(shared)))
         for label, (old, before), (new, after) in (("upgrade", (grid_a, a.label), (grid_b, b.label)),
                                                     ("downgrade", (grid_b, b.label), (grid_a, a.label))):
-            gains = [_retune(old, new, budget, seed) for seed in range(seeds)]
+            results = [_retune(old, new, budget, seed) for seed in range(seeds)]
+            gains = [gain for gain in results if gain is not None]
+            if not gains:
+                continue
             rows.append({"engine": engine, "model": model, "direction": label, "from": before, "to": after,
-                         "points": len(shared), "budget": budget, "seeds": seeds,
+                         "points": len(shared), "budget": budget, "seeds": len(gains),
+                         "seeds_without_result": len(results) - len(gains),
                          "median_gain": statistics.median(gains), "mean_gain": statistics.fmean(gains),
                          "min_gain": min(gains), "max_gain": max(gains),
                          # with exhaustive tuning: the new grid's best over its value at the old grid's best
@@ -267,6 +275,11 @@ def engine_table(side: Side) -> list[dict[str, Any]]:
 
 def _values(values: dict[int, float], columns: Sequence[int]) -> list[str]:
     return [_fmt(values.get(c)) for c in columns]
+
+
+def _seeds(row: dict[str, Any]) -> str:
+    missed = row["seeds_without_result"]
+    return str(row["seeds"]) + (f" ({missed} more without a result)" if missed else "")
 
 
 def render(a: Side, b: Side, batch: int = 1, gpus: int = 1, seeds: int = 10) -> str:
@@ -330,9 +343,10 @@ def render(a: Side, b: Side, batch: int = 1, gpus: int = 1, seeds: int = 10) -> 
         lines += _table(["engine", "model", "direction", "grid points", "budget", "seeds", "median gain",
                          "mean gain", "range", "exhaustive"],
                         [[r["engine"], r["model"], f"{r['direction']} ({r['from']} -> {r['to']})", str(r["points"]),
-                          str(r["budget"]), str(r["seeds"]), f"{r['median_gain']:+.1%}", f"{r['mean_gain']:+.1%}",
+                          str(r["budget"]), _seeds(r), f"{r['median_gain']:+.1%}", f"{r['mean_gain']:+.1%}",
                           f"{r['min_gain']:+.1%} .. {r['max_gain']:+.1%}", f"{r['exhaustive_gain']:+.1%}"]
                          for r in rows5r])
     else:
-        lines.append("No engine and model has 4 or more (GPUs, batch) configurations measured on both kinds.")
+        lines.append("No engine and model has 4 or more (GPUs, batch) configurations measured on both kinds where "
+                     "the tuner, in some seed, met a measured one.")
     return "\n".join(lines) + "\n"

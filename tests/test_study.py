@@ -120,3 +120,28 @@ def test_rq5_replayed_retunes_where_the_optimum_moved() -> None:
     assert all(r["max_gain"] == 0.0 for r in study.rq5_replayed(a, same, seeds=2, budget_fraction=4.0))
     # fewer than 4 shared configurations: no row
     assert study.rq5_replayed(a, _grid_side("D", {1: 1.0, 8: 2.0}), seeds=1) == []
+
+
+
+def _sparse_side(label: str, scale: float) -> study.Side:
+    """Measured at 5 of the 4 x 4 (GPUs, batch) configurations their values span, the largest (8 GPUs, batch 256)
+    not among them, as where an engine ran out of memory or a GPU count was tried at one batch size only."""
+    side = study.Side(label)
+    for (gpus, batch), value in {(1, 1): 10.0, (2, 2): 20.0, (4, 4): 40.0, (8, 1): 30.0, (1, 256): 200.0}.items():
+        side.medians[("hf", "m1", gpus, batch)].append(value * scale)
+    return side
+
+
+def test_rq5_replayed_on_a_sparse_grid_counts_the_seeds_that_found_nothing() -> None:
+    # The tuner searches the product of the measured GPU counts and batch sizes; here 11 of its 16 points were never
+    # measured, so within a budget of 3 some seeds find no measured point when tuning from scratch (seeds 9, 13 and
+    # 16 of these 20). They have no gain to report: they are counted, not crashed on. Re-tuning starts from the old
+    # setting, so no reported gain is negative.
+    rows = study.rq5_replayed(_sparse_side("A", 1.0), _sparse_side("B", 1.5), seeds=20)
+    assert [r["direction"] for r in rows] == ["upgrade", "downgrade"]
+    for row in rows:
+        assert (row["points"], row["budget"]) == (5, 3)
+        assert row["seeds"] + row["seeds_without_result"] == 20
+        assert row["seeds_without_result"] > 0
+        assert row["min_gain"] >= 0.0
+    assert "without a result" in study.render(_sparse_side("A", 1.0), _sparse_side("B", 1.5), seeds=20)
