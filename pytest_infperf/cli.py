@@ -57,10 +57,11 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("--out", type=Path, default=Path("infperf-report"))
     rep.add_argument("--metric", default="throughput_tok_s")
     stu = sub.add_parser("study", help="the throughput study's tables (RQ2-RQ5, the engine table) from the "
-                                       "records of two GPU kinds, as Markdown")
+                                       "records of two GPU kinds, or the per-kind ones of one kind, as Markdown")
     stu.add_argument("a", type=Path, help="kind A: a records file (.jsonl) or a folder of them (and of InfPop "
                                           "*.tuned.json summaries)")
-    stu.add_argument("b", type=Path, help="kind B, the same; RQ4 reports B's gain over A")
+    stu.add_argument("b", type=Path, nargs="?", help="kind B, the same; RQ4 reports B's gain over A, RQ5 the "
+                     "gain of re-tuning between them (without B: RQ2, RQ3 and the engine table of A alone)")
     stu.add_argument("--workload", help="the workload to use where the records hold several")
     stu.add_argument("--batch", type=positive_int, default=1, help="batch size of RQ2 (default: %(default)s)")
     stu.add_argument("--gpus", type=positive_int, default=1, help="GPU count of RQ3 (default: %(default)s)")
@@ -101,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "study":
             from . import study
 
-            text = study.render(study.load_side([args.a], args.workload), study.load_side([args.b], args.workload),
+            text = study.render(study.load_side([args.a], args.workload),
+                                study.load_side([args.b], args.workload) if args.b else None,
                                 args.batch, args.gpus, args.seeds)
             if args.out:
                 args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -282,13 +282,16 @@ def _seeds(row: dict[str, Any]) -> str:
     return str(row["seeds"]) + (f" ({missed} more without a result)" if missed else "")
 
 
-def render(a: Side, b: Side, batch: int = 1, gpus: int = 1, seeds: int = 10) -> str:
-    """All the tables as Markdown, side A then side B where a table is per kind."""
-    lines = [f"# Study tables: {a.label} (A) vs {b.label} (B)", "",
-             f"A: {a.label} ({'; '.join(sorted(a.versions))}). B: {b.label} ({'; '.join(sorted(b.versions))}). "
-             f"Output tokens per second (medians); tests over the repeats (ANOVA, Tukey HSD) and over the "
-             f"configurations (paired Wilcoxon, Cliff's delta), scipy.", ""]
-    for name, side in (("A", a), ("B", b)):
+def render(a: Side, b: Side | None = None, batch: int = 1, gpus: int = 1, seeds: int = 10) -> str:
+    """All the tables as Markdown, side A then side B where a table is per kind; with one kind (no B), its
+    per-kind tables only (RQ2, RQ3, Table II): RQ4 and RQ5 compare two kinds."""
+    sides = [("A", a)] + ([("B", b)] if b is not None else [])
+    lines = [f"# Study tables: {a.label} (A)" + (f" vs {b.label} (B)" if b is not None else ""), "",
+             " ".join(f"{name}: {side.label} ({'; '.join(sorted(side.versions))})." for name, side in sides)
+             + " Output tokens per second (medians); tests over the repeats (ANOVA, Tukey HSD)"
+             + (" and over the configurations (paired Wilcoxon, Cliff's delta)" if b is not None else "")
+             + ", scipy.", ""]
+    for name, side in sides:
         rows = rq2_best_gpus(side, batch)
         counts = sorted({g for r in rows for g in r["values"]})
         lines += [f"## RQ2 ({name}, {side.label}): best GPU count at batch {batch}", ""]
@@ -310,6 +313,8 @@ def render(a: Side, b: Side, batch: int = 1, gpus: int = 1, seeds: int = 10) -> 
                         [[r["model"], str(r["hf_gpus"]), _fmt(r["hf"]), _fmt(r["vllm_same"]),
                           _fmt(r["ratio_same"], ".2f"), str(r["vllm_gpus"]), _fmt(r["vllm_best"]),
                           _fmt(r["ratio_best"], ".2f")] for r in rows2]) + [""]
+    if b is None:
+        return "\n".join(lines) + "\n"
     rows4 = rq4_generations(a, b)
     lines += [f"## RQ4: {b.label} (B) over {a.label} (A), configurations measured on both", ""]
     if rows4:

@@ -81,6 +81,15 @@ def test_cli_writes_the_markdown_tables(tmp_path: Path) -> None:
     assert "| hf | m1 | gpua-80gb-x1 | gpub-140gb-x1 | 2 | +15.0% | +15.0% | +10.0% .. +20.0% |" in text
 
 
+def test_cli_with_one_kind_writes_its_own_tables_only(tmp_path: Path) -> None:
+    out = tmp_path / "STUDY.md"
+    assert cli.main(["study", str(DATA / "a"), "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "| m1 | 1 | 200.0 | 400.0 | 2.00 | 1 | 400.0 | 2.00 |" in text
+    assert "## RQ3 (A, GPU-A)" in text
+    assert "(B" not in text and "RQ4" not in text and "RQ5" not in text
+
+
 def test_cli_refuses_a_side_mixing_gpu_kinds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     mixed = tmp_path / "mixed.jsonl"
     lines = [json.loads(line) for d in ("a", "b") for line in (DATA / d / "records.jsonl").read_text().splitlines()]
