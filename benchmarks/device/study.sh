@@ -14,7 +14,9 @@
 # The records under $R/<phase>/records.jsonl and those summaries are what `infperf study` reads.
 #
 # MODELS (default: eight of the throughput study's models, 1.3B to 34B) and the batch sizes can be narrowed to fit
-# a lease; PROMPTS (default 256) is the HumanEval prefixes per pass. GEN names the matrix target, INFPERF_GIT_COMMIT
+# a lease, and a phase can name its own models after a colon, to finish one that a lease cut short while the next
+# phase runs them all: "vllm1:codestral-22b,codellama-34b hf1". PROMPTS (default 256) is the HumanEval prefixes per
+# pass. GEN names the matrix target, INFPERF_GIT_COMMIT
 # the commit (the copied checkout has no .git).
 source benchmarks/device/lanes.sh "$@"
 GEN=${GEN:-h200}
@@ -22,12 +24,12 @@ MODELS=${MODELS:-phi-1,starcoder2-3b,codellama-7b,starcoder2-7b,codellama-13b,st
 BATCHES=${BATCHES:-1,16,64,256}
 HF_BATCHES=${HF_BATCHES:-16,64}
 
-study() {  # study NAME DEVICES ARGS...: one pytest session over the study's models
+study() {  # study NAME DEVICES ARGS...: one pytest session over the phase's models
   local name=$1 devices=$2; shift 2
   mkdir -p "$R/$name"
   local start; start=$(date +%s)
   CUDA_VISIBLE_DEVICES=$devices timeout 3000 $INFPERF_PYTEST perf_tests/test_throughput.py -m "$GEN" -rfEs \
-    --infperf-model "$MODELS" --infperf-num-prompts "${PROMPTS:-256}" --junitxml "$R/$name/junit.xml" \
+    --infperf-model "$models" --infperf-num-prompts "${PROMPTS:-256}" --junitxml "$R/$name/junit.xml" \
     --infperf-output "$R/$name/records.jsonl" "$@" >"$R/$name/log.txt" 2>&1
   echo "$name rc=$? $(( $(date +%s) - start ))s $(date -u +%FT%TZ)" >>"$R/progress.txt"
 }
@@ -49,7 +51,9 @@ retune() {  # InfPop over SEEDS seeds for each engine's Llama-3-8B, into a copy 
 }
 
 await_vllm
-for phase in ${*:2}; do
+for spec in ${*:2}; do
+  phase=${spec%%:*}; models=$MODELS
+  [ "$phase" != "$spec" ] && models=${spec#*:}
   case "$phase" in
     vllm1) study vllm1 0 --infperf-engine vllm --infperf-gpus 1 --infperf-batch-sizes "$BATCHES" ;;
     hf1) study hf1 0 --infperf-engine hf --infperf-gpus 1 --infperf-batch-sizes "$HF_BATCHES" ;;
