@@ -32,6 +32,17 @@ STATUSES = ("ok", "oom", "error", "skipped")
 REQUIRED = ("schema", "status", "test_id", "case_id", "engine", "model", "gpus", "batch_size", "workload",
             "hardware_fingerprint", "timestamp")
 
+# How the suite times an engine, where a change altered what that engine's records report: a baseline measured the
+# earlier way is not comparable (store.MATCH_FIELDS), as asv does not compare results across benchmark versions.
+# Absent from a record: the engine's first way.
+MEASUREMENT_VERSIONS = {"vllm": 2}
+MEASUREMENT_CHANGES = {
+    ("vllm", 2): "since measurement version 2 the suite reads vLLM's latency histograms before and after each repeat "
+                 "instead of around every timed call, where they cost milliseconds per call: earlier baselines "
+                 "understate vLLM's throughput where a call takes tens of milliseconds (small batches, short "
+                 "outputs); save them again",
+}
+
 
 class RecordError(ValueError):
     pass
@@ -103,6 +114,8 @@ def build_record(case: "Case", outcome: "Outcome", hardware: "Hardware", setting
         "warmup_batches": settings.warmup, "load_time_s": load.get("load_time_s"),
         "engine_args": load.get("engine_args"), **environment_fields(hardware, settings, rootdir),
     }
+    if case.engine in MEASUREMENT_VERSIONS:
+        record["measurement_version"] = MEASUREMENT_VERSIONS[case.engine]
     record.update(outcome.result)
     return record
 

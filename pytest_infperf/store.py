@@ -24,9 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .records import RecordError, atomic_write, check_record
+from .records import MEASUREMENT_CHANGES, RecordError, atomic_write, check_record
 
-MATCH_FIELDS = ("engine", "model", "gpus", "batch_size", "workload", "dtype", "num_prompts")
+MATCH_FIELDS = ("engine", "model", "gpus", "batch_size", "workload", "dtype", "num_prompts",
+                "measurement_version")
 IDENTITY_FIELDS = ("case_id", "test_id", "hardware_target", "hardware_fingerprint", *MATCH_FIELDS)
 BASELINE_SCHEMA = 2
 DEFAULT_KEEP_SESSIONS = 10
@@ -119,7 +120,10 @@ class BaselineStore:
         mismatched = [f"{f}: baseline {baseline.get(f)!r}, now {record.get(f)!r}" for f in MATCH_FIELDS
                       if baseline.get(f) != record.get(f)]
         if mismatched:
-            return None, f"baseline {path} is not comparable ({'; '.join(mismatched)})"
+            version = record.get("measurement_version")
+            change = MEASUREMENT_CHANGES.get((record.get("engine"), version))
+            why = f": {change}" if change and baseline.get("measurement_version") != version else ""
+            return None, f"baseline {path} is not comparable ({'; '.join(mismatched)}){why}"
         return baseline, ""
 
     def read_json(self, path: Path) -> dict[str, Any]:

@@ -162,6 +162,32 @@ def test_cross_host_a_a_on_h200_passes_and_a_halving_fails(tmp_path: Path,
     assert {r["verdict"] for r in json.loads((tmp_path / "half.json").read_text())["rows"]} == {"regression"}
 
 
+def test_a_vllm_baseline_of_the_earlier_measurement_is_not_comparable_and_is_replaced(tmp_path: Path) -> None:
+    """The checked-in lease-2 baselines predate measurement version 2 of vLLM (histograms read around every timed
+    call): a vLLM record of today's suite does not compare with them and is told why, saving it starts the baseline
+    over, and HF, whose measurement did not change, still compares."""
+    import shutil
+
+    from pytest_infperf.records import MEASUREMENT_VERSIONS
+    from pytest_infperf.store import BaselineStore
+
+    shutil.copytree(CROSSHOST, tmp_path / CROSSHOST.name)
+    store = BaselineStore(tmp_path)
+    records = {r["case_id"].split("-", 1)[1]: r for r in read_records(AA)}
+    vllm = records["vllm-llama-3-8b-gpus1-bs1"] | {"measurement_version": MEASUREMENT_VERSIONS["vllm"]}
+    path = store.path_for(vllm["hardware_fingerprint"], vllm)
+    baseline, why_not = store.find(path, vllm)
+    assert baseline is None
+    assert "measurement_version: baseline None, now 2" in why_not and "save them again" in why_not
+    store.save(vllm)
+    baseline, _ = store.find(path, vllm)
+    assert baseline is not None and len(baseline.sessions) == 1
+    hf = records["hf-llama-3-8b-gpus1-bs64"]
+    assert "measurement_version" not in hf
+    baseline, why_not = store.find(store.path_for(hf["hardware_fingerprint"], hf), hf)
+    assert baseline is not None and len(baseline.sessions) == 2, why_not
+
+
 def test_export_is_read_by_the_tools_it_imitates(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import subprocess
     import sys

@@ -10,6 +10,7 @@ import time
 from contextlib import contextmanager
 from typing import Any, Iterator
 
+from ..latency import Histogram
 from ..workloads import Prompt
 from .base import BatchResult, LoadRequest
 
@@ -123,6 +124,9 @@ class HfPipelineEngine:
             return None
         torch = self.torch
         return max(torch.cuda.max_memory_allocated(i) for i in range(torch.cuda.device_count()))
+
+    def histograms(self) -> dict[str, Histogram]:
+        return {}  # every latency is timed per request and per step
 
     def reset_memory_peak(self) -> None:
         if self.on_gpu:

@@ -11,7 +11,7 @@ import statistics
 import time
 from typing import Any, Callable, Sequence
 
-from ..engines.base import BatchResult, Engine
+from ..engines.base import Engine
 from ..hardware import cpu_times, host_cpu_share
 from ..latency import GATED_LATENCIES, GATED_STATS, Histogram, summarize
 from ..telemetry import GpuSampler
@@ -41,8 +41,12 @@ def test_only_slowdown() -> float:
     return value
 
 
-def _merge(histograms: dict[str, Histogram], result: BatchResult) -> None:
-    for key, hist in result.histograms.items():
+def _difference(after: dict[str, Histogram], before: dict[str, Histogram]) -> dict[str, Histogram]:
+    return {key: after[key] - before[key] for key in after if key in before}
+
+
+def _merge(histograms: dict[str, Histogram], more: dict[str, Histogram]) -> None:
+    for key, hist in more.items():
         histograms[key] = histograms[key] + hist if key in histograms else hist
 
 
@@ -82,9 +86,9 @@ def measure(engine: Engine, prompts: Sequence[Prompt], batch_size: int, output_l
     cpu_before = cpu_times()
     with GpuSampler(gpu_indices) as sampler:
         for repeat in range(repeats):
+            snapshot = engine.histograms()  # before the repeat's clock starts: reading it is not generation
             tokens, repeat_start, repeat_passes = 0, time.perf_counter(), 0
             starts = {name: len(values) for name, values in exact.items()}
-            ttft_hist_before = histograms.get("ttft")
             while repeat_passes == 0 or time.perf_counter() - repeat_start < min_repeat_s:
                 repeat_passes += 1
                 for batch in batches:
@@ -102,8 +106,9 @@ def measure(engine: Engine, prompts: Sequence[Prompt], batch_size: int, output_l
                     itl += result.itl_s
                     for name, values in phases.items():
                         values += getattr(result, f"{name}_s")
-                    _merge(histograms, result)
             wall = time.perf_counter() - repeat_start
+            repeat_histograms = _difference(engine.histograms(), snapshot)
+            _merge(histograms, repeat_histograms)
             repeat_wall.append(wall)
             ttlt_by_repeat.append(statistics.median(ttlt[len(ttlt) - repeat_passes * len(batches):]))
             passes.append(repeat_passes)
@@ -112,11 +117,9 @@ def measure(engine: Engine, prompts: Sequence[Prompt], batch_size: int, output_l
             if progress is not None:  # the heartbeat: repeats done and the pace so far
                 progress({"batch_size": batch_size, "repeat": repeat + 1, "repeats": repeats,
                           "tok_s": tokens / wall, "elapsed_s": time.perf_counter() - wall_start})
-            ttft_hist = histograms.get("ttft")
-            if ttft_hist is not None and ttft_hist_before is not None:
-                ttft_hist = ttft_hist - ttft_hist_before
             for name, values in exact.items():
-                summary = summarize(name, values[starts[name]:], ttft_hist if name == "ttft" else None)
+                summary = summarize(name, values[starts[name]:], repeat_histograms.get("ttft") if name == "ttft"
+                                    else None)
                 for stat in GATED_STATS:
                     latency_by_repeat[f"{name}_{stat}_s"].append(summary[f"{name}_{stat}_s"])
     measured_wall = sum(repeat_wall)
