@@ -18,9 +18,9 @@ same interval.
 `--direct` adds the reference on the suite's own path: a bare loop of `LLM.generate` calls, one request each, on an
 engine built with exactly the engine arguments the suite's record names, in its own process, nothing of the
 plugin around it. It also bisects the suite's harness: its requests rotate, in blocks of 8 (the suite's passes),
-through `bare`, `telemetry` (the suite's NVML sampler running, 50 ms) and `harness` (the sampler plus the
-Prometheus snapshot the suite takes around every call), each block's requests timed on vLLM's clocks and the
-call's wall time.
+through `bare`, `telemetry` (the suite's NVML sampler running, 50 ms) and `harness` (the sampler plus a
+Prometheus snapshot around every call, as the suite took them before vLLM's measurement version 2), each block's
+requests timed on vLLM's clocks and the call's wall time.
 
     python benchmarks/latency_vllm_bench.py --hardware h200 --model llama-3-8b --stream --direct --out /tmp/latency
 """
@@ -139,7 +139,7 @@ def direct_loop(model_dir: Path, args: argparse.Namespace, engine_args: dict[str
     def one(condition: str | None) -> None:
         scrape = condition == "harness"
         if scrape:
-            llm.get_metrics()  # the suite snapshots vLLM's histograms before and after each call
+            llm.get_metrics()  # as the suite did around each call before measurement version 2
         prompt = TokensPrompt(prompt_token_ids=[rng.randrange(vocab) for _ in range(args.input_len)])
         start = time.perf_counter()
         output = llm.generate([prompt], params, use_tqdm=False)[0]
