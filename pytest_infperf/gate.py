@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Sequence
 
 from .latency import GATED_LATENCIES, GATED_STATS
+from .records import measurement_change
 from .stats import SessionComparison, adjust, between_session_variance, cliffs_magnitude, compare_paired, \
     compare_sessions, pooled_variance, rounds_needed, variance_prior
 from .store import Baseline, BaselineError, BaselineStore
@@ -215,6 +216,9 @@ def judge_against(record: dict[str, Any], baseline: Baseline, settings: "Setting
     settings' gate_metrics) at `alpha`; `priors(metric, launch_bound)` gives the class's Prior."""
     if not baseline.ok_sessions:
         return Verdict("no-baseline", f"baseline {baseline.path} has no ok session", baseline_ref=str(baseline.path))
+    change = measurement_change(record, [s.get("measurement_version") for s in baseline.ok_sessions])
+    if change:  # the store never hands such a baseline over; `infperf compare` pairs records of any version
+        return Verdict("not-comparable", change, baseline_ref=str(baseline.path))
     launch_bound = is_launch_bound(baseline.ok_sessions)
     differences = host_differences(record, baseline.ok_sessions)
     notes = tuple(text for text, _ in differences)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .records import MEASUREMENT_CHANGES, RecordError, atomic_write, check_record
+from .records import RecordError, atomic_write, check_record, measurement_change
 
 MATCH_FIELDS = ("engine", "model", "gpus", "batch_size", "workload", "dtype", "num_prompts",
                 "measurement_version")
@@ -120,9 +120,8 @@ class BaselineStore:
         mismatched = [f"{f}: baseline {baseline.get(f)!r}, now {record.get(f)!r}" for f in MATCH_FIELDS
                       if baseline.get(f) != record.get(f)]
         if mismatched:
-            version = record.get("measurement_version")
-            change = MEASUREMENT_CHANGES.get((record.get("engine"), version))
-            why = f": {change}" if change and baseline.get("measurement_version") != version else ""
+            change = measurement_change(record, [baseline.get("measurement_version")])
+            why = f"; {change}" if change else ""
             return None, f"baseline {path} is not comparable ({'; '.join(mismatched)}){why}"
         return baseline, ""
 

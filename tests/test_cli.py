@@ -179,6 +179,14 @@ def test_a_vllm_baseline_of_the_earlier_measurement_is_not_comparable_and_is_rep
     baseline, why_not = store.find(path, vllm)
     assert baseline is None
     assert "measurement_version: baseline None, now 2" in why_not and "save them again" in why_not
+    # `infperf compare` pairs records of any version: its verdict says the same, for vLLM's pairs only
+    today = tmp_path / "today.jsonl"
+    today.write_text("".join(json.dumps(r | ({"measurement_version": 2} if r["engine"] == "vllm" else {})) + "\n"
+                             for r in records.values()))
+    assert main(["compare", str(CROSSHOST), str(today), "--json", str(tmp_path / "cmp.json")]) == 0
+    verdicts = {(r["engine"], r["verdict"]) for r in json.loads((tmp_path / "cmp.json").read_text())["rows"]}
+    assert ("vllm", "not-comparable") in verdicts and not {v for e, v in verdicts if e == "vllm"} - {"not-comparable"}
+    assert {v for e, v in verdicts if e == "hf"} <= {"unchanged", "underpowered"}
     store.save(vllm)
     baseline, _ = store.find(path, vllm)
     assert baseline is not None and len(baseline.sessions) == 1
