@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from .records import read_records
+from .records import MEASUREMENT_CHANGES, read_records
 from .stats import anova_tukey, cliffs_delta, cliffs_magnitude, wilcoxon_p
 
 METRIC = "throughput_tok_s"
@@ -40,6 +40,8 @@ class Side:
     medians: dict[tuple[str, str, int, int], list[float]] = field(default_factory=lambda: defaultdict(list))
     tuned: list[dict[str, Any]] = field(default_factory=list)
     versions: set[str] = field(default_factory=set)
+    # engine -> the suite's measurement versions among its records (records.MEASUREMENT_VERSIONS; None: the first)
+    measurement: dict[str, set[Any]] = field(default_factory=lambda: defaultdict(set))
 
     def value(self, key: tuple[str, str, int, int]) -> float:
         return statistics.median(self.medians[key])
@@ -80,6 +82,11 @@ def load_side(paths: Sequence[Path], workload: str | None = None) -> Side:
         side.medians[key].append(float(r[METRIC]))
         side.samples[key] += [float(x) for x in r.get(f"{METRIC}_samples") or [r[METRIC]]]
         side.versions.add(f"{r['engine']} {r.get('engine_version')}")
+        side.measurement[r["engine"]].add(r.get("measurement_version"))
+    mixed = sorted(engine for engine, versions in side.measurement.items() if len(versions) > 1)
+    if mixed:
+        raise ValueError(f"{names}: {', '.join(mixed)} records of several measurement versions of the suite; "
+                         "measure them again with one version")
     for f in _files(paths, "*.tuned.json"):
         summary = json.loads(f.read_text())
         if summary.get("gain_over_previous") is not None:
@@ -317,6 +324,13 @@ def render(a: Side, b: Side | None = None, batch: int = 1, gpus: int = 1, seeds:
         return "\n".join(lines) + "\n"
     rows4 = rq4_generations(a, b)
     lines += [f"## RQ4: {b.label} (B) over {a.label} (A), configurations measured on both", ""]
+    for engine in sorted(a.measurement.keys() & b.measurement.keys()):
+        va, vb = ({v or 1 for v in side.measurement[engine]} for side in (a, b))
+        if va != vb:
+            change = MEASUREMENT_CHANGES.get((engine, max(va | vb)))
+            lines += [f"Caveat: A's {engine} records are of the suite's measurement version {min(va)}, B's of "
+                      f"{min(vb)}, so its gains include the suite's own change" + (f": {change}" if change else "")
+                      + ".", ""]
     if rows4:
         lines += _table(["engine", "pairs", "B faster", "mean gain", "median gain", "Wilcoxon p", "Cliff's delta"],
                         [[r["engine"], str(r["pairs"]), str(r["b_faster"]), f"{r['mean_gain']:+.1%}",

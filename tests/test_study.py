@@ -90,6 +90,22 @@ def test_cli_with_one_kind_writes_its_own_tables_only(tmp_path: Path) -> None:
     assert "(B" not in text and "RQ4" not in text and "RQ5" not in text
 
 
+def test_measurement_versions_a_side_mixes_or_the_sides_differ_in_are_said(tmp_path: Path) -> None:
+    records = [json.loads(line) for line in (DATA / "b" / "records.jsonl").read_text().splitlines()]
+    newer = tmp_path / "newer.jsonl"
+    newer.write_text("".join(json.dumps(r | ({"measurement_version": 2} if r["engine"] == "vllm" else {})) + "\n"
+                             for r in records))
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    (mixed / "old.jsonl").write_text((DATA / "b" / "records.jsonl").read_text())
+    (mixed / "new.jsonl").write_text(newer.read_text())
+    with pytest.raises(ValueError, match="several measurement versions"):
+        study.load_side([mixed])
+    text = study.render(study.load_side([DATA / "a"]), study.load_side([newer]))
+    assert "Caveat: A's vllm records are of the suite's measurement version 1, B's of 2" in text
+    assert "since measurement version 2" in text and "Caveat: A's hf" not in text
+
+
 def test_cli_refuses_a_side_mixing_gpu_kinds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     mixed = tmp_path / "mixed.jsonl"
     lines = [json.loads(line) for d in ("a", "b") for line in (DATA / d / "records.jsonl").read_text().splitlines()]
