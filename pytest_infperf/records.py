@@ -44,7 +44,6 @@ MEASUREMENT_CHANGES = {
 }
 
 
-
 def measurement_change(record: dict[str, Any], earlier: Iterable[Any]) -> str | None:
     """Why `record` cannot be compared with sessions of the `earlier` measurement versions, or None where they are
     all its own: the store's matching and the gate's verdict (`infperf compare` too) both say it this way."""

@@ -118,11 +118,11 @@ class BaselineStore:
             return None, f"no baseline at {path}"
         baseline = self.load(path)
         mismatched = [f"{f}: baseline {baseline.get(f)!r}, now {record.get(f)!r}" for f in MATCH_FIELDS
-                      if baseline.get(f) != record.get(f)]
-        if mismatched:
-            change = measurement_change(record, [baseline.get("measurement_version")])
-            why = f"; {change}" if change else ""
-            return None, f"baseline {path} is not comparable ({'; '.join(mismatched)}){why}"
+                      if baseline.get(f) != record.get(f) and f != "measurement_version"]
+        change = measurement_change(record, [baseline.get("measurement_version")])
+        reasons = mismatched + ([change] if change else [])
+        if reasons:
+            return None, f"baseline {path} is not comparable ({'; '.join(reasons)})"
         return baseline, ""
 
     def read_json(self, path: Path) -> dict[str, Any]:
