@@ -125,6 +125,7 @@ def direct_loop(model_dir: Path, args: argparse.Namespace, engine_args: dict[str
     from vllm import LLM, SamplingParams
     from vllm.inputs import TokensPrompt
 
+    from pytest_infperf.engines.vllm import request_latencies
     from pytest_infperf.telemetry import GpuSampler
 
     llm = LLM(model=str(model_dir), **engine_args)
@@ -148,14 +149,13 @@ def direct_loop(model_dir: Path, args: argparse.Namespace, engine_args: dict[str
             llm.get_metrics()
         if condition is None:
             return
-        stats, tokens = output.metrics, len(output.outputs[0].token_ids)
-        assert stats is not None and tokens == args.output_len, tokens
-        decode = stats.last_token_ts - stats.first_token_ts
+        assert len(output.outputs[0].token_ids) == args.output_len
+        exact = request_latencies([output])  # what the suite reads of each request, without the suite around it
+        assert exact is not None, "this vLLM keeps no per-request stats"
         got = times[condition]
-        got["ttft"].append(stats.first_token_latency)
-        got["e2e"].append(stats.first_token_latency + decode)
-        got["tpot"].append(decode / (tokens - 1))
-        got["engine_queue_prefill"].append(stats.first_token_ts - stats.queued_ts)
+        for name in ("ttft", "tpot", "e2e"):
+            got[name] += exact[f"{name}_s"]
+        got["engine_queue_prefill"] += [q + p for q, p in zip(exact["queue_s"], exact["prefill_s"])]
         got["client_call"].append(call)
 
     for _ in range(5):  # warm-up requests

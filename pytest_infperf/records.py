@@ -44,16 +44,20 @@ MEASUREMENT_CHANGES = {
 }
 
 
+def what_changed(engine: str, versions: Iterable[Any]) -> str:
+    """What the latest of an engine's measurement `versions` (None: the first) changed in the suite's timing."""
+    latest = max(v or 1 for v in versions)
+    return MEASUREMENT_CHANGES.get((engine, latest), "the suite's way of timing this engine changed")
+
+
 def measurement_change(record: dict[str, Any], earlier: Iterable[Any]) -> str | None:
     """Why `record` cannot be compared with sessions of the `earlier` measurement versions, or None where they are
     all its own: the store's matching and the gate's verdict (`infperf compare` too) both say it this way."""
     versions, now = set(earlier), record.get("measurement_version")
     if versions <= {now}:
         return None
-    latest = max((v or 1 for v in versions | {now}))
-    change = MEASUREMENT_CHANGES.get((record.get("engine"), latest), "the suite's way of timing this engine changed")
     shown = ", ".join(sorted(map(repr, versions)))
-    return f"measurement_version: baseline {shown}, now {now!r}: {change}"
+    return f"measurement_version: baseline {shown}, now {now!r}: {what_changed(record['engine'], versions | {now})}"
 
 
 class RecordError(ValueError):

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from .records import MEASUREMENT_CHANGES, read_records
+from .records import read_records, what_changed
 from .stats import anova_tukey, cliffs_delta, cliffs_magnitude, wilcoxon_p
 
 METRIC = "throughput_tok_s"
@@ -327,10 +327,9 @@ def render(a: Side, b: Side | None = None, batch: int = 1, gpus: int = 1, seeds:
     for engine in sorted(a.measurement.keys() & b.measurement.keys()):
         va, vb = ({v or 1 for v in side.measurement[engine]} for side in (a, b))
         if va != vb:
-            change = MEASUREMENT_CHANGES.get((engine, max(va | vb)))
             lines += [f"Caveat: A's {engine} records are of the suite's measurement version {min(va)}, B's of "
-                      f"{min(vb)}, so its gains include the suite's own change" + (f": {change}" if change else "")
-                      + ".", ""]
+                      f"{min(vb)}, so its gains include the suite's own change: {what_changed(engine, va | vb)}.",
+                      ""]
     if rows4:
         lines += _table(["engine", "pairs", "B faster", "mean gain", "median gain", "Wilcoxon p", "Cliff's delta"],
                         [[r["engine"], str(r["pairs"]), str(r["b_faster"]), f"{r['mean_gain']:+.1%}",

@@ -147,7 +147,6 @@ def test_rq5_replayed_retunes_where_the_optimum_moved() -> None:
     assert study.rq5_replayed(a, _grid_side("D", {1: 1.0, 8: 2.0}), seeds=1) == []
 
 
-
 def _sparse_side(label: str, scale: float) -> study.Side:
     """Measured at 5 of the 4 x 4 (GPUs, batch) configurations their values span, the largest (8 GPUs, batch 256)
     not among them, as where an engine ran out of memory or a GPU count was tried at one batch size only."""

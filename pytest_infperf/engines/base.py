@@ -25,9 +25,10 @@ class BatchResult:
     """One generate call over one batch, with exact per-request latencies where the engine can time them:
     `ttft_s`, `tpot_s` (decode time / (output tokens - 1), vllm bench's TPOT) and `e2e_s` hold one value per
     request, `itl_s` one per decode step. What an engine can only report as a histogram (vLLM's inter-token
-    latency offline) comes from `Engine.histograms`, not from here. `queue_s` and `prefill_s` split each request's first token on the engine's own clock (vLLM: scheduled minus
-    queued, first token minus scheduled, its request_queue_time and request_prefill_time): where a TTFT goes,
-    and, summed, the first token as the engine made it, before a front end saw it."""
+    latency offline) comes from `Engine.histograms`, not from here. `queue_s` and `prefill_s` split each
+    request's first token on the engine's own clock (vLLM: scheduled minus queued, first token minus scheduled, its
+    request_queue_time and request_prefill_time): where a TTFT goes, and, summed, the first token as the engine
+    made it, before a front end saw it."""
 
     output_tokens: int
     ttft_s: list[float] = field(default_factory=list)

@@ -22,7 +22,7 @@ _METRICS = {"ttft": "vllm:time_to_first_token_seconds", "itl": "vllm:inter_token
 _METRIC_FALLBACKS = {"vllm:inter_token_latency_seconds": "vllm:time_per_output_token_seconds"}
 
 
-def _request_latencies(outputs: list[Any]) -> dict[str, list[float]] | None:
+def request_latencies(outputs: list[Any]) -> dict[str, list[float]] | None:
     """Exact TTFT, TPOT, E2E, queue and prefill time per request from vLLM's per-request stats; None where a
     version keeps none."""
     ttft, tpot, e2e, queue, prefill = [], [], [], [], []
@@ -104,7 +104,7 @@ class VllmEngine:
         counts = [len(o.outputs[0].token_ids) for o in outputs]
         if any(c != output_len for c in counts):
             raise RuntimeError(f"vLLM generated {min(counts)}..{max(counts)} tokens per prompt, expected {output_len}")
-        exact = _request_latencies(outputs)  # None where the version keeps no per-request stats
+        exact = request_latencies(outputs)  # None where the version keeps no per-request stats
         return BatchResult(output_tokens=sum(counts), **(exact or {}))
 
     def histograms(self) -> dict[str, Histogram]:

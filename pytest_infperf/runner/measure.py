@@ -85,8 +85,8 @@ def measure(engine: Engine, prompts: Sequence[Prompt], batch_size: int, output_l
     total_tokens = 0
     cpu_before = cpu_times()
     with GpuSampler(gpu_indices) as sampler:
+        snapshot = engine.histograms()  # read between repeats, outside their clocks: reading it is not generation
         for repeat in range(repeats):
-            snapshot = engine.histograms()  # before the repeat's clock starts: reading it is not generation
             tokens, repeat_start, repeat_passes = 0, time.perf_counter(), 0
             starts = {name: len(values) for name, values in exact.items()}
             while repeat_passes == 0 or time.perf_counter() - repeat_start < min_repeat_s:
@@ -107,7 +107,8 @@ def measure(engine: Engine, prompts: Sequence[Prompt], batch_size: int, output_l
                     for name, values in phases.items():
                         values += getattr(result, f"{name}_s")
             wall = time.perf_counter() - repeat_start
-            repeat_histograms = _difference(engine.histograms(), snapshot)
+            repeat_start_snapshot, snapshot = snapshot, engine.histograms()
+            repeat_histograms = _difference(snapshot, repeat_start_snapshot)
             _merge(histograms, repeat_histograms)
             repeat_wall.append(wall)
             ttlt_by_repeat.append(statistics.median(ttlt[len(ttlt) - repeat_passes * len(batches):]))
