@@ -12,8 +12,9 @@
 # Sessions never overlap: launch-bound throughput follows the host, so nothing else may run beside a measurement.
 # Every session is a new pytest process, so worker processes and model loads are new too. Prefix caching stays off
 # (the plugin's default): repeats over the same prompts measure compute, not cache hits.
-# GEN (default h200) names the matrix target of the machine; LATENCY=1 adds benchmarks/latency_vllm_bench.py between
-# the 10% and the 5% runs; INFPERF_GIT_COMMIT names the commit (the copied checkout has no .git).
+# GEN (default h200) names the matrix target of the machine; ENGINE (vllm or hf) keeps one engine's configurations;
+# LATENCY=1 adds benchmarks/latency_vllm_bench.py between the 10% and the 5% runs; INFPERF_GIT_COMMIT names the
+# commit (the copied checkout has no .git).
 phase=${2:-}
 source benchmarks/device/lanes.sh "$@"
 GEN=${GEN:-h200}
