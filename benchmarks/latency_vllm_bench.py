@@ -144,6 +144,7 @@ class _Recording:
 def direct_loop(model_dir: Path, args: argparse.Namespace, record: dict[str, Any]) -> dict[str, Any]:
     """Per-request TTFT, TPOT, E2E and the engine core's queued-to-first-token time at batch 1 on the suite's
     engine arguments, per condition (DIRECT_CONDITIONS), interleaved in blocks of 8 requests."""
+    import dataclasses
     import random
     import time
 
@@ -171,9 +172,8 @@ def direct_loop(model_dir: Path, args: argparse.Namespace, record: dict[str, Any
     keys = ("ttft", "tpot", "e2e", "engine_queue_prefill", "client_call")
     times: dict[str, dict[str, list[float]]] = {c: {k: [] for k in keys} for c in DIRECT_CONDITIONS}
 
-    def keep(condition: str, outputs: list[Any], call: float) -> None:
-        exact = request_latencies(outputs)  # what the suite reads of each request, without the suite around it
-        assert exact is not None, "this vLLM keeps no per-request stats"
+    def keep(condition: str, exact: dict[str, list[float]], call: float) -> None:
+        """One call's requests: `exact` as request_latencies gives them (a BatchResult's fields)."""
         got = times[condition]
         for name in ("ttft", "tpot", "e2e"):
             got[name] += exact[f"{name}_s"]
@@ -187,7 +187,9 @@ def direct_loop(model_dir: Path, args: argparse.Namespace, record: dict[str, Any
             call = time.perf_counter() - start
             assert len(outputs[0].outputs[0].token_ids) == args.output_len
             if condition:
-                keep(condition, outputs, call)
+                exact = request_latencies(outputs)  # what the suite reads of each request, without the suite
+                assert exact is not None, "this vLLM keeps no per-request stats"
+                keep(condition, exact, call)
 
     def fresh(count: int) -> list[list[int]]:
         return [[rng.randrange(vocab) for _ in range(args.input_len)] for _ in range(count)]
@@ -195,12 +197,8 @@ def direct_loop(model_dir: Path, args: argparse.Namespace, record: dict[str, Any
     def suite_measure() -> None:
         recording = _Recording(plugin_engine)
         measure(recording, suite_prompts, 1, args.output_len, repeats=1, warmup=0, gpu_indices=gpus)
-        got = times["measure"]
         for result, call in recording.results:
-            for name in ("ttft", "tpot", "e2e"):
-                got[name] += getattr(result, f"{name}_s")
-            got["engine_queue_prefill"] += [q + p for q, p in zip(result.queue_s, result.prefill_s)]
-            got["client_call"].append(call)
+            keep("measure", dataclasses.asdict(result), call)
 
     loop("", fresh(5))  # warm-up requests
     suite_ids = [list(p.token_ids) for p in suite_prompts]
