@@ -119,15 +119,21 @@ def _by(side: Side, *, batch: int | None = None, gpus: int | None = None) -> dic
     return out
 
 
+def _best(values: dict[int, float]) -> int | None:
+    """The level with the highest throughput; None where only one level was measured (a phase cut short, or a
+    model tried at one GPU count): one figure is no answer to "which is best"."""
+    return max(values, key=values.__getitem__) if len(values) > 1 else None
+
+
 def rq2_best_gpus(side: Side, batch: int = 1) -> list[dict[str, Any]]:
     """Per engine and model at batch `batch`: throughput per GPU count, the best count, one-way ANOVA over the
     repeats of the counts, and Tukey's p of the best count against the runner-up."""
     rows = []
     for (engine, model), by_gpus in sorted(_by(side, batch=batch).items()):
         values = {g: side.value(k) for g, k in sorted(by_gpus.items())}
-        best = max(values, key=values.__getitem__)
+        best = _best(values)
         test = anova_tukey({str(g): side.samples[k] for g, k in by_gpus.items()})
-        runner_up = max((g for g in values if g != best), key=values.__getitem__, default=None)
+        runner_up = max((g for g in values if g != best), key=values.__getitem__) if best is not None else None
         tukey = next((t["p"] for t in test["tukey"] if {t["a"], t["b"]} == {str(best), str(runner_up)}), None)
         rows.append({"engine": engine, "model": model, "values": values, "best_gpus": best,
                      "anova_f": test["f"], "anova_p": test["p"], "runner_up": runner_up, "tukey_p": tukey})
@@ -140,11 +146,12 @@ def rq3_batch(side: Side, gpus: int = 1) -> list[dict[str, Any]]:
     rows = []
     for (engine, model), by_batch in sorted(_by(side, gpus=gpus).items()):
         values = {b: side.value(k) for b, k in sorted(by_batch.items())}
-        best = max(values, key=values.__getitem__)
+        best = _best(values)
         smallest = min(values)
         test = anova_tukey({str(b): side.samples[k] for b, k in by_batch.items()})
+        gain = values[best] / values[smallest] - 1 if best is not None else None
         rows.append({"engine": engine, "model": model, "values": values, "best_batch": best,
-                     "gain_over_smallest": values[best] / values[smallest] - 1, "smallest": smallest,
+                     "gain_over_smallest": gain, "smallest": smallest,
                      "anova_f": test["f"], "anova_p": test["p"]})
     return rows
 
@@ -284,6 +291,10 @@ def _values(values: dict[int, float], columns: Sequence[int]) -> list[str]:
     return [_fmt(values.get(c)) for c in columns]
 
 
+def _level(best: int | None) -> str:
+    return "- (one measured)" if best is None else str(best)
+
+
 def _seeds(row: dict[str, Any]) -> str:
     missed = row["seeds_without_result"]
     return str(row["seeds"]) + (f" ({missed} more without a result)" if missed else "")
@@ -304,22 +315,26 @@ def render(a: Side, b: Side | None = None, batch: int = 1, gpus: int = 1, seeds:
         lines += [f"## RQ2 ({name}, {side.label}): best GPU count at batch {batch}", ""]
         lines += _table(["engine", "model", *(f"{g} GPU" for g in counts), "best", "ANOVA F", "ANOVA p",
                          "Tukey p (best vs runner-up)"],
-                        [[r["engine"], r["model"], *_values(r["values"], counts), str(r["best_gpus"]),
+                        [[r["engine"], r["model"], *_values(r["values"], counts), _level(r["best_gpus"]),
                           _fmt(r["anova_f"], ".2f"), _p(r["anova_p"]), _p(r["tukey_p"])] for r in rows]) + [""]
         rows3 = rq3_batch(side, gpus)
         batches = sorted({x for r in rows3 for x in r["values"]})
         lines += [f"## RQ3 ({name}, {side.label}): throughput vs batch size, {gpus} GPU(s)", ""]
         lines += _table(["engine", "model", *(f"bs {x}" for x in batches), "best batch", "gain over smallest",
                          "ANOVA p"],
-                        [[r["engine"], r["model"], *_values(r["values"], batches), str(r["best_batch"]),
-                          f"{r['gain_over_smallest']:+.1%}", _p(r["anova_p"])] for r in rows3]) + [""]
+                        [[r["engine"], r["model"], *_values(r["values"], batches), _level(r["best_batch"]),
+                          _fmt(r["gain_over_smallest"], "+.1%"), _p(r["anova_p"])] for r in rows3]) + [""]
         rows2 = engine_table(side)
         lines += [f"## Table II ({name}, {side.label}): HF at its best GPU count vs vLLM", ""]
-        lines += _table(["model", "HF best GPUs", "HF tok/s", "vLLM same GPUs", "vLLM / HF", "vLLM best GPUs",
-                         "vLLM best tok/s", "vLLM best / HF"],
-                        [[r["model"], str(r["hf_gpus"]), _fmt(r["hf"]), _fmt(r["vllm_same"]),
-                          _fmt(r["ratio_same"], ".2f"), str(r["vllm_gpus"]), _fmt(r["vllm_best"]),
-                          _fmt(r["ratio_best"], ".2f")] for r in rows2]) + [""]
+        if rows2:
+            lines += _table(["model", "HF best GPUs", "HF tok/s", "vLLM same GPUs", "vLLM / HF", "vLLM best GPUs",
+                             "vLLM best tok/s", "vLLM best / HF"],
+                            [[r["model"], str(r["hf_gpus"]), _fmt(r["hf"]), _fmt(r["vllm_same"]),
+                              _fmt(r["ratio_same"], ".2f"), str(r["vllm_gpus"]), _fmt(r["vllm_best"]),
+                              _fmt(r["ratio_best"], ".2f")] for r in rows2])
+        else:
+            lines.append("No model was measured with both engines on this kind.")
+        lines.append("")
     if b is None:
         return "\n".join(lines) + "\n"
     rows4 = rq4_generations(a, b)

@@ -41,6 +41,21 @@ def test_rq3_best_batch_and_gain(sides: tuple[study.Side, study.Side]) -> None:
     assert rows["vllm"]["gain_over_smallest"] == pytest.approx(3.0)
 
 
+def test_one_measured_level_names_no_best(sides: tuple[study.Side, study.Side], tmp_path: Path) -> None:
+    """A phase cut short leaves models at one batch size or GPU count: no "best" is claimed from one figure."""
+    a, _ = sides
+    at_batch_8 = {r["engine"]: r for r in study.rq2_best_gpus(a, batch=8)}  # 1 GPU only
+    assert at_batch_8["vllm"]["values"] == {1: 400.0}
+    assert at_batch_8["vllm"]["best_gpus"] is None and at_batch_8["vllm"]["runner_up"] is None
+    on_two = {r["engine"]: r for r in study.rq3_batch(a, gpus=2)}  # batch 1 only
+    assert on_two["hf"]["best_batch"] is None and on_two["hf"]["gain_over_smallest"] is None
+    text = study.render(a, batch=8, gpus=2)
+    assert "| vllm | m1 | 400.0 | - (one measured) | - | - | - |" in text
+    assert "| hf | m1 | 40.0 | - (one measured) | - | - |" in text
+    only_vllm = study.Side(a.label, medians={k: v for k, v in a.medians.items() if k[0] == "vllm"})
+    assert "No model was measured with both engines on this kind." in study.render(only_vllm)
+
+
 def test_rq4_generation_gain_wilcoxon_and_cliffs_delta(sides: tuple[study.Side, study.Side]) -> None:
     rows = {r["engine"]: r for r in study.rq4_generations(*sides)}
     assert rows["vllm"]["mean_gain"] == pytest.approx((0.1 + 0.2 + 0.1) / 3)
