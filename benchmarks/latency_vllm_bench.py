@@ -23,6 +23,8 @@ suite's own 8 prompts, built as the suite builds them) and `measure` (the suite'
 runner/measure.py, with its NVML sampler and histogram reads, on the plugin's vLLM engine holding this loop's
 engine, over the suite's prompts): what is left between `measure` and the suite is the plugin's process tree
 (pytest, the trial pool, the worker). Each block's requests are timed on vLLM's clocks and the call's wall time.
+The suite runs once more after the loop (`suite-after.jsonl`), so that a gap between the suite and the loop can be
+told from a drift of the host or the GPU over the run.
 Lease 9 (2026-12-01) bisected the NVML sampler and per-call Prometheus snapshots the same way: neither moved the
 first token.
 
@@ -260,14 +262,18 @@ def main() -> None:
             "tpot": (statistics.median(full) - statistics.median(first)) / (args.output_len - 1)}
 
     workload = f"synthetic-in{args.input_len}-out{args.output_len}"
-    subprocess.run([sys.executable, "-m", "pytest", *plugin_args(), "-p", "no:cacheprovider",
-                    "perf_tests/test_throughput.py", "-q", "-m", args.hardware, "--infperf-engine", "vllm",
-                    "--infperf-model", args.model,
-                    "--infperf-gpus", str(args.gpus), "--infperf-workload", workload, "--infperf-batch-sizes", "1",
-                    "--infperf-num-prompts", "8", "--infperf-repeats", str(-(-args.requests // 8)),
-                    "--infperf-min-repeat-s", "0", "--infperf-output", str(records),
-                    *(["--infperf-enforce-eager", "true"] if args.enforce_eager else [])],
-                   check=True)
+
+    def run_suite(path: Path) -> None:
+        subprocess.run([sys.executable, "-m", "pytest", *plugin_args(), "-p", "no:cacheprovider",
+                        "perf_tests/test_throughput.py", "-q", "-m", args.hardware, "--infperf-engine", "vllm",
+                        "--infperf-model", args.model, "--infperf-gpus", str(args.gpus), "--infperf-workload",
+                        workload, "--infperf-batch-sizes", "1", "--infperf-num-prompts", "8",
+                        "--infperf-repeats", str(-(-args.requests // 8)), "--infperf-min-repeat-s", "0",
+                        "--infperf-output", str(path),
+                        *(["--infperf-enforce-eager", "true"] if args.enforce_eager else [])],
+                       check=True)
+
+    run_suite(records)
     if args.stream:  # in its own process, after the suite's engine has gone
         subprocess.run([sys.executable, __file__, "--stream-only", *sys.argv[1:]], check=True)
         stream = json.loads((args.out / "stream.json").read_text())
@@ -281,6 +287,9 @@ def main() -> None:
         # the same loop on the suite's own prompts: the same configuration down to the token ids
         references["direct loop, suite's prompts"] = {k: statistics.median(direct["suite-prompts"][k])
                                                       for k in ("ttft", "tpot", "e2e")}
+        # the suite once more, after the loop: a difference its path makes holds on both sides of the loop, a
+        # drift of the host or GPU over the run does not
+        run_suite(args.out / "suite-after.jsonl")
     suite_record = read_records(records)[0]
     suite = {name: suite_record[f"{name}_p50_s"] for name in ("e2e", "ttft", "tpot")}
     rows: dict[str, Any] = {
@@ -304,6 +313,11 @@ def main() -> None:
         split["stream_loop_p50_ms"] = _medians_ms({k.removeprefix("first_token_"): v for k, v in stream.items()
                                                    if k.startswith("first_token_")})
     if direct:  # which part of the way from a bare loop to the suite, if any, moves the first token
+        after = read_records(args.out / "suite-after.jsonl")[0]
+        split["suite_after_direct_p50_ms"] = {
+            **{name: after[f"{name}_p50_s"] * 1e3 for name in ("ttft", "tpot", "e2e")},
+            "engine_queue_prefill": (after["queue_p50_s"] + after["prefill_p50_s"]) * 1e3
+            if after.get("prefill_p50_s") is not None else None}
         split["direct_loop_p50_ms"] = {condition: _medians_ms(values) for condition, values in direct.items()}
     summary = {"model": args.model, "workload": workload, "batch_size": 1, "gpu": suite_record["gpu_name"],
                "engine_version": suite_record["engine_version"], "latency_source": suite_record["latency_source"],
