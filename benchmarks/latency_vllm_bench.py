@@ -38,6 +38,7 @@ import os
 import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +65,6 @@ def stream_loop(model_dir: Path, args: argparse.Namespace) -> dict[str, list[flo
     """Client-side TTFT, TPOT and E2E of requests streamed one at a time through AsyncLLM (batch 1)."""
     import asyncio
     import random
-    import time
 
     from vllm import SamplingParams
     from vllm.engine.arg_utils import AsyncEngineArgs
@@ -122,7 +122,11 @@ def stream_loop(model_dir: Path, args: argparse.Namespace) -> dict[str, list[flo
     return {**times, **{f"first_token_{k}": v for k, v in first_token.items() if v}}
 
 
+FIGURES = ("ttft", "tpot", "e2e")  # per request, as vllm bench names them
 DIRECT_CONDITIONS = ("bare", "suite-prompts", "measure")
+# the direct loop's conditions that are references of their own in the report (the rest bisect the way to the suite)
+DIRECT_REFERENCES = {"direct LLM.generate loop": "bare",
+                     "direct loop, suite's prompts": "suite-prompts"}  # the same configuration to the token ids
 
 
 class _Recording:
@@ -132,8 +136,6 @@ class _Recording:
         self.engine, self.results = engine, []
 
     def generate(self, batch: Any, output_len: int) -> Any:
-        import time
-
         start = time.perf_counter()
         result = self.engine.generate(batch, output_len)
         self.results.append((result, time.perf_counter() - start))
@@ -148,7 +150,6 @@ def direct_loop(model_dir: Path, args: argparse.Namespace, record: dict[str, Any
     engine arguments, per condition (DIRECT_CONDITIONS), interleaved in blocks of 8 requests."""
     import dataclasses
     import random
-    import time
 
     from transformers import AutoTokenizer
     from vllm import LLM, SamplingParams
@@ -171,13 +172,13 @@ def direct_loop(model_dir: Path, args: argparse.Namespace, record: dict[str, Any
                                   engine_args.get("seed", 0))
     plugin_engine = VllmEngine()
     plugin_engine.llm = llm
-    keys = ("ttft", "tpot", "e2e", "engine_queue_prefill", "client_call")
+    keys = (*FIGURES, "engine_queue_prefill", "client_call")
     times: dict[str, dict[str, list[float]]] = {c: {k: [] for k in keys} for c in DIRECT_CONDITIONS}
 
     def keep(condition: str, exact: dict[str, list[float]], call: float) -> None:
         """One call's requests: `exact` as request_latencies gives them (a BatchResult's fields)."""
         got = times[condition]
-        for name in ("ttft", "tpot", "e2e"):
+        for name in FIGURES:
             got[name] += exact[f"{name}_s"]
         got["engine_queue_prefill"] += [q + p for q, p in zip(exact["queue_s"], exact["prefill_s"])]
         got["client_call"].append(call)
@@ -209,6 +210,13 @@ def direct_loop(model_dir: Path, args: argparse.Namespace, record: dict[str, Any
         loop("suite-prompts", suite_ids)
         suite_measure()
     return times
+
+
+def _engine_first_token_ms(record: dict[str, Any]) -> float | None:
+    """A suite record's first token on the engine core's clock, queued to made (median queue + median prefill)."""
+    if record.get("prefill_p50_s") is None:
+        return None
+    return (record["queue_p50_s"] + record["prefill_p50_s"]) * 1e3
 
 
 def _medians_ms(values: dict[str, list[float]]) -> dict[str, float]:
@@ -277,33 +285,30 @@ def main() -> None:
     if args.stream:  # in its own process, after the suite's engine has gone
         subprocess.run([sys.executable, __file__, "--stream-only", *sys.argv[1:]], check=True)
         stream = json.loads((args.out / "stream.json").read_text())
-        references["AsyncLLM streaming loop"] = {k: statistics.median(stream[k]) for k in ("ttft", "tpot", "e2e")}
+        references["AsyncLLM streaming loop"] = {k: statistics.median(stream[k]) for k in FIGURES}
     direct: dict[str, dict[str, list[float]]] = {}
     if args.direct:
         subprocess.run([sys.executable, __file__, "--direct-only", *sys.argv[1:]], check=True)
         direct = json.loads((args.out / "direct.json").read_text())
-        references["direct LLM.generate loop"] = {k: statistics.median(direct["bare"][k])
-                                                  for k in ("ttft", "tpot", "e2e")}
-        # the same loop on the suite's own prompts: the same configuration down to the token ids
-        references["direct loop, suite's prompts"] = {k: statistics.median(direct["suite-prompts"][k])
-                                                      for k in ("ttft", "tpot", "e2e")}
+        for reference, condition in DIRECT_REFERENCES.items():
+            references[reference] = {k: statistics.median(direct[condition][k]) for k in FIGURES}
         # the suite once more, after the loop: a difference its path makes holds on both sides of the loop, a
         # drift of the host or GPU over the run does not
         run_suite(args.out / "suite-after.jsonl")
     suite_record = read_records(records)[0]
-    suite = {name: suite_record[f"{name}_p50_s"] for name in ("e2e", "ttft", "tpot")}
+    suite = {name: suite_record[f"{name}_p50_s"] for name in FIGURES}
     rows: dict[str, Any] = {
         name: {"suite_p50_ms": suite[name] * 1e3,
                **{ref: {"median_ms": values[name] * 1e3, "suite_over_reference": suite[name] / values[name],
                         "within_5_percent": abs(suite[name] / values[name] - 1) <= 0.05}
                   for ref, values in references.items()}}
-        for name in ("ttft", "tpot", "e2e")}
+        for name in FIGURES}
     # The first token split by clock: the suite's TTFT is vLLM's front end (arrival to the output that carries
     # the token); its queue + prefill medians are the engine core's own (the token made, nothing delivered yet),
     # the interval a one-token `vllm bench latency` call times, plus that call's front-end overhead.
     split: dict[str, Any] = {"suite_frontend_ttft_p50_ms": suite["ttft"] * 1e3}
-    if suite_record.get("prefill_p50_s") is not None:
-        engine_ms = (suite_record["queue_p50_s"] + suite_record["prefill_p50_s"]) * 1e3
+    engine_ms = _engine_first_token_ms(suite_record)
+    if engine_ms is not None:
         split["suite_engine_queue_plus_prefill_p50_ms"] = engine_ms
         if "vllm bench latency" in references:
             bench_ms = references["vllm bench latency"]["ttft"] * 1e3
@@ -314,10 +319,8 @@ def main() -> None:
                                                    if k.startswith("first_token_")})
     if direct:  # which part of the way from a bare loop to the suite, if any, moves the first token
         after = read_records(args.out / "suite-after.jsonl")[0]
-        split["suite_after_direct_p50_ms"] = {
-            **{name: after[f"{name}_p50_s"] * 1e3 for name in ("ttft", "tpot", "e2e")},
-            "engine_queue_prefill": (after["queue_p50_s"] + after["prefill_p50_s"]) * 1e3
-            if after.get("prefill_p50_s") is not None else None}
+        split["suite_after_direct_p50_ms"] = {**{name: after[f"{name}_p50_s"] * 1e3 for name in FIGURES},
+                                              "engine_queue_prefill": _engine_first_token_ms(after)}
         split["direct_loop_p50_ms"] = {condition: _medians_ms(values) for condition, values in direct.items()}
     summary = {"model": args.model, "workload": workload, "batch_size": 1, "gpu": suite_record["gpu_name"],
                "engine_version": suite_record["engine_version"], "latency_source": suite_record["latency_source"],

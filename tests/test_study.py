@@ -41,7 +41,7 @@ def test_rq3_best_batch_and_gain(sides: tuple[study.Side, study.Side]) -> None:
     assert rows["vllm"]["gain_over_smallest"] == pytest.approx(3.0)
 
 
-def test_one_measured_level_names_no_best(sides: tuple[study.Side, study.Side], tmp_path: Path) -> None:
+def test_one_measured_level_names_no_best(sides: tuple[study.Side, study.Side]) -> None:
     """A phase cut short leaves models at one batch size or GPU count: no "best" is claimed from one figure."""
     a, _ = sides
     at_batch_8 = {r["engine"]: r for r in study.rq2_best_gpus(a, batch=8)}  # 1 GPU only

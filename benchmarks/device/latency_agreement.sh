@@ -9,9 +9,9 @@
 #   bash benchmarks/device/latency_agreement.sh collect 540   -> $OUT/sweep.tgz
 source benchmarks/device/lanes.sh "$@"
 GEN=${GEN:-h200}
-flags=""
-case " ${REFERENCES-bench stream} " in *" stream "*) flags="--stream" ;; esac
-case " ${REFERENCES-bench stream} " in *" bench "*) ;; *) flags="$flags --no-bench" ;; esac
+refs=" ${REFERENCES-bench stream} " flags=""
+[[ $refs == *" stream "* ]] && flags="--stream"
+[[ $refs == *" bench "* ]] || flags="$flags --no-bench"
 await_vllm
 for len in ${INPUT_LENS:-128}; do
   mkdir -p "$R/in$len"; start=$(date +%s)
