@@ -38,17 +38,19 @@ case "$phase" in
     session S2
     ;;
   aa | check)  # aa: the A/A session alone; check: then the 10% and 5% slowdowns
-    cp -r baselines "$R/baselines-with-b1"
-    session B1-aa --infperf-compare --infperf-baselines "$R/baselines-with-b1" --infperf-save
+    mkdir -p "$R"  # as a chain step $R is new; without it the copy failed and the A/A met no baseline (lease 10)
+    cp -r baselines "$R/baselines-with-b1" || exit 1
+    judged=(--infperf-compare --infperf-require-baseline --infperf-baselines "$R/baselines-with-b1")
+    session B1-aa "${judged[@]}" --infperf-save
     if [ "$phase" = check ]; then
-      INFPERF_TEST_ONLY_SLOWDOWN=0.10 session D10 --infperf-compare --infperf-baselines "$R/baselines-with-b1"
+      INFPERF_TEST_ONLY_SLOWDOWN=0.10 session D10 "${judged[@]}"
       if [ -n "${LATENCY:-}" ]; then  # issue "What users read": exact per-request latency vs vllm bench latency
         mkdir -p "$R/latency"; start=$(date +%s)
         timeout 900 python3 benchmarks/latency_vllm_bench.py --hardware "$GEN" --model llama-3-8b --out "$R/latency" \
           >"$R/latency/log.txt" 2>&1
         echo "latency rc=$? $(( $(date +%s) - start ))s $(date -u +%FT%TZ)" >>"$R/progress.txt"
       fi
-      INFPERF_TEST_ONLY_SLOWDOWN=0.05 session D05 --infperf-compare --infperf-baselines "$R/baselines-with-b1"
+      INFPERF_TEST_ONLY_SLOWDOWN=0.05 session D05 "${judged[@]}"
     fi
     ;;
 esac
