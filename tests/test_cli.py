@@ -213,6 +213,18 @@ def test_export_is_read_by_the_tools_it_imitates(tmp_path: Path, capsys: pytest.
                             "0001", "--group-by", "group"], cwd=tmp_path, capture_output=True, text=True)
     assert shown.returncode == 0, shown.stderr
     assert "test_throughput[h200-vllm-gpt2-gpus1-bs16]" in shown.stdout and "Rounds" in shown.stdout
+    # and a user's own pytest-benchmark session compares against it with --benchmark-compare, by test name
+    case = first["test_id"].split("[", 1)[1].rstrip("]")  # h200-vllm-gpt2-gpus1-bs1
+    (tmp_path / "perf_tests").mkdir()
+    (tmp_path / "perf_tests" / "test_throughput.py").write_text(
+        "import time\n\nimport pytest\n\n\n"
+        f"@pytest.mark.parametrize('case', [{case!r}])\n"
+        "def test_throughput(benchmark, case):\n    benchmark(time.sleep, 0.001)\n")
+    compared = subprocess.run([sys.executable, "-m", "pytest", "perf_tests/test_throughput.py", "-p", "no:infperf",
+                               "-p", "no:cacheprovider", "--benchmark-compare=0001", "-W", "ignore"],
+                              cwd=tmp_path, capture_output=True, text=True)
+    assert compared.returncode == 0, compared.stdout + compared.stderr
+    assert f"test_throughput[{case}] (0001_infperf)" in compared.stdout, compared.stdout
 
     out = tmp_path / "vllm-bench.json"
     assert main(["export", str(records), "--format", "vllm-bench", "--out", str(out)]) == 0
