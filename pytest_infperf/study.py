@@ -42,6 +42,10 @@ class Side:
     versions: set[str] = field(default_factory=set)
     # engine -> the suite's measurement versions among its records (records.MEASUREMENT_VERSIONS; None: the first)
     measurement: dict[str, set[Any]] = field(default_factory=lambda: defaultdict(set))
+    # host (boot id) -> what its records say of when, with what and what they measured: a side that joins hosts
+    # mixes their differences (launch-bound throughput moves by up to a quarter between hosts of one kind)
+    hosts: dict[str, dict[str, set[str]]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(set)))
 
     def value(self, key: tuple[str, str, int, int]) -> float:
         return statistics.median(self.medians[key])
@@ -58,6 +62,37 @@ def _files(paths: Iterable[Path], pattern: str) -> list[Path]:
         elif path.match(pattern):
             found.append(path)
     return found
+
+
+_PROVENANCE = {"date": lambda r: str(r.get("timestamp") or "")[:10], "commit": lambda r: r.get("git_commit"),
+               "versions": lambda r: f"{r['engine']} {r.get('engine_version')}",
+               "torch": lambda r: r.get("torch_version"), "driver": lambda r: r.get("driver_version")}
+
+
+def _note_host(side: Side, record: dict[str, Any]) -> None:
+    """Keep where and how `record` was measured, under its host's boot id (its host name where none)."""
+    host = str(record.get("host_boot_id") or record.get("host") or "unknown")[:8]
+    notes = side.hosts[host]
+    for key, read in _PROVENANCE.items():
+        value = read(record)
+        if value:
+            notes[key].add(str(value))
+    notes["timestamps"].add(str(record.get("timestamp") or ""))
+    notes["configurations"].add(f"{record['engine']} {record['model']} {record['gpus']} GPU: bs {record['batch_size']}")
+
+
+def provenance_rows(side: Side) -> list[list[str]]:
+    """One row per host: boot id, dates, commits, engine versions, torch, driver, and what it measured (per
+    engine, model and GPU count, its batch sizes)."""
+    rows = []
+    for host, notes in sorted(side.hosts.items(), key=lambda item: min(item[1]["timestamps"])):  # oldest first
+        batches: dict[str, list[int]] = defaultdict(list)
+        for config in notes["configurations"]:
+            name, batch = config.rsplit(": bs ", 1)
+            batches[name].append(int(batch))
+        measured = "; ".join(f"{name}: bs {','.join(map(str, sorted(b)))}" for name, b in sorted(batches.items()))
+        rows.append([host, *(", ".join(sorted(notes[key])) or "-" for key in _PROVENANCE), measured])
+    return rows
 
 
 def load_side(paths: Sequence[Path], workload: str | None = None) -> Side:
@@ -83,6 +118,7 @@ def load_side(paths: Sequence[Path], workload: str | None = None) -> Side:
         side.samples[key] += [float(x) for x in r.get(f"{METRIC}_samples") or [r[METRIC]]]
         side.versions.add(f"{r['engine']} {r.get('engine_version')}")
         side.measurement[r["engine"]].add(r.get("measurement_version"))
+        _note_host(side, r)
     mixed = sorted(engine for engine, versions in side.measurement.items() if len(versions) > 1)
     if mixed:
         raise ValueError(f"{names}: {', '.join(mixed)} records of several measurement versions of the suite; "
@@ -309,6 +345,13 @@ def render(a: Side, b: Side | None = None, batch: int = 1, gpus: int = 1, seeds:
              + " Output tokens per second (medians); tests over the repeats (ANOVA, Tukey HSD)"
              + (" and over the configurations (paired Wilcoxon, Cliff's delta)" if b is not None else "")
              + ", scipy.", ""]
+    for name, side in sides:
+        lines += [f"## Where {name}'s records come from ({side.label}), one row per host", ""]
+        header = ["host (boot id or name)", "dates", "commits", "engine versions", "torch", "driver", "measured"]
+        lines += _table(header, provenance_rows(side)) + [""]
+        if len(side.hosts) > 1:
+            lines += ["Several hosts: a table below can mix their differences (launch-bound configurations move "
+                      "by up to a quarter between hosts of one GPU kind, docs/RESULTS.md).", ""]
     for name, side in sides:
         rows = rq2_best_gpus(side, batch)
         counts = sorted({g for r in rows for g in r["values"]})
