@@ -319,6 +319,8 @@ class InfperfSession:
             for r in sorted(verdicts, key=lambda r: r["gate_verdict"] == "unchanged"):
                 if r["gate_verdict"] != "unchanged":
                     reporter.write_line(f"  {r['case_id']}: {r['gate_message']}")
+            if all(r["gate_verdict"] == "no-baseline" for r in verdicts) and s.compare is not None:
+                reporter.write_line(self._nothing_judged(), yellow=True)
             stale = [r["case_id"] for r in verdicts if r.get("gate_stale")]
             if stale:
                 reporter.write_line(f"infperf: {len(stale)} stale baseline(s) (significantly faster now): "
@@ -332,6 +334,19 @@ class InfperfSession:
             reporter.write_line(f"infperf: added this session to {saved} baseline(s) under "
                                 f"{s.baselines / self.hardware.fingerprint}")
 
+
+    def _nothing_judged(self) -> str:
+        """Why a compared session judged nothing, and what to check: a wrong --infperf-baselines folder or a
+        hardware fingerprint with no baselines passes every test otherwise, which a CI log easily hides."""
+        root, s = self.settings.baselines, self.settings
+        present = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")) \
+            if root.is_dir() else []
+        where = (f"{root} has baselines for {', '.join(present)}" if present else
+                 f"{root} holds no baselines" if root.is_dir() else f"{root} does not exist")
+        wanted = self.hardware.fingerprint if s.compare == "auto" else s.compare
+        return (f"infperf: nothing was judged: no test found a baseline for {wanted} ({where}); check "
+                f"--infperf-baselines and --infperf-compare"
+                + ("" if s.require_baseline else ", or add --infperf-require-baseline to fail such tests"))
 
 # What a candidate's record keeps of its A/B reference arm (as ab_reference_<field>).
 AB_REFERENCE_FIELDS = ("status", "reason", "engine_version", "torch_version", "throughput_tok_s",

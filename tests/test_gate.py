@@ -88,9 +88,19 @@ def test_small_drop_below_threshold_passes(gated) -> None:
 def test_missing_baseline_is_reported_and_fails_only_when_required(gated) -> None:
     result = gated("--infperf-compare")
     result.assert_outcomes(passed=3)
-    result.stdout.fnmatch_lines(["*infperf gate: 3 no-baseline*", "*no baseline at *"])
+    result.stdout.fnmatch_lines(["*infperf gate: 3 no-baseline*", "*no baseline at *",
+                                 "infperf: nothing was judged: no test found a baseline for cpu-* (*baselines does not "
+                                 "exist); check --infperf-baselines and --infperf-compare, or add "
+                                 "--infperf-require-baseline to fail such tests"])
     result = gated("--infperf-compare", "--infperf-require-baseline")
     result.assert_outcomes(failed=3)
+    gated("--infperf-save")  # baselines saved on another machine kind only: this one finds none of its own
+    for folder in (gated.pytester.path / "baselines").glob("cpu-*"):
+        folder.rename(folder.with_name("h200-140gb-x1"))
+    result = gated("--infperf-compare", seed=1)
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["infperf: nothing was judged: no test found a baseline for cpu-* "
+                                 "(*baselines has baselines for h200-140gb-x1); check*"])
 
 
 def test_corrupted_baseline_fails_only_its_test_and_loses_nothing(gated) -> None:
