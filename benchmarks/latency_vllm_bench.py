@@ -385,7 +385,10 @@ def main() -> None:
 
     if not args.summarize_only:
         run_all(model_dir, args)
-    summary = summarize(args)
+    try:
+        summary = summarize(args)
+    except FileNotFoundError as err:  # --summarize-only on a folder that lacks what these flags report on
+        parser.error(f"{err.filename} is missing: run with the same flags without --summarize-only first")
     (args.out / "latency-agreement.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary, indent=2))
 
