@@ -334,7 +334,6 @@ class InfperfSession:
             reporter.write_line(f"infperf: added this session to {saved} baseline(s) under "
                                 f"{s.baselines / self.hardware.fingerprint}")
 
-
     def _nothing_judged(self) -> str:
         """Why a compared session judged nothing, and what to check: a wrong --infperf-baselines folder or a
         hardware fingerprint with no baselines passes every test otherwise, which a CI log easily hides."""
@@ -347,6 +346,7 @@ class InfperfSession:
         return (f"infperf: nothing was judged: no test found a baseline for {wanted} ({where}); check "
                 f"--infperf-baselines and --infperf-compare"
                 + ("" if s.require_baseline else ", or add --infperf-require-baseline to fail such tests"))
+
 
 # What a candidate's record keeps of its A/B reference arm (as ab_reference_<field>).
 AB_REFERENCE_FIELDS = ("status", "reason", "engine_version", "torch_version", "throughput_tok_s",

@@ -32,6 +32,16 @@ METRIC = "throughput_tok_s"
 
 
 @dataclass
+class HostNotes:
+    """What one host's records of a side say: each _PROVENANCE field's values, when they were taken, and per
+    (engine, model, GPU count) the batch sizes it measured."""
+
+    values: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    timestamps: set[str] = field(default_factory=set)
+    batches: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
+
+
+@dataclass
 class Side:
     """One GPU kind's records: configuration (engine, model, gpus, batch) -> repeats, plus InfPop summaries."""
 
@@ -44,8 +54,7 @@ class Side:
     measurement: dict[str, set[Any]] = field(default_factory=lambda: defaultdict(set))
     # host (boot id) -> what its records say of when, with what and what they measured: a side that joins hosts
     # mixes their differences (launch-bound throughput moves by up to a quarter between hosts of one kind)
-    hosts: dict[str, dict[str, set[str]]] = field(
-        default_factory=lambda: defaultdict(lambda: defaultdict(set)))
+    hosts: dict[str, HostNotes] = field(default_factory=lambda: defaultdict(HostNotes))
 
     def value(self, key: tuple[str, str, int, int]) -> float:
         return statistics.median(self.medians[key])
@@ -71,27 +80,23 @@ _PROVENANCE = {"date": lambda r: str(r.get("timestamp") or "")[:10], "commit": l
 
 def _note_host(side: Side, record: dict[str, Any]) -> None:
     """Keep where and how `record` was measured, under its host's boot id (its host name where none)."""
-    host = str(record.get("host_boot_id") or record.get("host") or "unknown")[:8]
-    notes = side.hosts[host]
+    notes = side.hosts[str(record.get("host_boot_id") or record.get("host") or "unknown")[:8]]
     for key, read in _PROVENANCE.items():
         value = read(record)
         if value:
-            notes[key].add(str(value))
-    notes["timestamps"].add(str(record.get("timestamp") or ""))
-    notes["configurations"].add(f"{record['engine']} {record['model']} {record['gpus']} GPU: bs {record['batch_size']}")
+            notes.values[key].add(str(value))
+    notes.timestamps.add(str(record.get("timestamp") or ""))
+    notes.batches[f"{record['engine']} {record['model']} {record['gpus']} GPU"].add(int(record["batch_size"]))
 
 
 def provenance_rows(side: Side) -> list[list[str]]:
-    """One row per host: boot id, dates, commits, engine versions, torch, driver, and what it measured (per
-    engine, model and GPU count, its batch sizes)."""
+    """One row per host, oldest first: boot id, dates, commits, engine versions, torch, driver, and what it
+    measured (per engine, model and GPU count, its batch sizes)."""
     rows = []
-    for host, notes in sorted(side.hosts.items(), key=lambda item: min(item[1]["timestamps"])):  # oldest first
-        batches: dict[str, list[int]] = defaultdict(list)
-        for config in notes["configurations"]:
-            name, batch = config.rsplit(": bs ", 1)
-            batches[name].append(int(batch))
-        measured = "; ".join(f"{name}: bs {','.join(map(str, sorted(b)))}" for name, b in sorted(batches.items()))
-        rows.append([host, *(", ".join(sorted(notes[key])) or "-" for key in _PROVENANCE), measured])
+    for host, notes in sorted(side.hosts.items(), key=lambda item: min(item[1].timestamps)):
+        measured = "; ".join(f"{name}: bs {','.join(map(str, sorted(batches)))}"
+                             for name, batches in sorted(notes.batches.items()))
+        rows.append([host, *(", ".join(sorted(notes.values[key])) or "-" for key in _PROVENANCE), measured])
     return rows
 
 
