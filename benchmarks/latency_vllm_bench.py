@@ -239,6 +239,7 @@ def run_suite(args: argparse.Namespace, path: Path) -> None:
 
 
 def _workload(args: argparse.Namespace) -> str:
+    """The suite's workload name for these lengths (the record's `workload`)."""
     return f"synthetic-in{args.input_len}-out{args.output_len}"
 
 
