@@ -51,17 +51,22 @@ from pytest_infperf.settings import VllmKnobs
 from pytest_infperf.plugin import plugin_args
 
 
+def _bench_latencies(path: Path) -> list[float]:
+    """Per-call latencies (s) from a `vllm bench latency --output-json` file."""
+    return json.loads(path.read_text())["latencies"]
+
+
 def bench_latency(model_dir: Path, args: argparse.Namespace, output_len: int, out: Path) -> list[float]:
     """Per-call latencies (s) of `vllm bench latency` at batch 1 (with --reuse-bench: of its earlier output)."""
     if args.reuse_bench and out.exists():
-        return json.loads(out.read_text())["latencies"]
+        return _bench_latencies(out)
     subprocess.run([sys.executable, "-m", "vllm.entrypoints.cli.main", "bench", "latency", "--model",
                     str(model_dir), "--load-format", "dummy", "--input-len", str(args.input_len), "--output-len",
                     str(output_len), "--batch-size", "1", "--num-iters-warmup", "5", "--num-iters",
                     str(args.iters), "--tensor-parallel-size", str(max(args.gpus, 1)), "--max-model-len", "4096",
                     "--no-enable-prefix-caching", "--disable-detokenize", "--output-json", str(out),
                     *(["--enforce-eager"] if args.enforce_eager else [])], check=True)
-    return json.loads(out.read_text())["latencies"]
+    return _bench_latencies(out)
 
 
 def stream_loop(model_dir: Path, args: argparse.Namespace) -> dict[str, list[float]]:
@@ -286,8 +291,8 @@ def summarize(args: argparse.Namespace) -> dict[str, Any]:
     references: dict[str, dict[str, float]] = {}
     intervals: dict[str, dict[str, tuple[float, float]]] = {}
     if not args.no_bench:
-        full = json.loads((out / "bench-latency-full.json").read_text())["latencies"]
-        first = json.loads((out / "bench-latency-first-token.json").read_text())["latencies"]
+        full = _bench_latencies(out / "bench-latency-full.json")
+        first = _bench_latencies(out / "bench-latency-first-token.json")
         references["vllm bench latency"] = {
             "e2e": statistics.median(full), "ttft": statistics.median(first),
             "tpot": (statistics.median(full) - statistics.median(first)) / (args.output_len - 1)}
@@ -392,6 +397,7 @@ def main() -> None:
         parser.error(f"{err.filename} is missing: run with the same flags without --summarize-only first")
     (args.out / "latency-agreement.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary, indent=2))
+
 
 if __name__ == "__main__":
     main()

@@ -320,7 +320,7 @@ class InfperfSession:
                 if r["gate_verdict"] != "unchanged":
                     reporter.write_line(f"  {r['case_id']}: {r['gate_message']}")
             if all(r["gate_verdict"] == "no-baseline" for r in verdicts) and s.compare is not None:
-                reporter.write_line(self._nothing_judged(), yellow=True)
+                reporter.write_line(self._nothing_judged(verdicts), yellow=True)
             stale = [r["case_id"] for r in verdicts if r.get("gate_stale")]
             if stale:
                 reporter.write_line(f"infperf: {len(stale)} stale baseline(s) (significantly faster now): "
@@ -334,7 +334,7 @@ class InfperfSession:
             reporter.write_line(f"infperf: added this session to {saved} baseline(s) under "
                                 f"{s.baselines / self.hardware.fingerprint}")
 
-    def _nothing_judged(self) -> str:
+    def _nothing_judged(self, verdicts: list[dict[str, Any]]) -> str:
         """Why a compared session judged nothing, and what to check: a wrong --infperf-baselines folder or a
         hardware fingerprint with no baselines passes every test otherwise, which a CI log easily hides."""
         root, s = self.settings.baselines, self.settings
@@ -342,7 +342,7 @@ class InfperfSession:
             if root.is_dir() else []
         where = (f"{root} has baselines for {', '.join(present)}" if present else
                  f"{root} holds no baselines" if root.is_dir() else f"{root} does not exist")
-        wanted = self.hardware.fingerprint if s.compare == "auto" else s.compare
+        wanted = " or ".join(sorted({ref for r in verdicts for ref in self.gate.refs(r)}))  # where the gate looked
         return (f"infperf: nothing was judged: no test found a baseline for {wanted} ({where}); check "
                 f"--infperf-baselines and --infperf-compare"
                 + ("" if s.require_baseline else ", or add --infperf-require-baseline to fail such tests"))

@@ -49,12 +49,16 @@ class Side:
     samples: dict[tuple[str, str, int, int], list[float]] = field(default_factory=lambda: defaultdict(list))
     medians: dict[tuple[str, str, int, int], list[float]] = field(default_factory=lambda: defaultdict(list))
     tuned: list[dict[str, Any]] = field(default_factory=list)
-    versions: set[str] = field(default_factory=set)
     # engine -> the suite's measurement versions among its records (records.MEASUREMENT_VERSIONS; None: the first)
     measurement: dict[str, set[Any]] = field(default_factory=lambda: defaultdict(set))
     # host (boot id) -> what its records say of when, with what and what they measured: a side that joins hosts
     # mixes their differences (launch-bound throughput moves by up to a quarter between hosts of one kind)
     hosts: dict[str, HostNotes] = field(default_factory=lambda: defaultdict(HostNotes))
+
+    @property
+    def versions(self) -> set[str]:
+        """The engines and their versions among the records ("vllm 0.20.2"), from the hosts' notes."""
+        return {v for notes in self.hosts.values() for v in notes.values["versions"]}
 
     def value(self, key: tuple[str, str, int, int]) -> float:
         return statistics.median(self.medians[key])
@@ -121,7 +125,6 @@ def load_side(paths: Sequence[Path], workload: str | None = None) -> Side:
         key = (r["engine"], r["model"], int(r["gpus"]), int(r["batch_size"]))
         side.medians[key].append(float(r[METRIC]))
         side.samples[key] += [float(x) for x in r.get(f"{METRIC}_samples") or [r[METRIC]]]
-        side.versions.add(f"{r['engine']} {r.get('engine_version')}")
         side.measurement[r["engine"]].add(r.get("measurement_version"))
         _note_host(side, r)
     mixed = sorted(engine for engine, versions in side.measurement.items() if len(versions) > 1)
