@@ -121,7 +121,6 @@ def test_measurement_versions_a_side_mixes_or_the_sides_differ_in_are_said(tmp_p
     assert "since measurement version 2" in text and "Caveat: A's hf" not in text
 
 
-
 def test_each_host_a_side_joins_is_named_with_what_it_measured(tmp_path: Path) -> None:
     """Sessions of one GPU kind from two hosts go into one side; the tables say which host measured what, oldest
     first, and warn that the hosts' differences are in them."""
@@ -140,6 +139,7 @@ def test_each_host_a_side_joins_is_named_with_what_it_measured(tmp_path: Path) -
          "vllm m1 1 GPU: bs 1,8; vllm m1 2 GPU: bs 1"]]
     assert "Several hosts: a table below can mix their differences" in study.render(side)
     assert "Several hosts" not in study.render(study.load_side([DATA / "a"]))
+
 
 def test_cli_refuses_a_side_mixing_gpu_kinds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     mixed = tmp_path / "mixed.jsonl"
