@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -376,7 +377,17 @@ class Measurer:
             pytest.skip(f"out of memory (recorded as oom): {record['reason']}")
         if record["status"] != "ok":
             pytest.fail(f"{self.case.id}: {record['reason']}", pytrace=False)
+        if record.get("gpus_used") is not None and len(record["gpus_used"]) < self.case.gpus:
+            warnings.warn(FewerGpusWarning(
+                f"{self.case.id}: the weights sit on {len(record['gpus_used'])} of the trial's {self.case.gpus} "
+                f"GPUs (GPU {', '.join(map(str, record['gpus_used']))}): device_map=\"auto\" put no layer on the "
+                "others, so this measures fewer GPUs than the test id says (record field gpus_used)"))
         return record
+
+
+class FewerGpusWarning(UserWarning):
+    """HF's balanced device map left some of a trial's GPUs without layers (a model smaller than its GPUs'
+    shares): the measurement is real, but of fewer GPUs than the case names."""
 
 
 JUNIT_FIELDS = ("status", "throughput_tok_s", "ttft_mean_s", "gate_verdict", "gate_change", "gate_ratio_low",

@@ -4,7 +4,7 @@ No engine runs: each case gets `repeats` throughput samples around the recorded 
 INFPERF_REPLAY_FACTOR (0.9 = an injected 10% drop), with seeded noise of INFPERF_REPLAY_CV (default 1%); mean
 TTFT samples (mean and median) likewise, multiplied by INFPERF_REPLAY_TTFT_FACTOR (1.3 = 30% slower first tokens),
 and a batch's time to last token by INFPERF_REPLAY_TTLT_FACTOR. Batch sizes from INFPERF_REPLAY_OOM_AT up run out
-of memory.
+of memory. INFPERF_REPLAY_GPUS_USED caps the GPUs the weights sit on (HF's device map leaving some empty).
 """
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ class ReplayPool:
         self.ttft_factor = float(os.environ.get("INFPERF_REPLAY_TTFT_FACTOR", "1.0"))
         self.ttlt_factor = float(os.environ.get("INFPERF_REPLAY_TTLT_FACTOR", "1.0"))
         self.oom_at = int(os.environ.get("INFPERF_REPLAY_OOM_AT") or 0)
+        self.gpus_used = int(os.environ.get("INFPERF_REPLAY_GPUS_USED") or 0)
 
     def run(self, case) -> Outcome:
         if self.oom_at and case.batch_size >= self.oom_at:
@@ -47,7 +48,8 @@ class ReplayPool:
                   "ttft_mean_s": statistics.median(ttft), "ttft_mean_s_samples": ttft,
                   "ttft_p50_s": statistics.median(ttft), "ttft_p50_s_samples": ttft,
                   "ttlt_s": statistics.median(ttlt), "ttlt_s_samples": ttlt}
-        return Outcome("ok", result=result, load={"engine_version": "replay", "dtype": "float32"})
+        used = list(range(min(case.gpus, self.gpus_used or case.gpus))) or None
+        return Outcome("ok", result=result, load={"engine_version": "replay", "dtype": "float32", "gpus_used": used})
 
     def close(self) -> None:
         pass

@@ -278,3 +278,18 @@ def test_test_on_fewer_gpus_falls_back_to_the_baseline_of_a_machine_that_size(ga
     used = {r["gpus"]: Path(r["gate_baseline"]).parent.parent.name
             for r in read_records(gated.pytester.path / "records.jsonl")}
     assert used == {1: x4.name.replace("-x4", "-x1"), 2: x4.name.replace("-x4", "-x2"), 4: x4.name}
+
+
+def test_a_trial_whose_weights_leave_gpus_empty_says_so(gated, monkeypatch) -> None:
+    """HF's balanced device map can leave a small model off some of a trial's GPUs: the test still measures what
+    device_map="auto" does, and warns that the id names more GPUs than hold weights."""
+    monkeypatch.setenv("INFPERF_SIMULATED_HARDWARE", "h200x4")
+    monkeypatch.setenv("INFPERF_REPLAY_GPUS_USED", "3")
+    gated.pytester.makefile(".toml", matrix=MATRIX.replace("[cpu]", "[h200]").replace("[0]", "[1, 4]")
+                            .replace("[1, 4, 16]", "[8]"))
+    result = gated(marker="h200")
+    result.assert_outcomes(passed=2, warnings=1)
+    result.stdout.fnmatch_lines(["*FewerGpusWarning: h200-hf-tiny-gpt2-gpus4-bs8: the weights sit on 3 of the "
+                                 "trial's 4 GPUs (GPU 0, 1, 2)*"])
+    used = {r["gpus"]: r["gpus_used"] for r in read_records(gated.pytester.path / "records.jsonl")}
+    assert used == {1: [0], 4: [0, 1, 2]}

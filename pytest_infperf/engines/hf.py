@@ -23,6 +23,48 @@ def resolve_dtype(torch: Any, name: str, on_gpu: bool) -> Any:
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
+def balanced_device_map(model: Any, gpus: int, dtype: Any,
+                        max_memory: dict[int, int] | None = None) -> dict[str, Any]:
+    """Where each module of a model built in host memory goes on `gpus` GPUs: balanced shares, as
+    `from_pretrained(device_map="auto")` places real checkpoints. accelerate's `infer_auto_device_map` alone fills
+    GPU 0 first, so any model that fits one GPU would run on one while its trial says two. `max_memory` (bytes
+    per GPU) defaults to what each GPU has free."""
+    from accelerate import infer_auto_device_map
+    from accelerate.utils import get_balanced_memory, get_max_memory
+
+    if max_memory is None:
+        max_memory = {gpu: free for gpu, free in get_max_memory().items() if isinstance(gpu, int) and gpu < gpus}
+    shares = get_balanced_memory(model, max_memory=max_memory, no_split_module_classes=model._no_split_modules,
+                                 dtype=dtype, low_zero=False)
+    return infer_auto_device_map(model, max_memory=shares, no_split_module_classes=model._no_split_modules,
+                                 dtype=dtype)
+
+
+def gpus_holding(device_map: dict[str, Any]) -> list[int]:
+    """The GPUs a device map puts weights on. A module left for host memory or disk would make every forward
+    pass copy it over PCIe, measuring the bus instead of the GPUs: that is the model not fitting the trial's
+    GPUs, so it is reported as out of memory."""
+    gpus = {name: _gpu_index(device) for name, device in device_map.items()}
+    offloaded = sorted(name for name, gpu in gpus.items() if gpu is None)
+    if offloaded:
+        import torch
+
+        raise torch.OutOfMemoryError(
+            f"the model does not fit in the trial's GPUs: accelerate would offload {len(offloaded)} module(s) "
+            f"({', '.join(offloaded[:3])}{', ...' if len(offloaded) > 3 else ''}) to host memory or disk")
+    return sorted({gpu for gpu in gpus.values() if gpu is not None})
+
+
+def _gpu_index(device: Any) -> int | None:
+    """0 for `0`, `"cuda"` or `"cuda:0"`; None for `"cpu"`, `"disk"` and the like."""
+    if isinstance(device, int):
+        return device
+    name = str(device)
+    if name == "cuda":
+        return 0
+    return int(name.removeprefix("cuda:")) if name.startswith("cuda:") else None
+
+
 @contextmanager
 def _skip_weight_init() -> Iterator[None]:
     try:
@@ -68,7 +110,7 @@ class HfPipelineEngine:
         tokenizer.padding_side = "left"  # decoder-only: pad on the left so generation continues the prompt
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
-        device_map: Any = None
+        gpus_used: list[int] | None = list(range(request.gpus)) or None
         if request.dummy:
             config = AutoConfig.from_pretrained(request.model_dir)
             with _skip_weight_init():
@@ -76,9 +118,10 @@ class HfPipelineEngine:
             if request.gpus == 1:
                 model.to("cuda")
             elif request.gpus > 1:
-                from accelerate import dispatch_model, infer_auto_device_map
+                from accelerate import dispatch_model
 
-                device_map = infer_auto_device_map(model, no_split_module_classes=model._no_split_modules, dtype=dtype)
+                device_map = balanced_device_map(model, request.gpus, dtype)
+                gpus_used = gpus_holding(device_map)
                 model = dispatch_model(model, device_map=device_map)
             with torch.no_grad():
                 for param in model.parameters():
@@ -86,14 +129,14 @@ class HfPipelineEngine:
         else:
             model = AutoModelForCausalLM.from_pretrained(request.model_dir, dtype=dtype,
                                                          device_map="auto" if self.on_gpu else None)
-            device_map = getattr(model, "hf_device_map", None)
+            if getattr(model, "hf_device_map", None):
+                gpus_used = gpus_holding(model.hf_device_map)
         model.eval()
         model.generation_config.pad_token_id = tokenizer.pad_token_id
         self.pipe = pipeline("text-generation", model=model, tokenizer=tokenizer)
         self.torch = torch
         return {"dtype": str(dtype).removeprefix("torch."), "engine_version": transformers.__version__,
-                "torch_version": torch.__version__,
-                "device_map": sorted({str(v) for v in device_map.values()}) if device_map else None}
+                "torch_version": torch.__version__, "gpus_used": gpus_used}
 
     def generate(self, prompts: list[Prompt], output_len: int) -> BatchResult:
         clock = _TokenClock(self.torch, self.on_gpu)
