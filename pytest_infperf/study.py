@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import statistics
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -34,11 +34,12 @@ METRIC = "throughput_tok_s"
 @dataclass
 class HostNotes:
     """What one host's records of a side say: each _PROVENANCE field's values, when they were taken, and per
-    (engine, model, GPU count) the batch sizes it measured."""
+    (engine, model, GPU count) the batch sizes it measured, each with its prompts per pass."""
 
     values: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     timestamps: set[str] = field(default_factory=set)
-    batches: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
+    batches: dict[str, dict[int, set[int | None]]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(set)))
 
 
 @dataclass
@@ -90,15 +91,30 @@ def _note_host(side: Side, record: dict[str, Any]) -> None:
         if value:
             notes.values[key].add(str(value))
     notes.timestamps.add(str(record.get("timestamp") or ""))
-    notes.batches[f"{record['engine']} {record['model']} {record['gpus']} GPU"].add(int(record["batch_size"]))
+    name = f"{record['engine']} {record['model']} {record['gpus']} GPU"
+    notes.batches[name][int(record["batch_size"])].add(record.get("num_prompts"))
+
+
+def usual_prompts(side: Side) -> int | None:
+    """The prompts per pass of most of the side's configurations (the workload's pass; rows name any other)."""
+    counts = Counter(p for notes in side.hosts.values() for batches in notes.batches.values()
+                     for prompts in batches.values() for p in prompts)
+    return counts.most_common(1)[0][0] if counts else None
 
 
 def provenance_rows(side: Side) -> list[list[str]]:
     """One row per host, oldest first: boot id, dates, commits, engine versions, torch, driver, and what it
-    measured (per engine, model and GPU count, its batch sizes)."""
+    measured (per engine, model and GPU count, its batch sizes, with their prompts per pass where those are not
+    the side's usual: HF's batch 1, say, on fewer prefixes to fit the device time)."""
+    usual = usual_prompts(side)
+
+    def batch(size: int, prompts: set[int | None]) -> str:
+        other = sorted(str(p) for p in prompts if p != usual)
+        return f"{size} ({'/'.join(other)} prompts)" if other else str(size)
+
     rows = []
     for host, notes in sorted(side.hosts.items(), key=lambda item: min(item[1].timestamps)):
-        measured = "; ".join(f"{name}: bs {','.join(map(str, sorted(batches)))}"
+        measured = "; ".join(f"{name}: bs {','.join(batch(b, p) for b, p in sorted(batches.items()))}"
                              for name, batches in sorted(notes.batches.items()))
         rows.append([host, *(", ".join(sorted(notes.values[key])) or "-" for key in _PROVENANCE), measured])
     return rows
@@ -354,7 +370,8 @@ def render(a: Side, b: Side | None = None, batch: int = 1, gpus: int = 1, seeds:
              + (" and over the configurations (paired Wilcoxon, Cliff's delta)" if b is not None else "")
              + ", scipy.", ""]
     for name, side in sides:
-        lines += [f"## Where {name}'s records come from ({side.label}), one row per host", ""]
+        lines += [f"## Where {name}'s records come from ({side.label}), one row per host", "",
+                  f"Prompts per pass: {usual_prompts(side)}, unless a batch size says otherwise.", ""]
         header = ["host (boot id or name)", "dates", "commits", "engine versions", "torch", "driver", "measured"]
         lines += _table(header, provenance_rows(side)) + [""]
         if len(side.hosts) > 1:

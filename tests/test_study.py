@@ -123,8 +123,12 @@ def test_measurement_versions_a_side_mixes_or_the_sides_differ_in_are_said(tmp_p
 
 def test_each_host_a_side_joins_is_named_with_what_it_measured(tmp_path: Path) -> None:
     """Sessions of one GPU kind from two hosts go into one side; the tables say which host measured what, oldest
-    first, and warn that the hosts' differences are in them."""
+    first (with prompts per pass where a configuration used other than most), and warn that the hosts'
+    differences are in them."""
     records = [json.loads(line) for line in (DATA / "a" / "records.jsonl").read_text().splitlines()]
+    for r in records:  # HF's batch 1 on fewer prefixes, as study.sh's hf1-bs1 session
+        if (r["engine"], r["gpus"], r["batch_size"]) == ("hf", 1, 1):
+            r["num_prompts"] = 4
     hosts = {"hf": {"host_boot_id": "0f1e2d3c-aaaa", "timestamp": "2026-11-30T09:00:00+00:00",
                     "git_commit": "def5678"},
              "vllm": {"host_boot_id": "9a8b7c6d-bbbb", "timestamp": "2026-12-01T10:00:00+00:00",
@@ -134,9 +138,11 @@ def test_each_host_a_side_joins_is_named_with_what_it_measured(tmp_path: Path) -
                               + "\n" for r in records))
     side = study.load_side([joined])
     assert study.provenance_rows(side) == [
-        ["0f1e2d3c", "2026-11-30", "def5678", "hf 5.17.0", "2.11.0", "580", "hf m1 1 GPU: bs 1,8; hf m1 2 GPU: bs 1"],
+        ["0f1e2d3c", "2026-11-30", "def5678", "hf 5.17.0", "2.11.0", "580",
+         "hf m1 1 GPU: bs 1 (4 prompts),8; hf m1 2 GPU: bs 1"],
         ["9a8b7c6d", "2026-12-01", "abc1234", "vllm 0.20.2", "2.11.0", "580",
          "vllm m1 1 GPU: bs 1,8; vllm m1 2 GPU: bs 1"]]
+    assert "Prompts per pass: 8, unless a batch size says otherwise." in study.render(side)
     assert "Several hosts: a table below can mix their differences" in study.render(side)
     assert "Several hosts" not in study.render(study.load_side([DATA / "a"]))
 
