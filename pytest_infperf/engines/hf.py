@@ -76,15 +76,17 @@ def _skip_weight_init() -> Iterator[None]:
 
 
 class _TokenClock:
-    """A stopping criterion that never stops: it timestamps every generation step (after a device sync), which
-    gives TTFT and inter-token latency for a whole batch without a streamer (streamers take batch 1 only)."""
+    """A stopping criterion that never stops: it timestamps every generation step (after syncing every GPU: a
+    model spread over several ends each step on the last, which a bare synchronize() of the current device would
+    not wait for), which gives TTFT and inter-token latency for a whole batch without a streamer (streamers take
+    batch 1 only)."""
 
-    def __init__(self, torch: Any, sync: bool) -> None:
-        self.torch, self.sync, self.stamps = torch, sync, []
+    def __init__(self, torch: Any, gpus: int) -> None:
+        self.torch, self.gpus, self.stamps = torch, range(gpus), []
 
     def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-        if self.sync:
-            self.torch.cuda.synchronize()
+        for gpu in self.gpus:
+            self.torch.cuda.synchronize(gpu)
         self.stamps.append(time.perf_counter())
         return self.torch.zeros(input_ids.shape[0], dtype=self.torch.bool, device=input_ids.device)
 
@@ -139,7 +141,7 @@ class HfPipelineEngine:
                 "torch_version": torch.__version__, "gpus_used": gpus_used}
 
     def generate(self, prompts: list[Prompt], output_len: int) -> BatchResult:
-        clock = _TokenClock(self.torch, self.on_gpu)
+        clock = _TokenClock(self.torch, self.torch.cuda.device_count() if self.on_gpu else 0)
         start = time.perf_counter()
         self.pipe([p.text for p in prompts], batch_size=len(prompts), max_new_tokens=output_len,
                   min_new_tokens=output_len, do_sample=False, return_full_text=False,
