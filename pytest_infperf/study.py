@@ -55,6 +55,8 @@ class Side:
     # host (boot id) -> what its records say of when, with what and what they measured: a side that joins hosts
     # mixes their differences (launch-bound throughput moves by up to a quarter between hosts of one kind)
     hosts: dict[str, HostNotes] = field(default_factory=lambda: defaultdict(HostNotes))
+    # configuration -> GPUs that held weights, where fewer than it names (HF's device map leaving some empty)
+    gpus_used: dict[tuple[str, str, int, int], set[int]] = field(default_factory=lambda: defaultdict(set))
 
     @property
     def versions(self) -> set[str]:
@@ -142,6 +144,8 @@ def load_side(paths: Sequence[Path], workload: str | None = None) -> Side:
         side.medians[key].append(float(r[METRIC]))
         side.samples[key] += [float(x) for x in r.get(f"{METRIC}_samples") or [r[METRIC]]]
         side.measurement[r["engine"]].add(r.get("measurement_version"))
+        if r.get("gpus_used") is not None and len(r["gpus_used"]) < key[2]:
+            side.gpus_used[key].add(len(r["gpus_used"]))
         _note_host(side, r)
     mixed = sorted(engine for engine, versions in side.measurement.items() if len(versions) > 1)
     if mixed:
@@ -385,6 +389,10 @@ def render(a: Side, b: Side | None = None, batch: int = 1, gpus: int = 1, seeds:
                          "Tukey p (best vs runner-up)"],
                         [[r["engine"], r["model"], *_values(r["values"], counts), _level(r["best_gpus"]),
                           _fmt(r["anova_f"], ".2f"), _p(r["anova_p"]), _p(r["tukey_p"])] for r in rows]) + [""]
+        if side.gpus_used:
+            lines += ["Weights on fewer GPUs than named (`gpus_used`; `device_map=\"auto\"` left the others empty): "
+                      + "; ".join(f"{e} {m} {g} GPU bs {b}: {'/'.join(map(str, sorted(used)))}"
+                                  for (e, m, g, b), used in sorted(side.gpus_used.items())) + ".", ""]
         rows3 = rq3_batch(side, gpus)
         batches = sorted({x for r in rows3 for x in r["values"]})
         lines += [f"## RQ3 ({name}, {side.label}): throughput vs batch size, {gpus} GPU(s)", ""]

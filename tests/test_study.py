@@ -210,3 +210,20 @@ def test_rq5_replayed_on_a_sparse_grid_counts_the_seeds_that_found_nothing() -> 
         assert row["seeds_without_result"] > 0
         assert row["min_gain"] >= 0.0
     assert "without a result" in study.render(_sparse_side("A", 1.0), _sparse_side("B", 1.5), seeds=20)
+
+
+def test_rq2_says_which_configurations_left_gpus_without_weights(tmp_path: Path) -> None:
+    """A 2-GPU HF record whose device map put every layer on one GPU is still RQ2's "2 GPU" figure (what
+    device_map="auto" does), and the table says so under RQ2."""
+    records = [json.loads(line) for line in (DATA / "a" / "records.jsonl").read_text().splitlines()]
+    for r in records:
+        r["gpus_used"] = [0] if (r["engine"], r["gpus"]) == ("hf", 2) else list(range(r["gpus"]))
+    placed = tmp_path / "placed.jsonl"
+    placed.write_text("".join(json.dumps(r) + "\n" for r in records))
+    side = study.load_side([placed])
+    assert dict(side.gpus_used) == {("hf", "m1", 2, 1): {1}}
+    text = study.render(side)
+    assert "| hf | m1 | 50.0 | 40.0 | 1 |" in text  # the figure stays
+    assert "Weights on fewer GPUs than named (`gpus_used`; `device_map=\"auto\"` left the others empty): " \
+           "hf m1 2 GPU bs 1: 1." in text
+    assert "Weights on fewer GPUs" not in study.render(study.load_side([DATA / "a"]))
