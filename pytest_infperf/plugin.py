@@ -156,6 +156,8 @@ _failed_at_end_key = pytest.StashKey[list]()
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Holm (or BH) over every gated item; a verdict it turns into a failure fails the session, as pytest-cov's
     --cov-fail-under does, since the items themselves have already been reported."""
+    if exitstatus == pytest.ExitCode.INTERRUPTED:  # Ctrl-C: engines stop now, not after their trial
+        session.config.stash[session_key].close(now=True)
     failed = session.config.stash[session_key].finish_gate()
     session.config.stash[_failed_at_end_key] = failed
     if failed and session.exitstatus == pytest.ExitCode.OK:

@@ -264,9 +264,13 @@ class InfperfSession:
 
         return InfPop(self)
 
-    def close(self) -> None:
+    def close(self, now: bool = False) -> None:
+        """Stop every worker and server; `now` (after Ctrl-C) kills them without waiting for the trial or request
+        in flight to end."""
         for runner in (self._pool, self._pair, self._servers):
-            if runner is not None:
+            if runner is not None and now:
+                runner.close(grace_s=0.0)
+            elif runner is not None:
                 runner.close()
         self._pool = self._pair = self._servers = None
 

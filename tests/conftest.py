@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import textwrap
+import time
+from pathlib import Path
 
 import pytest
 
@@ -68,3 +70,24 @@ models = ["llama-3-8b"]
 gpus = [1, 2, 4, 8]
 batch_sizes = [16]
 """
+
+
+def pids_in(path: Path) -> list[int]:
+    """The process ids a test double wrote to `path` (whitespace-separated, any lines); none if it wrote none."""
+    return [int(p) for line in path.read_text().splitlines() for p in line.split()] if path.exists() else []
+
+
+def _alive(pid: int) -> bool:
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def assert_all_gone(*pids: int, within_s: float = 15.0) -> None:
+    deadline = time.monotonic() + within_s
+    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not [p for p in pids if _alive(p)], "processes left running"

@@ -2,17 +2,30 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from conftest import CPU_ONLY as TINY
+from conftest import CPU_ONLY as TINY, assert_all_gone, pids_in
 from pytest_infperf.records import read_records
 
 # Test doubles of a worker process, swapped in through pool.WORKER_ARGS by a conftest.
 CRASHING_WORKER = ("import json, os, sys; sys.stdin.readline(); "
                    "print(json.dumps({'ok': True, 'info': {}, 'load_time_s': 0.0}), flush=True); "
                    "sys.stdin.readline(); os.kill(os.getpid(), 9)")
+# A worker that, like the real one, first ties itself to pytest (procs.follow_parent), then starts a helper
+# process as vLLM starts its engine core, writes both pids, loads, and never finishes its trial.
+STUCK_WORKER_WITH_HELPER = (
+    "import json, os, subprocess, sys, time; from pytest_infperf.procs import follow_parent; follow_parent(); "
+    "helper = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)']); "
+    "open(os.environ['WORKER_PIDS_FILE'], 'w').write(f'{os.getpid()} {helper.pid}'); sys.stdin.readline(); "
+    "print(json.dumps({'ok': True, 'info': {}, 'load_time_s': 0.0}), flush=True); "
+    "sys.stdin.readline(); time.sleep(600)")
 HANGING_WORKER = ("import json, sys, time; sys.stdin.readline(); "
                   "print(json.dumps({'ok': True, 'info': {}, 'load_time_s': 0.0}), flush=True); "
                   "sys.stdin.readline(); time.sleep(600)")
@@ -89,6 +102,29 @@ def test_hanging_worker_times_out(perf_project) -> None:
     result.stdout.fnmatch_lines(["*timed out after 1 s*"])
 
 
+@pytest.mark.parametrize("how", ["SIGINT", "SIGTERM", "SIGKILL"])
+def test_no_worker_or_engine_process_outlives_pytest(perf_project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     how: str) -> None:
+    """Ctrl-C stops the worker and what it started at once; a pytest that is terminated (a CI cancel, `timeout`)
+    or killed takes them with it too, instead of leaving an engine holding the GPUs for the next job."""
+    pytester = perf_project(TINY)
+    _use_worker_double(pytester, STUCK_WORKER_WITH_HELPER)
+    monkeypatch.setenv("WORKER_PIDS_FILE", str(tmp_path / "worker-pids.txt"))
+    process = pytester.popen([sys.executable, "-m", "pytest", "-m", "cpu", "-p", "no:cacheprovider"],
+                             stdout=open(tmp_path / "out.txt", "w"), stderr=subprocess.STDOUT, stdin=None,
+                             env=os.environ.copy())
+    deadline = time.monotonic() + 60
+    while len(pids_in(tmp_path / "worker-pids.txt")) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    worker_and_helper = pids_in(tmp_path / "worker-pids.txt")
+    assert len(worker_and_helper) == 2, (tmp_path / "out.txt").read_text()
+    time.sleep(1)  # pytest is now waiting on the trial
+    process.send_signal(getattr(signal, how))
+    code = process.wait(timeout=30)  # Ctrl-C does not wait for the trial (or a grace period) to end
+    assert code == (pytest.ExitCode.INTERRUPTED if how == "SIGINT" else -getattr(signal, how))
+    assert_all_gone(*worker_and_helper)
+
+
 def test_unloadable_model_is_a_clear_error_once(perf_project, tmp_path: Path) -> None:
     broken = tmp_path / "broken-model"
     broken.mkdir()
@@ -100,7 +136,8 @@ def test_unloadable_model_is_a_clear_error_once(perf_project, tmp_path: Path) ->
     result = pytester.runpytest("-m", "cpu")
     result.assert_outcomes(failed=2)
     result.stdout.fnmatch_lines(["*hf failed to load*broken-model*"])
-    assert (pytester.path / "logs").exists() or True
+    # the failed worker's log is kept where the message's tail came from, named for its trial key
+    assert [log.name for log in (pytester.path / "logs").glob("*.log")] == [f"hf-{broken.name}-gpus0.log"]
 
 
 def test_heartbeat_reports_progress_through_the_terminal(perf_project) -> None:

@@ -12,9 +12,9 @@ import textwrap
 import time
 from pathlib import Path
 
-import psutil
 import pytest
 
+from conftest import assert_all_gone, pids_in
 from pytest_infperf.cases import MatrixError, load_matrix
 from pytest_infperf.records import read_records
 from pytest_infperf.serving import load as loadgen
@@ -69,24 +69,6 @@ def serving_project(perf_project, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("FAKE_SERVER_PIDS", str(tmp_path / "server-pids.txt"))
     monkeypatch.setenv("FAKE_BENCH_PIDS", str(tmp_path / "bench-pids.txt"))
     return pytester
-
-
-def _pids(path: Path) -> list[int]:
-    return [int(p) for line in path.read_text().splitlines() for p in line.split()] if path.exists() else []
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
-def _assert_all_gone(*pids: int, within_s: float = 15.0) -> None:
-    deadline = time.monotonic() + within_s
-    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not [p for p in pids if _alive(p)], "processes left running"
 
 
 # -- matrix and records -----------------------------------------------------------------------------------------
@@ -145,9 +127,9 @@ def test_one_server_serves_a_key_and_the_gate_judges_it(serving_project, tmp_pat
     for _ in range(2):  # two sessions: the baseline learns its between-session noise
         result = serving_project.runpytest("-m", "cpu", "-k", "serving", "--infperf-save")
         result.assert_outcomes(passed=2)
-    pids = _pids(tmp_path / "server-pids.txt")
+    pids = pids_in(tmp_path / "server-pids.txt")
     assert len(pids) == 4  # one server (and its child) per session, not per test
-    _assert_all_gone(*pids)
+    assert_all_gone(*pids)
     record = read_records(serving_project.path / "records.jsonl")[0]
     assert record["engine"] == "vllm-serve" and record["workload"] == "in8-out4-rate4"
     assert record["engine_version"] == "0.0-fake" and len(record["tpot_p50_s_samples"]) == 2
@@ -182,7 +164,7 @@ def test_infpop_serve_tunes_the_server_knobs_for_goodput(serving_project, tmp_pa
         args = record["server_args"]
         assert int(args[args.index("--max-num-seqs") + 1]) == record["infpop_point"]["max_num_seqs"]
     assert len({r["infpop_point"]["max_num_seqs"] for r in landscape}) > 1
-    _assert_all_gone(*_pids(tmp_path / "server-pids.txt"))
+    assert_all_gone(*pids_in(tmp_path / "server-pids.txt"))
 
 
 def test_infpop_serve_needs_a_goodput_slo(serving_project) -> None:
@@ -198,9 +180,9 @@ def test_server_that_fails_to_start_fails_its_tests_with_its_log(serving_project
     result.assert_outcomes(failed=2)
     result.stdout.fnmatch_lines(["*vllm serve failed to start*exited with status 3 before it was ready*",
                                  "*CUDA out of memory while loading the model*"])
-    pids = _pids(tmp_path / "server-pids.txt")
+    pids = pids_in(tmp_path / "server-pids.txt")
     assert len(pids) == 2  # started once: the second test reports the same failure without a retry
-    _assert_all_gone(*pids)
+    assert_all_gone(*pids)
 
 
 def test_server_that_dies_under_load_fails_that_test_and_is_restarted(serving_project, tmp_path: Path,
@@ -210,9 +192,9 @@ def test_server_that_dies_under_load_fails_that_test_and_is_restarted(serving_pr
     result = serving_project.runpytest("-m", "cpu", "-k", "serving")
     result.assert_outcomes(failed=2)
     result.stdout.fnmatch_lines(["*vllm serve died during the load (exit status 9)*", "*engine core died*"])
-    pids = _pids(tmp_path / "server-pids.txt")
+    pids = pids_in(tmp_path / "server-pids.txt")
     assert len(pids) == 4  # a new server for the second test
-    _assert_all_gone(*pids, *_pids(tmp_path / "bench-pids.txt"))
+    assert_all_gone(*pids, *pids_in(tmp_path / "bench-pids.txt"))
 
 
 def test_a_port_taken_before_the_server_binds_it_is_retried(serving_project, tmp_path: Path,
@@ -223,8 +205,8 @@ def test_a_port_taken_before_the_server_binds_it_is_retried(serving_project, tmp
         monkeypatch.setenv("FAKE_BUSY_PORT", str(busy.getsockname()[1]))
         result = serving_project.runpytest("-m", "cpu", "-k", "serving")
     result.assert_outcomes(passed=2)
-    assert len(_pids(tmp_path / "server-pids.txt")) == 4  # the first server lost its port, the second ran
-    _assert_all_gone(*_pids(tmp_path / "server-pids.txt"))
+    assert len(pids_in(tmp_path / "server-pids.txt")) == 4  # the first server lost its port, the second ran
+    assert_all_gone(*pids_in(tmp_path / "server-pids.txt"))
 
 
 def test_ctrl_c_leaves_no_process_behind(serving_project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -233,13 +215,13 @@ def test_ctrl_c_leaves_no_process_behind(serving_project, tmp_path: Path, monkey
                                     stdout=open(tmp_path / "out.txt", "w"), stderr=open(tmp_path / "err.txt", "w"),
                                     stdin=None, env=os.environ.copy())
     deadline = time.monotonic() + 60
-    while not _pids(tmp_path / "bench-pids.txt") and time.monotonic() < deadline:
+    while not pids_in(tmp_path / "bench-pids.txt") and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert _pids(tmp_path / "bench-pids.txt"), (tmp_path / "out.txt").read_text()
+    assert pids_in(tmp_path / "bench-pids.txt"), (tmp_path / "out.txt").read_text()
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=60) == pytest.ExitCode.INTERRUPTED
     assert "KeyboardInterrupt" in (tmp_path / "out.txt").read_text()
-    _assert_all_gone(*_pids(tmp_path / "server-pids.txt"), *_pids(tmp_path / "bench-pids.txt"))
+    assert_all_gone(*pids_in(tmp_path / "server-pids.txt"), *pids_in(tmp_path / "bench-pids.txt"))
 
 
 def test_report_lists_serving_records_in_their_own_table(tmp_path: Path) -> None:

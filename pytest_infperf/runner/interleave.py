@@ -113,6 +113,6 @@ class InterleavedPair:
             r += 1
         return ABOutcome(_merged(done["candidate"]), _merged(done["reference"]), planned)
 
-    def close(self) -> None:
-        self.candidate.close()
-        self.reference.close()
+    def close(self, grace_s: float = 30.0) -> None:
+        self.candidate.close(grace_s)
+        self.reference.close(grace_s)

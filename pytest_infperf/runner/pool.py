@@ -22,6 +22,7 @@ from typing import IO, Any, Callable
 from ..cases import Case, TrialKey
 from ..hardware import Gpu, worker_cpus
 from ..models import load_config, materialize, max_positions, resolve
+from ..procs import PARENT_ENV
 from ..settings import Settings, warmup_for
 
 
@@ -55,7 +56,8 @@ class _Worker:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self.log: IO[bytes] = log_path.open("wb")
         package_parent = str(Path(__file__).resolve().parents[2])
-        env = {**env, "PYTHONPATH": os.pathsep.join(filter(None, [package_parent, env.get("PYTHONPATH")]))}
+        env = {**env, "PYTHONPATH": os.pathsep.join(filter(None, [package_parent, env.get("PYTHONPATH")])),
+               PARENT_ENV: str(os.getpid())}
         self.process = subprocess.Popen(
             [python, *WORKER_ARGS], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=self.log, env=env, text=True, start_new_session=True)
@@ -224,7 +226,9 @@ class TrialPool:
             self.oom_at[(key, case.workload.id)] = min(case.batch_size, first_oom or case.batch_size)
         return Outcome(response["status"], response["reason"], load=self.load_info)
 
-    def close(self) -> None:
+    def close(self, grace_s: float = 30.0) -> None:
+        """Stop the worker: `grace_s` for it to finish what it measures and close its engine, then its group is
+        killed (0 after Ctrl-C: the user asked to stop now)."""
         if self.worker is not None:
-            self.worker.close()
+            self.worker.close(grace_s)
             self.worker = None

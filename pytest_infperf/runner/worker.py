@@ -14,6 +14,8 @@ import time
 import traceback
 from typing import Any, Callable, TextIO
 
+from ..procs import follow_parent
+
 OOM_MARKERS = ("out of memory", "can't allocate memory", "cannot allocate memory", "outofmemory",
                "no available memory for the cache blocks", "insufficient memory")
 
@@ -129,6 +131,7 @@ def cpus_in_use() -> dict[str, Any]:
 
 
 def main() -> None:
+    follow_parent()  # never outlive pytest, however it ends
     out = _protocol_stream()
     _cap_memory()
     _pin_cpus()

