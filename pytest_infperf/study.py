@@ -55,6 +55,8 @@ class Side:
     # host (boot id) -> what its records say of when, with what and what they measured: a side that joins hosts
     # mixes their differences (launch-bound throughput moves by up to a quarter between hosts of one kind)
     hosts: dict[str, HostNotes] = field(default_factory=lambda: defaultdict(HostNotes))
+    # configuration -> its records' prompts per pass: RQ4 pairs two kinds' figures only over the same prompts
+    prompts: dict[tuple[str, str, int, int], set[int | None]] = field(default_factory=lambda: defaultdict(set))
     # configuration -> GPUs that held weights, where fewer than it names (HF's device map leaving some empty)
     gpus_used: dict[tuple[str, str, int, int], set[int]] = field(default_factory=lambda: defaultdict(set))
 
@@ -144,6 +146,7 @@ def load_side(paths: Sequence[Path], workload: str | None = None) -> Side:
         side.medians[key].append(float(r[METRIC]))
         side.samples[key] += [float(x) for x in r.get(f"{METRIC}_samples") or [r[METRIC]]]
         side.measurement[r["engine"]].add(r.get("measurement_version"))
+        side.prompts[key].add(r.get("num_prompts"))
         if r.get("gpus_used") is not None and len(r["gpus_used"]) < key[2]:
             side.gpus_used[key].add(len(r["gpus_used"]))
         _note_host(side, r)
@@ -220,11 +223,17 @@ def rq3_batch(side: Side, gpus: int = 1) -> list[dict[str, Any]]:
     return rows
 
 
+def over_other_prompts(a: Side, b: Side) -> list[tuple[str, str, int, int]]:
+    """Configurations both kinds measured, but over different prompts per pass (one kind's HF batch 1 on 64
+    prefixes, the other's on 256, say): not a pair, since the prompts' lengths differ as well as the GPUs."""
+    return sorted(k for k in set(a.medians) & set(b.medians) if a.prompts.get(k) != b.prompts.get(k))
+
+
 def rq4_generations(a: Side, b: Side) -> list[dict[str, Any]]:
-    """B against A over the configurations both measured, per engine and for all: gains B / A - 1 (mean and
-    median), the paired Wilcoxon signed-rank test of the configuration values (two-sided) and Cliff's delta of B's
-    values against A's. No rows when the two kinds share no configuration."""
-    shared = sorted(set(a.medians) & set(b.medians))
+    """B against A over the configurations both measured over the same prompts, per engine and for all: gains
+    B / A - 1 (mean and median), the paired Wilcoxon signed-rank test of the configuration values (two-sided)
+    and Cliff's delta of B's values against A's. No rows when the two kinds share no configuration."""
+    shared = sorted(set(a.medians) & set(b.medians) - set(over_other_prompts(a, b)))
     rows: list[dict[str, Any]] = []
     if not shared:
         return rows
@@ -428,6 +437,11 @@ def render(a: Side, b: Side | None = None, batch: int = 1, gpus: int = 1, seeds:
                           f"{r['cliffs_delta']:+.2f} ({cliffs_magnitude(r['cliffs_delta'])})"] for r in rows4])
     else:
         lines.append("No configuration (engine, model, GPUs, batch) was measured on both kinds.")
+    unpaired = over_other_prompts(a, b)
+    if unpaired:
+        lines += ["", "Not paired, measured over different prompts per pass on the two kinds: " + "; ".join(
+            f"{e} {m} {g} GPU bs {bs} ({'/'.join(map(str, sorted(a.prompts[(e, m, g, bs)], key=str)))} vs "
+            f"{'/'.join(map(str, sorted(b.prompts[(e, m, g, bs)], key=str)))})" for e, m, g, bs in unpaired) + "."]
     lines.append("")
     rows5 = rq5_retuning((a, b))
     lines += ["## RQ5: gain of re-tuning after the hardware changed (InfPop summaries)", ""]

@@ -70,6 +70,25 @@ def test_rq4_generation_gain_wilcoxon_and_cliffs_delta(sides: tuple[study.Side, 
     assert every["cliffs_delta"] == pytest.approx(6 / 36)
 
 
+def test_rq4_pairs_only_configurations_measured_over_the_same_prompts(tmp_path: Path) -> None:
+    """Kind B's HF batch 1 over other prompts than A's (study.sh's hf1-bs1 on fewer prefixes, against an A run
+    over all) is left out of RQ4, and the table says which and why: five pairs remain."""
+    records = [json.loads(line) for line in (DATA / "b" / "records.jsonl").read_text().splitlines()]
+    for r in records:
+        if (r["engine"], r["gpus"], r["batch_size"]) == ("hf", 1, 1):
+            r["num_prompts"] = 4
+    fewer = tmp_path / "b"
+    fewer.mkdir()
+    (fewer / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    a, b = study.load_side([DATA / "a"]), study.load_side([fewer])
+    assert study.over_other_prompts(a, b) == [("hf", "m1", 1, 1)]
+    rows = {r["engine"]: r for r in study.rq4_generations(a, b)}
+    assert (rows["all"]["pairs"], rows["hf"]["pairs"]) == (5, 2)
+    assert rows["hf"]["mean_gain"] == pytest.approx((44 / 40 + 260 / 200) / 2 - 1)  # 2 GPUs, batch 8
+    assert "Not paired, measured over different prompts per pass on the two kinds: hf m1 1 GPU bs 1 (8 vs 4)." \
+        in study.render(a, b)
+
+
 def test_engine_table_hf_best_gpus_against_vllm(sides: tuple[study.Side, study.Side]) -> None:
     a, b = sides
     (row_a,), (row_b,) = study.engine_table(a), study.engine_table(b)
