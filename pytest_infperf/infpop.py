@@ -3,6 +3,7 @@ gain over settings tuned on other hardware, and the tuned parameters of `@pytest
 The search itself (hyperopt TPE, the landscape cache) is tune.py's."""
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +15,11 @@ from .workloads import WorkloadSpec, parse_workload, prompt_count
 
 if TYPE_CHECKING:
     from .session import InfperfSession
+
+
+class TunedSettingsWarning(UserWarning):
+    """Tuned settings whose summary carries a note on how far to trust them (tuned before a fix, say): the tuned
+    tests still run them, and the note is shown until they are tuned again."""
 
 
 class InfPop:
@@ -241,9 +247,12 @@ class InfPop:
                         reason=f"no tuned settings for {self.session.hardware.fingerprint} ({path}): run with --infpop-tune")]))
                 continue
             try:
-                point = self.session.store.read_json(path)["best_point"]
+                summary = self.session.store.read_json(path)
+                point = summary["best_point"]
             except (BaselineError, KeyError) as err:
                 raise pytest.UsageError(f"{path}: {err}") from None
+            if summary.get("note"):
+                warnings.warn(TunedSettingsWarning(f"{path}: {summary['note']}"))
             case = case_for(point, engine, model, workload, target, num_prompts)
             params.append(pytest.param(case, id=f"{case.id}-tuned", marks=[getattr(pytest.mark, target)]))
         return params

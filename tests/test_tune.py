@@ -118,6 +118,12 @@ def test_real_tuning_run_on_cpu(perf_project, tmp_path: Path) -> None:
 
     again = pytester.runpytest("-p", "no:benchmark", "--infpop-tune", "--collect-only", "-q")
     again.stdout.fnmatch_lines(["*tuned settings for cpu-* exist*--infpop-tune=force re-tunes*"])
+    assert "TunedSettingsWarning" not in again.stdout.str()
+
+    # A summary's note (as the shipped H100 settings carry) is shown wherever its tuned test runs.
+    (folder / "hf-tiny-gpt2-humaneval-out5.tuned.json").write_text(json.dumps(tuned | {"note": "tuned before X"}))
+    noted = pytester.runpytest("-p", "no:benchmark", "--collect-only", "-q")
+    noted.stdout.fnmatch_lines(["*TunedSettingsWarning: *hf-tiny-gpt2-humaneval-out5.tuned.json: tuned before X*"])
 
     # Other hardware: the same name tuned elsewhere -> re-tuning reports the gain over those settings.
     other = pytester.path / "baselines" / "a100-80gb-x1" / "_infpop"
