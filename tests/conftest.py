@@ -1,6 +1,7 @@
 """Shared helpers for the plugin's own tests: a pytester project with a matrix file and a perf test."""
 from __future__ import annotations
 
+import signal
 import textwrap
 import time
 from pathlib import Path
@@ -91,3 +92,10 @@ def assert_all_gone(*pids: int, within_s: float = 15.0) -> None:
     while any(_alive(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not [p for p in pids if _alive(p)], "processes left running"
+
+
+def as_from_a_terminal() -> None:
+    """preexec_fn of a pytest started to be sent Ctrl-C: SIGINT back to its default, as a terminal's pytest has it.
+    A test run started in the background by a shell without job control inherits SIGINT ignored, and a Python that
+    starts with it ignored never raises KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

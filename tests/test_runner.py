@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CPU_ONLY as TINY, assert_all_gone, pids_in
+from conftest import CPU_ONLY as TINY, as_from_a_terminal, assert_all_gone, pids_in
 from pytest_infperf.records import read_records
 
 # Test doubles of a worker process, swapped in through pool.WORKER_ARGS by a conftest.
@@ -112,7 +112,7 @@ def test_no_worker_or_engine_process_outlives_pytest(perf_project, tmp_path: Pat
     monkeypatch.setenv("WORKER_PIDS_FILE", str(tmp_path / "worker-pids.txt"))
     process = pytester.popen([sys.executable, "-m", "pytest", "-m", "cpu", "-p", "no:cacheprovider"],
                              stdout=open(tmp_path / "out.txt", "w"), stderr=subprocess.STDOUT, stdin=None,
-                             env=os.environ.copy())
+                             env=os.environ.copy(), preexec_fn=as_from_a_terminal)
     deadline = time.monotonic() + 60
     while len(pids_in(tmp_path / "worker-pids.txt")) < 2 and time.monotonic() < deadline:
         time.sleep(0.2)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import assert_all_gone, pids_in
+from conftest import as_from_a_terminal, assert_all_gone, pids_in
 from pytest_infperf.cases import MatrixError, load_matrix
 from pytest_infperf.records import read_records
 from pytest_infperf.serving import load as loadgen
@@ -213,7 +213,7 @@ def test_ctrl_c_leaves_no_process_behind(serving_project, tmp_path: Path, monkey
     monkeypatch.setenv("FAKE_BENCH_SLEEP", "120")
     process = serving_project.popen([sys.executable, "-m", "pytest", "-m", "cpu", "-k", "serving"],
                                     stdout=open(tmp_path / "out.txt", "w"), stderr=open(tmp_path / "err.txt", "w"),
-                                    stdin=None, env=os.environ.copy())
+                                    stdin=None, env=os.environ.copy(), preexec_fn=as_from_a_terminal)
     deadline = time.monotonic() + 60
     while not pids_in(tmp_path / "bench-pids.txt") and time.monotonic() < deadline:
         time.sleep(0.2)
