@@ -378,18 +378,16 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    model_dir = materialize(resolve(args.model), Path("~/.cache/pytest-infperf").expanduser())
-    records = args.out / "suite.jsonl"
-    if args.stream_only:
-        (args.out / "stream.json").write_text(json.dumps(stream_loop(model_dir, args)))
-        return
-    if args.direct_only:  # the suite's engine arguments, read back from its record, and its worker's KV space
-        os.environ["VLLM_CPU_KVCACHE_SPACE"] = str(VllmKnobs.cpu_kv_cache_gb)
-        direct = direct_loop(model_dir, args, read_records(records)[0])
-        (args.out / "direct.json").write_text(json.dumps(direct))
-        return
-
-    if not args.summarize_only:
+    if not args.summarize_only:  # a report rebuilt from files needs no model folder
+        model_dir = materialize(resolve(args.model), Path("~/.cache/pytest-infperf").expanduser())
+        if args.stream_only:
+            (args.out / "stream.json").write_text(json.dumps(stream_loop(model_dir, args)))
+            return
+        if args.direct_only:  # the suite's engine arguments, read back from its record, and its worker's KV space
+            os.environ["VLLM_CPU_KVCACHE_SPACE"] = str(VllmKnobs.cpu_kv_cache_gb)
+            direct = direct_loop(model_dir, args, read_records(args.out / "suite.jsonl")[0])
+            (args.out / "direct.json").write_text(json.dumps(direct))
+            return
         run_all(model_dir, args)
     try:
         summary = summarize(args)

@@ -268,9 +268,11 @@ class InfperfSession:
         """Stop every worker and server; `now` (after Ctrl-C) kills them without waiting for the trial or request
         in flight to end."""
         for runner in (self._pool, self._pair, self._servers):
-            if runner is not None and now:
+            if runner is None:
+                continue
+            if now:
                 runner.close(grace_s=0.0)
-            elif runner is not None:
+            else:
                 runner.close()
         self._pool = self._pair = self._servers = None
 

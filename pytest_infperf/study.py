@@ -101,9 +101,13 @@ def _note_host(side: Side, record: dict[str, Any]) -> None:
 
 def usual_prompts(side: Side) -> int | None:
     """The prompts per pass of most of the side's configurations (the workload's pass; rows name any other)."""
-    counts = Counter(p for notes in side.hosts.values() for batches in notes.batches.values()
-                     for prompts in batches.values() for p in prompts)
+    counts = Counter(p for prompts in side.prompts.values() for p in prompts)
     return counts.most_common(1)[0][0] if counts else None
+
+
+def _prompt_counts(side: Side, key: tuple[str, str, int, int]) -> str:
+    """A configuration's prompts per pass on one side, e.g. "64" or "64/256"."""
+    return "/".join(map(str, sorted(side.prompts[key], key=str)))
 
 
 def provenance_rows(side: Side) -> list[list[str]]:
@@ -440,8 +444,8 @@ def render(a: Side, b: Side | None = None, batch: int = 1, gpus: int = 1, seeds:
     unpaired = over_other_prompts(a, b)
     if unpaired:
         lines += ["", "Not paired, measured over different prompts per pass on the two kinds: " + "; ".join(
-            f"{e} {m} {g} GPU bs {bs} ({'/'.join(map(str, sorted(a.prompts[(e, m, g, bs)], key=str)))} vs "
-            f"{'/'.join(map(str, sorted(b.prompts[(e, m, g, bs)], key=str)))})" for e, m, g, bs in unpaired) + "."]
+            f"{e} {m} {g} GPU bs {bs} ({_prompt_counts(a, (e, m, g, bs))} vs {_prompt_counts(b, (e, m, g, bs))})"
+            for e, m, g, bs in unpaired) + "."]
     lines.append("")
     rows5 = rq5_retuning((a, b))
     lines += ["## RQ5: gain of re-tuning after the hardware changed (InfPop summaries)", ""]

@@ -78,6 +78,14 @@ def pids_in(path: Path) -> list[int]:
     return [int(p) for line in path.read_text().splitlines() for p in line.split()] if path.exists() else []
 
 
+def wait_for_pids(path: Path, count: int = 1, within_s: float = 60.0) -> list[int]:
+    """The pids a test double writes to `path` once it has written `count` of them (or `within_s` has passed)."""
+    deadline = time.monotonic() + within_s
+    while len(pids_in(path)) < count and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return pids_in(path)
+
+
 def _alive(pid: int) -> bool:
     import psutil
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CPU_ONLY as TINY, as_from_a_terminal, assert_all_gone, pids_in
+from conftest import CPU_ONLY as TINY, as_from_a_terminal, assert_all_gone, wait_for_pids
 from pytest_infperf.records import read_records
 
 # Test doubles of a worker process, swapped in through pool.WORKER_ARGS by a conftest.
@@ -113,10 +113,7 @@ def test_no_worker_or_engine_process_outlives_pytest(perf_project, tmp_path: Pat
     process = pytester.popen([sys.executable, "-m", "pytest", "-m", "cpu", "-p", "no:cacheprovider"],
                              stdout=open(tmp_path / "out.txt", "w"), stderr=subprocess.STDOUT, stdin=None,
                              env=os.environ.copy(), preexec_fn=as_from_a_terminal)
-    deadline = time.monotonic() + 60
-    while len(pids_in(tmp_path / "worker-pids.txt")) < 2 and time.monotonic() < deadline:
-        time.sleep(0.2)
-    worker_and_helper = pids_in(tmp_path / "worker-pids.txt")
+    worker_and_helper = wait_for_pids(tmp_path / "worker-pids.txt", count=2)
     assert len(worker_and_helper) == 2, (tmp_path / "out.txt").read_text()
     time.sleep(1)  # pytest is now waiting on the trial
     process.send_signal(getattr(signal, how))

@@ -9,12 +9,11 @@ import signal
 import socket
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
 
-from conftest import as_from_a_terminal, assert_all_gone, pids_in
+from conftest import as_from_a_terminal, assert_all_gone, pids_in, wait_for_pids
 from pytest_infperf.cases import MatrixError, load_matrix
 from pytest_infperf.records import read_records
 from pytest_infperf.serving import load as loadgen
@@ -214,10 +213,7 @@ def test_ctrl_c_leaves_no_process_behind(serving_project, tmp_path: Path, monkey
     process = serving_project.popen([sys.executable, "-m", "pytest", "-m", "cpu", "-k", "serving"],
                                     stdout=open(tmp_path / "out.txt", "w"), stderr=open(tmp_path / "err.txt", "w"),
                                     stdin=None, env=os.environ.copy(), preexec_fn=as_from_a_terminal)
-    deadline = time.monotonic() + 60
-    while not pids_in(tmp_path / "bench-pids.txt") and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert pids_in(tmp_path / "bench-pids.txt"), (tmp_path / "out.txt").read_text()
+    assert wait_for_pids(tmp_path / "bench-pids.txt"), (tmp_path / "out.txt").read_text()
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=60) == pytest.ExitCode.INTERRUPTED
     assert "KeyboardInterrupt" in (tmp_path / "out.txt").read_text()
