@@ -82,7 +82,9 @@ def _files(paths: Iterable[Path], pattern: str) -> list[Path]:
     return found
 
 
-_PROVENANCE = {"date": lambda r: str(r.get("timestamp") or "")[:10], "commit": lambda r: r.get("git_commit"),
+# Commits are shown as git's short hash: a device run names its full one (INFPERF_GIT_COMMIT), a local one may not.
+_PROVENANCE = {"date": lambda r: str(r.get("timestamp") or "")[:10],
+               "commit": lambda r: str(r.get("git_commit") or "")[:7],
                "versions": lambda r: f"{r['engine']} {r.get('engine_version')}",
                "torch": lambda r: r.get("torch_version"), "driver": lambda r: r.get("driver_version")}
 

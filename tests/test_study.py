@@ -151,7 +151,7 @@ def test_each_host_a_side_joins_is_named_with_what_it_measured(tmp_path: Path) -
     hosts = {"hf": {"host_boot_id": "0f1e2d3c-aaaa", "timestamp": "2026-11-30T09:00:00+00:00",
                     "git_commit": "def5678"},
              "vllm": {"host_boot_id": "9a8b7c6d-bbbb", "timestamp": "2026-12-01T10:00:00+00:00",
-                      "git_commit": "abc1234"}}
+                      "git_commit": "abc1234" + "0" * 33}}  # a device run's full hash, shown short
     joined = tmp_path / "joined.jsonl"
     joined.write_text("".join(json.dumps(r | hosts[r["engine"]] | {"torch_version": "2.11.0", "driver_version": "580"})
                               + "\n" for r in records))

@@ -7,7 +7,8 @@
 # Phases, in the order given:
 #   vllm1 / hf1   every model of MODELS on one GPU at BATCHES (HF: HF_BATCHES), one session per engine; HF then
 #                 batch 1 in a session of its own (hf1-bs1) on the first HF_B1_PROMPTS (default 64) prefixes: RQ2 is
-#                 asked at batch 1, where an HF trial over 256 prefixes took 70-217 s (H200, GPT-2 to CodeLlama-13B)
+#                 asked at batch 1, where an HF trial over 256 prefixes took 70-217 s (H200, GPT-2 to CodeLlama-13B);
+#                 hf1-bs1 / hf2-bs1 run that batch-1 session alone, to finish one a lease cut short
 #   vllm2 / hf2   the same on two GPUs (vLLM tensor parallel 2, HF device_map over both): a 2-GPU machine
 #   retune        InfPop on each engine's TUNE_MODEL (Llama-3-8B) over SEEDS seeds (default 10), each `--infpop-tune=force
 #                 --infpop-seed S`, starting from the other kind's tuned settings where PREVIOUS (a baselines folder
@@ -38,6 +39,10 @@ study() {  # study NAME DEVICES ARGS...: one pytest session over the phase's mod
 
 hf_phase() {  # hf_phase NAME DEVICES GPUS: HF_BATCHES on PROMPTS prefixes, then batch 1 on HF_B1_PROMPTS
   study "$1" "$2" --infperf-engine hf --infperf-gpus "$3" --infperf-batch-sizes "$HF_BATCHES"
+  hf_batch1 "$1" "$2" "$3"
+}
+
+hf_batch1() {  # hf_batch1 NAME DEVICES GPUS: HF's batch-1 session alone (a phase of its own to resume it)
   study "$1-bs1" "$2" --infperf-engine hf --infperf-gpus "$3" --infperf-batch-sizes 1 \
     --infperf-num-prompts "${HF_B1_PROMPTS:-64}"
 }
@@ -65,8 +70,11 @@ for spec in ${*:2}; do
   case "$phase" in
     vllm1) study vllm1 0 --infperf-engine vllm --infperf-gpus 1 --infperf-batch-sizes "$BATCHES" ;;
     hf1) hf_phase hf1 0 1 ;;
+    hf1-bs1) hf_batch1 hf1 0 1 ;;
     vllm2) study vllm2 0,1 --infperf-engine vllm --infperf-gpus 2 --infperf-batch-sizes "$BATCHES" ;;
     hf2) hf_phase hf2 0,1 2 ;;
+    hf2-bs1) hf_batch1 hf2 0,1 2 ;;
+    *) echo "study.sh: unknown phase '$phase'" >>"$R/progress.txt" ;;
     retune) retune ;;
   esac
 done
