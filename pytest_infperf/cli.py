@@ -6,6 +6,7 @@ Exit codes: 0 done (and, for compare, nothing that --fail-on fails on), 1 compar
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,16 @@ def _pair_fields(text: str) -> tuple[str, ...]:
         raise argparse.ArgumentTypeError(f"unknown field(s) {', '.join(unknown) or '(none given)'}; choose from "
                                          f"{', '.join(PAIRABLE_FIELDS)}")
     return fields
+
+
+def study_command(args: argparse.Namespace) -> str:
+    """The `infperf study` line that makes this output again, written into it: a reader of the committed tables
+    (and tests/test_study.py) regenerates them from the records it names."""
+    words = ["infperf", "study", str(args.a)] + ([str(args.b)] if args.b else [])
+    words += ["--workload", args.workload] if args.workload else []
+    words += ["--batch", str(args.batch), "--gpus", str(args.gpus), "--seeds", str(args.seeds)]
+    words += ["--out", str(args.out)] if args.out else []
+    return shlex.join(words)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -104,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
 
             text = study.render(study.load_side([args.a], args.workload),
                                 study.load_side([args.b], args.workload) if args.b else None,
-                                args.batch, args.gpus, args.seeds)
+                                args.batch, args.gpus, args.seeds, command=study_command(args))
             if args.out:
                 args.out.parent.mkdir(parents=True, exist_ok=True)
                 args.out.write_text(text)

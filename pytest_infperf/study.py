@@ -379,15 +379,18 @@ def _seeds(row: dict[str, Any]) -> str:
     return str(row["seeds"]) + (f" ({missed} more without a result)" if missed else "")
 
 
-def render(a: Side, b: Side | None = None, batch: int = 1, gpus: int = 1, seeds: int = 10) -> str:
+def render(a: Side, b: Side | None = None, batch: int = 1, gpus: int = 1, seeds: int = 10,
+           command: str | None = None) -> str:
     """All the tables as Markdown, side A then side B where a table is per kind; with one kind (no B), its
-    per-kind tables only (RQ2, RQ3, Table II): RQ4 and RQ5 compare two kinds."""
+    per-kind tables only (RQ2, RQ3, Table II): RQ4 and RQ5 compare two kinds. `command`, the line that made
+    them, is said under the title."""
     sides = [("A", a)] + ([("B", b)] if b is not None else [])
-    lines = [f"# Study tables: {a.label} (A)" + (f" vs {b.label} (B)" if b is not None else ""), "",
-             " ".join(f"{name}: {side.label} ({'; '.join(sorted(side.versions))})." for name, side in sides)
-             + " Output tokens per second (medians); tests over the repeats (ANOVA, Tukey HSD)"
-             + (" and over the configurations (paired Wilcoxon, Cliff's delta)" if b is not None else "")
-             + ", scipy.", ""]
+    lines = [f"# Study tables: {a.label} (A)" + (f" vs {b.label} (B)" if b is not None else ""), ""]
+    lines += [f"Made by `{command}` (paths as seen from where it ran).", ""] if command else []
+    lines += [" ".join(f"{name}: {side.label} ({'; '.join(sorted(side.versions))})." for name, side in sides)
+              + " Output tokens per second (medians); tests over the repeats (ANOVA, Tukey HSD)"
+              + (" and over the configurations (paired Wilcoxon, Cliff's delta)" if b is not None else "")
+              + ", scipy.", ""]
     for name, side in sides:
         lines += [f"## Where {name}'s records come from ({side.label}), one row per host", "",
                   f"Prompts per pass: {usual_prompts(side)}, unless a batch size says otherwise.", ""]

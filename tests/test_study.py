@@ -8,6 +8,7 @@ HF 60 / 44 / 260. InfPop summaries: re-tuning on B after A gained 10% and 20% (t
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 import pytest
@@ -246,3 +247,20 @@ def test_rq2_says_which_configurations_left_gpus_without_weights(tmp_path: Path)
     assert "Weights on fewer GPUs than named (`gpus_used`; `device_map=\"auto\"` left the others empty): " \
            "hf m1 2 GPU bs 1: 1." in text
     assert "Weights on fewer GPUs" not in study.render(study.load_side([DATA / "a"]))
+
+
+COMMITTED_TABLES = sorted((Path(__file__).parents[1] / "docs" / "study").glob("*.md"))
+
+
+@pytest.mark.parametrize("tables", COMMITTED_TABLES, ids=lambda path: path.name)
+def test_committed_study_tables_regenerate_from_the_committed_records(
+        tables: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/STUDY.md's tables (docs/study/*.md) name the command that made them; run from the repository's root,
+    it makes them again, to the character, from the records committed beside them."""
+    made_by = next(line for line in tables.read_text().splitlines() if line.startswith("Made by `"))
+    words = shlex.split(made_by.split("`")[1])
+    assert words[:2] == ["infperf", "study"] and words[-2:] == ["--out", f"docs/study/{tables.name}"]
+    monkeypatch.chdir(tables.parents[2])
+    assert cli.main([*words[1:-1], str(tmp_path / tables.name)]) == 0
+    assert (tmp_path / tables.name).read_text().replace(str(tmp_path / tables.name), words[-1]) \
+        == tables.read_text()
