@@ -74,8 +74,8 @@ for spec in ${*:2}; do
     vllm2) study vllm2 0,1 --infperf-engine vllm --infperf-gpus 2 --infperf-batch-sizes "$BATCHES" ;;
     hf2) hf_phase hf2 0,1 2 ;;
     hf2-bs1) hf_batch1 hf2 0,1 2 ;;
-    *) echo "study.sh: unknown phase '$phase'" >>"$R/progress.txt" ;;
     retune) retune ;;
+    *) echo "study.sh: unknown phase '$phase'" >>"$R/progress.txt" ;;
   esac
 done
 touch "$R/all.done"
