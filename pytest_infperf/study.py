@@ -379,6 +379,23 @@ def _seeds(row: dict[str, Any]) -> str:
     return str(row["seeds"]) + (f" ({missed} more without a result)" if missed else "")
 
 
+def _rq5_live(rows: list[dict[str, Any]], absent: str | None) -> list[str]:
+    """RQ5 from the InfPop summaries, per engine, model and direction; where there are none, `absent` (None: no
+    section at all)."""
+    if not rows and absent is None:
+        return []
+    lines = ["## RQ5: gain of re-tuning after the hardware changed (InfPop summaries)", ""]
+    if rows:
+        lines += _table(["engine", "model", "tuned on", "re-tuned on", "seeds", "median gain", "mean gain",
+                         "range"],
+                        [[r["engine"], r["model"], r["from"], r["to"], str(r["seeds"]), f"{r['median_gain']:+.1%}",
+                          f"{r['mean_gain']:+.1%}", f"{r['min_gain']:+.1%} .. {r['max_gain']:+.1%}"]
+                         for r in rows])
+    else:
+        lines.append(str(absent))
+    return lines + [""]
+
+
 def render(a: Side, b: Side | None = None, batch: int = 1, gpus: int = 1, seeds: int = 10,
            command: str | None = None) -> str:
     """All the tables as Markdown, side A then side B where a table is per kind; with one kind (no B), its
@@ -429,8 +446,8 @@ def render(a: Side, b: Side | None = None, batch: int = 1, gpus: int = 1, seeds:
         else:
             lines.append("No model was measured with both engines on this kind.")
         lines.append("")
-    if b is None:
-        return "\n".join(lines) + "\n"
+    if b is None:  # a re-tune here from another kind's settings measured both here: its RQ5 needs no B
+        return "\n".join(lines + _rq5_live(rq5_retuning((a,)), absent=None)) + "\n"
     rows4 = rq4_generations(a, b)
     lines += [f"## RQ4: {b.label} (B) over {a.label} (A), configurations measured on both", ""]
     for engine in sorted(a.measurement.keys() & b.measurement.keys()):
@@ -452,18 +469,9 @@ def render(a: Side, b: Side | None = None, batch: int = 1, gpus: int = 1, seeds:
             f"{e} {m} {g} GPU bs {bs} ({_prompt_counts(a, (e, m, g, bs))} vs {_prompt_counts(b, (e, m, g, bs))})"
             for e, m, g, bs in unpaired) + "."]
     lines.append("")
-    rows5 = rq5_retuning((a, b))
-    lines += ["## RQ5: gain of re-tuning after the hardware changed (InfPop summaries)", ""]
-    if rows5:
-        lines += _table(["engine", "model", "tuned on", "re-tuned on", "seeds", "median gain", "mean gain",
-                         "range"],
-                        [[r["engine"], r["model"], r["from"], r["to"], str(r["seeds"]), f"{r['median_gain']:+.1%}",
-                          f"{r['mean_gain']:+.1%}", f"{r['min_gain']:+.1%} .. {r['max_gain']:+.1%}"]
-                         for r in rows5])
-    else:
-        lines.append("No InfPop summary with `gain_over_previous` among the sources (run `--infpop-tune` on one "
-                     "kind, then on the other with the first one's baselines present).")
-    lines.append("")
+    lines += _rq5_live(rq5_retuning((a, b)), absent="No InfPop summary with `gain_over_previous` among the "
+                       "sources (run `--infpop-tune` on one kind, then on the other with the first one's baselines "
+                       "present).")
     rows5r = rq5_replayed(a, b, seeds)
     lines += ["## RQ5, replayed: re-tuning on the recorded grids", "",
               "InfPop (hyperopt TPE, its start points) over each (GPUs, batch) grid measured on both kinds, its "
