@@ -86,7 +86,7 @@ class InfPop:
         return False
 
     def tune_all(self) -> None:
-        from .tune import Landscape, case_for, start_points_for, tune
+        from .tune import Landscape, case_for, grid_best, measure_grid, start_points_for, tune
 
         if self.session.config.getoption("infpop_serve"):
             return self.tune_serving_all()
@@ -110,6 +110,9 @@ class InfPop:
                 case = case_for(point, engine, model, workload, target, num_prompts)
                 return self.session.measure_case(case, f"infpop::{name}")
 
+            if config.getoption("infpop_grid"):
+                measured = measure_grid(evaluate, space, landscape, say)
+                say(f"infpop: {name}: grid of {len(landscape.points)} points, {measured} measured now")
             result = tune(evaluate, space, landscape, max_evals, config.getoption("infpop_seed"),
                           config.getoption("infpop_time_budget"), ttft / 1e3 if ttft else None, say,
                           start_points=start_points_for(space, previous[1] if previous else None))
@@ -122,12 +125,18 @@ class InfPop:
                        "cached_evaluations": result.cached, "failed_evaluations": result.failed,
                        "max_evals": max_evals, "seed": config.getoption("infpop_seed"), "space": space,
                        "landscape": landscape.path.name}  # the file beside this one
+            exhaustive = grid_best(space, landscape)
+            if exhaustive:  # every point of the space is measured: what an exhaustive search finds
+                summary |= {"grid_best_point": exhaustive[0], "grid_best_throughput_tok_s": exhaustive[1]}
             if previous:
                 summary |= self.gain_over_previous_hardware(*previous, result.best_throughput, landscape, evaluate)
             self.session.store.write_json(tuned_path, summary)
             say(f"infpop: {name}: best {result.best_point} -> {result.best_throughput:,.1f} tok/s "
                 f"({result.evaluations} evaluations, {result.cached} cached, {result.failed} failed); "
                 f"stored {tuned_path}")
+            if exhaustive:
+                say(f"infpop: {name}: the grid's best is {exhaustive[0]} -> {exhaustive[1]:,.1f} tok/s; TPE found "
+                    f"{result.best_throughput / exhaustive[1]:.1%} of it")
             if "gain_over_previous" in summary:
                 say(f"infpop: {name}: {summary['gain_over_previous']:+.1%} over the settings tuned on "
                     f"{summary['previous_fingerprint']} ({summary['previous_point']}, "

@@ -63,6 +63,9 @@ def pytest_configure(config: pytest.Config) -> None:
                                        "batch x input x output length x GPUs, gated on --infperf-latency-gate-metrics); "
                                        "infperf(tuned=True) runs it at this hardware's InfPop-tuned settings")
     config.addinivalue_line("markers", "xdist_group(name): keep a trial key's tests on one xdist worker")
+    if config.getoption("infpop_grid") and (not config.getoption("infpop_tune") or config.getoption("infpop_serve")):
+        raise pytest.UsageError("--infpop-grid measures the offline tuning space: give it with --infpop-tune, "
+                                "without --infpop-serve")
     from .session import InfperfSession
 
     config.stash[session_key] = InfperfSession.from_config(config)

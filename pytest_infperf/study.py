@@ -132,9 +132,12 @@ def provenance_rows(side: Side) -> list[list[str]]:
 
 def load_side(paths: Sequence[Path], workload: str | None = None) -> Side:
     """The ok records of `paths` (files or folders); they must be of one GPU kind and, unless `workload` picks
-    one, of one workload."""
+    one, of one workload. Points of InfPop landscapes (`infpop_point`) are left out: they vary engine knobs
+    (max_num_seqs, dtype) that a configuration (engine, model, GPUs, batch) does not name, so folded in they
+    would mix settings; their summaries (*.tuned.json) carry RQ5."""
     records = [r for f in _files(paths, "*.jsonl") for r in read_records(f)
-               if r.get("status") == "ok" and r.get(METRIC) is not None and r.get("gpus", 0) > 0]
+               if r.get("status") == "ok" and r.get(METRIC) is not None and r.get("gpus", 0) > 0
+               and "infpop_point" not in r]  # an InfPop landscape's points vary engine knobs a configuration omits
     if workload:
         records = [r for r in records if r.get("workload") == workload]
     kinds = sorted({str(r.get("gpu_name")) for r in records})

@@ -48,6 +48,10 @@ def add_tune_options(group: Any, parser: Any) -> None:
     group.addoption("--infpop-time-budget", type=float, default=None, metavar="SECONDS",
                     help="stop tuning after this many seconds (default: none)")
     group.addoption("--infpop-seed", type=int, default=0, help="TPE seed (default: 0)")
+    group.addoption("--infpop-grid", action="store_true", default=False,
+                    help="with --infpop-tune: first measure every point of the space (one engine load per "
+                         "combination of load knobs, serving all its batch sizes), then tune on the measured "
+                         "landscape: the summary gives the grid's best beside TPE's, and further seeds re-use it")
     group.addoption("--infpop-max-ttft-p99-ms", type=float, default=None, metavar="MS",
                     help="latency constraint: points whose p99 TTFT exceeds it fail (maximise goodput)")
     group.addoption("--infpop-serve", action="store_true", default=False,
@@ -186,6 +190,50 @@ def tune(evaluate: Callable[[dict[str, Any]], dict[str, Any]], space: dict[str, 
     except AllTrialsFailed:
         pass  # every point failed: the caller reports it; the landscape keeps each reason
     return TuneResult(best[0], best[1], len(history), counters["cached"], counters["failed"], history)
+
+
+def grid_points(space: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """Every point of the space, batch size varying fastest: points that share their load knobs (one engine
+    load) come together, so measuring the grid costs one load per combination of them, and batch sizes run
+    smallest first, so the pool skips those above one that ran out of memory."""
+    import itertools
+
+    names = sorted(space, key=lambda n: (n == "batch_size", n))
+    return [dict(zip(names, values)) for values in itertools.product(*(space[n] for n in names))]
+
+
+def measure_grid(evaluate: Callable[[dict[str, Any]], dict[str, Any]], space: dict[str, list[Any]],
+                 landscape: Landscape, progress: Callable[[str], None] = print,
+                 maximise: str = "throughput_tok_s", unit: str = "tok/s") -> int:
+    """`--infpop-grid`: measure every point of the space not yet in the landscape, so that TPE (and every
+    further seed) then tunes on measured points alone and its result can be read against the grid's best.
+    Returns how many points were measured now."""
+    points = grid_points(space)
+    measured = 0
+    for n, point in enumerate(points, 1):
+        record, cached = landscape.measure(point, evaluate)
+        measured += not cached
+        value = record.get(maximise) if record["status"] == "ok" else None
+        reason = (record.get("reason") or "").splitlines()
+        shown = f"{value:,.2f} {unit}" if value is not None else f"{record['status']}: {reason[0] if reason else ''}"
+        progress(f"infpop grid {n}/{len(points)}: {dict(sorted(point.items()))} -> {shown}"
+                 + (" (cached)" if cached else ""))
+    return measured
+
+
+def grid_best(space: dict[str, list[Any]], landscape: Landscape, maximise: str = "throughput_tok_s"
+              ) -> tuple[dict[str, Any], float] | None:
+    """(point, value) of the best measured point when the landscape holds every point of the space (an
+    exhaustive search's answer), else None."""
+    best: tuple[dict[str, Any], float] | None = None
+    for point in grid_points(space):
+        record = landscape.points.get(point_key(point))
+        if record is None:
+            return None
+        value = record.get(maximise) if record["status"] == "ok" else None
+        if value is not None and (best is None or value > best[1]):
+            best = (point, value)
+    return best
 
 
 def start_points_for(space: dict[str, list[Any]], previous: dict[str, Any] | None) -> list[dict[str, Any]]:

@@ -20,6 +20,7 @@ from conftest import CPU_TINY
     (["--infperf-cpu-affinity", "some"], "'some' is not auto, none, cores, gpu-local, shared or a CPU list"),
     (["--infperf-cpu-affinity", "0,99999"], "CPUs ?99999? are not available here"),
     (["--infperf-warmup", "some"], "'some' is not a whole number; expected a number of batches, pass or auto"),
+    (["--infpop-grid"], "--infpop-grid measures the offline tuning space: give it with --infpop-tune"),
 ])
 def test_bad_option_is_a_usage_error(perf_project, args: list[str], message: str) -> None:
     result = perf_project(CPU_TINY).runpytest(*args)
@@ -73,5 +74,5 @@ def test_readme_documents_every_option() -> None:
     missing = [o.name for o in OPTIONS if f"--infperf-{o.name}" not in readme]
     assert not missing, f"README lacks --infperf-{missing}"
     for flag in ("--infpop-tune", "--infpop-max-evals", "--infpop-time-budget", "--infpop-seed",
-                 "--infpop-max-ttft-p99-ms", "infpop_space", "infpop_targets"):
+                 "--infpop-grid", "--infpop-max-ttft-p99-ms", "infpop_space", "infpop_targets"):
         assert flag in readme

@@ -90,6 +90,20 @@ def test_rq4_pairs_only_configurations_measured_over_the_same_prompts(tmp_path: 
         in study.render(a, b)
 
 
+def test_infpop_landscape_points_beside_the_records_are_not_configurations(tmp_path: Path) -> None:
+    """A retune folder holds the tuner's landscape (points at other engine knobs): reading the folder leaves those
+    points out, so each configuration keeps the values of the perf tests alone."""
+    side_dir = tmp_path / "a"
+    side_dir.mkdir()
+    (side_dir / "records.jsonl").write_text((DATA / "a" / "records.jsonl").read_text())
+    records = [json.loads(line) for line in (DATA / "a" / "records.jsonl").read_text().splitlines()]
+    point = next(r for r in records if r["status"] == "ok")
+    tuned = point | {"throughput_tok_s": 1e6, "infpop_point": {"batch_size": point["batch_size"], "dtype": "x"}}
+    (side_dir / "hf-m1-w.landscape.jsonl").write_text(json.dumps(tuned) + "\n")
+    key = (point["engine"], point["model"], point["gpus"], point["batch_size"])
+    assert study.load_side([side_dir]).value(key) == study.load_side([DATA / "a"]).value(key) < 1e6
+
+
 def test_engine_table_hf_best_gpus_against_vllm(sides: tuple[study.Side, study.Side]) -> None:
     a, b = sides
     (row_a,), (row_b,) = study.engine_table(a), study.engine_table(b)

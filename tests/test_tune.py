@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from pytest_infperf.records import read_records
-from pytest_infperf.tune import Landscape, load_space, start_points_for, tune
+from pytest_infperf.tune import (Landscape, grid_best, grid_points, load_space, measure_grid,
+                                 start_points_for, tune)
 
 
 def _fake_record(point: dict, throughput: float | None) -> dict:
@@ -77,6 +78,34 @@ def test_latency_constraint_turns_points_into_failures(tmp_path: Path) -> None:
     assert result.best_point["batch_size"] == 16  # 32 and 64 break the 16.5 ms TTFT limit
 
 
+def test_grid_measures_each_load_once_then_tpe_costs_nothing(tmp_path: Path) -> None:
+    space = {"batch_size": [1, 4, 16], "max_num_seqs": [32, 512], "gpus": [1]}
+    points = grid_points(space)
+    assert len(points) == 6
+    # batch size varies fastest: one engine load (gpus, max_num_seqs) serves all its batch sizes, smallest first
+    assert [(p["max_num_seqs"], p["batch_size"]) for p in points] == [
+        (32, 1), (32, 4), (32, 16), (512, 1), (512, 4), (512, 16)]
+    calls: list[dict] = []
+
+    def evaluate(point: dict) -> dict:
+        calls.append(point)
+        b, mns = point["batch_size"], point["max_num_seqs"]
+        return _fake_record(point, None if (b, mns) == (16, 512) else float(min(b, mns) * 10 + mns))
+
+    landscape = Landscape.open(tmp_path / "l.jsonl")
+    assert grid_best(space, landscape) is None  # nothing measured: no exhaustive answer yet
+    lines: list[str] = []
+    assert measure_grid(evaluate, space, landscape, lines.append) == 6
+    assert lines[-1].startswith("infpop grid 6/6: ") and "oom" in lines[-1]
+    # the oom point is failed, so the best is (4, 512): 4*10+512 = 552, above (16, 32): 192
+    assert grid_best(space, landscape) == ({"batch_size": 4, "gpus": 1, "max_num_seqs": 512}, 552.0)
+    again = Landscape.open(tmp_path / "l.jsonl")
+    assert measure_grid(evaluate, space, again, lines.append) == 0 and len(calls) == 6
+    for seed in range(3):  # every seed tunes on the measured landscape alone
+        result = tune(evaluate, space, again, max_evals=4, seed=seed, progress=lambda _: None)
+        assert result.cached == 4 and len(calls) == 6
+
+
 def test_space_validation(tmp_path: Path) -> None:
     bad = tmp_path / "space.toml"
     bad.write_text("[vllm]\nbatch_size = [1]\nwarp_speed = [9]\n")
@@ -102,13 +131,18 @@ def test_real_tuning_run_on_cpu(perf_project, tmp_path: Path) -> None:
     untuned.assert_outcomes(skipped=1)
     untuned.stdout.fnmatch_lines(["*no tuned settings for cpu-*: run with --infpop-tune*"])
 
-    result = pytester.runpytest("-p", "no:benchmark", "--infpop-tune", "--infpop-max-evals", "6",
+    result = pytester.runpytest("-p", "no:benchmark", "--infpop-tune", "--infpop-max-evals", "6", "--infpop-grid",
                                 "--infperf-repeats", "1", "--infperf-warmup", "0")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["*infpop 1/6:*", "*-> oom*", "*infpop: hf-tiny-gpt2-humaneval-out5: best*stored*"])
+    result.stdout.fnmatch_lines(["*infpop grid 1/2: *'batch_size': 2*", "*infpop grid 2/2: *-> oom*",
+                                 "*grid of 2 points, 2 measured now*", "*infpop 1/6:*",
+                                 "*infpop: hf-tiny-gpt2-humaneval-out5: best*stored*",
+                                 "*the grid's best is*TPE found 100.0% of it*"])
     folder = next((pytester.path / "baselines").glob("cpu-*")) / "_infpop"
     tuned = json.loads((folder / "hf-tiny-gpt2-humaneval-out5.tuned.json").read_text())
     assert tuned["best_point"]["batch_size"] == 2 and tuned["failed_evaluations"] >= 1
+    assert tuned["cached_evaluations"] == tuned["evaluations"]  # TPE ran on the measured grid alone
+    assert tuned["grid_best_point"] == tuned["best_point"]
     statuses = {r["infpop_point"]["batch_size"]: r["status"]
                 for r in read_records(folder / "hf-tiny-gpt2-humaneval-out5.landscape.jsonl")}
     assert statuses[4096] == "oom"

@@ -10,10 +10,13 @@
 #                 asked at batch 1, where an HF trial over 256 prefixes took 70-217 s (H200, GPT-2 to CodeLlama-13B);
 #                 hf1-bs1 / hf2-bs1 run that batch-1 session alone, to finish one a lease cut short
 #   vllm2 / hf2   the same on two GPUs (vLLM tensor parallel 2, HF device_map over both): a 2-GPU machine
-#   retune        InfPop on each engine's TUNE_MODEL (Llama-3-8B) over SEEDS seeds (default 10), each `--infpop-tune=force
-#                 --infpop-seed S`, starting from the other kind's tuned settings where PREVIOUS (a baselines folder
-#                 holding them, e.g. one brought back from the other kind) is given; every seed's summary is kept
-#                 under $R/retune/seeds (the landscape is shared, so later seeds mostly replay measured points)
+#   retune        InfPop on TUNE_MODEL (Llama-3-8B), per engine, over SEEDS seeds (default 10), each `--infpop-tune=force
+#                 --infpop-seed S` (tuning only: --collect-only), starting from the other kind's tuned settings where
+#                 PREVIOUS (a baselines folder holding them, e.g. one brought back from the other kind) is given, on
+#                 TUNE_SPACE; seed 0 first measures the whole space (--infpop-grid: one engine load per load-knob
+#                 value), so every seed tunes on measured points and the summaries give the grid's best beside TPE's;
+#                 every seed's summary is kept under $R/retune/seeds. vLLM over VLLM_TUNE_PROMPTS (256, as the H100
+#                 landscape), HF over HF_TUNE_PROMPTS (64); TUNE_REPEATS (2) repeats a point, as the H100 tuning
 # The records under $R/<phase>/records.jsonl and those summaries are what `infperf study` reads.
 #
 # MODELS (default: eight of the throughput study's models, 1.3B to 34B) and the batch sizes can be narrowed to fit
@@ -26,6 +29,9 @@ GEN=${GEN:-h200}
 MODELS=${MODELS:-phi-1,starcoder2-3b,codellama-7b,starcoder2-7b,codellama-13b,starcoder-15b,codestral-22b,codellama-34b}
 BATCHES=${BATCHES:-1,16,64,256}
 HF_BATCHES=${HF_BATCHES:-16,64}
+TUNE_SPACE=${TUNE_SPACE:-benchmarks/device/infpop_space_gpu.toml}  # the space the shipped H100 settings were tuned on
+VLLM_TUNE_PROMPTS=${VLLM_TUNE_PROMPTS:-256}  # as the H100 vLLM landscape (benchmarks/device/landscape.sh)
+HF_TUNE_PROMPTS=${HF_TUNE_PROMPTS:-64}       # HF batch 1-4 over 256 prompts cost minutes a point
 
 study() {  # study NAME DEVICES ARGS...: one pytest session over the phase's models
   local name=$1 devices=$2; shift 2
@@ -47,18 +53,24 @@ hf_batch1() {  # hf_batch1 NAME DEVICES GPUS: HF's batch-1 session alone (a phas
     --infperf-num-prompts "${HF_B1_PROMPTS:-64}"
 }
 
-retune() {  # InfPop over SEEDS seeds for each engine's Llama-3-8B, into a copy of PREVIOUS (or empty) baselines
+retune() {  # InfPop on TUNE_MODEL per engine over SEEDS seeds, into a copy of PREVIOUS (or empty) baselines
   mkdir -p "$R/retune/seeds"
   if [ -n "${PREVIOUS:-}" ]; then cp -r "$PREVIOUS" "$R/retune/baselines"; else mkdir -p "$R/retune/baselines"; fi
-  for seed in $(seq 0 $(( ${SEEDS:-10} - 1 ))); do
-    local start; start=$(date +%s)
-    CUDA_VISIBLE_DEVICES=0 timeout 1500 $INFPERF_PYTEST perf_tests/test_tuned.py -m "$GEN" -rfEs \
-      --infperf-baselines "$R/retune/baselines" --infpop-tune=force --infpop-seed "$seed" \
-      --infpop-max-evals "${EVALS:-8}" --infperf-num-prompts "${PROMPTS:-256}" --infperf-model "${TUNE_MODEL:-llama-3-8b}" \
-      --infperf-output "$R/retune/records.jsonl" >"$R/retune/seed$seed.log" 2>&1
-    echo "retune seed $seed rc=$? $(( $(date +%s) - start ))s $(date -u +%FT%TZ)" >>"$R/progress.txt"
-    for summary in "$R"/retune/baselines/*/_infpop/*.tuned.json; do
-      [ -e "$summary" ] && cp "$summary" "$R/retune/seeds/$(basename "$summary" .tuned.json).seed$seed.tuned.json"
+  local engine prompts seed grid start
+  for engine in vllm hf; do
+    prompts=$VLLM_TUNE_PROMPTS; [ "$engine" = hf ] && prompts=$HF_TUNE_PROMPTS
+    for seed in $(seq 0 $(( ${SEEDS:-10} - 1 ))); do
+      grid=(); [ "$seed" = 0 ] && grid=(--infpop-grid)
+      start=$(date +%s)
+      CUDA_VISIBLE_DEVICES=0 timeout 1500 $INFPERF_PYTEST perf_tests/test_tuned.py -m "$GEN" --collect-only -q \
+        --infperf-baselines "$R/retune/baselines" --infpop-tune=force --infpop-seed "$seed" "${grid[@]}" \
+        --infpop-max-evals "${EVALS:-8}" --infperf-repeats "${TUNE_REPEATS:-2}" --infperf-num-prompts "$prompts" \
+        --infperf-engine "$engine" --infperf-model "${TUNE_MODEL:-llama-3-8b}" -o infpop_space="$TUNE_SPACE" \
+        --infperf-output "$R/retune/records.jsonl" >"$R/retune/$engine-seed$seed.log" 2>&1
+      echo "retune $engine seed $seed rc=$? $(( $(date +%s) - start ))s $(date -u +%FT%TZ)" >>"$R/progress.txt"
+      for summary in "$R"/retune/baselines/*/_infpop/"$engine"-*.tuned.json; do
+        [ -e "$summary" ] && cp "$summary" "$R/retune/seeds/$(basename "$summary" .tuned.json).seed$seed.tuned.json"
+      done
     done
   done
 }
