@@ -86,7 +86,7 @@ class InfPop:
         return False
 
     def tune_all(self) -> None:
-        from .tune import Landscape, case_for, grid_best, measure_grid, start_points_for, tune
+        from .tune import Landscape, case_for, grid_best, measure_grid, start_points_for, tune, within_prompts
 
         if self.session.config.getoption("infpop_serve"):
             return self.tune_serving_all()
@@ -99,10 +99,15 @@ class InfPop:
             tuned_path = self.tuned_file(name, "tuned.json")
             if self.already_tuned(name):
                 continue
-            space = self.space(engine, gpu_choices)
+            prompts = prompt_count(workload, num_prompts)
+            space, dropped = within_prompts(self.space(engine, gpu_choices), prompts)
+            if not space.get("batch_size", [1]):
+                raise pytest.UsageError(f"infpop: {name}: every batch size of the space is above the {prompts} "
+                                        "prompts of an evaluation; raise --infperf-num-prompts")
             say(f"infpop: tuning {name} on {self.session.hardware.fingerprint}: {max_evals} evaluations over "
-                f"{space}; a batch above the {prompt_count(workload, num_prompts)} prompts of an evaluation runs "
-                "over as many prompts as the batch")
+                f"{space}, {prompts} prompts an evaluation"
+                + (f"; batch sizes {dropped} dropped, above the prompts (raise --infperf-num-prompts to search "
+                   "them)" if dropped else ""))
             landscape = Landscape.open(self.tuned_file(name, "landscape.jsonl"))
             previous = self.previous_tuned(name)
 
@@ -124,12 +129,13 @@ class InfPop:
                        "best_throughput_tok_s": result.best_throughput, "evaluations": result.evaluations,
                        "cached_evaluations": result.cached, "failed_evaluations": result.failed,
                        "max_evals": max_evals, "seed": config.getoption("infpop_seed"), "space": space,
-                       "landscape": landscape.path.name}  # the file beside this one
+                       "num_prompts": prompts, "landscape": landscape.path.name}  # the file beside this one
             exhaustive = grid_best(space, landscape)
             if exhaustive:  # every point of the space is measured: what an exhaustive search finds
                 summary |= {"grid_best_point": exhaustive[0], "grid_best_throughput_tok_s": exhaustive[1]}
             if previous:
-                summary |= self.gain_over_previous_hardware(*previous, result.best_throughput, landscape, evaluate)
+                summary |= self.gain_over_previous_hardware(*previous, result.best_throughput, landscape, evaluate,
+                                                            space)
             self.session.store.write_json(tuned_path, summary)
             say(f"infpop: {name}: best {result.best_point} -> {result.best_throughput:,.1f} tok/s "
                 f"({result.evaluations} evaluations, {result.cached} cached, {result.failed} failed); "
@@ -138,8 +144,9 @@ class InfPop:
                 say(f"infpop: {name}: the grid's best is {exhaustive[0]} -> {exhaustive[1]:,.1f} tok/s; TPE found "
                     f"{result.best_throughput / exhaustive[1]:.1%} of it")
             if "gain_over_previous" in summary:
+                measured_at = summary.get("previous_point_here", summary["previous_point"])
                 say(f"infpop: {name}: {summary['gain_over_previous']:+.1%} over the settings tuned on "
-                    f"{summary['previous_fingerprint']} ({summary['previous_point']}, "
+                    f"{summary['previous_fingerprint']} ({measured_at}, "
                     f"{summary['previous_point_throughput_tok_s']:,.1f} tok/s here)")
         self.session.close()
 
@@ -228,17 +235,25 @@ class InfPop:
         return None
 
     def gain_over_previous_hardware(self, fingerprint: str, point: dict[str, Any], best: float, landscape: Any,
-                                    evaluate: Any) -> dict[str, Any]:
+                                    evaluate: Any, space: dict[str, list[Any]]) -> dict[str, Any]:
         """The study's upgrade/downgrade experiment: how much re-tuning gains over keeping the settings that were
-        tuned on other hardware (evaluated here, through the same cache)."""
+        tuned on other hardware (evaluated here, through the same cache, as this space runs them: snapped onto
+        it, as InfPop starts from them)."""
+        from .tune import snap_to_space
+
         if point.get("gpus", 0) > len(self.session.own_gpus):
             return {"previous_fingerprint": fingerprint, "previous_point": point,
                     "previous_point_note": "needs more GPUs than present"}
-        record, _ = landscape.measure(point, evaluate)
-        if record["status"] != "ok":
+        here = snap_to_space(point, space)
+        if here is None:
             return {"previous_fingerprint": fingerprint, "previous_point": point,
+                    "previous_point_note": "a choice this space lacks"}
+        moved = {"previous_point_here": here} if here != point else {}
+        record, _ = landscape.measure(here, evaluate)
+        if record["status"] != "ok":
+            return {"previous_fingerprint": fingerprint, "previous_point": point, **moved,
                     "previous_point_note": f"{record['status']}: {record.get('reason')}"}
-        return {"previous_fingerprint": fingerprint, "previous_point": point,
+        return {"previous_fingerprint": fingerprint, "previous_point": point, **moved,
                 "previous_point_throughput_tok_s": record["throughput_tok_s"],
                 "gain_over_previous": best / record["throughput_tok_s"] - 1}
 

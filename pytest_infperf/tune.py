@@ -142,11 +142,7 @@ def tune(evaluate: Callable[[dict[str, Any]], dict[str, Any]], space: dict[str, 
     from hyperopt.exceptions import AllTrialsFailed
     from hyperopt.fmin import generate_trials_to_calculate
 
-    names = sorted(space)
-    # Ordered numeric knobs (batch size, max_num_seqs, ...) are searched by their index in the sorted value list,
-    # so TPE can exploit that neighbours perform alike (log scale for the power-of-two lists); others are choices.
-    ordinal = {n for n in names if len(space[n]) > 1 and all(isinstance(v, (int, float)) for v in space[n])}
-    values = {n: sorted(space[n]) if n in ordinal else list(space[n]) for n in names}
+    names, ordinal, values = _encoding(space)
     hp_space = {n: hp.quniform(n, 0, len(values[n]) - 1, 1) if n in ordinal else hp.choice(n, values[n])
                 for n in names}
     history: list[tuple[dict[str, Any], float | None, str]] = []
@@ -246,6 +242,37 @@ def start_points_for(space: dict[str, list[Any]], previous: dict[str, Any] | Non
     return [p for p in (previous, largest) if p]
 
 
+def _encoding(space: dict[str, list[Any]]) -> tuple[list[str], set[str], dict[str, list[Any]]]:
+    """(knob names, the ordered ones, each knob's values). Ordered numeric knobs (batch size, max_num_seqs, ...)
+    are searched by their index in the sorted value list, so TPE can exploit that neighbours perform alike (log
+    scale for the power-of-two lists); others are choices."""
+    names = sorted(space)
+    ordinal = {n for n in names if len(space[n]) > 1 and all(isinstance(v, (int, float)) for v in space[n])}
+    return names, ordinal, {n: sorted(space[n]) if n in ordinal else list(space[n]) for n in names}
+
+
+def snap_to_space(point: dict[str, Any], space: dict[str, list[Any]]) -> dict[str, Any] | None:
+    """`point` as this space can run it: each ordered knob at its nearest value (log scale), as InfPop starts
+    from it; None when it has a choice the space lacks or misses a knob. Settings tuned elsewhere (batch 512 where
+    this space stops at the prompts, say) are measured here as snapped, so the gain over them compares points of
+    one workload."""
+    names, ordinal, values = _encoding(space)
+    encoded = _as_hyperopt(point, values, ordinal)
+    return None if encoded is None else {n: values[n][encoded[n]] for n in names}
+
+
+def within_prompts(space: dict[str, list[Any]], prompts: int) -> tuple[dict[str, list[Any]], list[int]]:
+    """(the space without batch sizes above the `prompts` of an evaluation, the batch sizes dropped). Such a batch
+    is one batch of all the prompts under a larger name; raising the prompts to fill it instead changes the
+    workload with the point (HumanEval's prefixes beyond the first 256 are longer: mean input 133.5 tokens over
+    256, 178.9 over 1024), which made vLLM batch 1024 look 23% slower than 256 on H200 (2026-12-02)."""
+    batches = space.get("batch_size")
+    if not batches:
+        return space, []
+    kept = [b for b in batches if b <= prompts]
+    return {**space, "batch_size": kept}, sorted(b for b in batches if b > prompts)
+
+
 def _as_hyperopt(point: dict[str, Any], values: dict[str, list[Any]], ordinal: set[str]) -> dict[str, int] | None:
     """A point as hyperopt's `points_to_evaluate` wants it (value indices), snapped to the nearest value of each
     ordered knob (log scale); None when it has a choice the space lacks or misses a dimension."""
@@ -265,9 +292,9 @@ def _as_hyperopt(point: dict[str, Any], values: dict[str, list[Any]], ordinal: s
 
 def case_for(point: dict[str, Any], engine: str, model: str, workload: Any, hardware: str,
              num_prompts: int | None) -> Case:
-    """The trial of one point. A batch larger than the evaluation's prompts runs over as many prompts as the
-    batch: otherwise the batch is one batch of all the prompts under a larger name, and the tuner would report a
-    batch size it never ran."""
+    """The trial of one point. The tuner's space holds no batch above its evaluation's prompts
+    (`within_prompts`); a tuned setting run with fewer prompts than it was tuned over runs over as many prompts
+    as its batch, rather than as one batch of all the prompts under a larger name."""
     knobs = tuple(sorted((k, v) for k, v in point.items() if k in LOAD_KNOBS))
     batch = point["batch_size"]
     if batch > prompt_count(workload, num_prompts):

@@ -116,7 +116,7 @@ def test_space_validation(tmp_path: Path) -> None:
 
 SPACE = """
 [hf]
-batch_size = [2, 4096]
+batch_size = [1, 2, 4096]
 dtype = ["float32"]
 """
 
@@ -134,21 +134,20 @@ def test_real_tuning_run_on_cpu(perf_project, tmp_path: Path) -> None:
     result = pytester.runpytest("-p", "no:benchmark", "--infpop-tune", "--infpop-max-evals", "6", "--infpop-grid",
                                 "--infperf-repeats", "1", "--infperf-warmup", "0")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["*infpop grid 1/2: *'batch_size': 2*", "*infpop grid 2/2: *-> oom*",
+    # batch 4096 is above the 4 prompts of an evaluation: one batch of all of them under another name, so dropped
+    result.stdout.fnmatch_lines(["*4 prompts an evaluation; batch sizes [[]4096[]] dropped, above the prompts*",
+                                 "*infpop grid 1/2: *'batch_size': 1*", "*infpop grid 2/2: *'batch_size': 2*",
                                  "*grid of 2 points, 2 measured now*", "*infpop 1/6:*",
                                  "*infpop: hf-tiny-gpt2-humaneval-out5: best*stored*",
                                  "*the grid's best is*TPE found 100.0% of it*"])
     folder = next((pytester.path / "baselines").glob("cpu-*")) / "_infpop"
     tuned = json.loads((folder / "hf-tiny-gpt2-humaneval-out5.tuned.json").read_text())
-    assert tuned["best_point"]["batch_size"] == 2 and tuned["failed_evaluations"] >= 1
+    assert tuned["space"]["batch_size"] == [1, 2] and tuned["num_prompts"] == 4
     assert tuned["cached_evaluations"] == tuned["evaluations"]  # TPE ran on the measured grid alone
-    assert tuned["grid_best_point"] == tuned["best_point"]
-    statuses = {r["infpop_point"]["batch_size"]: r["status"]
-                for r in read_records(folder / "hf-tiny-gpt2-humaneval-out5.landscape.jsonl")}
-    assert statuses[4096] == "oom"
+    assert tuned["grid_best_point"]["batch_size"] == tuned["best_point"]["batch_size"]
     prompts = {r["infpop_point"]["batch_size"]: r["num_prompts"]
                for r in read_records(folder / "hf-tiny-gpt2-humaneval-out5.landscape.jsonl")}
-    assert prompts[2] == 4 and prompts[4096] == 4096  # a batch never exceeds the prompts it runs over
+    assert prompts == {1: 4, 2: 4}  # every point over the same prompts: one workload
 
     again = pytester.runpytest("-p", "no:benchmark", "--infpop-tune", "--collect-only", "-q")
     again.stdout.fnmatch_lines(["*tuned settings for cpu-* exist*--infpop-tune=force re-tunes*"])
@@ -163,9 +162,12 @@ def test_real_tuning_run_on_cpu(perf_project, tmp_path: Path) -> None:
     other = pytester.path / "baselines" / "a100-80gb-x1" / "_infpop"
     other.mkdir(parents=True)
     (other / "hf-tiny-gpt2-humaneval-out5.tuned.json").write_text(json.dumps(
-        {"best_point": {"batch_size": 1, "dtype": "float32", "gpus": 0}}))
-    pytester.makefile(".toml", space_small="[hf]\nbatch_size = [2]\ndtype = ['float32']\n")
+        {"best_point": {"batch_size": 64, "dtype": "float32", "gpus": 0}}))  # tuned over more prompts there
+    pytester.makefile(".toml", space_small="[hf]\nbatch_size = [2, 4, 64]\ndtype = ['float32']\n")
     moved = pytester.runpytest("-p", "no:benchmark", "--infpop-tune=force", "--infpop-max-evals", "2",
                                "-o", "infpop_space=space_small.toml",
                                "--infperf-repeats", "1", "--infperf-warmup", "0", "--collect-only", "-q")
-    moved.stdout.fnmatch_lines(["*over the settings tuned on a100-80gb-x1*"])
+    # batch 64 is measured here as this space runs it, over the same 4 prompts: batch 4
+    moved.stdout.fnmatch_lines(["*over the settings tuned on a100-80gb-x1 ({'batch_size': 4,*"])
+    summary = json.loads((folder / "hf-tiny-gpt2-humaneval-out5.tuned.json").read_text())
+    assert summary["previous_point"]["batch_size"] == 64 and summary["previous_point_here"]["batch_size"] == 4
