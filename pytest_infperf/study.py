@@ -267,10 +267,19 @@ def rq5_retuning(sides: Sequence[Side]) -> list[dict[str, Any]]:
     rows = []
     for (engine, model, before, after), runs in sorted(groups.items()):
         gains = [float(s["gain_over_previous"]) for s in runs]
+        measured_at = {json.dumps(s.get("previous_point_here", s["previous_point"]), sort_keys=True) for s in runs}
         rows.append({"engine": engine, "model": model, "from": before, "to": after, "seeds": len(runs),
                      "median_gain": statistics.median(gains), "mean_gain": statistics.fmean(gains),
-                     "min_gain": min(gains), "max_gain": max(gains)})
+                     "min_gain": min(gains), "max_gain": max(gains),
+                     "previous_measured_at": [json.loads(p) for p in sorted(measured_at)],
+                     # summaries without `num_prompts` predate InfPop holding batch sizes to its evaluation's
+                     # prompts: points above them ran over more (and longer) prompts, another workload
+                     "before_prompt_rule": sum("num_prompts" not in s for s in runs)})
     return rows
+
+
+def _point(point: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(point.items()))
 
 
 def _grid(side: Side, engine: str, model: str) -> dict[tuple[int, int], float]:
@@ -389,11 +398,19 @@ def _rq5_live(rows: list[dict[str, Any]], absent: str | None) -> list[str]:
         return []
     lines = ["## RQ5: gain of re-tuning after the hardware changed (InfPop summaries)", ""]
     if rows:
-        lines += _table(["engine", "model", "tuned on", "re-tuned on", "seeds", "median gain", "mean gain",
-                         "range"],
-                        [[r["engine"], r["model"], r["from"], r["to"], str(r["seeds"]), f"{r['median_gain']:+.1%}",
-                          f"{r['mean_gain']:+.1%}", f"{r['min_gain']:+.1%} .. {r['max_gain']:+.1%}"]
-                         for r in rows])
+        lines += _table(["engine", "model", "tuned on", "re-tuned on", "previous setting, as measured here", "seeds",
+                         "median gain", "mean gain", "range"],
+                        [[r["engine"], r["model"], r["from"], r["to"],
+                          "; ".join(_point(p) for p in r["previous_measured_at"]), str(r["seeds"]),
+                          f"{r['median_gain']:+.1%}", f"{r['mean_gain']:+.1%}",
+                          f"{r['min_gain']:+.1%} .. {r['max_gain']:+.1%}"] for r in rows])
+        early = [f"{r['engine']} {r['model']} {r['from']} -> {r['to']} ({r['before_prompt_rule']} of {r['seeds']})"
+                 for r in rows if r["before_prompt_rule"]]
+        if early:
+            lines += ["", "Summaries made before InfPop held batch sizes to its evaluation's prompts (no "
+                      "`num_prompts`): " + ", ".join(early) + ". Their points above the prompts ran over more "
+                      "prompts, which are longer on HumanEval, so a gain over such a setting compares workloads "
+                      "as well as settings."]
     else:
         lines.append(str(absent))
     return lines + [""]

@@ -119,6 +119,24 @@ def test_rq5_retuning_gain_over_seeds_both_directions(sides: tuple[study.Side, s
     assert (upgrade["seeds"], upgrade["median_gain"], upgrade["mean_gain"]) == (2, pytest.approx(0.15),
                                                                                  pytest.approx(0.15))
     assert rows[("gpub-140gb-x1", "gpua-80gb-x1")]["median_gain"] == pytest.approx(0.05)
+    assert upgrade["previous_measured_at"] == [{"batch_size": 4, "gpus": 1}]
+    # the fixture summaries predate `num_prompts`: the table says so under it
+    assert upgrade["before_prompt_rule"] == 2
+    text = study.render(*sides)
+    assert "| batch_size 4, gpus 1 | 2 | +15.0% |" in text
+    assert ("no `num_prompts`): hf m1 gpua-80gb-x1 -> gpub-140gb-x1 (2 of 2), hf m1 gpub-140gb-x1 -> gpua-80gb-x1 "
+            "(1 of 1)") in text
+
+
+def test_rq5_summaries_with_their_prompts_carry_no_note(tmp_path: Path) -> None:
+    side_dir = tmp_path / "a"
+    side_dir.mkdir()
+    (side_dir / "records.jsonl").write_text((DATA / "a" / "records.jsonl").read_text())
+    summary = json.loads((DATA / "a" / "seed0.tuned.json").read_text())
+    (side_dir / "seed0.tuned.json").write_text(json.dumps(summary | {"num_prompts": 8}))
+    (row,) = study.rq5_retuning([study.load_side([side_dir])])
+    assert row["before_prompt_rule"] == 0
+    assert "no `num_prompts`" not in study.render(study.load_side([side_dir]))
 
 
 def test_cli_writes_the_markdown_tables(tmp_path: Path) -> None:
@@ -127,7 +145,7 @@ def test_cli_writes_the_markdown_tables(tmp_path: Path) -> None:
     text = out.read_text()
     assert "| all | 6 | 6 | +16.7% | +15.0% | 0.031 | +0.17 (small) |" in text
     assert "| m1 | 1 | 200.0 | 400.0 | 2.00 | 1 | 400.0 | 2.00 |" in text
-    assert "| hf | m1 | gpua-80gb-x1 | gpub-140gb-x1 | 2 | +15.0% | +15.0% | +10.0% .. +20.0% |" in text
+    assert "| hf | m1 | gpua-80gb-x1 | gpub-140gb-x1 | batch_size 4, gpus 1 | 2 | +15.0% | +15.0% | +10.0% .. +20.0% |" in text
 
 
 def test_cli_with_one_kind_writes_its_own_tables_only(tmp_path: Path) -> None:
@@ -138,7 +156,7 @@ def test_cli_with_one_kind_writes_its_own_tables_only(tmp_path: Path) -> None:
     text = out.read_text()
     assert "| m1 | 1 | 200.0 | 400.0 | 2.00 | 1 | 400.0 | 2.00 |" in text
     assert "## RQ3 (A, GPU-A)" in text
-    assert "| hf | m1 | gpub-140gb-x1 | gpua-80gb-x1 | 1 | +5.0% | +5.0% | +5.0% .. +5.0% |" in text
+    assert "| hf | m1 | gpub-140gb-x1 | gpua-80gb-x1 | batch_size 4, gpus 1 | 1 | +5.0% | +5.0% | +5.0% .. +5.0% |" in text
     assert "(B" not in text and "RQ4" not in text and "replayed" not in text
     assert cli.main(["study", str(DATA / "a" / "records.jsonl"), "--out", str(out)]) == 0
     assert "RQ5" not in out.read_text()
