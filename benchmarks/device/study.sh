@@ -16,7 +16,8 @@
 #                 TUNE_SPACE; seed 0 first measures the whole space (--infpop-grid: one engine load per load-knob
 #                 value), so every seed tunes on measured points and the summaries give the grid's best beside TPE's;
 #                 every seed's summary is kept under $R/retune/seeds. vLLM over VLLM_TUNE_PROMPTS (256, as the H100
-#                 landscape), HF over HF_TUNE_PROMPTS (64); TUNE_REPEATS (2) repeats a point, as the H100 tuning
+#                 landscape), HF over HF_TUNE_PROMPTS (64), batch sizes above them dropped from the space (InfPop
+#                 holds a run to one workload); TUNE_REPEATS (2) repeats a point, as the H100 tuning
 # The records under $R/<phase>/records.jsonl and those summaries are what `infperf study` reads.
 #
 # MODELS (default: eight of the throughput study's models, 1.3B to 34B) and the batch sizes can be narrowed to fit
