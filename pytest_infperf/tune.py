@@ -51,7 +51,8 @@ def add_tune_options(group: Any, parser: Any) -> None:
     group.addoption("--infpop-grid", action="store_true", default=False,
                     help="with --infpop-tune: first measure every point of the space (one engine load per "
                          "combination of load knobs, serving all its batch sizes), then tune on the measured "
-                         "landscape: the summary gives the grid's best beside TPE's, and further seeds re-use it")
+                         "landscape: the stored setting is the grid's best (TPE's answer kept beside it), and "
+                         "further seeds re-use the landscape")
     group.addoption("--infpop-max-ttft-p99-ms", type=float, default=None, metavar="MS",
                     help="latency constraint: points whose p99 TTFT exceeds it fail (maximise goodput)")
     group.addoption("--infpop-serve", action="store_true", default=False,

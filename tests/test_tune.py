@@ -139,12 +139,15 @@ def test_real_tuning_run_on_cpu(perf_project, tmp_path: Path) -> None:
                                  "*infpop grid 1/2: *'batch_size': 1*", "*infpop grid 2/2: *'batch_size': 2*",
                                  "*grid of 2 points, 2 measured now*", "*infpop 1/6:*",
                                  "*infpop: hf-tiny-gpt2-humaneval-out5: best*stored*",
-                                 "*the grid's best is*TPE found 100.0% of it*"])
+                                 "*the grid's best is*(stored: the tuned tests run it); TPE found 100.0% of it*"])
     folder = next((pytester.path / "baselines").glob("cpu-*")) / "_infpop"
     tuned = json.loads((folder / "hf-tiny-gpt2-humaneval-out5.tuned.json").read_text())
     assert tuned["space"]["batch_size"] == [1, 2] and tuned["num_prompts"] == 4
     assert tuned["cached_evaluations"] == tuned["evaluations"]  # TPE ran on the measured grid alone
-    assert tuned["grid_best_point"]["batch_size"] == tuned["best_point"]["batch_size"]
+    # the whole grid is measured: the stored setting is its best, TPE's answer is kept beside it
+    landscape = read_records(folder / "hf-tiny-gpt2-humaneval-out5.landscape.jsonl")
+    assert tuned["best_throughput_tok_s"] == max(r["throughput_tok_s"] for r in landscape if r["status"] == "ok")
+    assert tuned["tpe_best_throughput_tok_s"] <= tuned["best_throughput_tok_s"] and tuned["tpe_best_point"]
     prompts = {r["infpop_point"]["batch_size"]: r["num_prompts"]
                for r in read_records(folder / "hf-tiny-gpt2-humaneval-out5.landscape.jsonl")}
     assert prompts == {1: 4, 2: 4}  # every point over the same prompts: one workload

@@ -14,7 +14,7 @@
 #                 --infpop-seed S` (tuning only: --collect-only), starting from the other kind's tuned settings where
 #                 PREVIOUS (a baselines folder holding them, e.g. one brought back from the other kind) is given, on
 #                 TUNE_SPACE; seed 0 first measures the whole space (--infpop-grid: one engine load per load-knob
-#                 value), so every seed tunes on measured points and the summaries give the grid's best beside TPE's;
+#                 value), so every seed tunes on measured points (the stored setting: the grid's best, TPE's beside it);
 #                 every seed's summary is kept under $R/retune/seeds. vLLM over VLLM_TUNE_PROMPTS (256, as the H100
 #                 landscape), HF over HF_TUNE_PROMPTS (64), batch sizes above them dropped from the space (InfPop
 #                 holds a run to one workload); TUNE_REPEATS (2) repeats a point, as the H100 tuning
