@@ -18,30 +18,17 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from pytest_infperf.records import read_records
-from pytest_infperf.tune import Landscape, point_key, snap_to_space, start_points_for, tune
-
-KNOBS = ("max_num_seqs", "dtype")
+from infpop_replay import grid_of as replay_grid  # beside this file
+from pytest_infperf.tune import Landscape, point_key, snap_to_space, start_points_for, tune, within_prompts
 
 
 def grid_of(path: Path, prompts: int) -> tuple[dict[str, list[Any]], dict[str, float]]:
-    """(space, point key -> tok/s) of a landscape: InfPop's (`infpop_point`) or a perf-test sweep of one knob
-    (max_num_seqs from the engine arguments, or dtype); ok points over `prompts` prompts, with no batch above them."""
-    values: dict[str, float] = {}
-    points = []
-    for r in read_records(path):
-        if r["status"] != "ok" or r.get("num_prompts") != prompts or r["batch_size"] > prompts:
-            continue
-        point = r.get("infpop_point") or {"batch_size": r["batch_size"], "gpus": r["gpus"],
-                                          **{k: (r.get("engine_args") or {}).get(k, r.get(k)) for k in KNOBS
-                                             if (r.get("engine_args") or {}).get(k, r.get(k)) is not None}}
-        if point.get("dtype") is not None and r["engine"] == "vllm":
-            point.pop("dtype")  # vLLM's landscapes vary max_num_seqs; its dtype is the same throughout
-        points.append(point)
-        values[point_key(point)] = r["throughput_tok_s"]
-    space = {name: sorted({p[name] for p in points}, key=str) for name in points[0]}
-    space = {n: sorted(v) if all(isinstance(x, (int, float)) for x in v) else v for n, v in space.items()}
-    return space, values
+    """(space, point key -> tok/s) of a landscape as the replay benchmark reads it (`infpop_replay.grid_of`), held
+    to `prompts`: only points measured over them, with no batch above them."""
+    space, points = replay_grid(path)
+    values = {key: r["throughput_tok_s"] for key, r in points.items()
+              if r["status"] == "ok" and r.get("num_prompts") == prompts and r["batch_size"] <= prompts}
+    return within_prompts(space, prompts)[0], values
 
 
 def main() -> None:

@@ -101,7 +101,7 @@ class InfPop:
                 continue
             prompts = prompt_count(workload, num_prompts)
             space, dropped = within_prompts(self.space(engine, gpu_choices), prompts)
-            if not space.get("batch_size", [1]):
+            if "batch_size" in space and not space["batch_size"]:
                 raise pytest.UsageError(f"infpop: {name}: every batch size of the space is above the {prompts} "
                                         "prompts of an evaluation; raise --infperf-num-prompts")
             say(f"infpop: tuning {name} on {self.session.hardware.fingerprint}: {max_evals} evaluations over "

@@ -137,7 +137,7 @@ def load_side(paths: Sequence[Path], workload: str | None = None) -> Side:
     would mix settings; their summaries (*.tuned.json) carry RQ5."""
     records = [r for f in _files(paths, "*.jsonl") for r in read_records(f)
                if r.get("status") == "ok" and r.get(METRIC) is not None and r.get("gpus", 0) > 0
-               and "infpop_point" not in r]  # an InfPop landscape's points vary engine knobs a configuration omits
+               and "infpop_point" not in r]
     if workload:
         records = [r for r in records if r.get("workload") == workload]
     kinds = sorted({str(r.get("gpu_name")) for r in records})

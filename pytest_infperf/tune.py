@@ -156,7 +156,7 @@ def tune(evaluate: Callable[[dict[str, Any]], dict[str, Any]], space: dict[str, 
                  for n, v in raw.items()}
         record, cached = landscape.measure(point, evaluate)
         counters["cached"] += cached
-        throughput = record.get(maximise) if record["status"] == "ok" else None
+        throughput = objective_value(record, maximise)
         reason = record.get("reason") or ("" if throughput is not None or record["status"] != "ok"
                                           else f"the record has no {maximise}")
         ttft = record.get("ttft_p99_s") or record.get("ttft_p90_s") or record.get("ttft_mean_s")
@@ -189,6 +189,11 @@ def tune(evaluate: Callable[[dict[str, Any]], dict[str, Any]], space: dict[str, 
     return TuneResult(best[0], best[1], len(history), counters["cached"], counters["failed"], history)
 
 
+def objective_value(record: dict[str, Any], maximise: str) -> float | None:
+    """What a landscape record scores for the tuner: its `maximise` field, None for a failed point."""
+    return record.get(maximise) if record["status"] == "ok" else None
+
+
 def grid_points(space: dict[str, list[Any]]) -> list[dict[str, Any]]:
     """Every point of the space, batch size varying fastest: points that share their load knobs (one engine
     load) come together, so measuring the grid costs one load per combination of them, and batch sizes run
@@ -210,7 +215,7 @@ def measure_grid(evaluate: Callable[[dict[str, Any]], dict[str, Any]], space: di
     for n, point in enumerate(points, 1):
         record, cached = landscape.measure(point, evaluate)
         measured += not cached
-        value = record.get(maximise) if record["status"] == "ok" else None
+        value = objective_value(record, maximise)
         reason = (record.get("reason") or "").splitlines()
         shown = f"{value:,.2f} {unit}" if value is not None else f"{record['status']}: {reason[0] if reason else ''}"
         progress(f"infpop grid {n}/{len(points)}: {dict(sorted(point.items()))} -> {shown}"
@@ -227,7 +232,7 @@ def grid_best(space: dict[str, list[Any]], landscape: Landscape, maximise: str =
         record = landscape.points.get(point_key(point))
         if record is None:
             return None
-        value = record.get(maximise) if record["status"] == "ok" else None
+        value = objective_value(record, maximise)
         if value is not None and (best is None or value > best[1]):
             best = (point, value)
     return best
