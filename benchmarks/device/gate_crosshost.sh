@@ -10,6 +10,9 @@
 #             bash benchmarks/device/gate_crosshost.sh collect 540
 #   or:       bash benchmarks/device/gate_crosshost.sh start aa          the A/A session alone (its records join the
 #                                                                         baseline through `infperf baseline add`)
+#   or:       bash benchmarks/device/gate_crosshost.sh start sessions    SESSIONS (default 3) independent sessions,
+#                                                                         each between two host probes
+#                                                                         (benchmarks/host_probe.py -> probes.jsonl)
 #
 # Sessions never overlap: launch-bound throughput follows the host, so nothing else may run beside a measurement.
 # Every session is a new pytest process, so worker processes and model loads are new too. Prefix caching stays off
@@ -31,8 +34,18 @@ session() {  # session NAME ARGS... : one pytest session over the configurations
   echo "$name rc=$? $(( $(date +%s) - start ))s $(date -u +%FT%TZ)" >>"$R/progress.txt"
 }
 
+probe() {  # probe LABEL: the host's launch speed, beside the sessions it brackets
+  python3 benchmarks/host_probe.py --label "$1" >>"$R/probes.jsonl" 2>>"$R/probe-errors.txt"
+}
+
 await_vllm
 case "$phase" in
+  sessions)
+    mkdir -p "$R"
+    for i in $(seq 1 "${SESSIONS:-3}"); do
+      probe "S$i-before"; session "S$i"; probe "S$i-after"
+    done
+    ;;
   baseline)
     session S1
     session S2
