@@ -38,6 +38,23 @@ def study_command(args: argparse.Namespace) -> str:
     return shlex.join(words)
 
 
+def check_baselines(root: Path) -> int:
+    """`infperf baseline check`: 0 when every baseline under `root` can be judged against, else 1, naming each."""
+    from .store import BaselineStore
+
+    if not root.is_dir():
+        print(f"infperf: error: {root} is not a folder of baselines", file=sys.stderr)
+        return 2
+    store = BaselineStore(root)
+    problems = store.problems()
+    for path, why in problems:
+        print(f"{path}: {why}")
+    total = sum(1 for p in root.glob("*/*/*.json") if p.parent.name != "_infpop")
+    stale = len({path for path, _ in problems})
+    print(f"{total - stale} of {total} baseline(s) under {root} can be compared against; {stale} cannot")
+    return 1 if problems else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="infperf", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -95,6 +112,9 @@ def main(argv: list[str] | None = None) -> int:
                      help="sessions a baseline keeps (default: %(default)s)")
     add.add_argument("--replace", action="store_true", help="start every baseline these records touch over with "
                      "them (for baselines measured the old way); baselines they do not touch stay as they are")
+    chk = base_sub.add_parser("check", help="list every baseline this version cannot compare against "
+                                           "(schema, measurement version, missing fields); exit 1 if any")
+    chk.add_argument("baselines", type=Path, help="the baselines root folder (e.g. baselines)")
     args = parser.parse_args(argv)
     from . import analysis
 
@@ -133,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.write_text(json.dumps(data, indent=2, default=str))
             print(f"wrote {len(records)} configuration(s) as {args.format} to {args.out}")
+        elif args.command == "baseline" and args.action == "check":
+            return check_baselines(args.baselines)
         elif args.command == "baseline":
             from .store import BaselineStore
 

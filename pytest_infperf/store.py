@@ -24,12 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .records import RecordError, atomic_write, check_record, measurement_change
+from .records import MEASUREMENT_VERSIONS, RecordError, atomic_write, check_record, measurement_change
 
 MATCH_FIELDS = ("engine", "model", "gpus", "batch_size", "workload", "dtype", "num_prompts",
                 "measurement_version")
 IDENTITY_FIELDS = ("case_id", "test_id", "hardware_target", "hardware_fingerprint", *MATCH_FIELDS)
 BASELINE_SCHEMA = 2
+READABLE_SCHEMAS = (1, BASELINE_SCHEMA)  # schema 1: one record per file, read as a one-session baseline
 DEFAULT_KEEP_SESSIONS = 10
 
 
@@ -107,6 +108,10 @@ class BaselineStore:
                 sessions = [check_record(r, f"baseline {path} session {i + 1}") for i, r in enumerate(sessions)]
                 identity = {f: data.get(f) for f in IDENTITY_FIELDS}
                 return Baseline(path, identity, sessions, data.get("note"))
+            if not isinstance(data, dict) or data.get("schema") not in READABLE_SCHEMAS:
+                schema = data.get("schema") if isinstance(data, dict) else None
+                raise RecordError(f"baseline {path}: schema {schema!r} is not one this version reads "
+                                  f"({', '.join(map(str, READABLE_SCHEMAS))})")
             record = check_record(data, f"baseline {path}")  # schema 1: one record, one session
         except RecordError as err:
             raise BaselineError(str(err)) from None
@@ -199,6 +204,33 @@ class BaselineStore:
             except BaselineError:
                 continue
         return found
+
+    def problems(self) -> list[tuple[Path, str]]:
+        """Every stored baseline this version cannot judge against, with why: unreadable, another schema,
+        another measurement version, no repeat samples, or stored where its own identity would not be found."""
+        found = []
+        for path in sorted(self.root.glob("*/*/*.json")):
+            if path.parent.name == "_infpop":
+                continue
+            try:
+                found.extend((path, why) for why in self._why_not_current(path, self.load(path)))
+            except BaselineError as err:
+                found.append((path, str(err).replace(f"baseline {path}", "this file").removeprefix("this file: ")))
+        return found
+
+    def _why_not_current(self, path: Path, baseline: Baseline) -> list[str]:
+        engine = baseline.get("engine")
+        now = {"engine": engine, "measurement_version": MEASUREMENT_VERSIONS.get(engine)}
+        change = measurement_change(now, {s.get("measurement_version") for s in baseline.sessions})
+        reasons = [change] if change else []
+        if not baseline.ok_sessions:
+            reasons.append("no ok session")
+        if len(baseline.samples("throughput_tok_s")) < len(baseline.ok_sessions):
+            reasons.append("sessions without throughput_tok_s_samples (measured before repeats were stored)")
+        expected = self.path_for(path.parent.parent.name, {**baseline.identity, **baseline.sessions[-1]})
+        if expected.resolve() != path.resolve():
+            reasons.append(f"its identity belongs at {expected}, so the gate never finds it here")
+        return reasons
 
     def all_records(self, fingerprint: str) -> list[dict[str, Any]]:
         """Every session record of every baseline of one fingerprint folder."""

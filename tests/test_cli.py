@@ -115,6 +115,26 @@ def test_baseline_add_keeps_sessions_apart(tmp_path: Path, capsys: pytest.Captur
     assert all(len(json.loads(f.read_text())["sessions"]) == 1 for f in files)  # b twice: one session
 
 
+def test_baseline_check_names_every_baseline_it_cannot_compare(capsys: pytest.CaptureFixture[str]) -> None:
+    """Checked-in files: one current, one of the old vLLM measurement, one of a future schema, one truncated, one
+    whose sessions lack the repeat samples the gate tests."""
+    assert main(["baseline", "check", str(DATA / "baselines-check")]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    why = {Path(line.split(": ", 1)[0]).name: line.split(": ", 1)[1] for line in lines[:-1]}
+    assert sorted(why) == ["vllm-gpt2-gpus1-bs16.json", "vllm-gpt2-gpus1-bs2.json", "vllm-gpt2-gpus1-bs4.json",
+                           "vllm-gpt2-gpus1-bs64.json"]
+    assert why["vllm-gpt2-gpus1-bs16.json"] == "schema 3 is not one this version reads (1, 2)"
+    assert why["vllm-gpt2-gpus1-bs4.json"].startswith("measurement_version: baseline None, now 2")
+    assert "is corrupted (line 2" in why["vllm-gpt2-gpus1-bs64.json"]
+    assert "without throughput_tok_s_samples" in why["vllm-gpt2-gpus1-bs2.json"]
+    assert lines[-1].endswith("1 of 5 baseline(s) under " + str(DATA / "baselines-check") + " can be compared "
+                              "against; 4 cannot")
+
+
+def test_baseline_check_passes_the_shipped_baselines(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["baseline", "check", str(Path(__file__).parents[1] / "baselines")]) == 0
+
+
 def test_report_writes_plots_and_summary(tmp_path: Path) -> None:
     assert main(["report", str(H100), "--out", str(tmp_path / "rep")]) == 0
     summary = (tmp_path / "rep" / "summary.md").read_text()
