@@ -93,13 +93,12 @@ def _gate_rows(rows: list[dict[str, Any]], sessions: list[list[dict[str, Any]]],
     from .store import IDENTITY_FIELDS, Baseline
 
     baselines = [Baseline(source, {f: runs[-1].get(f) for f in IDENTITY_FIELDS}, runs) for runs in sessions]
-    priors = {m: pooled_priors(baselines, m) for m in settings.gate_metrics}
     family = len(rows) * len(settings.gate_metrics)
     judged = []
     for row, baseline, new in zip(rows, baselines, news):
         if new["status"] == "ok":
             verdict = judge_against(new, baseline, settings, item_alpha(settings, family),
-                                    lambda m, bound: priors[m][bound])
+                                    lambda m, bound, b=baseline: pooled_priors(baselines, m, exclude=b)[bound])
         else:  # A's configurations all have ok sessions (see compare), so this is a verdict
             verdict = failure_verdict(new, baseline)
             assert verdict is not None

@@ -14,6 +14,8 @@ import dataclasses
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Sequence
 
+import numpy as np
+
 from .latency import GATED_LATENCIES, GATED_STATS
 from .records import measurement_change
 from .stats import SessionComparison, adjust, between_session_variance, cliffs_magnitude, compare_paired, \
@@ -110,8 +112,15 @@ def describe(c: SessionComparison, metric: str, alpha: float, before: str, count
     return (f"{metric}: {before} {c.median_base * scale:,.1f}{unit} ({count}), now {c.median_new * scale:,.1f}"
             f"{unit}: {c.change:+.1%} (ratio {c.ratio:.3f}, {confidence:.2%} CI [{c.ratio_low:.3f}, "
             f"{c.ratio_high:.3f}]); one-sided p={min(c.p_worse, c.p_better):.2g} (t, {c.df:g} df, alpha "
-            f"{alpha:.2g}); Cliff's delta {c.cliffs_delta:+.2f} ({cliffs_magnitude(c.cliffs_delta)}); {noise} "
-            f"{c.noise_sd:.1%} from {c.noise_source}")
+            f"{alpha:.2g}){effect_size(c)}; {noise} {c.noise_sd:.1%} from {c.noise_source}")
+
+
+def effect_size(c: SessionComparison) -> str:
+    """The effect size at the replicated unit (A/B rounds), or nothing (one new session against a baseline)."""
+    if c.cliffs_delta is None:
+        return ""
+    hl = f", Hodges-Lehmann ratio {c.hodges_lehmann_ratio:.3f}" if c.hodges_lehmann_ratio is not None else ""
+    return f"; rounds: Cliff's delta {c.cliffs_delta:+.2f} ({cliffs_magnitude(c.cliffs_delta)}){hl}"
 
 
 def decide(c: SessionComparison, metric: str, threshold: float, alpha: float, summary: str, ref: str,
@@ -128,12 +137,32 @@ def decide(c: SessionComparison, metric: str, threshold: float, alpha: float, su
         remedy = "; refresh it with --infperf-save-replace" if against == "baseline" else ""
         return Verdict("improvement", f"{what}{summary}{remedy}", c, ref, metric, against=against)
     if c.detectable > threshold:
-        remedy = ("add sessions to the baseline or gate this configuration at a larger threshold"
-                  if against == "baseline" else "allow more rounds (--infperf-ab-max-rounds) or use a larger threshold")
-        return Verdict("underpowered", f"{summary}; at this noise only changes beyond {c.detectable:.1%} can be "
-                                       f"told apart, not the {threshold:.0%} threshold: {remedy}", c, ref, metric,
+        return Verdict("underpowered", f"{summary}; {could_not_tell(c, threshold, against)}", c, ref, metric,
                        against=against)
-    return Verdict("unchanged", summary, c, ref, metric, against=against)
+    return Verdict("unchanged", f"{summary}; {within(c, threshold)}", c, ref, metric, against=against)
+
+
+def could_not_tell(c: SessionComparison, threshold: float, against: str) -> str:
+    """Why an underpowered verdict could not tell, and what would let it."""
+    if against != "baseline":
+        return (f"at this noise only changes beyond {c.detectable:.1%} can be told apart, not the {threshold:.0%} "
+                "threshold: allow more rounds (--infperf-ab-max-rounds) or use a larger threshold")
+    if np.isinf(c.detectable):
+        return ("no change can be told apart from one baseline session without a prior from other "
+                "configurations: add sessions from other days or hosts (--infperf-save, infperf baseline add) or "
+                "gate it with interleaved A/B (--infperf-ab-reference)")
+    return (f"at this noise only changes beyond {c.detectable:.1%} can be told apart, not the {threshold:.0%} "
+            f"threshold: add sessions to the baseline, gate it with interleaved A/B (--infperf-ab-reference), or "
+            f"use a threshold of {c.detectable:.0%} or more")
+
+
+def within(c: SessionComparison, threshold: float) -> str:
+    """What `unchanged` claims: no significant change beyond the threshold; 'within the threshold' only where the
+    whole interval is."""
+    if 1 - threshold <= c.ratio_low and c.ratio_high <= 1 + threshold:
+        return f"the interval lies within the ±{threshold:.0%} threshold"
+    return (f"no significant change, but the interval reaches beyond ±{threshold:.0%}, so a change of the "
+            "threshold's size is not ruled out")
 
 
 def judge_metric(record: dict[str, Any], baseline: Baseline, metric: str, threshold: float, alpha: float,
@@ -200,12 +229,16 @@ class Prior:
     class_mean: float = 0.0
 
 
-def pooled_priors(baselines: Sequence[Baseline], metric: str) -> dict[bool, Prior]:
+def pooled_priors(baselines: Sequence[Baseline], metric: str, exclude: Baseline | None = None) -> dict[bool, Prior]:
     """Per class (keyed by is_launch_bound): the prior of between-session variance over alike configurations,
     fitted by empirical Bayes (stats.variance_prior): what another session of a configuration like this one moves
-    by, and how much that says about this one; and the class's pooled mean variance."""
+    by, and how much that says about this one; and the class's pooled mean variance. `exclude`: the
+    configuration being judged, whose own sessions already count once in its own variance."""
     parts: dict[bool, list[tuple[float, int]]] = {True: [], False: []}
     for baseline in baselines:
+        if baseline is exclude or (exclude is not None and baseline.path == exclude.path
+                                   and baseline.identity == exclude.identity):
+            continue
         parts[is_launch_bound(baseline.ok_sessions)].append(between_session_variance(baseline.samples(metric)))
     return {bound: Prior(*variance_prior(found), pooled_variance(found)[0]) for bound, found in parts.items()}
 
@@ -306,6 +339,7 @@ class Gate:
     hardware: "Hardware"
     planned: int = 1  # tests of this session's gate (m): items x their gated metrics, known after collection
     _priors: dict[tuple[str, str], dict[bool, Prior]] = field(default_factory=dict)
+    _folders: dict[str, list[Baseline]] = field(default_factory=dict)
 
     @property
     def family_size(self) -> int:
@@ -338,14 +372,16 @@ class Gate:
         return baseline, None
 
     def priors(self, baseline: Baseline) -> Any:
-        """`priors(metric, launch_bound)` over the configurations of the baseline's folder (same fingerprint and
-        test), read once per folder and metric."""
+        """`priors(metric, launch_bound)` over the other configurations of the baseline's folder (same fingerprint
+        and test; the folder read once)."""
         folder = baseline.path.parent
 
         def prior(metric: str, launch_bound: bool) -> Prior:
-            key = (str(folder), metric)
+            key = (str(baseline.path), metric)
             if key not in self._priors:
-                self._priors[key] = pooled_priors(self.store.readable(folder), metric)
+                if str(folder) not in self._folders:
+                    self._folders[str(folder)] = self.store.readable(folder)
+                self._priors[key] = pooled_priors(self._folders[str(folder)], metric, exclude=baseline)
             return self._priors[key][launch_bound]
 
         return prior
@@ -373,7 +409,7 @@ class Gate:
         per-round samples, the most of them), at this session's per-item alpha and threshold; uncapped, so the
         record can say how far --infperf-ab-max-rounds fell short (the trial caps it)."""
         alpha, s = item_alpha(self.settings, self.family_size), self.settings
-        counts = [rounds_needed(candidate[key], reference[key], alpha, s.threshold)
+        counts = [rounds_needed(candidate[key], reference[key], alpha, s.threshold, s.ab_power)
                   for metric in s.gate_metrics
                   if (key := f"{metric}_samples") and candidate.get(key) and reference.get(key)]
         return max(counts, default=s.ab_rounds)

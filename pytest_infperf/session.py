@@ -40,6 +40,9 @@ def read_settings(config: pytest.Config) -> Settings:
         raw[option.dest.removeprefix("infperf_")] = value if value is not False else None
     return build_settings(raw, Path(str(config.rootpath)))
 
+# Verdicts whose session a gated --infperf-save keeps out of the baseline (see InfperfSession.save_judged).
+HELD_BACK_VERDICTS = ("regression", "improvement", "error")
+
 
 @dataclass
 class InfperfSession:
@@ -54,6 +57,8 @@ class InfperfSession:
     _servers: Any = None
     _last_heartbeat: float = field(default_factory=time.monotonic)
     _gate: Gate | None = None
+    saved: int = 0  # sessions added to baselines (--infperf-save)
+    held_back: list[tuple[str, str]] = field(default_factory=list)  # (case id, verdict) a gated save skipped
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> "InfperfSession":
@@ -252,10 +257,27 @@ class InfperfSession:
             record |= verdict.as_record_fields()
         self.records.append(record)
         append_records(self.settings.output, [record])
-        if self.settings.save and record["status"] == "ok":
-            self.store.save({k: v for k, v in record.items() if not k.startswith("gate_")},
-                            replace=self.settings.save_replace, keep=self.settings.baseline_sessions)
+        if self.settings.save and record["status"] == "ok" and self.settings.compare is None:
+            self.save(record)  # a compared session saves at its end, once its verdicts are final
         return record, verdict
+
+    def save(self, record: dict[str, Any]) -> None:
+        self.store.save({k: v for k, v in record.items() if not k.startswith("gate_")},
+                        replace=self.settings.save_replace, keep=self.settings.baseline_sessions)
+        self.saved += 1
+
+    def save_judged(self, records: list[dict[str, Any]]) -> None:
+        """--infperf-compare --infperf-save: a session joins a baseline only where its final verdict allows it. A
+        regression would otherwise become part of the baseline it failed against and pass on the next run; a
+        significant improvement says the baseline is stale, which --infperf-save-replace (or `infperf baseline
+        add` after review) settles explicitly."""
+        for record in records:
+            if record["status"] != "ok":
+                continue
+            if record.get("gate_verdict") in HELD_BACK_VERDICTS:
+                self.held_back.append((record["case_id"], record["gate_verdict"]))
+            else:
+                self.save(record)
 
     # -- InfPop tuning (infpop.py) ------------------------------------------------------------------------------
     @property
@@ -298,6 +320,8 @@ class InfperfSession:
 
             write_records(self.settings.output, records)
         s = self.settings
+        if s.save:
+            self.save_judged(records)
         return [r for r in changed if fails(Verdict(r["gate_verdict"], r["gate_message"]), s.fail_on,
                                             s.require_baseline, s.strict)]
 
@@ -337,9 +361,13 @@ class InfperfSession:
                 reporter.write_line(f"infperf: FAILED at session end by the {s.multiple_testing} correction: "
                                     f"{r['case_id']}: {r['gate_message']}", red=True)
         if s.save:
-            saved = sum(r["status"] == "ok" for r in records)
-            reporter.write_line(f"infperf: added this session to {saved} baseline(s) under "
+            reporter.write_line(f"infperf: added this session to {self.saved} baseline(s) under "
                                 f"{s.baselines / self.hardware.fingerprint}")
+        if self.held_back:
+            held = ", ".join(f"{case} ({verdict})" for case, verdict in self.held_back)
+            reporter.write_line(f"infperf: NOT saved, by their verdicts: {held}; after review, add them with "
+                                f"`infperf baseline add {s.baselines} {s.output}` (or start over with "
+                                "--infperf-save-replace)", yellow=True)
 
     def _nothing_judged(self, verdicts: list[dict[str, Any]]) -> str:
         """Why a compared session judged nothing, and what to check: a wrong --infperf-baselines folder or a

@@ -343,9 +343,11 @@ OPTIONS: tuple[Option, ...] = (
            "--infperf-gpu-memory-utilization)", ini=False),
     Option("ab-rounds", positive_int, "16", "rounds of an A/B trial; each runs one repeat of each arm, their order "
            "alternating"),
-    Option("ab-max-rounds", positive_int, "64", "A/B rounds at most: a trial whose first --infperf-ab-rounds show "
+    Option("ab-max-rounds", positive_int, "128", "A/B rounds at most: a trial whose first --infperf-ab-rounds show "
            "noise that would hide a change of --infperf-threshold runs as many more as that noise needs, up to "
            "this many (Stein's two-stage design); set it to --infperf-ab-rounds for a fixed number"),
+    Option("ab-power", fraction, "0.95", "the chance an A/B trial catches a change of --infperf-threshold: "
+           "the power term of the rule that sets its rounds"),
     Option("request-rates", request_rates, None, "serving tests: request rates to sweep (requests/s, "
            "Poisson arrivals; inf sends all at once), overriding the matrix"),
     Option("max-concurrency", concurrencies, None, "serving tests: most requests in flight (0 = no "
@@ -418,7 +420,8 @@ class Settings:
     strict: bool = False
     ab_reference: Path | None = None
     ab_rounds: int = 16
-    ab_max_rounds: int = 64
+    ab_max_rounds: int = 128
+    ab_power: float = 0.95
     request_rates: tuple[float, ...] | None = None
     max_concurrency: tuple[int, ...] | None = None
     serve_datasets: tuple[str, ...] | None = None

@@ -1,6 +1,7 @@
 """Pure statistics for the gate and the reports (scipy underneath; no I/O, no pytest)."""
 from __future__ import annotations
 
+import functools
 import itertools
 from dataclasses import dataclass
 from typing import Sequence
@@ -115,7 +116,8 @@ class SessionComparison:
     noise_sd: float
     noise_source: str
     detectable: float
-    cliffs_delta: float
+    cliffs_delta: float | None  # of the replicated unit (A/B rounds); None against stored baselines (one session)
+    hodges_lehmann_ratio: float | None = None  # A/B: exp of the Hodges-Lehmann centre of the rounds' log ratios
 
     @property
     def change(self) -> float:
@@ -132,9 +134,9 @@ def compare_sessions(new: Sequence[float], base_sessions: Sequence[Sequence[floa
     sd, is estimated from the sessions: this configuration's own (k - 1 df), combined with `prior` (variance, df)
     pooled over comparable configurations of the same baseline folder, as a moderated variance
     (d_c s_c^2 + d_0 s_0^2) / (d_c + d_0) with d_0 = min(prior df, max_prior_df); never below the configuration's
-    own spread nor below `floor` (a relative sd); `prior` is (s0^2, d0) from `variance_prior`, whose d0 says how
-    alike the configurations' spreads are. With one session and no prior, the spread between repeats is all there
-    is; the result then says so in noise_source. `class_mean` (a variance) is a further floor: the gate passes the
+    own spread nor below `floor` (a relative sd); `prior` is (s0^2, d0) from `variance_prior` over the *other*
+    configurations, whose d0 says how alike their spreads are. With one session and no prior nothing is judged
+    (`_cannot_tell`): the spread between repeats is not the spread between sessions. `class_mean` (a variance) is a further floor: the gate passes the
     arithmetic mean of its class for host-sensitive configurations, whose spread between hosts a few sessions on one
     host cannot show."""
     new_arr = np.asarray(new, float)
@@ -146,18 +148,14 @@ def compare_sessions(new: Sequence[float], base_sessions: Sequence[Sequence[floa
     d = session_value(new_arr) - center
     own_var, own_df = between_session_variance(base_sessions)
     prior_var, d0 = prior
+    if d0 <= 0 and own_df == 0:
+        return _cannot_tell(new_arr, float(np.exp(center)), float(np.exp(d)), k)
     if d0 > 0:
         var = max(own_var, (own_df * own_var + d0 * prior_var) / (own_df + d0))
         df = own_df + d0
-        source = f"{k} session(s) of this configuration, moderated by a prior of {d0:.3g} df from alike ones"
-    elif own_df > 0:
-        var, df, source = own_var, own_df, f"{k} sessions of this configuration"
+        source = f"{k} session(s) of this configuration, moderated by a prior of {d0:.3g} df from other ones"
     else:
-        logs = [np.log(np.asarray(s, float)) for s in (new_arr, *base_sessions)]
-        within = float(np.mean([np.var(x, ddof=1) if x.size > 1 else 0.0 for x in logs]))
-        var = within * (np.pi / 2) / max(1, min(x.size for x in logs))  # variance of a median of n repeats
-        df = max(1, min(x.size for x in logs) - 1)
-        source = "1 session: between-session spread unknown, repeats only"
+        var, df, source = own_var, own_df, f"{k} sessions of this configuration"
     if var < class_mean and class_mean >= floor ** 2:
         var, source = class_mean, f"mean spread of its class, {np.sqrt(class_mean):.1%} (" + source + ")"
     if var < floor ** 2:
@@ -168,56 +166,95 @@ def compare_sessions(new: Sequence[float], base_sessions: Sequence[Sequence[floa
     if not higher_is_better:
         worse_p, better_p = better_p, worse_p
     q = float(sps.t.ppf(1 - alpha, df))
-    base_all = np.concatenate([np.asarray(s, float) for s in base_sessions])
     return SessionComparison(
         sessions=k, repeats_new=int(new_arr.size), median_new=float(np.median(new_arr)),
         median_base=float(np.exp(center)), ratio=float(np.exp(d)), ratio_low=float(np.exp(d - q * se)),
         ratio_high=float(np.exp(d + q * se)), p_worse=worse_p, p_better=better_p, df=float(df),
         noise_sd=float(np.sqrt(var)), noise_source=source, detectable=float(np.expm1(q * se)),
-        cliffs_delta=cliffs_delta(new_arr, base_all))
+        cliffs_delta=None)
 
 
-def newey_west_lags(rounds: int) -> int:
-    """Newey and West's (1994) rule of thumb for the Bartlett kernel's lag window, floor(4 (n / 100)^(2/9)): 2 lags
-    at 16 rounds, 3 at 64; never more than n - 2."""
-    return max(0, min(int(4 * (rounds / 100) ** (2 / 9)), rounds - 2))
+def _cannot_tell(new: np.ndarray, median_base: float, ratio: float, k: int) -> SessionComparison:
+    """One baseline session and no prior from other configurations: nothing says how much another session moves
+    (repeats inside one session share its worker, model load and host, and understate it several-fold), so no
+    change can be told apart: p = 1 both ways, an unbounded interval, an infinite detectable change."""
+    return SessionComparison(
+        sessions=k, repeats_new=int(new.size), median_new=float(np.median(new)), median_base=median_base,
+        ratio=ratio, ratio_low=0.0, ratio_high=float("inf"), p_worse=1.0, p_better=1.0, df=0.0,
+        noise_sd=float("nan"), noise_source="1 session and no prior from other configurations: between-session "
+        "spread unknown", detectable=float("inf"), cliffs_delta=None)
+
+
+# The equal-weighted cosine (EWC) long-run variance keeps this fraction of n^(2/3) cosine terms: Lazarus, Lewis,
+# Stock and Watson (2018, "HAR inference: recommendations for practice") give 0.4 n^(2/3); 0.3 is this gate's
+# choice, because it judges 50-200 items at alpha / m, far in the tail where too many terms (too little smoothing
+# of a persistent series) cost the most level (benchmarks/ab_autocorrelation.py measures it).
+EWC_TERMS_PER_N23 = 0.3
+
+
+def ewc_terms(rounds: int) -> int:
+    """Cosine terms B of the EWC long-run variance over `rounds` rounds: the test's degrees of freedom."""
+    return max(2, min(rounds - 1, int(EWC_TERMS_PER_N23 * rounds ** (2 / 3))))
 
 
 def long_run_se(logs: np.ndarray) -> tuple[float, int]:
-    """The standard error of the mean of a series of rounds that may be autocorrelated, and the lags it used.
+    """(standard error of the mean, degrees of freedom) of a series of rounds that may be autocorrelated.
 
-    statsmodels' heteroscedasticity-and-autocorrelation-consistent (Newey-West, Bartlett kernel) covariance of an
-    intercept-only OLS fit, with the n / (n - 1) small-sample correction; never below the plain iid standard
-    error s / sqrt(n), so negatively correlated rounds do not buy a smaller error."""
-    import statsmodels.api as sm  # a heavy import, only where an A/B verdict is made
-
+    The equal-weighted cosine estimator of the long-run variance: the mean of the squared projections of the
+    demeaned rounds on the first B cosines, (1/B) sum_j (sqrt(2/n) sum_t cos(pi j (t - 1/2) / n) x_t)^2. Under
+    fixed-b asymptotics the mean over this standard error is Student-t with B df, exactly, so the test keeps its
+    level where rounds persist (a Newey-West error with a 2-3 lag window and n - 1 df does not: 44% per-suite
+    false alarms at lag-1 autocorrelation 0.5). Never below the plain iid error s / sqrt(n), so negatively
+    correlated rounds (ABBA order) do not buy a smaller error; that only makes the test more conservative."""
     n = logs.size
     iid = float(logs.std(ddof=1)) / np.sqrt(n)
-    lags = newey_west_lags(n)
-    if lags == 0 or iid == 0:
-        return iid, lags
-    fit = sm.OLS(logs, np.ones(n)).fit(cov_type="HAC", cov_kwds={"maxlags": lags, "use_correction": True})
-    return max(iid, float(fit.bse[0])), lags
+    terms = ewc_terms(n)
+    if iid == 0:
+        return iid, terms
+    t = np.arange(n)
+    cosines = np.sqrt(2 / n) * np.cos(np.pi * np.arange(1, terms + 1)[:, None] * (t + 0.5) / n)
+    projections = cosines @ (logs - logs.mean())
+    return max(iid, float(np.sqrt(np.mean(projections ** 2) / n))), terms
 
 
 def rounds_needed(new: Sequence[float], reference: Sequence[float], alpha: float, threshold: float,
-                  most: int | None = None) -> int:
-    """Stein's two-stage design for an A/B trial: from the first n0 rounds' long-run spread s of the log ratios,
-    the rounds at which a change of `threshold` becomes detectable at `alpha`, n = (t(1 - alpha, n0 - 1) s /
-    log(1 + threshold))^2, rounded up to an even number (whole ABBA pairs), at least n0 and at most `most` (None: no cap). The
-    number depends on the first stage's spread only, never on its mean, so a trial is not run on because it looks
-    like a change, and the test over all n rounds keeps its level (at n = n0 it is the one-stage test; where the
-    first stage was noisy its spread, also part of the final estimate, errs large)."""
+                  power: float = 0.95, most: int | None = None) -> int:
+    """Stein's two-stage design for an A/B trial, with a power term: from the first n0 rounds' long-run spread s of
+    the log ratios, the fewest rounds n (even: whole ABBA pairs; at least n0, at most `most`, None: no cap) at
+    which a change of twice `threshold` is caught with probability `power`: its estimate significant at `alpha`,
+    (t(1 - alpha, B_n) + t(power, B_n)) s / sqrt(n) <= log(1 + 2 threshold), and beyond the threshold,
+    t(power, B_n) s / sqrt(n) <= log(1 + 2 threshold) - log(1 + threshold), B_n = ewc_terms(n). (A change of
+    the threshold itself is flagged at most half the time: its estimate must exceed the threshold.) The number
+    depends on the first stage's spread only, never on its mean, so a trial is not run on because it looks like
+    a change and the final test keeps its level."""
     logs = np.log(np.asarray(new, float)) - np.log(np.asarray(reference, float))
     n0 = logs.size
-    cap = most if most is not None else float("inf")
+    cap = most if most is not None else 1 << 14
     if n0 < 2:
         return int(max(n0, min(cap, 2)))
     spread = long_run_se(logs)[0] * np.sqrt(n0)
-    q = float(sps.t.ppf(1 - alpha, n0 - 1))
-    wanted = int(np.ceil((q * spread / np.log1p(threshold)) ** 2))
-    wanted += wanted % 2
-    return int(min(cap, max(n0, wanted)))
+    counts, reach = _reach(alpha, power, threshold, n0 + n0 % 2, cap)
+    enough = np.flatnonzero(spread <= reach)
+    n = int(counts[enough[0]]) if enough.size else cap
+    return int(min(cap, max(n0, n)))
+
+
+@functools.lru_cache(maxsize=64)
+def _reach(alpha: float, power: float, threshold: float, first: int, cap: int) -> tuple[np.ndarray, np.ndarray]:
+    """(round counts, the largest round spread each count can afford) for `rounds_needed`."""
+    counts = np.arange(first, cap + 2, 2)
+    terms = np.maximum(2, np.minimum(counts - 1, (EWC_TERMS_PER_N23 * counts ** (2 / 3)).astype(int)))
+    q, z = sps.t.ppf(1 - alpha, terms), sps.t.ppf(power, terms)
+    big, small = np.log1p(2 * threshold), np.log1p(2 * threshold) - np.log1p(threshold)
+    return counts, np.minimum(big / (q + z), small / z) * np.sqrt(counts)
+
+
+def hodges_lehmann(values: Sequence[float]) -> float:
+    """The Hodges-Lehmann estimate of a paired series' centre: the median of its Walsh averages (x_i + x_j) / 2,
+    i <= j. Robust to the odd round where one arm hit a host hiccup the other missed."""
+    x = np.asarray(values, float)
+    i, j = np.triu_indices(x.size)
+    return float(np.median((x[i] + x[j]) / 2))
 
 
 def compare_paired(new: Sequence[float], reference: Sequence[float], higher_is_better: bool,
@@ -225,15 +262,14 @@ def compare_paired(new: Sequence[float], reference: Sequence[float], higher_is_b
     """Judge an A/B trial: round i of `new` ran beside round i of `reference` on the same host (interleaved).
 
     Each round's log ratio log(new_i / reference_i) holds what the two environments differ by plus that round's
-    noise; what drifts across rounds (host clocks, scheduling) touches both arms of a round alike and cancels.
-    The test is a t-test of the mean log ratio against 0 (n - 1 df) whose standard error is autocorrelation-robust
-    (`long_run_se`, Newey-West): on H200 VMs an arm can sit in a slow per-process state for several rounds while
-    the other does not (an A/A of HF GPT-2 in 64 one-pass rounds: lag-1 autocorrelation 0.43 of the log ratios,
-    arms uncorrelated), and the iid t-test then called a +8% "change" between identical arms significant
-    (p = 0.022); the robust error widens by what that persistence costs. The ratio is the geometric mean of the
-    rounds' ratios, the interval the two-sided 1 - 2 alpha one. Not Wilcoxon's signed-rank test: with n rounds
-    its smallest one-sided p is 2^-n (0.001 for 10 rounds), above alpha / m for a session of 50 gated items, so
-    such a suite could never fail. Needs two or more rounds."""
+    noise; what drifts across rounds (host clocks, scheduling) touches both arms of a round alike and cancels. An
+    arm can sit in a slow per-process state for several rounds while the other does not, so the rounds are
+    autocorrelated: the test is a t-test of the mean log ratio against 0 with the EWC long-run standard error and
+    its B degrees of freedom (`long_run_se`). The ratio is the geometric mean of the rounds' ratios, the interval
+    the two-sided 1 - 2 alpha one; the effect size is Cliff's delta of the rounds (the unit replicated here) and
+    the Hodges-Lehmann ratio beside it. Not Wilcoxon's signed-rank test: with n rounds its smallest one-sided p is
+    2^-n, above alpha / m for a session of 50 gated items at 10 rounds, so such a suite could never fail. Needs two
+    or more rounds."""
     new_arr, ref_arr = np.asarray(new, float), np.asarray(reference, float)
     if new_arr.size != ref_arr.size or new_arr.size < 2:
         raise ValueError(f"paired comparison needs two or more rounds of each arm, got {new_arr.size} and "
@@ -241,8 +277,7 @@ def compare_paired(new: Sequence[float], reference: Sequence[float], higher_is_b
     logs = np.log(new_arr) - np.log(ref_arr)
     n = logs.size
     d = float(logs.mean())
-    se, lags = long_run_se(logs)
-    df = n - 1
+    se, df = long_run_se(logs)
     if se > 0:
         less = float(sps.t.cdf(d / se, df))
         greater = 1.0 - less  # the t distribution is continuous: P(T > t) = 1 - P(T < t)
@@ -255,8 +290,9 @@ def compare_paired(new: Sequence[float], reference: Sequence[float], higher_is_b
         sessions=1, repeats_new=n, median_new=float(np.median(new_arr)), median_base=float(np.median(ref_arr)),
         ratio=float(np.exp(d)), ratio_low=float(np.exp(d - q * se)), ratio_high=float(np.exp(d + q * se)),
         p_worse=worse_p, p_better=better_p, df=float(df), noise_sd=float(se * np.sqrt(n)),
-        noise_source=f"{n} interleaved rounds on this host (paired; Newey-West, {lags} lag(s))",
-        detectable=float(np.expm1(q * se)), cliffs_delta=cliffs_delta(new_arr, ref_arr))
+        noise_source=f"{n} interleaved rounds on this host (paired; long-run variance over {df} cosine terms)",
+        detectable=float(np.expm1(q * se)), cliffs_delta=cliffs_delta(new_arr, ref_arr),
+        hodges_lehmann_ratio=float(np.exp(hodges_lehmann(logs))))
 
 
 def anova_tukey(groups: dict[str, Sequence[float]]) -> dict[str, object]:

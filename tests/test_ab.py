@@ -3,8 +3,10 @@ statistics against hand-computed values; the verdicts of arms that fail."""
 from __future__ import annotations
 
 import math
+import statistics
 import sys
 
+import numpy as np
 import pytest
 from scipy import stats as sps
 
@@ -14,7 +16,7 @@ from pytest_infperf.records import read_records
 from pytest_infperf.runner.interleave import InterleavedPair, merge_rounds
 from pytest_infperf.runner.pool import Outcome
 from pytest_infperf.settings import Settings
-from pytest_infperf.stats import compare_paired, newey_west_lags, rounds_needed
+from pytest_infperf.stats import compare_paired, ewc_terms, rounds_needed
 
 ONE_BATCH = CPU_ONLY.replace("batch_sizes = [1, 4]", "batch_sizes = [4]")
 AB_ARGS = ("-m", "cpu", f"--infperf-ab-reference={sys.executable}", "--infperf-ab-rounds", "8",
@@ -73,20 +75,30 @@ def test_reference_option_is_checked_when_parsed(perf_project) -> None:
     result.stderr.fnmatch_lines(["*cannot be combined with --infperf-compare or --infperf-save*"])
 
 
+def ewc_by_hand(logs: list[float], terms: int) -> float:
+    """The EWC long-run variance from its definition: (1/B) sum_j (sqrt(2/n) sum_t cos(pi j (t + 1/2) / n) e_t)^2."""
+    n, mean = len(logs), sum(logs) / len(logs)
+    return sum((math.sqrt(2 / n) * sum(math.cos(math.pi * j * (t + 0.5) / n) * (x - mean)
+                                       for t, x in enumerate(logs))) ** 2 for j in range(1, terms + 1)) / terms
+
+
 def test_paired_comparison_against_hand_computed_values() -> None:
     reference = [100.0, 200.0, 100.0, 50.0]
     new = [90.0, 184.0, 89.0, 46.0]  # log ratios: log .9, log .92, log .89, log .92
     logs = [math.log(0.9), math.log(0.92), math.log(0.89), math.log(0.92)]
     mean = sum(logs) / 4
     sd = math.sqrt(sum((x - mean) ** 2 for x in logs) / 3)
-    t = mean / (sd / 2)
+    se = max(sd / 2, math.sqrt(ewc_by_hand(logs, 2) / 4))  # 4 rounds: B = 2 cosine terms, never below iid
+    t = mean / se
     c = compare_paired(new, reference, higher_is_better=True, alpha=0.05)
-    assert c.ratio == pytest.approx(math.exp(mean)) and c.noise_sd == pytest.approx(sd)
-    assert c.p_worse == pytest.approx(sps.t.cdf(t, 3)) and c.p_better == pytest.approx(sps.t.sf(t, 3))
-    q = sps.t.ppf(0.95, 3)
-    assert (c.ratio_low, c.ratio_high) == pytest.approx((math.exp(mean - q * sd / 2), math.exp(mean + q * sd / 2)))
-    assert c.cliffs_delta == pytest.approx((5 - 11) / 16)  # of 16 pairs, new > reference in 5, < in 11
-    assert c.df == 3 and c.repeats_new == 4
+    assert c.ratio == pytest.approx(math.exp(mean)) and c.noise_sd == pytest.approx(se * 2)
+    assert c.p_worse == pytest.approx(sps.t.cdf(t, 2)) and c.p_better == pytest.approx(sps.t.sf(t, 2))
+    q = sps.t.ppf(0.95, 2)
+    assert (c.ratio_low, c.ratio_high) == pytest.approx((math.exp(mean - q * se), math.exp(mean + q * se)))
+    assert c.cliffs_delta == pytest.approx((5 - 11) / 16)  # of 16 pairs of rounds, new > reference in 5, < in 11
+    walsh = sorted((logs[i] + logs[j]) / 2 for i in range(4) for j in range(i, 4))
+    assert c.hodges_lehmann_ratio == pytest.approx(math.exp((walsh[4] + walsh[5]) / 2))
+    assert c.df == 2 and c.repeats_new == 4
     latency = compare_paired(new, reference, higher_is_better=False, alpha=0.05)  # lower seconds are better
     assert latency.p_better == pytest.approx(c.p_worse)
     with pytest.raises(ValueError, match="two or more rounds"):
@@ -94,23 +106,30 @@ def test_paired_comparison_against_hand_computed_values() -> None:
 
 
 def test_paired_comparison_widens_for_autocorrelated_rounds() -> None:
-    """Rounds whose log ratios persist (runs of high and low) get the Newey-West standard error, computed here from
-    its definition: autocovariances g_k = sum(e_i e_(i-k)) / n, Bartlett weights 1 - k / (L + 1), L = 2 lags at 8
-    rounds, times n / (n - 1)."""
-    logs = [0.10, 0.12, 0.11, 0.02, 0.00, 0.01, 0.09, 0.11]
-    n, lags = len(logs), 2
+    """Rounds whose log ratios persist (runs of high and low) get the EWC long-run error, with B = 0.3 n^(2/3)
+    cosine terms and B degrees of freedom: 64 rounds, 4 terms."""
+    logs = [0.10, 0.12, 0.11, 0.02, 0.00, 0.01, 0.09, 0.11] * 8
+    n = len(logs)
+    assert [ewc_terms(k) for k in (4, 16, 64, 128, 512)] == [2, 2, 4, 7, 19]
+    se = math.sqrt(ewc_by_hand(logs, 4) / n)
     mean = sum(logs) / n
-    e = [x - mean for x in logs]
-    g = [sum(e[i] * e[i - k] for i in range(k, n)) / n for k in range(lags + 1)]
-    long_run = (g[0] + 2 * sum((1 - k / (lags + 1)) * g[k] for k in range(1, lags + 1))) * n / (n - 1)
-    se = math.sqrt(long_run / n)
-    iid_se = math.sqrt(sum(x * x for x in e) / (n - 1) / n)
-    assert se > iid_se  # persistence costs: the plain t-test would overstate the evidence
     c = compare_paired([100 * math.exp(x) for x in logs], [100.0] * n, higher_is_better=True, alpha=0.05)
-    assert c.noise_sd == pytest.approx(se * math.sqrt(n))
-    assert c.p_better == pytest.approx(sps.t.sf(mean / se, n - 1))
-    assert "Newey-West, 2 lag(s)" in c.noise_source
-    assert [newey_west_lags(k) for k in (2, 4, 8, 16, 64)] == [0, 1, 2, 2, 3]
+    assert c.noise_sd == pytest.approx(max(se, statistics.stdev(logs) / math.sqrt(n)) * math.sqrt(n))
+    assert c.df == 4 and c.p_better == pytest.approx(sps.t.sf(mean / (c.noise_sd / math.sqrt(n)), 4))
+    assert "long-run variance over 4 cosine terms" in c.noise_source
+
+
+def test_paired_comparison_keeps_its_level_for_persistent_rounds() -> None:
+    """AR(1) log ratios with lag-1 autocorrelation 0.5, no change, 48 rounds: at alpha 0.05 the one-sided test
+    rejects about 5% of 4,000 trials (where the Newey-West error with n - 1 df rejected about twice that)."""
+    rng = np.random.default_rng(7)
+    trials, n, phi = 4000, 48, 0.5
+    x = np.empty((trials, n))
+    x[:, 0] = rng.standard_normal(trials) / math.sqrt(1 - phi ** 2)
+    for t in range(1, n):
+        x[:, t] = phi * x[:, t - 1] + rng.standard_normal(trials)
+    rejected = np.mean([compare_paired(np.exp(0.05 * row), np.ones(n), True, 0.05).p_worse < 0.05 for row in x])
+    assert 0.035 < rejected < 0.065
 
 
 def test_rounds_merge_into_one_measurement() -> None:
@@ -143,20 +162,28 @@ def test_beating_the_reference_is_an_improvement_not_a_stale_baseline() -> None:
     assert changed["gate_message"].startswith("IMPROVEMENT over the reference")
 
 
-def test_rounds_needed_follows_steins_two_stage_formula() -> None:
-    """n = (t(1 - alpha, n0 - 1) s / log(1 + threshold))^2, s the first stage's spread of the log ratios, rounded
-    up to an even number and held between n0 and the most. Here the log ratios alternate +-d (negatively
-    correlated, so the Newey-West error falls back to the iid one) and s is their sample sd."""
-    n0, d = 8, 0.05
+def test_rounds_needed_follows_steins_rule_with_a_power_term() -> None:
+    """n = the fewest even rounds at which a change of twice the threshold is significant and beyond it, s the
+    first stage's long-run spread of the log ratios, held between n0 and the most. Here the log ratios alternate
+    +-d (negatively correlated, so the long-run error falls back to the iid one) and s is their sample sd."""
+    n0, d = 8, 0.10
     reference = [100.0] * n0
     new = [100 * math.exp(d if i % 2 else -d) for i in range(n0)]
     s = d * math.sqrt(n0 / (n0 - 1))
-    q = sps.t.ppf(1 - 0.001, n0 - 1)
-    wanted = math.ceil((q * s / math.log(1.05)) ** 2)
-    wanted += wanted % 2
-    assert rounds_needed(new, reference, alpha=0.001, threshold=0.05, most=500) == wanted
+
+    def enough(n: int, power: float) -> bool:  # a change of twice the threshold: significant and beyond it
+        df = ewc_terms(n)
+        z = sps.t.ppf(power, df)
+        return ((sps.t.ppf(1 - 0.001, df) + z) * s / math.sqrt(n) <= math.log(1.10)
+                and z * s / math.sqrt(n) <= math.log(1.10) - math.log(1.05))
+
+    for power in (0.5, 0.95):
+        wanted = next(n for n in range(n0, 10_000, 2) if enough(n, power))
+        assert rounds_needed(new, reference, alpha=0.001, threshold=0.05, power=power, most=5000) == wanted
+    assert rounds_needed(new, reference, 0.001, 0.05, power=0.95, most=5000) > rounds_needed(
+        new, reference, 0.001, 0.05, power=0.5, most=5000)  # power costs rounds
     assert rounds_needed(new, reference, alpha=0.001, threshold=0.05, most=20) == 20  # capped
-    quiet = [100 * math.exp(0.001 if i % 2 else -0.001) for i in range(n0)]
+    quiet = [100 * math.exp(0.0001 if i % 2 else -0.0001) for i in range(n0)]
     assert rounds_needed(quiet, reference, alpha=0.001, threshold=0.05, most=500) == n0  # the first stage is enough
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,7 +36,13 @@ def gated(perf_project, monkeypatch: pytest.MonkeyPatch):
         monkeypatch.setenv("INFPERF_REPLAY_SEED", str(seed))
         return pytester.runpytest("-m", marker, "-p", "no:benchmark", "--infperf-repeats", "6", *args)
 
+    def save(*args: str, **kwargs: Any) -> pytest.RunResult:
+        """A baseline of two sessions: one session without a prior is not judged (the one-session rule)."""
+        run("--infperf-save", *args, **{**kwargs, "seed": 100})
+        return run("--infperf-save", *args, **{**kwargs, "seed": 101})
+
     run.pytester = pytester
+    run.save = save
     return run
 
 
@@ -44,7 +51,7 @@ def _baseline_files(pytester: pytest.Pytester) -> list[Path]:
 
 
 def test_save_then_compare_identical_is_unchanged(gated) -> None:
-    gated("--infperf-save").assert_outcomes(passed=3)
+    gated.save().assert_outcomes(passed=3)
     files = _baseline_files(gated.pytester)
     assert [f.name for f in files] == ["hf-tiny-gpt2-gpus0-bs1.json", "hf-tiny-gpt2-gpus0-bs16.json",
                                        "hf-tiny-gpt2-gpus0-bs4.json"]
@@ -55,18 +62,18 @@ def test_save_then_compare_identical_is_unchanged(gated) -> None:
 
 
 def test_ten_percent_drop_fails_the_right_items(gated) -> None:
-    gated("--infperf-save", "-k", "bs4")
-    gated("--infperf-save", "-k", "bs16")
+    gated.save("-k", "bs4")
+    gated.save("-k", "bs16")
     result = gated("--infperf-compare", "-k", "bs4 or bs16", factor=0.9, seed=1)
     result.assert_outcomes(failed=2)
     result.stdout.fnmatch_lines(["*cpu-hf-tiny-gpt2-gpus0-bs4: REGRESSION throughput_tok_s*-10.*CI [0.8*"
-                                 "Cliff's delta -1.00 (large)*"])
+                                 "between-session noise*"])
     records = read_records(gated.pytester.path / "records.jsonl")
     assert {r["gate_verdict"] for r in records} == {"regression"}
 
 
 def test_improvement_says_the_baseline_is_stale_and_strict_fails_on_it(gated) -> None:
-    gated("--infperf-save")
+    gated.save()
     result = gated("--infperf-compare", factor=1.15, seed=1)
     result.assert_outcomes(passed=3)
     result.stdout.fnmatch_lines(["*infperf gate: 3 improvement*", "*bs1*improvement (stale)*+1?.?%*",
@@ -78,7 +85,7 @@ def test_improvement_says_the_baseline_is_stale_and_strict_fails_on_it(gated) ->
 
 
 def test_small_drop_below_threshold_passes(gated) -> None:
-    gated("--infperf-save", cv=0.002)
+    gated.save(cv=0.002)
     gated("--infperf-compare", factor=0.97, seed=1, cv=0.002).assert_outcomes(passed=3)  # 3% < 5% threshold
     result = gated("--infperf-compare", "--infperf-threshold", "0.02", "--infperf-noise-floor", "0.002", factor=0.97,
                    seed=1, cv=0.002)
@@ -94,7 +101,7 @@ def test_missing_baseline_is_reported_and_fails_only_when_required(gated) -> Non
                                  "--infperf-require-baseline to fail such tests"])
     result = gated("--infperf-compare", "--infperf-require-baseline")
     result.assert_outcomes(failed=3)
-    gated("--infperf-save")  # baselines saved on another machine kind only: this one finds none of its own
+    gated.save()  # baselines saved on another machine kind only: this one finds none of its own
     for folder in (gated.pytester.path / "baselines").glob("cpu-*"):
         folder.rename(folder.with_name("h200-140gb-x1"))
     result = gated("--infperf-compare", seed=1)
@@ -104,19 +111,19 @@ def test_missing_baseline_is_reported_and_fails_only_when_required(gated) -> Non
 
 
 def test_corrupted_baseline_fails_only_its_test_and_loses_nothing(gated) -> None:
-    gated("--infperf-save")
+    gated.save()
     broken = _baseline_files(gated.pytester)[0]
     broken.write_text('{"schema": 1, "status": ')
     result = gated("--infperf-compare", seed=1)
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines([f"*baseline {broken} is corrupted (line 1*"])
-    gated("--infperf-save").assert_outcomes(passed=3)
+    gated.save().assert_outcomes(passed=3)
     aside = list(broken.parent.glob(broken.name + ".corrupt-*"))
     assert len(aside) == 1 and aside[0].read_text() == '{"schema": 1, "status": '
 
 
 def test_hand_edited_baseline_with_other_settings_is_not_compared(gated) -> None:
-    gated("--infperf-save")
+    gated.save()
     path = _baseline_files(gated.pytester)[0]
     data = json.loads(path.read_text())
     data["dtype"] = "bfloat16"
@@ -126,7 +133,7 @@ def test_hand_edited_baseline_with_other_settings_is_not_compared(gated) -> None
 
 
 def test_compare_against_other_hardware_by_name(gated) -> None:
-    gated("--infperf-save")
+    gated.save()
     root = gated.pytester.path / "baselines"
     here = next(root.glob("cpu-*"))
     here.rename(root / "a100-80gb-x1")  # pretend those were measured on an A100 machine
@@ -139,7 +146,8 @@ def test_compare_against_other_hardware_by_name(gated) -> None:
 
 
 def test_noise_too_large_for_the_threshold_is_called_out(gated) -> None:
-    gated("--infperf-save", cv=0.15)
+    gated.save(cv=0.15)
+    gated("--infperf-save", cv=0.15, seed=102)
     result = gated("--infperf-compare", factor=0.97, seed=1, cv=0.15)
     result.assert_outcomes(passed=3)
     result.stdout.fnmatch_lines(["*infperf gate: 3 underpowered*",
@@ -156,7 +164,7 @@ def test_save_adds_a_session_and_replace_starts_over(gated) -> None:
     gated("--infperf-compare", seed=2).assert_outcomes(passed=3)
     for r in read_records(gated.pytester.path / "records.jsonl"):
         assert r["gate_sessions"] == 2 and "(2 session(s))" in r["gate_message"]
-        assert "2 session(s) of this configuration, moderated by a prior of 3 df from alike ones" in r["gate_noise_source"]
+        assert "2 session(s) of this configuration, moderated by a prior of 2 df from other ones" in r["gate_noise_source"]
     gated("--infperf-save", "--infperf-save-replace", seed=3)
     assert len(json.loads(_baseline_files(gated.pytester)[0].read_text())["sessions"]) == 1
 
@@ -165,28 +173,31 @@ def test_a_schema_1_baseline_still_reads_as_one_session(gated) -> None:
     gated("--infperf-save")
     for path in _baseline_files(gated.pytester):
         path.write_text(json.dumps(json.loads(path.read_text())["sessions"][0]))
-    result = gated("--infperf-compare", seed=1)
+    result = gated("--infperf-compare", seed=1)  # one session each, and no prior: nothing judged (one rule)
     result.assert_outcomes(passed=3)
-    result.stdout.fnmatch_lines(["*infperf gate: 3 unchanged*"])
+    result.stdout.fnmatch_lines(["*infperf gate: 3 underpowered*", "*no change can be told apart from one baseline "
+                                 "session without a prior*"])
     for r in read_records(gated.pytester.path / "records.jsonl"):
-        assert r["gate_sessions"] == 1 and "1 session: between-session spread unknown" in r["gate_noise_source"]
+        assert r["gate_sessions"] == 1 and "1 session and no prior" in r["gate_noise_source"]
+        assert r["gate_p_worse"] == 1.0
 
 
 def test_oom_where_the_baseline_was_ok_is_a_regression(gated) -> None:
-    gated("--infperf-save")
+    gated.save()
     result = gated("--infperf-compare", seed=1, oom_at=16)
     result.assert_outcomes(passed=2, failed=1)
-    result.stdout.fnmatch_lines(["*bs16: REGRESSION oom where baseline *was ok in 1 session(s)*OutOfMemoryError*"])
+    result.stdout.fnmatch_lines(["*bs16: REGRESSION oom where baseline *was ok in 2 session(s)*OutOfMemoryError*"])
     (oom,) = [r for r in read_records(gated.pytester.path / "records.jsonl") if r["status"] == "oom"]
     assert oom["gate_verdict"] == "regression"
     gated("--infperf-compare", "--infperf-baselines", "elsewhere", oom_at=16).assert_outcomes(passed=2, skipped=1)
 
 
 def test_a_launch_bound_baseline_from_another_cpu_is_not_comparable(gated) -> None:
-    gated("--infperf-save")
+    gated.save()
     path = _baseline_files(gated.pytester)[0]
     data = json.loads(path.read_text())
-    data["sessions"][0]["host_cpu_model"] = "Some Other CPU"
+    for session in data["sessions"]:
+        session["host_cpu_model"] = "Some Other CPU"
     path.write_text(json.dumps(data))
     result = gated("--infperf-compare", seed=1)
     result.assert_outcomes(passed=3)
@@ -195,18 +206,22 @@ def test_a_launch_bound_baseline_from_another_cpu_is_not_comparable(gated) -> No
     gated("--infperf-compare", "--infperf-strict", seed=1).assert_outcomes(passed=2, failed=1)
 
 
-def test_multiple_testing_correction_changes_a_borderline_verdict(gated) -> None:
-    """A 5% drop at 4% noise: bs16 (p=0.026) is a regression at alpha per item, not after Holm over 3 items."""
-    gated("--infperf-save", cv=0.04)
-    gated("--infperf-compare", "--infperf-multiple-testing", "none", factor=0.95, seed=1,
-          cv=0.04).assert_outcomes(passed=1, failed=2)
-    result = gated("--infperf-compare", factor=0.95, seed=1, cv=0.04)
-    result.assert_outcomes(passed=2, failed=1)
-    result.stdout.fnmatch_lines(["*holm over 3 test(s): family-wise false-alarm rate <= 0.05*"])
+def test_multiple_testing_correction_changes_a_borderline_verdict() -> None:
+    """-6% at one-sided p = 0.02 among 3 items: a regression at alpha per item, not after Holm (0.02 x 3 > 0.05)."""
+    from pytest_infperf.gate import correct
+    from pytest_infperf.settings import Settings
+
+    def items() -> list[dict[str, Any]]:
+        return [{"gate_p_worse": p, "gate_p_better": 1 - p, "gate_change": -0.06, "gate_metric": "throughput_tok_s",
+                 "gate_verdict": "unchanged", "gate_message": "m"} for p in (0.02, 0.5, 0.6)]
+
+    uncorrected = correct(items(), Settings(multiple_testing="none"), 3)
+    assert [r["gate_verdict"] for r in uncorrected] == ["regression"]
+    assert correct(items(), Settings(), 3) == []
 
 
 def test_verdicts_reach_the_junit_xml(gated) -> None:
-    gated("--infperf-save")
+    gated.save()
     gated("--infperf-compare", "--junitxml", "junit.xml", factor=0.9, seed=1).assert_outcomes(failed=3)
     xml = (gated.pytester.path / "junit.xml").read_text()
     assert xml.count('name="infperf_gate_verdict" value="regression"') == 3
@@ -227,7 +242,7 @@ def test_concurrent_xdist_writers_lose_nothing(gated) -> None:
 
 
 def test_slower_first_tokens_fail_only_when_ttft_is_gated(gated) -> None:
-    gated("--infperf-save")
+    gated.save()
     gated("--infperf-compare", seed=1, ttft_factor=1.3).assert_outcomes(passed=3)  # throughput alone: unchanged
     result = gated("--infperf-compare", "--infperf-gate-metrics", "throughput_tok_s,ttft_mean_s", seed=1,
                    ttft_factor=1.3)
@@ -249,11 +264,11 @@ def test_latency_grid_is_gated_on_time_to_last_token(gated) -> None:
     """The grid's tests are judged on TTFT p50 and TTLT (not throughput), under their own test's baselines."""
     gated.pytester.makefile(".toml", matrix=MATRIX + LATENCY_GRID)
     gated.pytester.makepyfile(test_perf=GRID_TESTS)
-    gated("--infperf-save").assert_outcomes(passed=7)
+    gated.save().assert_outcomes(passed=7)
     assert len(list((gated.pytester.path / "baselines").glob("cpu-*/test_latency/*.json"))) == 4
     result = gated("--infperf-compare", seed=1, ttlt_factor=1.3)  # last tokens 30% later, throughput unchanged
     result.assert_outcomes(passed=3, failed=4)
-    result.stdout.fnmatch_lines(["*bs4-in16-out32: ttft_p50_s: *(ratio 1.0*| REGRESSION ttlt_s: *ms*(ratio 1.3*"])
+    result.stdout.fnmatch_lines(["*bs4-in16-out32: ttft_p50_s: *(ratio *| REGRESSION ttlt_s: *ms*(ratio 1.3*"])
     records = read_records(gated.pytester.path / "records.jsonl")
     assert {r["gate_metric"] for r in records if "test_latency" in r["test_id"]} == {"ttlt_s"}
     assert {r["gate_verdict"] for r in records if "test_throughput" in r["test_id"]} == {"underpowered"}  # 1 session
@@ -264,7 +279,7 @@ def test_test_on_fewer_gpus_falls_back_to_the_baseline_of_a_machine_that_size(ga
     monkeypatch.setenv("INFPERF_SIMULATED_HARDWARE", "h200x4")
     gated.pytester.makefile(".toml", matrix=MATRIX.replace("[cpu]", "[h200]").replace("[0]", "[1, 2, 4]")
                             .replace("[1, 4, 16]", "[8]"))
-    gated("--infperf-save", marker="h200").assert_outcomes(passed=3)
+    gated.save(marker="h200").assert_outcomes(passed=3)
     root = gated.pytester.path / "baselines"
     (x4,) = root.glob("h200-*-x4")
     for gpus in (1, 2):
@@ -274,7 +289,7 @@ def test_test_on_fewer_gpus_falls_back_to_the_baseline_of_a_machine_that_size(ga
             shipped / f"hf-tiny-gpt2-gpus{gpus}-bs8.json")
     result = gated("--infperf-compare", seed=1, marker="h200")
     result.assert_outcomes(passed=3)
-    result.stdout.fnmatch_lines(["*infperf gate: 3 unchanged*"])
+    result.stdout.fnmatch_lines(["*infperf gate: 3 underpowered*"])  # alone in its folder: no prior, 1 df
     used = {r["gpus"]: Path(r["gate_baseline"]).parent.parent.name
             for r in read_records(gated.pytester.path / "records.jsonl")}
     assert used == {1: x4.name.replace("-x4", "-x1"), 2: x4.name.replace("-x4", "-x2"), 4: x4.name}
