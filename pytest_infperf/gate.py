@@ -309,6 +309,25 @@ def correct(records: Sequence[dict[str, Any]], settings: "Settings", family: int
     return changed
 
 
+def power_lines(records: Sequence[dict[str, Any]], threshold: float) -> list[str]:
+    """What the gate could see, first: how many judged items could tell a change of the threshold and, for each
+    of the rest, the smallest change it could tell and what would let it tell the threshold."""
+    judged = [r for r in records if r.get("gate_verdict") not in (None, "no-baseline", "not-comparable", "error")]
+    blind = [r for r in judged if r["gate_verdict"] == "underpowered"]
+    unjudged = len(records) - len(judged)
+    lines = [f"infperf gate power: {len(judged) - len(blind)} of {len(records)} item(s) could tell a change of "
+             f"{threshold:.0%}" + (f"; {len(blind)} could not" if blind else "")
+             + (f"; {unjudged} had no comparable baseline" if unjudged else "")]
+    for r in blind:
+        seen = r.get("gate_detectable")
+        size = "no change at all" if seen is None or seen == float("inf") else f"only changes beyond {seen:.1%}"
+        fix = ("A/B (--infperf-ab-reference=...) or more rounds" if r.get("gate_against") == "reference" else
+               "more baseline sessions from other days or hosts, A/B (--infperf-ab-reference=...)"
+               + ("" if seen is None or seen == float("inf") else f", or a threshold of {seen:.0%}"))
+        lines.append(f"  {r['case_id']}: could tell {size}; fix: {fix}")
+    return lines
+
+
 def item_alpha(settings: "Settings", family: int) -> float:
     """The level each item is judged at before the whole family is known: alpha / m (Bonferroni), which Holm and
     Benjamini-Hochberg both reject at least as often, so no item fails early that the end would clear."""
@@ -317,9 +336,12 @@ def item_alpha(settings: "Settings", family: int) -> float:
 
 def fails(verdict: Verdict, fail_on: str, require_baseline: bool = False, strict: bool = False) -> bool:
     """An unreadable baseline and a regression always fail (unless fail_on is never); a missing or
-    not-comparable baseline only when required or strict; a stale baseline when strict or fail_on is any."""
+    not-comparable baseline only when required or strict; a stale baseline when strict or fail_on is any; an
+    underpowered item (it could not tell) only when strict."""
     if verdict.outcome == "error":
         return True
+    if verdict.outcome == "underpowered":
+        return strict
     if verdict.outcome in ("no-baseline", "not-comparable"):
         return require_baseline or strict
     if fail_on == "never":

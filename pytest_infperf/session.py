@@ -15,7 +15,7 @@ import pytest
 from .cases import GRIDS, OVERRIDES, Case, MatrixError, Target, default_target, expand, load_matrix, parse_fields
 from .hardware import Gpu, Hardware, detect, xdist_share
 from .records import append_records, build_record
-from .gate import GATE_METRICS, Gate, Verdict, fails
+from .gate import GATE_METRICS, Gate, Verdict, fails, power_lines
 from .settings import OPTIONS, Settings, build_settings
 from .store import BaselineStore
 
@@ -345,6 +345,9 @@ class InfperfSession:
                        if s.multiple_testing == "bh" else f"alpha {s.alpha} per test, no correction")
             reporter.write_sep("-", "infperf gate: " + ", ".join(f"{n} {v}" for v, n in counts.items()) +
                                f" (threshold {s.threshold:.0%}; {control})")
+            blind = any(r["gate_verdict"] == "underpowered" for r in verdicts)
+            for line in power_lines(verdicts, s.threshold):
+                reporter.write_line(line, yellow=blind, bold=not blind)
             for line in gate_table(verdicts):
                 reporter.write_line(line)
             for r in sorted(verdicts, key=lambda r: r["gate_verdict"] == "unchanged"):

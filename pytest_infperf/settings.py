@@ -362,8 +362,9 @@ OPTIONS: tuple[Option, ...] = (
            "tests (throughput_tok_s is output tokens/s: below saturation it follows the request rate, so TPOT carries "
            "the verdict there; TTFT at 16 req/s moved 23-29 ms between H200 leases, so add ttft_p50_s only with "
            "baselines from your own hosts)"),
-    Option("strict", str, None, "also fail on a stale baseline (significant improvement beyond the threshold) and on "
-           "a missing or not comparable one", ini=False, flag=True),
+    Option("strict", str, None, "also fail on a stale baseline (significant improvement beyond the threshold), on "
+           "a missing or not comparable one, and on an underpowered item (one that could not tell a change of the "
+           "threshold), so a passing run means every item was judged", ini=False, flag=True),
 )
 
 

@@ -152,6 +152,14 @@ def test_noise_too_large_for_the_threshold_is_called_out(gated) -> None:
     result.assert_outcomes(passed=3)
     result.stdout.fnmatch_lines(["*infperf gate: 3 underpowered*",
                                  "*at this noise only changes beyond *% can be told apart, not the 5% threshold*"])
+    result.stdout.fnmatch_lines(["*infperf gate: 3 underpowered*",  # what it could see comes first
+                                 "infperf gate power: 0 of 3 item(s) could tell a change of 5%; 3 could not",
+                                 "  cpu-hf-tiny-gpt2-gpus0-bs1: could tell only changes beyond *%; fix: more baseline "
+                                 "sessions from other days or hosts, A/B (--infperf-ab-reference=...), or a "
+                                 "threshold of *%"])
+    strict = gated("--infperf-compare", "--infperf-strict", factor=0.97, seed=1, cv=0.15)
+    strict.assert_outcomes(failed=3)  # strict: "could not tell" is not a pass
+    assert {r["gate_verdict"] for r in read_records(gated.pytester.path / "records.jsonl")} == {"underpowered"}
 
 
 def test_save_adds_a_session_and_replace_starts_over(gated) -> None:
