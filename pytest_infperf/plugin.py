@@ -171,10 +171,17 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     config.stash[session_key].terminal_summary(terminalreporter, config.stash.get(_failed_at_end_key, []))
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist: each worker appends to the controller's records file of this session."""
+    node.workerinput["infperf_session_id"] = node.config.stash[session_key].session_id
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     session = config.stash.get(session_key, None)
     if session is not None:
         session.close()
+        session.publish_records()
 
 
 @pytest.fixture

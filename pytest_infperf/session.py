@@ -3,6 +3,10 @@ case and the terminal summary. The gate's lookup and decision are gate.py's, Inf
 from __future__ import annotations
 
 import contextlib
+import json
+import datetime as dt
+import os
+import uuid
 import importlib.util
 import time
 import warnings
@@ -40,6 +44,27 @@ def read_settings(config: pytest.Config) -> Settings:
         raw[option.dest.removeprefix("infperf_")] = value if value is not False else None
     return build_settings(raw, Path(str(config.rootpath)))
 
+def check_output(path: Path) -> None:
+    """--infperf-output must be a records file or not exist yet: never a folder, never some other file."""
+    if path.is_dir():
+        raise pytest.UsageError(f"--infperf-output {path} is a folder; name a records file (.jsonl) in it")
+    if path.exists():
+        with path.open() as f:
+            first = f.readline().strip()
+        try:
+            looks_like_records = not first or (first.startswith("{") and '"schema"' in first and json.loads(first))
+        except json.JSONDecodeError:
+            looks_like_records = False
+        if not looks_like_records:
+            raise pytest.UsageError(f"--infperf-output {path} exists and is not a records file; the suite would "
+                                    "replace it: name another path")
+    parent = path.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not os.access(parent, os.W_OK):
+        raise pytest.UsageError(f"--infperf-output {path}: {parent} cannot be written")
+
+
 # Verdicts whose session a gated --infperf-save keeps out of the baseline (see InfperfSession.save_judged).
 HELD_BACK_VERDICTS = ("regression", "improvement", "error")
 
@@ -57,6 +82,7 @@ class InfperfSession:
     _servers: Any = None
     _last_heartbeat: float = field(default_factory=time.monotonic)
     _gate: Gate | None = None
+    session_id: str = ""  # xdist workers get the controller's, so they append to one file
     saved: int = 0  # sessions added to baselines (--infperf-save)
     held_back: list[tuple[str, str]] = field(default_factory=list)  # (case id, verdict) a gated save skipped
 
@@ -89,10 +115,10 @@ class InfperfSession:
         if settings.ab_max_rounds < settings.ab_rounds:
             raise pytest.UsageError(f"--infperf-ab-max-rounds ({settings.ab_max_rounds}) is below --infperf-ab-rounds "
                                     f"({settings.ab_rounds}): the first stage alone runs that many")
-        session = cls(config, settings, hardware, targets, own_gpus)
-        if not hasattr(config, "workerinput") and settings.output.exists():
-            settings.output.unlink()  # one session's records per file; xdist workers append to it
-        return session
+        check_output(settings.output)
+        worker = getattr(config, "workerinput", None)
+        session_id = worker.get("infperf_session_id") if worker else None
+        return cls(config, settings, hardware, targets, own_gpus, session_id=session_id or uuid.uuid4().hex[:12])
 
     # -- collection ----------------------------------------------------------------------------------------
     def cases(self, marker_fields: dict[str, Any], where: str) -> list[Case]:
@@ -256,7 +282,7 @@ class InfperfSession:
         if verdict is not None:
             record |= verdict.as_record_fields()
         self.records.append(record)
-        append_records(self.settings.output, [record])
+        append_records(self.records_path, [record])
         if self.settings.save and record["status"] == "ok" and self.settings.compare is None:
             self.save(record)  # a compared session saves at its end, once its verdicts are final
         return record, verdict
@@ -302,11 +328,33 @@ class InfperfSession:
     def session_records(self) -> list[dict[str, Any]]:
         """This session's records: our own, or, on the xdist controller (which runs no test), the output file
         every worker appended to."""
-        if self.records or hasattr(self.config, "workerinput") or not self.settings.output.exists():
+        if self.records or hasattr(self.config, "workerinput") or not self.records_path.exists():
             return self.records
         from .records import read_records
 
-        return read_records(self.settings.output)
+        return read_records(self.records_path)
+
+    @property
+    def records_path(self) -> Path:
+        """Where this session appends its records as they are measured: beside --infperf-output, under this
+        session's id, so a run that is interrupted keeps what it measured and no earlier file is touched."""
+        out = self.settings.output
+        return out.with_name(f"{out.name}.{self.session_id}.part")
+
+    def publish_records(self) -> Path | None:
+        """At the end (controller only): the session's records become --infperf-output by an atomic rename; an
+        earlier run's file there is kept, renamed with its time. None when this session wrote no record."""
+        part, out = self.records_path, self.settings.output
+        if hasattr(self.config, "workerinput") or not part.exists():
+            return None
+        kept = None
+        if out.exists():
+            stamp = dt.datetime.fromtimestamp(out.stat().st_mtime).strftime("%Y%m%dT%H%M%S")
+            kept = out.with_name(f"{out.stem}.{stamp}{out.suffix}")
+            os.replace(out, kept)
+        os.replace(part, out)
+        Path(str(part) + ".lock").unlink(missing_ok=True)
+        return kept
 
     def finish_gate(self) -> list[dict[str, Any]]:
         """At the session's end (not on xdist workers): the multiple-testing correction over every gated item;
@@ -318,7 +366,7 @@ class InfperfSession:
         if changed:
             from .records import write_records
 
-            write_records(self.settings.output, records)
+            write_records(self.records_path, records)
         s = self.settings
         if s.save:
             self.save_judged(records)

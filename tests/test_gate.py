@@ -316,3 +316,25 @@ def test_a_trial_whose_weights_leave_gpus_empty_says_so(gated, monkeypatch) -> N
                                  "trial's 4 GPUs (GPU 0, 1, 2)*"])
     used = {r["gpus"]: r["gpus_used"] for r in read_records(gated.pytester.path / "records.jsonl")}
     assert used == {1: [0], 4: [0, 1, 2]}
+
+
+def test_records_of_an_earlier_run_are_never_lost(gated) -> None:
+    """Configure deletes nothing (not even for --help); a new run's records replace the file only at its end,
+    the earlier file kept beside it; a folder or a file that is not records is refused before any trial."""
+    path = gated.pytester.path / "records.jsonl"
+    gated().assert_outcomes(passed=3)
+    first = path.read_text()
+    assert gated.pytester.runpytest("--help").ret == 0 and path.read_text() == first
+    assert gated.pytester.runpytest("--collect-only", "-q").ret == 0 and path.read_text() == first
+    gated(seed=1).assert_outcomes(passed=3)
+    kept = sorted(gated.pytester.path.glob("records.*.jsonl"))
+    assert len(kept) == 1 and kept[0].read_text() == first and path.read_text() != first
+    assert not list(gated.pytester.path.glob("*.part"))
+    notes = gated.pytester.path / "notes.md"
+    notes.write_text("# mine\n")
+    refused = gated(f"--infperf-output={notes}")
+    assert refused.ret == pytest.ExitCode.USAGE_ERROR and notes.read_text() == "# mine\n"
+    refused.stderr.fnmatch_lines(["*--infperf-output*notes.md exists and is not a records file*"])
+    folder = gated(f"--infperf-output={gated.pytester.path}")
+    assert folder.ret == pytest.ExitCode.USAGE_ERROR
+    folder.stderr.fnmatch_lines(["*is a folder; name a records file*"])
