@@ -87,8 +87,18 @@ class BaselineStore:
         self.root = Path(root)
 
     def path_for(self, fingerprint: str, record: dict[str, Any]) -> Path:
-        name = config_id(record["case_id"], record.get("hardware_target") or "")
-        return self.root / fingerprint / perf_test_name(record["test_id"]) / f"{name}.json"
+        """The baseline file of `record` under `fingerprint`; every part comes from a record, so each must be one
+        plain name (no separator, no leading dot, no '..') and the file must lie under the root."""
+        name = config_id(str(record["case_id"]), record.get("hardware_target") or "")
+        parts = (str(fingerprint), perf_test_name(str(record["test_id"])), f"{name}.json")
+        for part in parts:
+            if not part or part.startswith(".") or any(c in part for c in "/\\\0") or ".." in part:
+                raise BaselineError(f"{part!r} (from a record's hardware fingerprint, test id or case id) is not a "
+                                    "plain file name: refusing to write outside the baselines folder")
+        path = self.root.joinpath(*parts)
+        if not path.resolve().is_relative_to(self.root.resolve()):
+            raise BaselineError(f"{path} lies outside the baselines folder {self.root}")
+        return path
 
     def fingerprints(self) -> list[str]:
         return sorted(p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")) \

@@ -254,3 +254,20 @@ def test_export_is_read_by_the_tools_it_imitates(tmp_path: Path, capsys: pytest.
     for key in ("request_throughput", "total_token_throughput", "mean_ttft_ms", "median_e2el_ms", "p99_itl_ms"):
         assert key in results[0]
     assert "wrote 12 configuration(s)" in capsys.readouterr().out
+
+
+def test_baseline_add_refuses_path_parts_that_leave_the_folder(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """A crafted record cannot write outside the baselines root, nor replace an unrelated file."""
+    a, _ = _runs(tmp_path, 1.0)
+    record = json.loads(a.read_text().splitlines()[0])
+    victim = tmp_path / "victim.json"
+    victim.write_text('{"mine": true}\n')
+    root = tmp_path / "deep" / "er" / "baselines"
+    for crafted in ({"hardware_fingerprint": "../../../x"}, {"case_id": "cpu-../../../../victim"}):
+        bad = tmp_path / "bad.jsonl"
+        bad.write_text(json.dumps(record | crafted) + "\n")
+        assert main(["baseline", "add", str(root), str(bad)]) == 2
+        assert "not a plain file name" in capsys.readouterr().err
+    assert victim.read_text() == '{"mine": true}\n' and not (tmp_path / "x").exists()
+    assert not root.exists() or not list(root.rglob("*.json"))
