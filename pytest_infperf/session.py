@@ -58,11 +58,26 @@ def check_output(path: Path) -> None:
         if not looks_like_records:
             raise pytest.UsageError(f"--infperf-output {path} exists and is not a records file; the suite would "
                                     "replace it: name another path")
-    parent = path.parent
-    while not parent.exists():
-        parent = parent.parent
-    if not os.access(parent, os.W_OK):
-        raise pytest.UsageError(f"--infperf-output {path}: {parent} cannot be written")
+    check_writable(path.parent, f"--infperf-output {path}")
+
+
+def check_writable(folder: Path, what: str) -> None:
+    """The folder, or the nearest one above it that exists, must be writable; found before any trial runs."""
+    existing = folder
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise pytest.UsageError(f"{what}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK):
+        raise pytest.UsageError(f"{what}: {existing} cannot be written")
+
+
+def check_baselines_folder(root: Path, saving: bool) -> None:
+    """--infperf-baselines must be a folder (or not exist yet); with --infperf-save, one this process can write."""
+    if root.exists() and not root.is_dir():
+        raise pytest.UsageError(f"--infperf-baselines {root} is a file, not a folder of baselines")
+    if saving:
+        check_writable(root, f"--infperf-save into --infperf-baselines {root}")
 
 
 # Verdicts whose session a gated --infperf-save keeps out of the baseline (see InfperfSession.save_judged).
@@ -116,6 +131,8 @@ class InfperfSession:
             raise pytest.UsageError(f"--infperf-ab-max-rounds ({settings.ab_max_rounds}) is below --infperf-ab-rounds "
                                     f"({settings.ab_rounds}): the first stage alone runs that many")
         check_output(settings.output)
+        if settings.save or settings.compare is not None:
+            check_baselines_folder(settings.baselines, settings.save)
         worker = getattr(config, "workerinput", None)
         session_id = worker.get("infperf_session_id") if worker else None
         return cls(config, settings, hardware, targets, own_gpus, session_id=session_id or uuid.uuid4().hex[:12])

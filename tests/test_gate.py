@@ -338,3 +338,13 @@ def test_records_of_an_earlier_run_are_never_lost(gated) -> None:
     folder = gated(f"--infperf-output={gated.pytester.path}")
     assert folder.ret == pytest.ExitCode.USAGE_ERROR
     folder.stderr.fnmatch_lines(["*is a folder; name a records file*"])
+
+
+def test_a_baselines_folder_that_cannot_be_used_is_refused_before_any_trial(gated) -> None:
+    not_a_folder = gated.pytester.path / "baselines-file"
+    not_a_folder.write_text("x")
+    for option in ("--infperf-save", "--infperf-compare"):
+        result = gated(option, f"--infperf-baselines={not_a_folder}")
+        assert result.ret == pytest.ExitCode.USAGE_ERROR
+        result.stderr.fnmatch_lines(["*--infperf-baselines*baselines-file is a file, not a folder*"])
+    assert not (gated.pytester.path / "records.jsonl").exists()  # nothing ran
