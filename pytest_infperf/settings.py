@@ -346,8 +346,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("ab-max-rounds", positive_int, "128", "A/B rounds at most: a trial whose first --infperf-ab-rounds show "
            "noise that would hide a change of --infperf-threshold runs as many more as that noise needs, up to "
            "this many (Stein's two-stage design); set it to --infperf-ab-rounds for a fixed number"),
-    Option("ab-power", fraction, "0.95", "the chance an A/B trial catches a change of --infperf-threshold: "
-           "the power term of the rule that sets its rounds"),
+    Option("ab-power", fraction, "0.95", "the chance an A/B trial catches a change of twice "
+           "--infperf-threshold (the power term of the rule that sets its rounds; a change of the threshold itself "
+           "is flagged at most half the time)"),
     Option("request-rates", request_rates, None, "serving tests: request rates to sweep (requests/s, "
            "Poisson arrivals; inf sends all at once), overriding the matrix"),
     Option("max-concurrency", concurrencies, None, "serving tests: most requests in flight (0 = no "
