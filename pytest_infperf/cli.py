@@ -126,6 +126,9 @@ def main(argv: list[str] | None = None) -> int:
                                       args.pair_by or analysis.CONFIG_FIELDS)
             print("\n".join(analysis.compare_table(result)))
             analysis.write_compare(result, args.csv, args.json, args.plot)
+            if not result["pairs"]:
+                print("infperf: nothing was compared: no configuration ran ok in both", file=sys.stderr)
+                return 1
             failing = [r for r in result["rows"] if fails(Verdict(r["verdict"], r["message"]), args.fail_on)]
             if failing:
                 print(f"infperf: {len(failing)} configuration(s) fail --fail-on {args.fail_on}", file=sys.stderr)

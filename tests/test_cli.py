@@ -44,7 +44,7 @@ def test_compare_pairs_across_engines_with_pair_by(tmp_path: Path, capsys: pytes
     hf, vllm = tmp_path / "hf.jsonl", tmp_path / "vllm.jsonl"  # the engine fields stay as measured
     hf.write_text("".join(json.dumps(r) + "\n" for r in records if r["engine"] == "hf"))
     vllm.write_text("".join(json.dumps(r) + "\n" for r in records if r["engine"] == "vllm"))
-    assert main(["compare", str(hf), str(vllm), "--fail-on", "never"]) == 0
+    assert main(["compare", str(hf), str(vllm), "--fail-on", "never"]) == 1  # nothing judged is not a pass
     assert "no configuration is present" in capsys.readouterr().out  # engine is part of a configuration
     assert main(["compare", str(hf), str(vllm), "--fail-on", "never", "--pair-by",
                  "model,gpus,batch_size,workload", "--csv", str(tmp_path / "c.csv")]) == 0
@@ -271,3 +271,11 @@ def test_baseline_add_refuses_path_parts_that_leave_the_folder(tmp_path: Path,
         assert "not a plain file name" in capsys.readouterr().err
     assert victim.read_text() == '{"mine": true}\n' and not (tmp_path / "x").exists()
     assert not root.exists() or not list(root.rglob("*.json"))
+
+
+def test_compare_that_pairs_nothing_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    a, _ = _runs(tmp_path, 1.0)
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    assert main(["compare", str(a), str(empty)]) == 1
+    assert "nothing was compared" in capsys.readouterr().err
