@@ -243,7 +243,7 @@ def rounds_needed(new: Sequence[float], reference: Sequence[float], alpha: float
 def _reach(alpha: float, power: float, threshold: float, first: int, cap: int) -> tuple[np.ndarray, np.ndarray]:
     """(round counts, the largest round spread each count can afford) for `rounds_needed`."""
     counts = np.arange(first, cap + 2, 2)
-    terms = np.maximum(2, np.minimum(counts - 1, (EWC_TERMS_PER_N23 * counts ** (2 / 3)).astype(int)))
+    terms = np.array([ewc_terms(int(n)) for n in counts])
     q, z = sps.t.ppf(1 - alpha, terms), sps.t.ppf(power, terms)
     big, small = np.log1p(2 * threshold), np.log1p(2 * threshold) - np.log1p(threshold)
     return counts, np.minimum(big / (q + z), small / z) * np.sqrt(counts)
