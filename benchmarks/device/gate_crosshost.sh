@@ -54,7 +54,7 @@ case "$phase" in
     mkdir -p "$R"  # as a chain step $R is new; without it the copy failed and the A/A met no baseline (lease 10)
     cp -r baselines "$R/baselines-with-b1" || exit 1
     judged=(--infperf-compare --infperf-require-baseline --infperf-baselines "$R/baselines-with-b1")
-    session B1-aa "${judged[@]}" --infperf-save
+    probe B1-before; session B1-aa "${judged[@]}" --infperf-save; probe B1-after
     if [ "$phase" = check ]; then
       INFPERF_TEST_ONLY_SLOWDOWN=0.10 session D10 "${judged[@]}"
       if [ -n "${LATENCY:-}" ]; then  # issue "What users read": exact per-request latency vs vllm bench latency
