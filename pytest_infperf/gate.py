@@ -421,7 +421,8 @@ class Gate:
     def judge_ab(self, record: dict[str, Any], reference: dict[str, Any]) -> Verdict:
         """The verdict on an A/B trial: the candidate's record against its reference arm's (`judge_paired`, or
         `reference_failure_verdict` unless both arms ran ok)."""
-        ref = f"A/B reference {self.settings.ab_reference} ({reference['engine']} {reference.get('engine_version')})"
+        ref = (f"A/B reference ({reference['engine']} {reference.get('engine_version')}, torch "
+               f"{reference.get('torch_version')})")
         if record["status"] == "ok" and reference["status"] == "ok":
             return judge_paired(record, reference, self.settings, item_alpha(self.settings, self.family_size), ref)
         return reference_failure_verdict(record, reference, ref)

@@ -19,6 +19,7 @@ import pytest
 from .cases import GRIDS, OVERRIDES, Case, MatrixError, Target, default_target, expand, load_matrix, parse_fields
 from .hardware import Gpu, Hardware, detect, xdist_share
 from .records import append_records, build_record
+from .refenv import ReferenceBuildError, ReferenceEnv, describe_versions, ensure_reference, versions_here
 from .gate import GATE_METRICS, Gate, Verdict, fails, power_lines
 from .settings import OPTIONS, Settings, build_settings
 from .store import BaselineStore
@@ -72,6 +73,18 @@ def check_writable(folder: Path, what: str) -> None:
         raise pytest.UsageError(f"{what}: {existing} cannot be written")
 
 
+def reference_env(settings: Settings, measuring: bool) -> ReferenceEnv | None:
+    """The A/B reference arm's environment, built from its spec now (so a spec that cannot be installed stops the
+    session before any trial, in one line), or None without --infperf-ab-reference or when nothing is measured."""
+    if settings.ab_reference is None or not measuring:
+        return None
+    try:
+        return ensure_reference(settings.ab_reference, settings.cache_dir)
+    except ReferenceBuildError as err:
+        raise pytest.UsageError(f"--infperf-ab-reference {settings.ab_reference}: could not build the reference "
+                                f"environment: {err}") from None
+
+
 def check_baselines_folder(root: Path, saving: bool) -> None:
     """--infperf-baselines must be a folder (or not exist yet); with --infperf-save, one this process can write."""
     if root.exists() and not root.is_dir():
@@ -100,6 +113,7 @@ class InfperfSession:
     session_id: str = ""  # xdist workers get the controller's, so they append to one file
     saved: int = 0  # sessions added to baselines (--infperf-save)
     held_back: list[tuple[str, str]] = field(default_factory=list)  # (case id, verdict) a gated save skipped
+    reference: ReferenceEnv | None = None  # the A/B reference arm's environment (--infperf-ab-reference)
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> "InfperfSession":
@@ -135,7 +149,8 @@ class InfperfSession:
             check_baselines_folder(settings.baselines, settings.save)
         worker = getattr(config, "workerinput", None)
         session_id = worker.get("infperf_session_id") if worker else None
-        return cls(config, settings, hardware, targets, own_gpus, session_id=session_id or uuid.uuid4().hex[:12])
+        return cls(config, settings, hardware, targets, own_gpus, session_id=session_id or uuid.uuid4().hex[:12],
+                   reference=reference_env(settings, measuring=not config.option.collectonly))
 
     # -- collection ----------------------------------------------------------------------------------------
     def cases(self, marker_fields: dict[str, Any], where: str) -> list[Case]:
@@ -195,7 +210,15 @@ class InfperfSession:
         source = self.settings.matrix or "built-in default"
         lines.append(f"infperf: matrix {source}: targets {', '.join(t.hardware for t in self.targets) or 'none'}; "
                      f"repeats {self.settings.repeats}, warm-up {self.settings.warmup}; records -> {self.settings.output}")
+        if self.reference is not None:
+            lines.append(self.ab_arms_line())
         return lines
+
+    def ab_arms_line(self) -> str:
+        """Both A/B arms' engine and torch versions, where the user looks first (header and summary)."""
+        assert self.reference is not None
+        return (f"infperf: A/B candidate {describe_versions(versions_here())} (this environment) vs reference "
+                f"{describe_versions(self.reference.versions)} ({self.reference.describe()})")
 
     # -- running -------------------------------------------------------------------------------------------
     @property
@@ -256,7 +279,9 @@ class InfperfSession:
         if self._pair is None:
             from .runner.interleave import InterleavedPair
 
-            self._pair = InterleavedPair(self.settings, self.own_gpus, self.settings.output.parent / "logs")
+            assert self.reference is not None
+            self._pair = InterleavedPair(self.settings, self.reference, self.own_gpus,
+                                         self.settings.output.parent / "logs")
             self._pair.candidate.on_progress = lambda key, p: self.heartbeat(key, p, " (candidate)")
             self._pair.reference.on_progress = lambda key, p: self.heartbeat(key, p, " (reference)")
         return self._pair
@@ -269,7 +294,9 @@ class InfperfSession:
         record = build_record(case, outcome.candidate, self.hardware, self.settings, test_id, root)
         reference = build_record(case, outcome.reference, self.hardware, self.settings, test_id, root)
         rounds = (outcome.candidate.result or {}).get("ab_rounds", self.settings.ab_rounds)
-        record |= {"ab_reference_python": str(self.settings.ab_reference), "ab_rounds": rounds,
+        assert self.reference is not None
+        record |= {"ab_reference_python": str(self.reference.python), "ab_reference_spec": self.reference.spec,
+                   "ab_rounds": rounds,
                    "ab_rounds_planned": outcome.planned,
                    **{f"ab_reference_{k}": reference.get(k) for k in AB_REFERENCE_FIELDS}}
         return record, reference
@@ -400,6 +427,8 @@ class InfperfSession:
         for line in records_table(records):
             reporter.write_line(line)
         reporter.write_line(f"records: {self.settings.output}")
+        if self.reference is not None:
+            reporter.write_line(self.ab_arms_line())
         verdicts = [r for r in records if r.get("gate_verdict")]
         s = self.settings
         if verdicts:

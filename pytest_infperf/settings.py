@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from .refenv import Reference, parse_reference
+
 ENGINES = ("hf", "vllm")
 FAIL_ON = ("regression", "any", "never")
 MULTIPLE_TESTING = ("holm", "bh", "none")
@@ -242,19 +244,6 @@ def path(text: str) -> Path:
     return Path(text)
 
 
-def python_interpreter(text: str) -> Path:
-    """A Python interpreter to run the reference arm of an A/B comparison: a path, or a name on PATH."""
-    import os
-    import shutil
-
-    found = shutil.which(text)
-    if found is None:
-        why = "is not executable" if Path(text).exists() else "does not exist and is not on PATH"
-        raise argparse.ArgumentTypeError(f"{text!r} {why}; expected a Python interpreter such as "
-                                         "/opt/vllm-previous/bin/python")
-    return Path(os.path.abspath(found))
-
-
 @dataclass(frozen=True)
 class Option:
     """One setting: `--infperf-<name>` on the command line, `infperf_<name>` in the ini file."""
@@ -336,11 +325,13 @@ OPTIONS: tuple[Option, ...] = (
            "(family-wise error <= alpha), bh (Benjamini-Hochberg false discovery rate), none (alpha per item)"),
     Option("noise-floor", non_negative_float, "0.01", "smallest between-session spread (relative sd) the gate "
            "assumes for any configuration"),
-    Option("ab-reference", python_interpreter, None, "interleaved A/B on this host: also run every trial under "
-           "this Python interpreter (the reference environment, e.g. a venv with the previous engine release), "
-           "alternating rounds with this one, and gate this environment against it round by round; needs no stored "
-           "baseline, and host drift cancels (vLLM arms share the GPU: each gets half of "
-           "--infperf-gpu-memory-utilization)", ini=False),
+    Option("ab-reference", parse_reference, None, "interleaved A/B on this host: also run every trial in a "
+           "reference environment, alternating rounds with this one, and gate this environment against it round by "
+           "round; needs no stored baseline, and host drift cancels (vLLM arms share the GPU: each gets half of "
+           "--infperf-gpu-memory-utilization). A Python interpreter (a venv with the previous engine), or package "
+           "specs (\"vllm==0.20.1\", several separated by spaces) or a requirements file: that environment is "
+           "built once under --infperf-cache-dir (this environment with the spec's packages swapped in, by pip) "
+           "and reused", ini=False),
     Option("ab-rounds", positive_int, "16", "rounds of an A/B trial; each runs one repeat of each arm, their order "
            "alternating"),
     Option("ab-max-rounds", positive_int, "128", "A/B rounds at most: a trial whose first --infperf-ab-rounds show "
@@ -420,7 +411,7 @@ class Settings:
     multiple_testing: str = "holm"
     noise_floor: float = 0.01
     strict: bool = False
-    ab_reference: Path | None = None
+    ab_reference: Reference | None = None
     ab_rounds: int = 16
     ab_max_rounds: int = 128
     ab_power: float = 0.95

@@ -8,8 +8,11 @@
 #   bash benchmarks/device/gate_ab.sh collect 540     -> $OUT/sweep.tgz
 #
 # Sessions run one after another with nothing else on the host; prefix caching stays off (the plugin's default).
-# ROUNDS (default 8) sets --infperf-ab-rounds; EXTRA adds pytest options (e.g. "--infperf-num-prompts 64
+# ROUNDS (default: the plugin's, 16) sets --infperf-ab-rounds; EXTRA adds pytest options (e.g. "--infperf-num-prompts 64
 # --infperf-min-repeat-s 1": shorter passes, so more rounds fit). GEN (default h200) names the matrix target.
+# REFERENCE (default: this python3) is what --infperf-ab-reference gets: an interpreter, or package specs that
+# the plugin builds into a cached reference environment (SAA / SD10 below, the user's way for an engine upgrade;
+# on a host with no registry set PIP_NO_INDEX=1, so pip satisfies the spec from what is installed).
 source benchmarks/device/lanes.sh "$@"
 GEN=${GEN:-h200}
 source benchmarks/device/crosshost_ids.sh
@@ -20,7 +23,8 @@ ab_session() {  # ab_session NAME SLOWDOWN [PYTEST ARGS...]: over $ids, or $only
   local start; start=$(date +%s)
   INFPERF_TEST_ONLY_SLOWDOWN=$slowdown CUDA_VISIBLE_DEVICES=0 timeout 1500 $INFPERF_PYTEST ${only:-$ids} -m "$GEN" -rfEs \
     --junitxml "$R/$name/junit.xml" --infperf-output "$R/$name/records.jsonl" \
-    "--infperf-ab-reference=$(command -v python3)" --infperf-ab-rounds "${ROUNDS:-8}" ${EXTRA:-} "$@" >"$R/$name/log.txt" 2>&1
+    "--infperf-ab-reference=${REFERENCE:-$(command -v python3)}" ${ROUNDS:+--infperf-ab-rounds "$ROUNDS"} \
+    ${EXTRA:-} "$@" >"$R/$name/log.txt" 2>&1
   echo "$name rc=$? $(( $(date +%s) - start ))s $(date -u +%FT%TZ)" >>"$R/progress.txt"
 }
 
@@ -31,6 +35,10 @@ for name in ${sessions:-D10 AA D05}; do
     AA) ab_session AA "" ;;
     D10) ab_session D10 0.10 ;;
     D05) ab_session D05 0.05 ;;
+    # the plugin's A/B defaults (16 rounds, then as many as the noise needs up to 128; both arms on shared CPUs),
+    # against a reference built from REFERENCE: what a user runs for an engine upgrade, and its time to verdict
+    SAA) ab_session SAA "" ;;
+    SD10) ab_session SD10 0.10 ;;
     # both arms pinned to the same four CPUs (all twelve configurations): in the unpinned A/A run the two arms
     # of HF GPT-2 bs16 sat for minutes at different speeds (1,540 vs 1,400 tok/s, then 870 vs 1,500): a state
     # of each process (the vCPU it runs on), not of the moment. Sharing the CPUs should make the rounds move

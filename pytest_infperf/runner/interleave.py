@@ -7,8 +7,10 @@ No stored baseline can tell a 10% change from that. What an engine upgrade needs
 so what drifts (CPU clocks, scheduling, the VM's neighbours) touches both arms alike and cancels in each round's
 ratio.
 
-Each arm is an ordinary TrialPool: the candidate runs this interpreter, the reference the interpreter named by
---infperf-ab-reference (its own engine, torch and CUDA libraries; this package comes in through PYTHONPATH). Both
+Each arm is an ordinary TrialPool: the candidate runs this interpreter, the reference the interpreter of
+--infperf-ab-reference (refenv: one given, or one built from a spec; its own engine, torch and CUDA libraries;
+this package comes in through PYTHONPATH, and a built one sees the rest of this environment through its own
+.pth file instead of this process's PYTHONPATH, which would shadow what the spec installed). Both
 workers stay loaded, so vLLM arms split --infperf-gpu-memory-utilization between them. Round r runs one repeat
 of each arm, reference first in even rounds and candidate first in odd ones (ABBA), so a linear drift within a
 round adds the same to both arms over each pair of rounds. The first round of each arm warms up first.
@@ -23,6 +25,7 @@ from typing import Any, Callable, Sequence
 
 from ..cases import Case
 from ..hardware import Gpu
+from ..refenv import ReferenceEnv
 from ..settings import Settings
 from .measure import TEST_ONLY_SLOWDOWN
 from .pool import Outcome, TrialPool
@@ -70,16 +73,14 @@ class ABOutcome:
 class InterleavedPair:
     """The two arms' pools, and the interleaving of one trial's rounds."""
 
-    def __init__(self, settings: Settings, gpus: tuple[Gpu, ...], log_dir: Path) -> None:
-        if settings.ab_reference is None:
-            raise ValueError("an A/B pair needs --infperf-ab-reference")
+    def __init__(self, settings: Settings, reference: ReferenceEnv, gpus: tuple[Gpu, ...], log_dir: Path) -> None:
         self.settings = settings
         shared = dataclasses.replace(settings, cpu_affinity=settings.pinning, vllm=dataclasses.replace(
             settings.vllm, gpu_memory_utilization=settings.vllm.gpu_memory_utilization / 2))
         self.candidate = TrialPool(shared, gpus, log_dir / "candidate", sys.executable)
         # The test-only slowdown belongs to the environment under test; the reference arm never inherits it.
-        self.reference = TrialPool(shared, gpus, log_dir / "reference", str(settings.ab_reference),
-                                   env_drop=(TEST_ONLY_SLOWDOWN,))
+        drop = (TEST_ONLY_SLOWDOWN, "PYTHONPATH") if reference.built else (TEST_ONLY_SLOWDOWN,)
+        self.reference = TrialPool(shared, gpus, log_dir / "reference", str(reference.python), env_drop=drop)
 
     def run(self, case: Case, plan: Callable[[dict[str, Any], dict[str, Any]], int] | None = None) -> ABOutcome:
         """`ab_rounds` rounds of one repeat per arm, then, when `plan` is given, as many more as
