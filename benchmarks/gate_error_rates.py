@@ -21,6 +21,7 @@ Noise sources: both arms unpinned; both pinned to the same four CPUs (--infperf-
 bs64 pinned in four sessions, each a fresh pair of workers (how much the noise depends on the pair drawn).
 
     python benchmarks/gate_error_rates.py [--builds 200] [--sessions 2,3,5] [--rounds 16,32,64,16-64] [--mode both]
+    python benchmarks/gate_error_rates.py --mode sequence --builds 300   # a regression over 5 compare-and-save runs
 
 "16-64" simulates the plugin's two-stage A/B design (--infperf-ab-rounds 16 --infperf-ab-max-rounds 64): each
 item's first 16 rounds decide, by `stats.rounds_needed`, how many it runs in all; the table adds the mean.
@@ -38,7 +39,8 @@ from typing import Any
 
 import numpy as np
 
-from pytest_infperf.gate import correct, is_launch_bound, item_alpha, judge_against, judge_paired, pooled_priors
+from pytest_infperf.gate import (correct, is_launch_bound, item_alpha, joins_baseline, judge_against, judge_paired,
+                                 pooled_priors)
 from pytest_infperf.records import read_records
 from pytest_infperf.settings import Settings
 from pytest_infperf.stats import long_run_se, rounds_needed
@@ -254,13 +256,57 @@ def ab_mode(args: argparse.Namespace, settings: Settings, rng: np.random.Generat
               lambda group, items, rounds, drop: ab_build(group, items, rounds, drop, rng, settings, count), count.mean)
 
 
+def sequence_build(configs: list[Config], runs: int, sessions: int, drop: float, rng: np.random.Generator,
+                   settings: Settings, gated_save: bool, repeats: int = 5) -> list[float]:
+    """`runs` successive `--infperf-compare --infperf-save` sessions of one build (every configuration once),
+    each `drop` slower than the baseline's sessions: judged by the gate's code (priors, alpha / m, Holm), then
+    saved the way the plugin saves (`gate.joins_baseline`; with gated_save False, every ok session, as before).
+    Returns, per run, the share of items flagged a regression."""
+    baselines = [Baseline(Path(f"{c.name}.json"), {}, [c.session(rng, repeats, 1.0) for _ in range(sessions)])
+                 for c in configs]
+    flagged = []
+    for _ in range(runs):
+        priors = pooled_priors(baselines, "throughput_tok_s")
+        alpha = item_alpha(settings, len(configs))
+        news = [c.session(rng, repeats, 1 - drop) for c in configs]
+        judged = [judge_against(new, b, settings, alpha, lambda metric, bound: priors[bound]).as_record_fields()
+                  for new, b in zip(news, baselines)]
+        correct(judged, settings, len(configs))
+        flagged.append(float(np.mean([j["gate_verdict"] == "regression" for j in judged])))
+        for b, new, j in zip(baselines, news, judged):
+            if not gated_save or joins_baseline(j["gate_verdict"]):
+                b.sessions[:] = (b.sessions + [new])[-settings.baseline_sessions:]
+    return flagged
+
+
+def sequence_mode(args: argparse.Namespace, settings: Settings, rng: np.random.Generator) -> None:
+    """A regression that persists over 5 compare-and-save runs: flagged on every run only if the baseline never
+    absorbs it. Noise: the measured H200 configurations, and the synthetic case of the issue (between-session sd
+    2%, within 1%)."""
+    measured = load_configs()
+    synthetic = Config.__new__(Config)
+    synthetic.name, synthetic.sd_between, synthetic.residuals = "synthetic", 0.02, rng.normal(0, 0.01, 400)
+    synthetic.template, synthetic.launch_bound = dict(measured[0].template), False
+    print(f"\nCOMPARE AND SAVE, 5 runs: `--infperf-compare --infperf-save` each run, the regression persisting; "
+          f"share of items flagged per run, {args.builds} builds per cell")
+    print(f"{'noise':24s} {'sessions':>8s} {'drop':>5s} {'save rule':>12s}  runs 1-5 flagged")
+    for label, configs in (("measured H200 (12)", measured), ("synthetic sd 2% (12)", [synthetic] * 12)):
+        for sessions, drop in ((4, 0.20), (10, 0.10), (4, 0.0)):
+            for gated in (True, False):
+                runs = np.mean([sequence_build(configs, 5, sessions, drop, rng, settings, gated)
+                                for _ in range(args.builds)], axis=0)
+                print(f"{label:24s} {sessions:8d} {drop:5.0%} {'gated' if gated else 'save all':>12s}  "
+                      + "  ".join(f"{x:6.1%}" for x in runs))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--builds", type=int, default=200, help="simulated builds per cell")
     parser.add_argument("--sessions", default="2,3,5", help="baseline sessions to simulate (stored mode)")
     parser.add_argument("--rounds", default="16,32,64,16-64",
                         help="A/B rounds to simulate (A/B mode): a count, or FIRST-MOST for the two-stage design")
-    parser.add_argument("--mode", choices=("stored", "ab", "both"), default="both")
+    parser.add_argument("--mode", choices=("stored", "ab", "sequence", "both"), default="both",
+                        help="both: stored and ab; sequence: the compare-and-save runs")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     settings = Settings()
@@ -269,6 +315,8 @@ def main() -> None:
         stored_mode(args, settings, rng)
     if args.mode in ("ab", "both"):
         ab_mode(args, settings, rng)
+    if args.mode == "sequence":
+        sequence_mode(args, settings, rng)
 
 
 if __name__ == "__main__":

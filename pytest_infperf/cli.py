@@ -1,7 +1,8 @@
 """`infperf compare | report | study | export | baseline`: analyse records and baselines outside a test session.
 
 Exit codes: 0 done (and, for compare, nothing that --fail-on fails on), 1 compare found what --fail-on fails on,
-2 bad input (unreadable records or baselines, bad arguments).
+2 bad input (unreadable records or baselines, bad arguments; compare pairing no configuration, unless --fail-on
+never).
 """
 from __future__ import annotations
 
@@ -126,9 +127,9 @@ def main(argv: list[str] | None = None) -> int:
                                       args.pair_by or analysis.CONFIG_FIELDS)
             print("\n".join(analysis.compare_table(result)))
             analysis.write_compare(result, args.csv, args.json, args.plot)
-            if not result["pairs"]:
+            if not result["pairs"]:  # bad input, not a pass: a wrong file or a renamed configuration
                 print("infperf: nothing was compared: no configuration ran ok in both", file=sys.stderr)
-                return 1
+                return 0 if args.fail_on == "never" else 2
             failing = [r for r in result["rows"] if fails(Verdict(r["verdict"], r["message"]), args.fail_on)]
             if failing:
                 print(f"infperf: {len(failing)} configuration(s) fail --fail-on {args.fail_on}", file=sys.stderr)

@@ -334,6 +334,17 @@ def item_alpha(settings: "Settings", family: int) -> float:
     return settings.alpha if settings.multiple_testing == "none" else settings.alpha / max(1, family)
 
 
+# Verdicts whose session a gated --infperf-save keeps out of the baseline: a regression would become part of the
+# baseline it failed against and pass on the next run; an improvement says the baseline is stale, which
+# --infperf-save-replace or `infperf baseline add` after review settles explicitly; an error measured nothing.
+HELD_BACK_VERDICTS = ("regression", "improvement", "error")
+
+
+def joins_baseline(verdict: str | None) -> bool:
+    """Whether a judged session may join the baseline it was judged against (--infperf-compare --infperf-save)."""
+    return verdict not in HELD_BACK_VERDICTS
+
+
 def fails(verdict: Verdict, fail_on: str, require_baseline: bool = False, strict: bool = False) -> bool:
     """An unreadable baseline and a regression always fail (unless fail_on is never); a missing or
     not-comparable baseline only when required or strict; a stale baseline when strict or fail_on is any; an

@@ -196,7 +196,16 @@ def atomic_write(path: Path, text: str) -> None:
         f.write(text)
         f.flush()
         os.fsync(f.fileno())
+        # mkstemp makes the file 0600; a baseline or records file is shared like any file the user writes
+        os.fchmod(f.fileno(), path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_umask())
     os.replace(tmp, path)
+
+
+def _umask() -> int:
+    """The process's umask (read by setting it, the only way, and setting it back at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_records(path: Path, records: Iterable[dict[str, Any]]) -> None:

@@ -20,7 +20,7 @@ from .cases import GRIDS, OVERRIDES, Case, MatrixError, Target, default_target, 
 from .hardware import Gpu, Hardware, detect, xdist_share
 from .records import append_records, build_record
 from .refenv import ReferenceBuildError, ReferenceEnv, describe_versions, ensure_reference, versions_here
-from .gate import GATE_METRICS, Gate, Verdict, fails, power_lines
+from .gate import GATE_METRICS, Gate, Verdict, fails, joins_baseline, power_lines
 from .settings import OPTIONS, Settings, build_settings
 from .store import BaselineStore
 
@@ -93,8 +93,6 @@ def check_baselines_folder(root: Path, saving: bool) -> None:
         check_writable(root, f"--infperf-save into --infperf-baselines {root}")
 
 
-# Verdicts whose session a gated --infperf-save keeps out of the baseline (see InfperfSession.save_judged).
-HELD_BACK_VERDICTS = ("regression", "improvement", "error")
 
 
 @dataclass
@@ -344,7 +342,7 @@ class InfperfSession:
         for record in records:
             if record["status"] != "ok":
                 continue
-            if record.get("gate_verdict") in HELD_BACK_VERDICTS:
+            if not joins_baseline(record.get("gate_verdict")):
                 self.held_back.append((record["case_id"], record["gate_verdict"]))
             else:
                 self.save(record)

@@ -348,3 +348,18 @@ def test_a_baselines_folder_that_cannot_be_used_is_refused_before_any_trial(gate
         assert result.ret == pytest.ExitCode.USAGE_ERROR
         result.stderr.fnmatch_lines(["*--infperf-baselines*baselines-file is a file, not a folder*"])
     assert not (gated.pytester.path / "records.jsonl").exists()  # nothing ran
+
+
+def test_a_regressed_session_is_not_saved_and_keeps_failing(gated) -> None:
+    """--infperf-compare --infperf-save: a regression stays out of the baseline it failed against, the summary says
+    so and how to promote it, and the next run of the same slow code fails again (it did not become the baseline)."""
+    gated.save("-k", "bs4")
+    [path] = [p for p in _baseline_files(gated.pytester) if "bs4" in p.name]
+    before = json.loads(path.read_text())
+    for seed in (1, 2):
+        result = gated("--infperf-compare", "--infperf-save", "-k", "bs4", factor=0.7, seed=seed)
+        result.assert_outcomes(failed=1)
+        result.stdout.fnmatch_lines(["*NOT saved, by their verdicts: *bs4 (regression)*infperf baseline add*"])
+        assert json.loads(path.read_text())["sessions"] == before["sessions"]
+    gated("--infperf-compare", "--infperf-save", "-k", "bs4", seed=3).assert_outcomes(passed=1)
+    assert len(json.loads(path.read_text())["sessions"]) == len(before["sessions"]) + 1  # an unchanged one joins

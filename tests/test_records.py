@@ -132,3 +132,23 @@ def test_telemetry_restart_counts_only_what_follows(monkeypatch: pytest.MonkeyPa
         time.sleep(0.1)
     assert sampler.summary.gpu_util_mean_pct > 95 and sampler.summary.gpu_util_max_pct == 100
     assert sampler.summary.energy_j == 1.0  # the counter read at restart and at the end: one step of 1000 mJ
+
+
+def test_files_written_atomically_get_the_umask_mode_or_keep_their_own(tmp_path: Path) -> None:
+    """mkstemp makes 0600 files; a baseline or records file must be as readable as any file the user writes."""
+    import os
+
+    from pytest_infperf.records import atomic_write
+
+    old = os.umask(0o022)
+    try:
+        new = tmp_path / "new.json"
+        atomic_write(new, "{}")
+        assert new.stat().st_mode & 0o777 == 0o644
+        shared = tmp_path / "shared.json"
+        shared.write_text("{}")
+        shared.chmod(0o664)
+        atomic_write(shared, "{\"a\": 1}")
+        assert shared.stat().st_mode & 0o777 == 0o664
+    finally:
+        os.umask(old)

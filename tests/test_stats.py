@@ -93,3 +93,19 @@ def test_pearson() -> None:
     r, p = pearson([1, 2, 3, 4], [2, 4, 6, 8])
     assert r == pytest.approx(1.0)
     assert pearson([1, 1, 1], [1, 2, 3]) is None
+
+
+def test_the_prior_leaves_the_judged_configuration_out() -> None:
+    """pooled_priors(exclude=b): b's own sessions count once (in its own variance), never again in its prior; with
+    two alike configurations the prior of one is the other's alone (the case issue 30 measured counting twice)."""
+    from pytest_infperf.gate import pooled_priors
+
+    quiet = _baseline([100.0, 101, 99], [101.0, 102, 100], [99.0, 100, 98])
+    noisy = _baseline([100.0, 101, 99], [130.0, 131, 129], [80.0, 81, 79])
+    noisy.path = Path("noisy.json")
+    both = [quiet, noisy]
+    alone = pooled_priors([noisy], "throughput_tok_s")[False]
+    assert pooled_priors(both, "throughput_tok_s", exclude=quiet)[False] == alone
+    variance, df = between_session_variance(noisy.samples("throughput_tok_s"))
+    assert alone.class_mean == pytest.approx(pooled_variance([(variance, df)])[0]) and df == 2
+    assert pooled_priors(both, "throughput_tok_s")[False] != alone  # without exclude, both count
