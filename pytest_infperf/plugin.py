@@ -163,7 +163,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.config.stash[session_key].close(now=True)
     failed = session.config.stash[session_key].finish_gate()
     session.config.stash[_failed_at_end_key] = failed
-    if failed and session.exitstatus == pytest.ExitCode.OK:
+    nothing = session.config.stash[session_key].required_but_nothing_judged()
+    if (failed and session.exitstatus == pytest.ExitCode.OK) or (
+            nothing and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED)):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 

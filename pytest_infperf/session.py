@@ -417,6 +417,10 @@ class InfperfSession:
 
     def terminal_summary(self, reporter: Any, failed_at_end: list[dict[str, Any]]) -> None:
         records = self.session_records()
+        if not records and self.required_but_nothing_judged():
+            why = self._skip_reasons(reporter) or "no infperf test was selected"
+            reporter.write_line(f"infperf: FAILED: --infperf-require-baseline, and nothing was judged: every test was "
+                                f"skipped or deselected ({why})", red=True)
         if not records:
             return
         from .report import gate_table, records_table
@@ -463,6 +467,18 @@ class InfperfSession:
             reporter.write_line(f"infperf: NOT saved, by their verdicts: {held}; after review, add them with "
                                 f"`infperf baseline add {s.baselines} {s.output}` (or start over with "
                                 "--infperf-save-replace)", yellow=True)
+
+    def required_but_nothing_judged(self) -> bool:
+        """--infperf-compare --infperf-require-baseline and not one test judged: every test skipped (e.g.
+        --infperf-gpus 3 on a smaller machine) or deselected. Such a session fails: it asked to be gated and was not."""
+        s = self.settings
+        return (s.compare is not None and s.require_baseline
+                and not any(r.get("gate_verdict") not in (None, "no-baseline") for r in self.session_records()))
+
+    def _skip_reasons(self, reporter: Any) -> str:
+        reasons = sorted({str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else str(report.longrepr)
+                          for report in reporter.stats.get("skipped", [])})
+        return "; ".join(reasons[:3]) + (f" (and {len(reasons) - 3} more)" if len(reasons) > 3 else "")
 
     def _nothing_judged(self, verdicts: list[dict[str, Any]]) -> str:
         """Why a compared session judged nothing, and what to check: a wrong --infperf-baselines folder or a

@@ -363,3 +363,16 @@ def test_a_regressed_session_is_not_saved_and_keeps_failing(gated) -> None:
         assert json.loads(path.read_text())["sessions"] == before["sessions"]
     gated("--infperf-compare", "--infperf-save", "-k", "bs4", seed=3).assert_outcomes(passed=1)
     assert len(json.loads(path.read_text())["sessions"]) == len(before["sessions"]) + 1  # an unchanged one joins
+
+
+def test_a_required_gate_that_judged_nothing_fails(gated) -> None:
+    """--infperf-require-baseline asks for a judged session: every test skipped (three GPUs asked of a CPU
+    machine) is a failure that says why, not exit 0."""
+    gated.save("-k", "bs4")
+    result = gated("--infperf-compare", "--infperf-require-baseline", "--infperf-gpus", "3")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.assert_outcomes(skipped=3)
+    result.stdout.fnmatch_lines(["infperf: FAILED: --infperf-require-baseline, and nothing was judged: every test "
+                                 "was skipped or deselected (*)"])
+    result = gated("--infperf-compare", "--infperf-gpus", "3")  # not required: skipped is not failed
+    assert result.ret == pytest.ExitCode.OK
