@@ -5,6 +5,7 @@ Kept thin: torch, transformers, vllm and pynvml are imported only by the worker 
 """
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -52,6 +53,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     from .tune import add_tune_options
 
     add_tune_options(group, parser)
+
+
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
+    """A value-taking --infperf-* / --infpop-* option written with a space before an existing path: pytest has
+    already taken that path for a test path and chosen the rootdir (and with it the ini file and the matrix) from
+    it, so the session would run another project's settings without a word. Stop before anything runs."""
+    takes_value = {name for option in parser.getgroup("infperf").options for name in option.names()
+                   if option.attrs().get("action") not in ("store_true", "store_false")
+                   and option.attrs().get("nargs") != "?"}
+    for flag, value in zip(args, args[1:]):
+        if flag in takes_value and not value.startswith("-") and os.path.exists(value):
+            raise pytest.UsageError(f"{flag} {value}: write it as {flag}={value} (given as a separate argument, "
+                                    f"pytest takes {value} for a test path and chooses its rootdir and ini file "
+                                    "from it)")
 
 
 def pytest_configure(config: pytest.Config) -> None:

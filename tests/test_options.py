@@ -28,6 +28,23 @@ def test_bad_option_is_a_usage_error(perf_project, args: list[str], message: str
     result.stderr.fnmatch_lines([f"*{message}*"])
 
 
+def test_a_path_option_written_with_a_space_stops_before_the_rootdir_moves(perf_project, tmp_path_factory) -> None:
+    """`--infperf-model /my/ckpt` made pytest take /my/ckpt for a test path and the rootdir (ini, matrix) from it;
+    the session ran the built-in default for 13 minutes (issue 32.8). Now: a one-line usage error saying to use `=`."""
+    checkpoint = tmp_path_factory.mktemp("elsewhere") / "ckpt"
+    checkpoint.mkdir()
+    project = perf_project(CPU_TINY)
+    for option in ("--infperf-model", "--infperf-baselines", "--infperf-output"):
+        result = project.runpytest("--collect-only", option, str(checkpoint))
+        assert result.ret == pytest.ExitCode.USAGE_ERROR
+        result.stderr.fnmatch_lines([f"*{option} {checkpoint}: write it as {option}={checkpoint} (given as a "
+                                     "separate argument, pytest takes * for a test path*"])
+    result = project.runpytest("--collect-only", "-q", "--infperf-baselines", "no-such-folder-yet")
+    assert result.ret == pytest.ExitCode.OK  # a value that is not a path on disk moves nothing
+    result = project.runpytest("--collect-only", "-q", f"--infperf-baselines={checkpoint}")
+    assert result.ret == pytest.ExitCode.OK
+
+
 def test_bad_ini_value_is_a_usage_error(perf_project) -> None:
     result = perf_project(CPU_TINY, extra_ini="infperf_warmup = -1").runpytest("--collect-only")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
