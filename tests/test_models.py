@@ -60,3 +60,56 @@ def test_every_registry_architecture_loads_and_generates_in_vllm(tmp_path: Path)
     failed = {r["model"]: r["reason"] for r in results if r["status"] != "ok"}
     assert not failed, failed
     assert all(r["output_tokens"] == 2 * 4 for r in results)
+
+
+def test_hub_ids_keep_their_organisation_and_cannot_climb_out() -> None:
+    from pytest_infperf.models import check_model_name, resolve
+
+    assert resolve("orgA/tiny").slug == "orga--tiny" != resolve("orgB/tiny").slug
+    for crafted in ("a/..", "../a", "a/../b", "a/.hidden", "a/b/c"):
+        with pytest.raises(ValueError, match="unknown model"):
+            check_model_name(crafted)
+
+
+HUB_MATRIX = """
+[cpu]
+engines = ["hf"]
+models = ["orgx/infperf-no-such-model", "orgy/infperf-no-such-model"]
+gpus = [0]
+batch_sizes = [1, 4]
+"""
+
+COUNTING_CONFTEST = """
+import json, os
+import pytest_infperf.runner.pool as pool
+
+real = pool.materialize
+
+
+def counting(spec, cache_dir):
+    with open(os.environ["INFPERF_TEST_FETCH_LOG"], "a") as log:
+        log.write(spec.name + "\\n")
+    return real(spec, cache_dir)
+
+
+pool.materialize = counting
+"""
+
+
+def test_a_hub_id_that_cannot_be_fetched_is_tried_once(perf_project, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 32.6: an unreachable hub id retried for about a minute per test; now once per model, and the model's
+    other tests fail at once with the same message. Two organisations' models of one name get their own ids."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # fail fast: the hub is not reachable from CI anyway
+    pytester = perf_project(HUB_MATRIX)
+    pytester.makeconftest(COUNTING_CONFTEST)
+    log = pytester.path / "fetches.txt"
+    monkeypatch.setenv("INFPERF_TEST_FETCH_LOG", str(log))
+    result = pytester.runpytest("-m", "cpu", "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=4)
+    result.stdout.fnmatch_lines(["*cpu-hf-orgx--infperf-no-such-model-gpus0-bs1*",
+                                 "*cpu-hf-orgy--infperf-no-such-model-gpus0-bs4*"])
+    assert sorted(log.read_text().split()) == ["orgx/infperf-no-such-model", "orgy/infperf-no-such-model"]
+    from pytest_infperf.records import read_records
+
+    reasons = {r["case_id"]: r["reason"] for r in read_records(pytester.path / "records.jsonl")}
+    assert len(set(reasons.values())) == 2 and all("failed to load" in x for x in reasons.values())

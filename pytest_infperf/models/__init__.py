@@ -16,7 +16,9 @@ from typing import Any
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 _WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "*.pt", "*.pth")
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+# org/name as the hub allows them: each part starts with a letter or digit, and no part holds ".." (so no id can
+# become a path out of a folder when it names a cache entry, a test id or a baseline file).
+_HUB_ID = re.compile(r"^(?!.*\.\.)[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")
 
 
 @functools.lru_cache(maxsize=1)
@@ -43,9 +45,16 @@ class ModelSpec:
 
     @property
     def slug(self) -> str:
-        """Short name for test ids: the registry name or the last path component, lower-case."""
-        tail = self.name.rstrip("/").split("/")[-1]
-        return re.sub(r"[^a-z0-9.]+", "-", tail.lower()).strip("-")
+        """Short name for test ids and baseline files: the registry name, a local folder's last path component,
+        or a hub id with its organisation (`orgA/tiny` -> `orga--tiny`, as the hub's own cache names it), so two
+        organisations' models of one name never share an id or a baseline file."""
+        if self.source == "hub":
+            return "--".join(_slug_part(part) for part in self.name.split("/"))
+        return _slug_part(self.name.rstrip("/").split("/")[-1])
+
+
+def _slug_part(text: str) -> str:
+    return re.sub(r"[^a-z0-9.]+", "-", text.lower()).strip("-.") or "model"
 
 
 def resolve(name: str) -> ModelSpec:

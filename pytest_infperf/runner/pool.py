@@ -137,6 +137,9 @@ class TrialPool:
         self.worker: _Worker | None = None
         self.load_info: dict[str, Any] = {}
         self.failed_loads: dict[TrialKey, Outcome] = {}
+        # Per model: one that could not be prepared (a hub id that cannot be fetched retries for about a minute)
+        # fails every later trial key of that model at once, with the same message.
+        self.unprepared: dict[str, Outcome] = {}
         self.oom_at: dict[tuple[TrialKey, str], int] = {}
 
     def env_for(self, key: TrialKey) -> dict[str, str]:
@@ -157,11 +160,14 @@ class TrialPool:
     def _start(self, key: TrialKey) -> Outcome | None:
         """Start and load a worker for `key`; an Outcome on failure."""
         self.close()
+        if key.model in self.unprepared:
+            return self.unprepared[key.model]
         spec = resolve(key.model)
         try:
             model_dir = materialize(spec, self.settings.cache_dir)
         except Exception as err:  # noqa: BLE001 - a broken model folder is this trial's error
-            return Outcome("error", f"could not prepare model {key.model!r}: {err}")
+            self.unprepared[key.model] = Outcome("error", f"could not prepare model {key.model!r}: {err}")
+            return self.unprepared[key.model]
         overrides = dict(key.knobs)
         dtype = overrides.pop("dtype", self.settings.dtype)
         knobs: dict[str, Any] = {}
