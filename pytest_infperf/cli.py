@@ -169,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
                     fresh = args.replace and store.path_for(record["hardware_fingerprint"], record) not in added
                     added.append(store.save(record, replace=fresh, keep=args.keep))
             print(f"added {len(added)} session(s) to {len(set(added))} baseline(s) under {args.baselines}")
+            for notice in store.notices:
+                print(f"infperf: {notice}")
         else:
             print(f"wrote {analysis.report(args.source, args.out, args.metric)}")
     except (RecordError, BaselineError, OSError, RuntimeError, ValueError) as err:

@@ -3,6 +3,7 @@ case and the terminal summary. The gate's lookup and decision are gate.py's, Inf
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import datetime as dt
 import os
@@ -257,8 +258,9 @@ class InfperfSession:
         with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
             reporter.write_line(line)
 
-    @property
+    @functools.cached_property
     def store(self) -> BaselineStore:
+        """One store for the session, so what its saves did (store.notices) reaches the summary."""
         return BaselineStore(self.settings.baselines)
 
     @property
@@ -462,6 +464,8 @@ class InfperfSession:
         if s.save:
             reporter.write_line(f"infperf: added this session to {self.saved} baseline(s) under "
                                 f"{s.baselines / self.hardware.fingerprint}")
+            for notice in self.store.notices:
+                reporter.write_line(f"infperf: {notice}", yellow=True)
         if self.held_back:
             held = ", ".join(f"{case} ({verdict})" for case, verdict in self.held_back)
             reporter.write_line(f"infperf: NOT saved, by their verdicts: {held}; after review, add them with "

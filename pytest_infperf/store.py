@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,6 +86,8 @@ def _session_key(record: dict[str, Any]) -> tuple[Any, ...]:
 class BaselineStore:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        # What a save did besides adding a session (a file archived or moved aside), for the user to read.
+        self.notices: list[str] = []
 
     def path_for(self, fingerprint: str, record: dict[str, Any]) -> Path:
         """The baseline file of `record` under `fingerprint`; every part comes from a record, so each must be one
@@ -155,6 +158,10 @@ class BaselineStore:
             sessions = [] if replace or existing is None else [
                 s for s in existing.sessions if all(s.get(f) == record.get(f) for f in MATCH_FIELDS)
                 and _session_key(s) != _session_key(record)]
+            dropped = [] if existing is None else [
+                s for s in existing.sessions if _session_key(s) != _session_key(record) and s not in sessions]
+            if dropped:
+                self._archive(path, existing, record, replace, len(dropped))
             identity = {f: record.get(f) for f in IDENTITY_FIELDS}
             return Baseline(path, identity, (sessions + [record])[-keep:]).to_json()
 
@@ -192,10 +199,22 @@ class BaselineStore:
         digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:16]
         return FileLock(str(lock_dir / f"{digest}.lock"))
 
-    @staticmethod
-    def _move_aside(path: Path) -> None:
-        stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
-        path.rename(path.with_name(f"{path.name}.corrupt-{stamp}"))
+    def _archive(self, path: Path, existing: Baseline, record: dict[str, Any], replace: bool, dropped: int) -> None:
+        """A save that drops sessions keeps the old file beside it (never read as a baseline), and says so."""
+        stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S%f")
+        archive = path.with_name(f"{path.name}.archived-{stamp}")
+        shutil.copy2(path, archive)
+        why = "--infperf-save-replace" if replace else "other settings (" + "; ".join(
+            f"{f}: {existing.get(f)!r}, now {record.get(f)!r}" for f in MATCH_FIELDS
+            if existing.get(f) != record.get(f)) + ")"
+        self.notices.append(f"baseline {path} started over ({why}): its {dropped} earlier session(s) kept in "
+                            f"{archive.name}")
+
+    def _move_aside(self, path: Path) -> None:
+        stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S%f")
+        aside = path.with_name(f"{path.name}.corrupt-{stamp}")
+        path.rename(aside)
+        self.notices.append(f"baseline {path} was unreadable: moved aside to {aside.name}, and a new one started")
 
     @staticmethod
     def _write(path: Path, data: dict[str, Any]) -> None:

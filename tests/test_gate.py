@@ -117,9 +117,28 @@ def test_corrupted_baseline_fails_only_its_test_and_loses_nothing(gated) -> None
     result = gated("--infperf-compare", seed=1)
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines([f"*baseline {broken} is corrupted (line 1*"])
-    gated.save().assert_outcomes(passed=3)
+    saved = gated.save()
+    saved.assert_outcomes(passed=3)
     aside = list(broken.parent.glob(broken.name + ".corrupt-*"))
     assert len(aside) == 1 and aside[0].read_text() == '{"schema": 1, "status": '
+    broken.write_text("not json")  # saving over it again: reported where the user looks, the summary
+    saved_first = gated("--infperf-save", seed=102)
+    saved_first.stdout.fnmatch_lines([f"infperf: baseline {broken} was unreadable: moved aside to "
+                                      f"{broken.name}.corrupt-*, and a new one started"])
+
+
+def test_a_save_of_other_settings_archives_the_old_sessions_and_says_so(gated) -> None:
+    """Issue 32.2: a baseline of 2 sessions at 6 repeats met a session at 4: it silently became 1 session. Now the
+    old file stays beside it, the summary says so, and only the old settings' sessions are set aside."""
+    gated.save("-k", "bs4")
+    [path] = [p for p in _baseline_files(gated.pytester) if "bs4" in p.name]
+    old = path.read_text()
+    result = gated("--infperf-save", "-k", "bs4", "--infperf-num-prompts", "3", seed=7)
+    [archive] = list(path.parent.glob(path.name + ".archived-*"))
+    assert archive.read_text() == old and len(json.loads(path.read_text())["sessions"]) == 1
+    result.stdout.fnmatch_lines([f"infperf: baseline {path} started over (other settings (num_prompts: *, now 3)): "
+                                 f"its 2 earlier session(s) kept in {archive.name}"])
+    assert [p.name for p in _baseline_files(gated.pytester) if "bs4" in p.name] == [path.name]  # not a baseline
 
 
 def test_hand_edited_baseline_with_other_settings_is_not_compared(gated) -> None:
