@@ -223,8 +223,11 @@ def rounds_needed(new: Sequence[float], reference: Sequence[float], alpha: float
     the log ratios, the fewest rounds n (even: whole ABBA pairs; at least n0, at most `most`, None: no cap) at
     which a change of twice `threshold` is caught with probability `power`: its estimate significant at `alpha`,
     (t(1 - alpha, B_n) + t(power, B_n)) s / sqrt(n) <= log(1 + 2 threshold), and beyond the threshold,
-    t(power, B_n) s / sqrt(n) <= log(1 + 2 threshold) - log(1 + threshold), B_n = ewc_terms(n). (A change of
-    the threshold itself is flagged at most half the time: its estimate must exceed the threshold.) The number
+    t(power, B_n) s / sqrt(n) <= log(1 + 2 threshold) - log(1 + threshold), B_n = ewc_terms(n); and at which
+    the threshold itself can be told apart, t(1 - alpha, B_n) s / sqrt(n) <= log(1 + threshold), so a trial that
+    ran its planned rounds is not `underpowered` (the first two alone are met by fewer rounds where B_n is small and
+    its t critical value large). (A change of the threshold itself is flagged at most half the time: its estimate
+    must exceed the threshold.) The number
     depends on the first stage's spread only, never on its mean, so a trial is not run on because it looks like
     a change and the final test keeps its level."""
     logs = np.log(np.asarray(new, float)) - np.log(np.asarray(reference, float))
@@ -246,7 +249,9 @@ def _reach(alpha: float, power: float, threshold: float, first: int, cap: int) -
     terms = np.array([ewc_terms(int(n)) for n in counts])
     q, z = sps.t.ppf(1 - alpha, terms), sps.t.ppf(power, terms)
     big, small = np.log1p(2 * threshold), np.log1p(2 * threshold) - np.log1p(threshold)
-    return counts, np.minimum(big / (q + z), small / z) * np.sqrt(counts)
+    told = np.log1p(threshold) / q  # a change of the threshold itself significant: the verdict is not underpowered
+    with np.errstate(divide="ignore"):  # power 0.5: z = 0, no constraint from the second term
+        return counts, np.minimum(np.minimum(big / (q + z), small / z), told) * np.sqrt(counts)
 
 
 def hodges_lehmann(values: Sequence[float]) -> float:

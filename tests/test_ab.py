@@ -163,8 +163,9 @@ def test_beating_the_reference_is_an_improvement_not_a_stale_baseline() -> None:
 
 
 def test_rounds_needed_follows_steins_rule_with_a_power_term() -> None:
-    """n = the fewest even rounds at which a change of twice the threshold is significant and beyond it, s the
-    first stage's long-run spread of the log ratios, held between n0 and the most. Here the log ratios alternate
+    """n = the fewest even rounds at which a change of twice the threshold is significant and beyond it, and the
+    threshold itself can be told apart (else the verdict is underpowered), s the first stage's long-run spread of
+    the log ratios, held between n0 and the most. Here the log ratios alternate
     +-d (negatively correlated, so the long-run error falls back to the iid one) and s is their sample sd."""
     n0, d = 8, 0.10
     reference = [100.0] * n0
@@ -174,13 +175,14 @@ def test_rounds_needed_follows_steins_rule_with_a_power_term() -> None:
     def enough(n: int, power: float) -> bool:  # a change of twice the threshold: significant and beyond it
         df = ewc_terms(n)
         z = sps.t.ppf(power, df)
-        return ((sps.t.ppf(1 - 0.001, df) + z) * s / math.sqrt(n) <= math.log(1.10)
-                and z * s / math.sqrt(n) <= math.log(1.10) - math.log(1.05))
+        q = sps.t.ppf(1 - 0.001, df)
+        return ((q + z) * s / math.sqrt(n) <= math.log(1.10) and z * s / math.sqrt(n) <= math.log(1.10) - math.log(1.05)
+                and q * s / math.sqrt(n) <= math.log(1.05))
 
-    for power in (0.5, 0.95):
+    for power in (0.5, 0.95, 0.999):
         wanted = next(n for n in range(n0, 10_000, 2) if enough(n, power))
         assert rounds_needed(new, reference, alpha=0.001, threshold=0.05, power=power, most=5000) == wanted
-    assert rounds_needed(new, reference, 0.001, 0.05, power=0.95, most=5000) > rounds_needed(
+    assert rounds_needed(new, reference, 0.001, 0.05, power=0.999, most=5000) > rounds_needed(
         new, reference, 0.001, 0.05, power=0.5, most=5000)  # power costs rounds
     assert rounds_needed(new, reference, alpha=0.001, threshold=0.05, most=20) == 20  # capped
     quiet = [100 * math.exp(0.0001 if i % 2 else -0.0001) for i in range(n0)]
