@@ -11,6 +11,7 @@ every session of its baseline is not comparable: its throughput follows the host
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -321,9 +322,9 @@ def power_lines(records: Sequence[dict[str, Any]], threshold: float) -> list[str
     for r in blind:
         seen = r.get("gate_detectable")
         size = "no change at all" if seen is None or seen == float("inf") else f"only changes beyond {seen:.1%}"
-        fix = ("A/B (--infperf-ab-reference=...) or more rounds" if r.get("gate_against") == "reference" else
-               "more baseline sessions from other days or hosts, A/B (--infperf-ab-reference=...)"
-               + ("" if seen is None or seen == float("inf") else f", or a threshold of {seen:.0%}"))
+        larger = "" if seen is None or seen == float("inf") else f", or a threshold of {math.ceil(seen * 100)}%"
+        fix = (f"more rounds (--infperf-ab-max-rounds; {r.get('ab_rounds')} ran){larger}"
+               if r.get("gate_against") == "reference" else f"more baseline sessions from other days or hosts, A/B (--infperf-ab-reference=...){larger}")
         lines.append(f"  {r['case_id']}: could tell {size}; fix: {fix}")
     return lines
 
