@@ -141,7 +141,8 @@ def staged_trial(config: PairedConfig, rng: np.random.Generator, rounds: str, fa
     n = first
     if most > first:
         n = rounds_needed(candidate["throughput_tok_s_samples"][:first],
-                          reference["throughput_tok_s_samples"][:first], alpha, threshold, most)
+                          reference["throughput_tok_s_samples"][:first], alpha, threshold, Settings.ab_power,
+                          most=most)
     return ({**candidate, "throughput_tok_s_samples": candidate["throughput_tok_s_samples"][:n]},
             {**reference, "throughput_tok_s_samples": reference["throughput_tok_s_samples"][:n]})
 

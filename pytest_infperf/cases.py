@@ -28,13 +28,13 @@ grids keeps two baselines).
 """
 from __future__ import annotations
 
-import argparse
 import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from . import settings as parsers
+from .fields import FIELD_PARSERS as _FIELD_PARSERS, MatrixError, parse_fields
 from .models import resolve
 from .workloads import WorkloadSpec, parse_workload
 
@@ -98,10 +98,6 @@ GRIDS = ("throughput", "latency")
 
 
 # Matrix field -> parser taking the comma-separated text form (the same validation as the options).
-_FIELD_PARSERS: dict[str, Callable[[str], Any]] = {
-    "engines": parsers.engines, "models": parsers.models, "gpus": parsers.gpu_counts,
-    "batch_sizes": parsers.batch_sizes, "workloads": parsers.workloads, "num_prompts": parsers.positive_int,
-}
 # A `latency` table's fields: the target's, with the workloads given as the factors input x output length.
 _LATENCY_PARSERS: dict[str, Callable[[str], Any]] = {
     **{k: v for k, v in _FIELD_PARSERS.items() if k != "workloads"},
@@ -109,26 +105,6 @@ _LATENCY_PARSERS: dict[str, Callable[[str], Any]] = {
 # Settings attribute -> matrix field it overrides.
 OVERRIDES = {"engine": "engines", "model": "models", "gpus": "gpus", "batch_sizes": "batch_sizes",
              "workload": "workloads", "num_prompts": "num_prompts"}
-
-
-class MatrixError(ValueError):
-    pass
-
-
-def parse_fields(values: dict[str, Any], where: str,
-                 field_parsers: dict[str, Callable[[str], Any]] = _FIELD_PARSERS) -> dict[str, Any]:
-    """Validate matrix or marker fields (or a serving table's, with its parsers); errors name `where` and the
-    field."""
-    parsed = {}
-    for name, value in values.items():
-        if name not in field_parsers:
-            raise MatrixError(f"{where}: unknown field {name!r}; known: {', '.join(field_parsers)}")
-        text = ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
-        try:
-            parsed[name] = field_parsers[name](text)
-        except argparse.ArgumentTypeError as err:
-            raise MatrixError(f"{where}: {name}: {err}") from None
-    return parsed
 
 
 def load_matrix(path: Path) -> list[Target]:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from .latency import GATED_LATENCIES, GATED_STATS
+from .metrics import GATE_METRICS
 from .records import measurement_change
 from .stats import SessionComparison, adjust, between_session_variance, cliffs_magnitude, compare_paired, \
     compare_sessions, pooled_variance, rounds_needed, variance_prior
@@ -27,10 +27,6 @@ if TYPE_CHECKING:
     from .hardware import Hardware
     from .settings import Settings
 
-# Metrics the gate can judge: (higher is better, display scale, unit); each needs `<metric>_samples`.
-GATE_METRICS = {"throughput_tok_s": (True, 1.0, " tok/s"),
-                **{f"{name}_{stat}_s": (False, 1e3, " ms") for name in GATED_LATENCIES for stat in GATED_STATS},
-                "ttlt_s": (False, 1e3, " ms")}
 # Worst first: the outcome of a test judged on several metrics is the worst of theirs.
 SEVERITY = ("error", "regression", "improvement", "not-comparable", "underpowered", "no-baseline", "unchanged")
 # Below this mean GPU utilisation (NVML, % of time a kernel ran) a configuration is launch-bound: the host CPU

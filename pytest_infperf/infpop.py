@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 
@@ -14,7 +14,27 @@ from .store import BaselineError
 from .workloads import WorkloadSpec, parse_workload, prompt_count
 
 if TYPE_CHECKING:
-    from .session import InfperfSession
+    from .cases import Case, Target
+    from .hardware import Gpu, Hardware
+    from .settings import Settings
+    from .store import BaselineStore
+
+
+class TuningSession(Protocol):
+    """What InfPop uses of the pytest session (session.InfperfSession): typed here, so infpop never imports it."""
+
+    config: pytest.Config
+    settings: "Settings"
+    hardware: "Hardware"
+    targets: "list[Target]"
+    own_gpus: "tuple[Gpu, ...]"
+
+    @property
+    def store(self) -> "BaselineStore": ...
+
+    def measure_case(self, case: "Case", test_id: str) -> dict[str, Any]: ...
+
+    def close(self, now: bool = False) -> None: ...
 
 
 class TunedSettingsWarning(UserWarning):
@@ -23,7 +43,7 @@ class TunedSettingsWarning(UserWarning):
 
 
 class InfPop:
-    def __init__(self, session: "InfperfSession") -> None:
+    def __init__(self, session: TuningSession) -> None:
         self.session = session
 
     def tune_targets(self) -> list[tuple[str, str, WorkloadSpec, int | None, str]]:

@@ -21,7 +21,8 @@ from .cases import GRIDS, OVERRIDES, Case, MatrixError, Target, default_target, 
 from .hardware import Gpu, Hardware, detect, xdist_share
 from .records import append_records, build_record
 from .refenv import ReferenceBuildError, ReferenceEnv, describe_versions, ensure_reference, versions_here
-from .gate import GATE_METRICS, Gate, Verdict, fails, joins_baseline, power_lines
+from .gate import Gate, Verdict, fails, joins_baseline, power_lines
+from .metrics import GATE_METRICS
 from .settings import OPTIONS, Settings, build_settings
 from .store import BaselineStore
 
@@ -350,8 +351,9 @@ class InfperfSession:
                 self.save(record)
 
     # -- InfPop tuning (infpop.py) ------------------------------------------------------------------------------
-    @property
+    @functools.cached_property
     def infpop(self) -> Any:
+        """InfPop's orchestration, made once (infpop.py; imported on first use: most sessions never tune)."""
         from .infpop import InfPop
 
         return InfPop(self)

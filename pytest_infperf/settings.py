@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from .metrics import GATE_METRICS
 from .refenv import Reference, parse_reference
+from .serving.datasets import parse_dataset
 
 ENGINES = ("hf", "vllm")
 FAIL_ON = ("regression", "any", "never")
@@ -123,8 +125,6 @@ def engines(text: str) -> tuple[str, ...]:
 
 
 def gate_metrics(text: str) -> tuple[str, ...]:
-    from .gate import GATE_METRICS
-
     names = _csv(text)
     unknown = [n for n in names if n not in GATE_METRICS]
     if unknown:
@@ -157,8 +157,6 @@ def workloads(text: str) -> tuple[str, ...]:
 
 
 def serve_datasets(text: str) -> tuple[str, ...]:
-    from .serving.cases import parse_dataset
-
     return _checked_names(text, lambda name: parse_dataset(name, output_len=5))
 
 

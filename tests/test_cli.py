@@ -44,8 +44,9 @@ def test_compare_pairs_across_engines_with_pair_by(tmp_path: Path, capsys: pytes
     hf, vllm = tmp_path / "hf.jsonl", tmp_path / "vllm.jsonl"  # the engine fields stay as measured
     hf.write_text("".join(json.dumps(r) + "\n" for r in records if r["engine"] == "hf"))
     vllm.write_text("".join(json.dumps(r) + "\n" for r in records if r["engine"] == "vllm"))
-    assert main(["compare", str(hf), str(vllm), "--fail-on", "never"]) == 1  # nothing judged is not a pass
+    assert main(["compare", str(hf), str(vllm)]) == 2  # nothing judged is not a pass: bad input
     assert "no configuration is present" in capsys.readouterr().out  # engine is part of a configuration
+    assert main(["compare", str(hf), str(vllm), "--fail-on", "never"]) == 0  # asked never to fail
     assert main(["compare", str(hf), str(vllm), "--fail-on", "never", "--pair-by",
                  "model,gpus,batch_size,workload", "--csv", str(tmp_path / "c.csv")]) == 0
     text = capsys.readouterr().out

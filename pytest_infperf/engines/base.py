@@ -66,15 +66,3 @@ class Engine(Protocol):
 
 class EngineNotAvailable(RuntimeError):
     """The engine's package is missing or cannot start here: a per-trial error, not a session crash."""
-
-
-def make_engine(name: str) -> Engine:
-    if name == "hf":
-        from .hf import HfPipelineEngine
-
-        return HfPipelineEngine()
-    if name == "vllm":
-        from .vllm import VllmEngine
-
-        return VllmEngine()
-    raise ValueError(f"unknown engine {name!r}")

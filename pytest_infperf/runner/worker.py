@@ -52,7 +52,8 @@ class Worker:
         self.emit = emit
 
     def load(self, request: dict[str, Any]) -> dict[str, Any]:
-        from ..engines.base import LoadRequest, make_engine
+        from ..engines import make_engine
+        from ..engines.base import LoadRequest
 
         load = LoadRequest(**request["load"])
         self.model_dir = load.model_dir
