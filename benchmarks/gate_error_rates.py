@@ -68,8 +68,20 @@ class Config:
                                                     "host_cpus_usable", "host_cpu_quota")}
         self.launch_bound = is_launch_bound(records)
 
-    def session(self, rng: np.random.Generator, repeats: int, factor: float) -> dict[str, Any]:
-        level = rng.normal(0.0, self.sd_between)
+    def session(self, rng: np.random.Generator, repeats: int, factor: float, level: float | None = None,
+                phi: float = 0.0) -> dict[str, Any]:
+        """One session: its level drawn (or given, in sd units of this configuration), its repeats resampled; with
+        `phi`, the repeats' residuals follow an AR(1) in their order (a slow state within the session)."""
+        level = rng.normal(0.0, self.sd_between) if level is None else level * self.sd_between
+        if phi:
+            draws = rng.choice(self.residuals, repeats)
+            ar = np.empty(repeats)
+            ar[0] = draws[0]
+            for i in range(1, repeats):
+                ar[i] = phi * ar[i - 1] + np.sqrt(1 - phi ** 2) * draws[i]
+            samples = np.exp(np.log(1000.0) + level + ar) * factor
+            return self.template | {"status": "ok", "throughput_tok_s_samples": samples.tolist(),
+                                    "throughput_tok_s": float(np.median(samples))}
         samples = np.exp(np.log(1000.0) + level + rng.choice(self.residuals, repeats)) * factor
         return self.template | {"status": "ok", "throughput_tok_s_samples": samples.tolist(),
                                 "throughput_tok_s": float(np.median(samples))}
@@ -84,17 +96,29 @@ def load_configs() -> list[Config]:
     return [Config(case, runs) for case, runs in sorted(by_case.items()) if len(runs) == len(SESSIONS)]
 
 
+def ar1_levels(rng: np.random.Generator, n: int, phi: float) -> np.ndarray:
+    """n session levels in sd units, an AR(1) in session order (days that drift), marginal sd 1."""
+    levels = np.empty(n)
+    levels[0] = rng.normal()
+    for i in range(1, n):
+        levels[i] = phi * levels[i - 1] + np.sqrt(1 - phi ** 2) * rng.normal()
+    return levels
+
+
 def build(configs: list[Config], items: int, sessions: int, drop: float, rng: np.random.Generator,
-          settings: Settings, repeats: int = 5) -> list[str]:
-    """One simulated build of `items` gated tests; returns each item's final verdict."""
+          settings: Settings, repeats: int = 5, phi: float = 0.0) -> list[str]:
+    """One simulated build of `items` gated tests; returns each item's final verdict. With `phi`, the sessions'
+    levels (baseline ones, then the new one) follow an AR(1) in time, and so do the repeats within a session."""
     picks = [configs[i % len(configs)] for i in range(items)]
-    baselines = [Baseline(Path(f"{c.name}.json"), {}, [c.session(rng, repeats, 1.0) for _ in range(sessions)])
-                 for c in picks]
+    levels = [ar1_levels(rng, sessions + 1, phi) if phi else [None] * (sessions + 1) for _ in picks]
+    baselines = [Baseline(Path(f"{c.name}.json"), {}, [c.session(rng, repeats, 1.0, lv[j], phi)
+                                                       for j in range(sessions)])
+                 for c, lv in zip(picks, levels)]
     priors = pooled_priors(baselines, "throughput_tok_s")
     alpha = item_alpha(settings, items)
     judged = []
-    for config, baseline in zip(picks, baselines):
-        verdict = judge_against(config.session(rng, repeats, 1 - drop), baseline, settings, alpha,
+    for config, baseline, lv in zip(picks, baselines, levels):
+        verdict = judge_against(config.session(rng, repeats, 1 - drop, lv[-1], phi), baseline, settings, alpha,
                                 lambda metric, bound: priors[bound])
         judged.append(verdict.as_record_fields())
     correct(judged, settings, items)
@@ -236,6 +260,11 @@ def stored_mode(args: argparse.Namespace, settings: Settings, rng: np.random.Gen
     print()
     table(configs, "sessions", args.sessions, args.builds,
           lambda group, items, k, drop: build(group, items, int(k), drop, rng, settings))
+    for phi in args.phis:
+        print(f"\nAR(1), phi {phi}: session levels drift in time (each new session correlated with the last "
+              f"ones) and the repeats within a session follow an AR(1) too")
+        table(configs, "sessions", args.sessions, args.builds,
+              lambda group, items, k, drop: build(group, items, int(k), drop, rng, settings, phi=phi))
 
 
 def ab_mode(args: argparse.Namespace, settings: Settings, rng: np.random.Generator) -> None:
@@ -309,6 +338,8 @@ def main() -> None:
     parser.add_argument("--mode", choices=("stored", "ab", "sequence", "both"), default="both",
                         help="both: stored and ab; sequence: the compare-and-save runs")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--phis", type=lambda t: [float(x) for x in t.split(",") if x], default=[0.5, 0.8],
+                        help="stored mode: AR(1) cases to add (session levels and repeats), e.g. 0.5,0.8; '' none")
     args = parser.parse_args()
     settings = Settings()
     rng = np.random.default_rng(args.seed)
