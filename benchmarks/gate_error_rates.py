@@ -39,8 +39,15 @@ from typing import Any
 
 import numpy as np
 
-from pytest_infperf.gate import (correct, is_launch_bound, item_alpha, joins_baseline, judge_against, judge_paired,
-                                 pooled_priors)
+from pytest_infperf.gate import (
+    correct,
+    is_launch_bound,
+    item_alpha,
+    joins_baseline,
+    judge_against,
+    judge_paired,
+    pooled_priors,
+)
 from pytest_infperf.records import read_records
 from pytest_infperf.settings import Settings
 from pytest_infperf.stats import long_run_se, rounds_needed

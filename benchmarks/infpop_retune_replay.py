@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from infpop_replay import grid_of as replay_grid  # beside this file
+
 from pytest_infperf.tune import Landscape, point_key, snap_to_space, start_points_for, tune, within_prompts
 
 

@@ -46,9 +46,9 @@ from pathlib import Path
 from typing import Any
 
 from pytest_infperf.models import load_config, materialize, max_positions, resolve
+from pytest_infperf.plugin import plugin_args
 from pytest_infperf.records import read_records
 from pytest_infperf.settings import VllmKnobs
-from pytest_infperf.plugin import plugin_args
 
 
 def _bench_latencies(path: Path) -> list[float]:

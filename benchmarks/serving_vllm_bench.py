@@ -22,9 +22,9 @@ from pathlib import Path
 
 from pytest_infperf.records import read_records
 from pytest_infperf.serving import load as loadgen
+from pytest_infperf.serving import server as serving_server
 from pytest_infperf.serving.cases import ENGINE as SERVING
 from pytest_infperf.serving.pool import CACHE_DIR_MARK
-from pytest_infperf.serving import server as serving_server
 
 FIGURES = ("throughput_tok_s", "request_throughput_req_s", "ttft_mean_s", "ttft_p50_s", "tpot_mean_s",
            "tpot_p50_s", "itl_p50_s", "e2e_mean_s", "e2e_p50_s")

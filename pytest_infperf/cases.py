@@ -28,13 +28,15 @@ grids keeps two baselines).
 """
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+import tomllib
+
 from . import settings as parsers
-from .fields import FIELD_PARSERS as _FIELD_PARSERS, MatrixError, parse_fields
+from .fields import FIELD_PARSERS as _FIELD_PARSERS
+from .fields import MatrixError, parse_fields
 from .models import resolve
 from .workloads import WorkloadSpec, parse_workload
 

@@ -19,8 +19,17 @@ import numpy as np
 
 from .metrics import GATE_METRICS
 from .records import measurement_change
-from .stats import SessionComparison, adjust, between_session_variance, cliffs_magnitude, compare_paired, \
-    compare_sessions, pooled_variance, rounds_needed, variance_prior
+from .stats import (
+    SessionComparison,
+    adjust,
+    between_session_variance,
+    cliffs_magnitude,
+    compare_paired,
+    compare_sessions,
+    pooled_variance,
+    rounds_needed,
+    variance_prior,
+)
 from .store import Baseline, BaselineError, BaselineStore
 
 if TYPE_CHECKING:

@@ -44,9 +44,6 @@ class Histogram:
 
 
 PERCENTILES = ((50, 1), (90, 10), (95, 20), (99, 100))  # (percentile, observations it needs)
-# Per-request latencies kept per repeat, as mean and median, so the gate can judge them like throughput.
-GATED_LATENCIES = ("ttft", "tpot", "e2e")
-GATED_STATS = ("mean", "p50")
 
 
 def summarize(prefix: str, samples: list[float], histogram: Histogram | None) -> dict[str, float | None]:

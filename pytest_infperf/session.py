@@ -3,13 +3,13 @@ case and the terminal summary. The gate's lookup and decision are gate.py's, Inf
 from __future__ import annotations
 
 import contextlib
-import functools
-import json
 import datetime as dt
-import os
-import uuid
+import functools
 import importlib.util
+import json
+import os
 import time
+import uuid
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 
 from .cases import GRIDS, OVERRIDES, Case, MatrixError, Target, default_target, expand, load_matrix, parse_fields
+from .gate import Gate, Verdict, fails, joins_baseline, power_lines
 from .hardware import Gpu, Hardware, detect, xdist_share
+from .metrics import GATE_METRICS
 from .records import append_records, build_record
 from .refenv import ReferenceBuildError, ReferenceEnv, describe_versions, ensure_reference, versions_here
-from .gate import Gate, Verdict, fails, joins_baseline, power_lines
-from .metrics import GATE_METRICS
 from .settings import OPTIONS, Settings, build_settings
 from .store import BaselineStore
 
@@ -171,7 +171,8 @@ class InfperfSession:
 
     def serving_cases(self) -> list[Any]:
         """The serving cases of the targets' `serving` tables, with the command line's overrides."""
-        from .serving.cases import OVERRIDES as SERVING_OVERRIDES, expand as expand_serving
+        from .serving.cases import OVERRIDES as SERVING_OVERRIDES
+        from .serving.cases import expand as expand_serving
 
         targets = [serving for t in self.targets for serving in t.serving]
         return list(expand_serving(targets, self.overrides(SERVING_OVERRIDES), self.settings.output_len))

@@ -4,10 +4,16 @@ from __future__ import annotations
 import functools
 import itertools
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Sequence
 
 import numpy as np
-from scipy import stats as sps
+
+
+def _scipy_stats() -> "ModuleType":  # scipy.stats takes about 0.6 s to import: only once a test is judged
+    from scipy import stats
+
+    return stats
 
 
 def cliffs_delta(a: Sequence[float], b: Sequence[float]) -> float:
@@ -27,7 +33,7 @@ def wilcoxon_p(new: Sequence[float], base: Sequence[float], alternative: str) ->
     d = np.asarray(new, float) - np.asarray(base, float)
     if not np.any(d):
         return 1.0
-    return float(sps.wilcoxon(new, base, alternative=alternative, zero_method="wilcox").pvalue)
+    return float(_scipy_stats().wilcoxon(new, base, alternative=alternative, zero_method="wilcox").pvalue)
 
 
 def session_value(samples: Sequence[float]) -> float:
@@ -162,10 +168,10 @@ def compare_sessions(new: Sequence[float], base_sessions: Sequence[Sequence[floa
         var, source = floor ** 2, f"noise floor {floor:.1%} (" + source + ")"
     se = float(np.sqrt(var * (1 + 1 / k)))
     t = d / se
-    worse_p, better_p = float(sps.t.cdf(t, df)), float(sps.t.sf(t, df))
+    worse_p, better_p = float(_scipy_stats().t.cdf(t, df)), float(_scipy_stats().t.sf(t, df))
     if not higher_is_better:
         worse_p, better_p = better_p, worse_p
-    q = float(sps.t.ppf(1 - alpha, df))
+    q = float(_scipy_stats().t.ppf(1 - alpha, df))
     return SessionComparison(
         sessions=k, repeats_new=int(new_arr.size), median_new=float(np.median(new_arr)),
         median_base=float(np.exp(center)), ratio=float(np.exp(d)), ratio_low=float(np.exp(d - q * se)),
@@ -247,7 +253,7 @@ def _reach(alpha: float, power: float, threshold: float, first: int, cap: int) -
     """(round counts, the largest round spread each count can afford) for `rounds_needed`."""
     counts = np.arange(first, cap + 2, 2)
     terms = np.array([ewc_terms(int(n)) for n in counts])
-    q, z = sps.t.ppf(1 - alpha, terms), sps.t.ppf(power, terms)
+    q, z = _scipy_stats().t.ppf(1 - alpha, terms), _scipy_stats().t.ppf(power, terms)
     big, small = np.log1p(2 * threshold), np.log1p(2 * threshold) - np.log1p(threshold)
     told = np.log1p(threshold) / q  # a change of the threshold itself significant: the verdict is not underpowered
     with np.errstate(divide="ignore"):  # power 0.5: z = 0, no constraint from the second term
@@ -284,13 +290,13 @@ def compare_paired(new: Sequence[float], reference: Sequence[float], higher_is_b
     d = float(logs.mean())
     se, df = long_run_se(logs)
     if se > 0:
-        less = float(sps.t.cdf(d / se, df))
+        less = float(_scipy_stats().t.cdf(d / se, df))
         greater = 1.0 - less  # the t distribution is continuous: P(T > t) = 1 - P(T < t)
     else:
         less, greater = float(d >= 0), float(d <= 0)
     se = max(se, 1e-12)
     worse_p, better_p = (less, greater) if higher_is_better else (greater, less)
-    q = float(sps.t.ppf(1 - alpha, df))
+    q = float(_scipy_stats().t.ppf(1 - alpha, df))
     return SessionComparison(
         sessions=1, repeats_new=n, median_new=float(np.median(new_arr)), median_base=float(np.median(ref_arr)),
         ratio=float(np.exp(d)), ratio_low=float(np.exp(d - q * se)), ratio_high=float(np.exp(d + q * se)),
@@ -308,8 +314,8 @@ def anova_tukey(groups: dict[str, Sequence[float]]) -> dict[str, object]:
     data = [np.asarray(groups[k], float) for k in names]
     if np.ptp(np.concatenate(data)) == 0:  # F is undefined without any variance
         return {"groups": names, "f": None, "p": None, "tukey": []}
-    anova = sps.f_oneway(*data)
-    tukey = sps.tukey_hsd(*data)
+    anova = _scipy_stats().f_oneway(*data)
+    tukey = _scipy_stats().tukey_hsd(*data)
     pairs = [{"a": names[i], "b": names[j], "diff": float(np.mean(data[i]) - np.mean(data[j])),
               "p": float(tukey.pvalue[i, j])} for i, j in itertools.combinations(range(len(names)), 2)]
     return {"groups": names, "f": float(anova.statistic), "p": float(anova.pvalue), "tukey": pairs}
@@ -318,7 +324,7 @@ def anova_tukey(groups: dict[str, Sequence[float]]) -> dict[str, object]:
 def pearson(x: Sequence[float], y: Sequence[float]) -> tuple[float, float] | None:
     if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
         return None
-    result = sps.pearsonr(x, y)
+    result = _scipy_stats().pearsonr(x, y)
     return float(result.statistic), float(result.pvalue)
 
 
@@ -338,7 +344,7 @@ def benjamini_hochberg(p_values: Sequence[float]) -> list[float]:
     """Benjamini-Hochberg adjusted p-values (false discovery rate), by scipy."""
     if len(p_values) == 0:
         return []
-    return sps.false_discovery_control(np.asarray(p_values, float), method="bh").tolist()
+    return _scipy_stats().false_discovery_control(np.asarray(p_values, float), method="bh").tolist()
 
 
 def adjust(p_values: Sequence[float], method: str) -> list[float]:

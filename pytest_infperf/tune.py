@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import json
 import math
-from functools import partial
 import time
-import tomllib
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable
+
+import tomllib
 
 from .cases import Case
 from .records import append_records, read_records

@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from replay_pool import CONFTEST
 
 from conftest import GRID_TESTS
-from replay_pool import CONFTEST
 from pytest_infperf.records import read_records
 
 MATRIX = """

@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from scaled_models import scaled_down
 
 from pytest_infperf.engines.hf import balanced_device_map, gpus_holding
 from pytest_infperf.models import CONFIG_DIR
 from pytest_infperf.runner.worker import classify
-
-from scaled_models import scaled_down
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("accelerate")

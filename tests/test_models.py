@@ -9,10 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from scaled_models import scaled_down
 
 from pytest_infperf.models import CONFIG_DIR, known_models
-
-from scaled_models import scaled_down
 
 
 @pytest.mark.parametrize("name", known_models())

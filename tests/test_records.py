@@ -54,7 +54,7 @@ def test_schema_checks(change: dict, message: str | None) -> None:
 def test_git_info_names_commit_branch_and_dirty_tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import subprocess
 
-    from pytest_infperf.records import CI_COMMIT_VARIABLES, CI_BRANCH_VARIABLES, git_info
+    from pytest_infperf.records import CI_BRANCH_VARIABLES, CI_COMMIT_VARIABLES, git_info
 
     for name in ("INFPERF_GIT_COMMIT", *CI_COMMIT_VARIABLES, *CI_BRANCH_VARIABLES):
         monkeypatch.delenv(name, raising=False)

@@ -18,8 +18,14 @@ import pytest
 
 from conftest import CPU_ONLY
 from pytest_infperf.records import read_records
-from pytest_infperf.refenv import (READY, ReferenceBuildError, ReferenceSpec, ensure_reference, parse_reference,
-                                   reference_key)
+from pytest_infperf.refenv import (
+    READY,
+    ReferenceBuildError,
+    ReferenceSpec,
+    ensure_reference,
+    parse_reference,
+    reference_key,
+)
 
 ONE_BATCH = CPU_ONLY.replace("batch_sizes = [1, 4]", "batch_sizes = [4]")
 MARK = "infperf-refmark==1.0"

@@ -44,7 +44,7 @@ def test_every_marker_is_registered(perf_project) -> None:
 
 def test_ids_are_stable_and_readable(perf_project) -> None:
     def ids() -> list[str]:
-        return [l for l in perf_project(CPU_TINY).runpytest("--collect-only", "-q").stdout.lines if "::" in l]
+        return [row for row in perf_project(CPU_TINY).runpytest("--collect-only", "-q").stdout.lines if "::" in row]
 
     first, second = ids(), ids()
     assert first == second
@@ -69,11 +69,11 @@ def test_a(infperf): pass
 def test_b(infperf): pass
 '''
     matrix = "[cpu]\nengines=['hf']\nmodels=['tiny-gpt2','tiny-llama']\ngpus=[0]\nbatch_sizes=[1,4]\n"
-    lines = [l for l in perf_project(matrix, test_source=source).runpytest("--collect-only", "-q").stdout.lines
-             if "::" in l]
-    keys = [l.split("[")[1].rsplit("-bs", 1)[0] for l in lines]
+    lines = [row for row in perf_project(matrix, test_source=source).runpytest("--collect-only", "-q").stdout.lines
+             if "::" in row]
+    keys = [row.split("[")[1].rsplit("-bs", 1)[0] for row in lines]
     assert keys == sorted(keys, key=keys.index)  # each key in one contiguous block
-    assert [l.split("::")[1].split("[")[0] for l in lines[:4]] == ["test_a", "test_b", "test_a", "test_b"]
+    assert [row.split("::")[1].split("[")[0] for row in lines[:4]] == ["test_a", "test_b", "test_a", "test_b"]
 
 
 def test_report_header_names_hardware(perf_project) -> None:

@@ -2,14 +2,22 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 
-from pathlib import Path
-
 from pytest_infperf.gate import Prior, judge_metric
-from pytest_infperf.stats import (adjust, anova_tukey, between_session_variance, cliffs_delta, cliffs_magnitude,
-                                  compare_sessions, pearson, pooled_variance, wilcoxon_p)
+from pytest_infperf.stats import (
+    adjust,
+    anova_tukey,
+    between_session_variance,
+    cliffs_delta,
+    cliffs_magnitude,
+    compare_sessions,
+    pearson,
+    pooled_variance,
+    wilcoxon_p,
+)
 from pytest_infperf.store import Baseline
 
 

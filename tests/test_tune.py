@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 from pytest_infperf.records import read_records
-from pytest_infperf.tune import (Landscape, grid_best, grid_points, load_space, measure_grid,
-                                 start_points_for, tune)
+from pytest_infperf.tune import Landscape, grid_best, grid_points, load_space, measure_grid, start_points_for, tune
 
 
 def _fake_record(point: dict, throughput: float | None) -> dict:

@@ -4,8 +4,13 @@ from __future__ import annotations
 import pytest
 
 from pytest_infperf.models import materialize, resolve
-from pytest_infperf.workloads import (HUMANEVAL_PREFIX_COUNT, build_prompts, humaneval_prefixes, humaneval_problems,
-                                      parse_workload)
+from pytest_infperf.workloads import (
+    HUMANEVAL_PREFIX_COUNT,
+    build_prompts,
+    humaneval_prefixes,
+    humaneval_problems,
+    parse_workload,
+)
 
 
 def test_humaneval_gives_1033_single_line_prefixes() -> None:
@@ -13,7 +18,7 @@ def test_humaneval_gives_1033_single_line_prefixes() -> None:
     assert len(prefixes) == HUMANEVAL_PREFIX_COUNT == 1033
     first = humaneval_problems()[0]
     assert prefixes[0] == first["prompt"]  # the first line is completed from the bare prompt
-    second_line = [l for l in first["canonical_solution"].splitlines(keepends=True) if l.strip()][0]
+    second_line = [row for row in first["canonical_solution"].splitlines(keepends=True) if row.strip()][0]
     assert prefixes[1] == first["prompt"] + second_line
 
 

@@ -19,11 +19,12 @@ PROMPTS, OUTPUT_LEN = 2, 4
 
 
 def check(name: str, folder: Path) -> dict[str, object]:
+    from scaled_models import scaled_down
+
     from pytest_infperf.engines.base import LoadRequest
     from pytest_infperf.engines.vllm import VllmEngine
     from pytest_infperf.models import CONFIG_DIR
     from pytest_infperf.workloads import Prompt
-    from scaled_models import scaled_down
 
     config = scaled_down(json.loads((CONFIG_DIR / f"{name}.json").read_text()), hidden=HIDDEN)
     folder.mkdir(parents=True, exist_ok=True)

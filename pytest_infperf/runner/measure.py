@@ -13,7 +13,8 @@ from typing import Any, Callable, Sequence
 
 from ..engines.base import Engine
 from ..hardware import cpu_times, host_cpu_share
-from ..latency import GATED_LATENCIES, GATED_STATS, Histogram, summarize
+from ..latency import Histogram, summarize
+from ..metrics import GATED_LATENCIES, GATED_STATS
 from ..telemetry import GpuSampler
 from ..workloads import Prompt
 

@@ -25,7 +25,6 @@ from ..models import load_config, materialize, max_positions, resolve
 from ..procs import PARENT_ENV
 from ..settings import Settings, warmup_for
 
-
 WORKER_ARGS = ["-m", "pytest_infperf.runner.worker"]
 
 

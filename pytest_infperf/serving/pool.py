@@ -24,7 +24,6 @@ from . import load as loadgen
 from .cases import ServerKey, ServingCase
 from .server import ServerFailed, VllmServer, start_server
 
-
 CACHE_DIR_MARK = "{cache_dir}"
 
 
