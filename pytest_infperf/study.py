@@ -357,13 +357,15 @@ def rq5_replayed(a: Side, b: Side, seeds: int = 10, budget_fraction: float = 0.2
     return rows
 
 
-def engine_table(side: Side) -> list[dict[str, Any]]:
-    """The study's Table II on one GPU kind: per model, each engine's best throughput at each GPU count (best
-    over batch sizes); HF's best count, vLLM at that count and at its own best count, and the ratios."""
+def engine_table(side: Side, batch: int | None = 1) -> list[dict[str, Any]]:
+    """The study's Table II on one GPU kind: per model, each engine's throughput at each GPU count at batch
+    `batch` (the paper's online inference is batch 1; None: each engine's best over batch sizes); HF's best
+    count, vLLM at that count and at its own best count, and the ratios."""
     best: dict[tuple[str, str], dict[int, float]] = defaultdict(dict)
     for key in side.keys():
-        engine, model, g, _ = key
-        best[(engine, model)][g] = max(best[(engine, model)].get(g, 0.0), side.value(key))
+        engine, model, g, size = key
+        if batch is None or size == batch:
+            best[(engine, model)][g] = max(best[(engine, model)].get(g, 0.0), side.value(key))
     rows = []
     for model in sorted({m for _, m in best}):
         hf, vllm = best.get(("hf", model)), best.get(("vllm", model))
@@ -375,6 +377,45 @@ def engine_table(side: Side) -> list[dict[str, Any]]:
         rows.append({"model": model, "hf_gpus": hf_gpus, "hf": hf[hf_gpus], "vllm_same": same,
                      "ratio_same": same / hf[hf_gpus] if same else None, "vllm_gpus": vllm_gpus,
                      "vllm_best": vllm[vllm_gpus], "ratio_best": vllm[vllm_gpus] / hf[hf_gpus]})
+    return rows
+
+
+PAPER_TABLE_II = Path(__file__).parent / "data" / "paper_table2.tsv"
+# The paper's RQ2 one-way ANOVA, pooled over models per GPU-count group (A100, batch 1): engine -> (F, p).
+PAPER_RQ2_POOLED = {"vllm": (5.44, 0.002), "hf": (0.37, 0.77)}
+# Its text's mean (median) improvements of vLLM over HF, as printed: same GPU count, then vLLM's best count.
+PAPER_TEXT_IMPROVEMENT = {"same": (4.3, 6.47), "best": (7.26, 4.80)}
+
+
+def paper_table2() -> dict[str, dict[str, float]]:
+    """The paper's Table II by model name as this suite spells it (`Phi-1_5` -> `phi-1.5`)."""
+    lines = [line for line in PAPER_TABLE_II.read_text().splitlines() if line and not line.startswith("#")]
+    header, *rows = (line.split("\t") for line in lines)
+    return {row[0].lower().replace("_", "."): {k: float(v) for k, v in zip(header[1:], row[1:])} for row in rows}
+
+
+def paper_improvements() -> dict[str, dict[str, float]]:
+    """Mean and median of the paper's Table II improvements (vLLM / HF), from its throughput columns."""
+    table = paper_table2().values()
+    out = {}
+    for kind, column in (("same", "vllm_same_tok_s"), ("best", "vllm_best_tok_s")):
+        ratios = [row[column] / row["hf_tok_s"] for row in table]
+        out[kind] = {"mean": statistics.mean(ratios), "median": statistics.median(ratios)}
+    return out
+
+
+def rq2_pooled(side: Side, batch: int = 1) -> list[dict[str, Any]]:
+    """RQ2 as the paper tested it: per engine, one-way ANOVA over GPU-count groups whose values are the models'
+    throughputs at that count (each model once per group, its median), beside the per-model ANOVA over repeats."""
+    rows = []
+    for engine in sorted({e for e, *_ in side.keys()}):
+        groups: dict[str, list[float]] = defaultdict(list)
+        for (e, _model, g, size) in side.keys():
+            if e == engine and size == batch:
+                groups[str(g)].append(side.value((e, _model, g, size)))
+        test = anova_tukey(dict(sorted(groups.items(), key=lambda kv: int(kv[0]))))
+        rows.append({"engine": engine, "groups": {int(g): len(v) for g, v in groups.items()}, "f": test["f"],
+                     "p": test["p"], "paper": PAPER_RQ2_POOLED.get(engine)})
     return rows
 
 
@@ -416,6 +457,47 @@ def _rq5_live(rows: list[dict[str, Any]], absent: str | None) -> list[str]:
     return lines + [""]
 
 
+def _rq2_pooled_lines(name: str, side: Side, batch: int) -> list[str]:
+    rows = rq2_pooled(side, batch)
+    lines = [f"## RQ2 pooled ({name}, {side.label}): one ANOVA per engine over GPU-count groups, batch {batch}",
+             "", "The paper's test: each group holds the models' throughputs at that GPU count (the table above "
+             "tests each model over its repeats instead).", ""]
+    lines += _table(["engine", "models per GPU count", "F", "p", "paper (A100): F", "paper p"],
+                    [[r["engine"], ", ".join(f"{g} GPU: {n}" for g, n in sorted(r["groups"].items())),
+                      _fmt(r["f"], ".2f"), _p(r["p"]), _fmt(r["paper"][0] if r["paper"] else None, ".2f"),
+                      _p(r["paper"][1] if r["paper"] else None)] for r in rows])
+    if all(r["f"] is None for r in rows):
+        lines += ["", "Not computable here: it needs two or more GPU counts with two or more models each."]
+    return lines + [""]
+
+
+def _table2_lines(name: str, side: Side, batch: int) -> list[str]:
+    """Table II as the paper made it (batch `batch`), the paper's own ratios beside, and their ratio."""
+    rows, paper = engine_table(side, batch), paper_table2()
+    lines = [f"## Table II ({name}, {side.label}): HF at its best GPU count vs vLLM, batch {batch} as the paper", ""]
+    if not rows:
+        return lines + ["No model was measured with both engines at this batch size on this kind.", ""]
+
+    def ratio_of(r: dict[str, Any], mine: str, theirs: str) -> list[str]:
+        printed = paper.get(r["model"], {}).get(theirs)
+        return [_fmt(printed, ".1f") + "x" if printed else "-",
+                _fmt(r[mine] / printed, ".2f") if printed and r[mine] else "-"]
+
+    lines += _table(["model", "HF best GPUs", "HF tok/s", "vLLM same GPUs", "vLLM / HF", "paper", "today / paper",
+                     "vLLM best GPUs", "vLLM best / HF", "paper", "today / paper"],
+                    [[r["model"], str(r["hf_gpus"]), _fmt(r["hf"]), _fmt(r["vllm_same"]), _fmt(r["ratio_same"], ".2f"),
+                      *ratio_of(r, "ratio_same", "impr_same"), str(r["vllm_gpus"]), _fmt(r["ratio_best"], ".2f"),
+                      *ratio_of(r, "ratio_best", "impr_best")] for r in rows])
+    computed, text = paper_improvements(), PAPER_TEXT_IMPROVEMENT
+    lines += ["", "The paper's Table II (A100, 20 models) gives vLLM over HF a mean (median) of "
+              f"{computed['same']['mean']:.2f}x ({computed['same']['median']:.2f}x) at HF's GPU count and "
+              f"{computed['best']['mean']:.2f}x ({computed['best']['median']:.2f}x) at vLLM's best, from its "
+              f"throughput columns; its text prints {text['same'][0]}x ({text['same'][1]}x) and "
+              f"{text['best'][0]}x ({text['best'][1]}x): the table supports the first pair with mean and median "
+              "the other way round.", ""]
+    return lines
+
+
 def render(a: Side, b: Side | None = None, batch: int = 1, gpus: int = 1, seeds: int = 10,
            command: str | None = None) -> str:
     """All the tables as Markdown, side A then side B where a table is per kind; with one kind (no B), its
@@ -455,8 +537,10 @@ def render(a: Side, b: Side | None = None, batch: int = 1, gpus: int = 1, seeds:
                          "ANOVA p"],
                         [[r["engine"], r["model"], *_values(r["values"], batches), _level(r["best_batch"]),
                           _fmt(r["gain_over_smallest"], "+.1%"), _p(r["anova_p"])] for r in rows3]) + [""]
-        rows2 = engine_table(side)
-        lines += [f"## Table II ({name}, {side.label}): HF at its best GPU count vs vLLM", ""]
+        lines += _rq2_pooled_lines(name, side, batch)
+        lines += _table2_lines(name, side, batch)
+        rows2 = engine_table(side, batch=None)
+        lines += [f"## Table II ({name}, {side.label}), each engine at its best batch size", ""]
         if rows2:
             lines += _table(["model", "HF best GPUs", "HF tok/s", "vLLM same GPUs", "vLLM / HF", "vLLM best GPUs",
                              "vLLM best tok/s", "vLLM best / HF"],
