@@ -79,19 +79,26 @@ batch_sizes = [1, 4]
 """
 
 COUNTING_CONFTEST = """
-import json, os
+import os
+
+import pytest
+
 import pytest_infperf.runner.pool as pool
 
-real = pool.materialize
 
+@pytest.fixture(autouse=True, scope="session")
+def count_fetches():
+    # pytester runs in this process: patch for this inner session only, never for the tests that follow
+    real = pool.materialize
 
-def counting(spec, cache_dir):
-    with open(os.environ["INFPERF_TEST_FETCH_LOG"], "a") as log:
-        log.write(spec.name + "\\n")
-    return real(spec, cache_dir)
+    def counting(spec, cache_dir):
+        with open(os.environ["INFPERF_TEST_FETCH_LOG"], "a") as log:
+            log.write(spec.name + "\\n")
+        return real(spec, cache_dir)
 
-
-pool.materialize = counting
+    pool.materialize = counting
+    yield
+    pool.materialize = real
 """
 
 
