@@ -395,3 +395,20 @@ def test_a_required_gate_that_judged_nothing_fails(gated) -> None:
                                  "was skipped or deselected (*)"])
     result = gated("--infperf-compare", "--infperf-gpus", "3")  # not required: skipped is not failed
     assert result.ret == pytest.ExitCode.OK
+
+
+def test_an_unwritable_baselines_folder_stops_the_session_before_any_trial(gated, monkeypatch) -> None:
+    """Issue 32.4: a read-only mount was found only after every trial ran (a 60-line filelock traceback). The
+    check runs at configure time; os.access stands in for the mount (this CI runs as root, which writes anywhere)."""
+    import os
+
+    import pytest_infperf.session as session_module
+
+    folder = gated.pytester.path / "ro"
+    folder.mkdir()
+    real = os.access
+    monkeypatch.setattr(session_module.os, "access", lambda p, mode: False if Path(p) == folder else real(p, mode))
+    result = gated("--infperf-save", "--infperf-baselines=ro")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*--infperf-save into --infperf-baselines {folder}: {folder} cannot be written*"])
+    assert not (gated.pytester.path / "records.jsonl").exists()  # nothing ran
