@@ -10,6 +10,9 @@
 #                 asked at batch 1, where an HF trial over 256 prefixes took 70-217 s (H200, GPT-2 to CodeLlama-13B);
 #                 hf1-bs1 / hf2-bs1 run that batch-1 session alone, to finish one a lease cut short
 #   vllm2 / hf2   the same on two GPUs (vLLM tensor parallel 2, HF device_map over both): a 2-GPU machine
+#   full          issue 31.4, what the 256-prompt subset and bf16 change: FULL_MODEL (default phi-1) per engine at
+#                 FULL_BATCHES (16,64) in three sessions each, 256 prefixes at bf16, all 1033 at bf16, all 1033 at
+#                 fp16 (the paper's), so the subset and the dtype are each one step apart, on one host and lease
 #   retune        InfPop on TUNE_MODEL (Llama-3-8B), per engine, over SEEDS seeds (default 10), each `--infpop-tune=force
 #                 --infpop-seed S` (tuning only: --collect-only), starting from the other kind's tuned settings where
 #                 PREVIOUS (a baselines folder holding them, e.g. one brought back from the other kind) is given, on
@@ -54,6 +57,20 @@ hf_batch1() {  # hf_batch1 NAME DEVICES GPUS: HF's batch-1 session alone (a phas
     --infperf-num-prompts "${HF_B1_PROMPTS:-64}"
 }
 
+full() {  # the 1033-prefix FP16 run beside the 256-prefix bf16 one, per engine, one model
+  local engine saved=$models
+  models=${FULL_MODEL:-phi-1}
+  for engine in vllm hf; do
+    PROMPTS=256 study "full-$engine-256-bf16" 0 --infperf-engine "$engine" --infperf-gpus 1 \
+      --infperf-batch-sizes "${FULL_BATCHES:-16,64}" --infperf-dtype bfloat16
+    PROMPTS=1033 study "full-$engine-1033-bf16" 0 --infperf-engine "$engine" --infperf-gpus 1 \
+      --infperf-batch-sizes "${FULL_BATCHES:-16,64}" --infperf-dtype bfloat16
+    PROMPTS=1033 study "full-$engine-1033-fp16" 0 --infperf-engine "$engine" --infperf-gpus 1 \
+      --infperf-batch-sizes "${FULL_BATCHES:-16,64}" --infperf-dtype float16
+  done
+  models=$saved
+}
+
 retune() {  # InfPop on TUNE_MODEL per engine over SEEDS seeds, into a copy of PREVIOUS (or empty) baselines
   mkdir -p "$R/retune/seeds"
   if [ -n "${PREVIOUS:-}" ]; then cp -r "$PREVIOUS" "$R/retune/baselines"; else mkdir -p "$R/retune/baselines"; fi
@@ -88,6 +105,7 @@ for spec in ${*:2}; do
     hf2) hf_phase hf2 0,1 2 ;;
     hf2-bs1) hf_batch1 hf2 0,1 2 ;;
     retune) retune ;;
+    full) full ;;
     *) echo "study.sh: unknown phase '$phase'" >>"$R/progress.txt" ;;
   esac
 done
