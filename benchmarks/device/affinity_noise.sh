@@ -19,7 +19,7 @@ for i in $(seq 1 "${SESSIONS:-4}"); do
   for policy in none gpu-local; do
     name="S$i-$policy"; mkdir -p "$R/$name"; start=$(date +%s)
     CUDA_VISIBLE_DEVICES=0 timeout 900 $INFPERF_PYTEST $ids -m "$GEN" -q --infperf-repeats 3 \
-      --infperf-cpu-affinity "$policy" --infperf-output "$R/$name/records.jsonl" >"$R/$name/log.txt" 2>&1
+      --infperf-cpu-affinity "$policy" "--infperf-output=$R/$name/records.jsonl" >"$R/$name/log.txt" 2>&1
     echo "$name rc=$? $(( $(date +%s) - start ))s $(date -u +%FT%TZ)" >>"$R/progress.txt"
   done
 done

@@ -22,7 +22,7 @@ ab_session() {  # ab_session NAME SLOWDOWN [PYTEST ARGS...]: over $ids, or $only
   mkdir -p "$R/$name"
   local start; start=$(date +%s)
   INFPERF_TEST_ONLY_SLOWDOWN=$slowdown CUDA_VISIBLE_DEVICES=0 timeout 1500 $INFPERF_PYTEST ${only:-$ids} -m "$GEN" -rfEs \
-    --junitxml "$R/$name/junit.xml" --infperf-output "$R/$name/records.jsonl" \
+    --junitxml "$R/$name/junit.xml" "--infperf-output=$R/$name/records.jsonl" \
     "--infperf-ab-reference=${REFERENCE:-$(command -v python3)}" ${ROUNDS:+--infperf-ab-rounds "$ROUNDS"} \
     ${EXTRA:-} "$@" >"$R/$name/log.txt" 2>&1
   echo "$name rc=$? $(( $(date +%s) - start ))s $(date -u +%FT%TZ)" >>"$R/progress.txt"

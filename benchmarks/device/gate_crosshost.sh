@@ -30,7 +30,7 @@ session() {  # session NAME ARGS... : one pytest session over the configurations
   mkdir -p "$R/$name"
   local start; start=$(date +%s)
   CUDA_VISIBLE_DEVICES=0 timeout 1500 $INFPERF_PYTEST $ids -m "$GEN" -rfEs --junitxml "$R/$name/junit.xml" \
-    --infperf-output "$R/$name/records.jsonl" "$@" >"$R/$name/log.txt" 2>&1
+    "--infperf-output=$R/$name/records.jsonl" "$@" >"$R/$name/log.txt" 2>&1
   echo "$name rc=$? $(( $(date +%s) - start ))s $(date -u +%FT%TZ)" >>"$R/progress.txt"
 }
 
@@ -53,7 +53,7 @@ case "$phase" in
   aa | check)  # aa: the A/A session alone; check: then the 10% and 5% slowdowns
     mkdir -p "$R"  # as a chain step $R is new; without it the copy failed and the A/A met no baseline (lease 10)
     cp -r baselines "$R/baselines-with-b1" || exit 1
-    judged=(--infperf-compare --infperf-require-baseline --infperf-baselines "$R/baselines-with-b1")
+    judged=(--infperf-compare --infperf-require-baseline "--infperf-baselines=$R/baselines-with-b1")
     probe B1-before; session B1-aa "${judged[@]}" --infperf-save; probe B1-after
     if [ "$phase" = check ]; then
       INFPERF_TEST_ONLY_SLOWDOWN=0.10 session D10 "${judged[@]}"

@@ -4,7 +4,7 @@
 source benchmarks/device/env.sh
 target=$1; model=$2; shift 2
 for mns in "$@"; do
-  $INFPERF_PYTEST perf_tests/test_throughput.py -m "$target" --infperf-engine vllm --infperf-model "$model" \
+  $INFPERF_PYTEST perf_tests/test_throughput.py -m "$target" --infperf-engine vllm "--infperf-model=$model" \
     --infperf-batch-sizes 1,2,4,8,16,32,64,128,256,512,1024 --infperf-num-prompts 256 --infperf-repeats 2 \
-    --infperf-max-num-seqs "$mns" --infperf-output "$OUT/landscape-vllm-$model-mns$mns.jsonl" -q 2>&1 | tail -16
+    --infperf-max-num-seqs "$mns" "--infperf-output=$OUT/landscape-vllm-$model-mns$mns.jsonl" -q 2>&1 | tail -16
 done

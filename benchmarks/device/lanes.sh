@@ -39,7 +39,7 @@ job() {  # job NAME DEVICES ARGS... : one pytest session on the given GPUs
   mkdir -p "$R/$name"
   local start; start=$(date +%s)
   CUDA_VISIBLE_DEVICES=$devices timeout 1800 $INFPERF_PYTEST perf_tests/test_throughput.py -m h200 -q -rfEs \
-    --infperf-output "$R/$name/records.jsonl" "$@" >"$R/$name/log.txt" 2>&1
+    "--infperf-output=$R/$name/records.jsonl" "$@" >"$R/$name/log.txt" 2>&1
   echo "$name gpus=$devices rc=$? $(( $(date +%s) - start ))s" >>"$R/progress.txt"
 }
 await() { for f in "$@"; do until [ -e "$R/$f" ]; do sleep 5; done; done; }

@@ -15,7 +15,7 @@ grid() {  # grid NAME ARGS...: one pytest session of the latency tests on GPU 0
   mkdir -p "$R/$name"
   local start; start=$(date +%s)
   CUDA_VISIBLE_DEVICES=0 timeout 1500 $INFPERF_PYTEST perf_tests/test_latency.py -m "$GEN" -rfEs \
-    --infperf-repeats "${REPEATS:-3}" --junitxml "$R/$name/junit.xml" --infperf-output "$R/$name/records.jsonl" \
+    --infperf-repeats "${REPEATS:-3}" --junitxml "$R/$name/junit.xml" "--infperf-output=$R/$name/records.jsonl" \
     "$@" >"$R/$name/log.txt" 2>&1
   echo "$name rc=$? $(( $(date +%s) - start ))s $(date -u +%FT%TZ)" >>"$R/progress.txt"
 }

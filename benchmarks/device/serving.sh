@@ -29,7 +29,7 @@ session() {  # session NAME ARGS... : one pytest session of the serving tests on
   local start; start=$(date +%s)
   CUDA_VISIBLE_DEVICES=0 timeout 1200 $INFPERF_PYTEST perf_tests/test_serving.py -m "$GEN" -rfEs \
     -k "$SELECT" --infperf-repeats 3 --junitxml "$R/$name/junit.xml" \
-    --infperf-output "$R/$name/records.jsonl" "$@" >"$R/$name/log.txt" 2>&1
+    "--infperf-output=$R/$name/records.jsonl" "$@" >"$R/$name/log.txt" 2>&1
   echo "$name rc=$? $(( $(date +%s) - start ))s $(date -u +%FT%TZ)" >>"$R/progress.txt"
 }
 
@@ -43,14 +43,14 @@ direct() {  # direct SESSION: a direct vllm serve + vllm bench serve of SESSION'
 await_vllm
 case "$phase" in
   baseline)
-    session S1 --infperf-baselines "$R/baselines" --infperf-save
-    session S2 --infperf-baselines "$R/baselines" --infperf-save
+    session S1 "--infperf-baselines=$R/baselines" --infperf-save
+    session S2 "--infperf-baselines=$R/baselines" --infperf-save
     direct S1
     ;;
   extend)  # A/A against the stored baselines, saving itself into a copy of them; then a second saving session
     mkdir -p "$R" && cp -r baselines "$R/baselines"  # under chain.sh, $R is new
-    session X1 --infperf-compare --infperf-baselines "$R/baselines" --infperf-save
-    SELECT=${SELECT2:-c64} session X2 --infperf-baselines "$R/baselines" --infperf-save
+    session X1 --infperf-compare "--infperf-baselines=$R/baselines" --infperf-save
+    SELECT=${SELECT2:-c64} session X2 "--infperf-baselines=$R/baselines" --infperf-save
     [ -z "${DIRECT_ARGS:-}" ] || direct X1  # e.g. DIRECT_ARGS="--only c64"
     ;;
   check)

@@ -42,8 +42,8 @@ study() {  # study NAME DEVICES ARGS...: one pytest session over the phase's mod
   mkdir -p "$R/$name"
   local start; start=$(date +%s)
   CUDA_VISIBLE_DEVICES=$devices timeout 3000 $INFPERF_PYTEST perf_tests/test_throughput.py -m "$GEN" -rfEs \
-    --infperf-model "$models" --infperf-num-prompts "${PROMPTS:-256}" --junitxml "$R/$name/junit.xml" \
-    --infperf-output "$R/$name/records.jsonl" "$@" >"$R/$name/log.txt" 2>&1
+    "--infperf-model=$models" --infperf-num-prompts "${PROMPTS:-256}" --junitxml "$R/$name/junit.xml" \
+    "--infperf-output=$R/$name/records.jsonl" "$@" >"$R/$name/log.txt" 2>&1
   echo "$name rc=$? $(( $(date +%s) - start ))s $(date -u +%FT%TZ)" >>"$R/progress.txt"
 }
 
@@ -81,10 +81,10 @@ retune() {  # InfPop on TUNE_MODEL per engine over SEEDS seeds, into a copy of P
       grid=(); [ "$seed" = 0 ] && grid=(--infpop-grid)
       start=$(date +%s)
       CUDA_VISIBLE_DEVICES=0 timeout 1500 $INFPERF_PYTEST perf_tests/test_tuned.py -m "$GEN" --collect-only -q \
-        --infperf-baselines "$R/retune/baselines" --infpop-tune=force --infpop-seed "$seed" "${grid[@]}" \
+        "--infperf-baselines=$R/retune/baselines" --infpop-tune=force --infpop-seed "$seed" "${grid[@]}" \
         --infpop-max-evals "${EVALS:-8}" --infperf-repeats "${TUNE_REPEATS:-2}" --infperf-num-prompts "$prompts" \
-        --infperf-engine "$engine" --infperf-model "${TUNE_MODEL:-llama-3-8b}" -o infpop_space="$TUNE_SPACE" \
-        --infperf-output "$R/retune/records.jsonl" >"$R/retune/$engine-seed$seed.log" 2>&1
+        --infperf-engine "$engine" "--infperf-model=${TUNE_MODEL:-llama-3-8b}" -o infpop_space="$TUNE_SPACE" \
+        "--infperf-output=$R/retune/records.jsonl" >"$R/retune/$engine-seed$seed.log" 2>&1
       echo "retune $engine seed $seed rc=$? $(( $(date +%s) - start ))s $(date -u +%FT%TZ)" >>"$R/progress.txt"
       for summary in "$R"/retune/baselines/*/_infpop/"$engine"-*.tuned.json; do
         [ -e "$summary" ] && cp "$summary" "$R/retune/seeds/$(basename "$summary" .tuned.json).seed$seed.tuned.json"

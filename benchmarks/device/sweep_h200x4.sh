@@ -10,14 +10,14 @@ SYNTH="synthetic-in128-out16,synthetic-in128-out128,synthetic-in1024-out16,synth
   job hf-codellama-13b 0 $(hf 1 codellama-13b $FEW) $SAVE
   job hf-oom-codellama-13b 0 $(hf 1 codellama-13b 512,1024) --infperf-num-prompts 1024 --infperf-repeats 1
   await vllm-llama-3-8b.done
-  job gate-aa-vllm-llama-3-8b 0 $(vllm 1 llama-3-8b 16,64,256) --infperf-baselines "$R/baselines" --infperf-compare
+  job gate-aa-vllm-llama-3-8b 0 $(vllm 1 llama-3-8b 16,64,256) "--infperf-baselines=$R/baselines" --infperf-compare
   touch "$R/lane0.done" ) &
 (  # lane 1: HF Llama-3-8B, GPT-2, Phi-1, then the A/B gate run (CUDA graphs off)
   job hf-llama-3-8b 1 $(hf 1 llama-3-8b $FEW) $SAVE
   job hf-gpt2 1 $(hf 1 gpt2 1,4,16,64,256) $SAVE
   job hf-phi-1 1 $(hf 1 phi-1 1,4,16,64,256) $SAVE
   await vllm-llama-3-8b.done
-  job gate-ab-vllm-llama-3-8b-eager 1 $(vllm 1 llama-3-8b 16,64,256) --infperf-baselines "$R/baselines" \
+  job gate-ab-vllm-llama-3-8b-eager 1 $(vllm 1 llama-3-8b 16,64,256) "--infperf-baselines=$R/baselines" \
     --infperf-compare --infperf-enforce-eager true
   touch "$R/lane1.done" ) &
 (  # lane 2: HF StarCoder2-3B, then vLLM CodeLlama-13B and StarCoder2-3B
