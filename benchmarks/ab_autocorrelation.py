@@ -11,6 +11,7 @@ the Holm correction over the build. A false alarm is a build with any regression
 Prints one table row per (sd, phi): per-suite false-alarm rate at each m, the fraction of items a 10% drop
 fails, and the mean rounds each costs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,7 +28,7 @@ METRIC = "throughput_tok_s"
 
 def ar1(rng: np.random.Generator, items: int, rounds: int, phi: float, sd: float) -> np.ndarray:
     """items x rounds AR(1) series with marginal sd `sd` (stationary from the first round)."""
-    noise = rng.standard_normal((items, rounds)) * sd * np.sqrt(1 - phi ** 2)
+    noise = rng.standard_normal((items, rounds)) * sd * np.sqrt(1 - phi**2)
     x = np.empty_like(noise)
     x[:, 0] = rng.standard_normal(items) * sd
     for t in range(1, rounds):
@@ -36,8 +37,13 @@ def ar1(rng: np.random.Generator, items: int, rounds: int, phi: float, sd: float
 
 
 def arm(samples: np.ndarray) -> dict:
-    return {"status": "ok", "engine": "vllm", "engine_version": "sim", METRIC: float(np.median(samples)),
-            f"{METRIC}_samples": samples.tolist()}
+    return {
+        "status": "ok",
+        "engine": "vllm",
+        "engine_version": "sim",
+        METRIC: float(np.median(samples)),
+        f"{METRIC}_samples": samples.tolist(),
+    }
 
 
 def build(gate: Gate, logs: np.ndarray, drop: float) -> tuple[int, int, float]:
@@ -66,30 +72,44 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-rounds", type=int, default=Settings.ab_max_rounds)
     args = parser.parse_args()
-    settings = Settings(gate_metrics=(METRIC,), ab_reference=Path("reference-python"),
-                        ab_max_rounds=args.max_rounds)
+    settings = Settings(
+        gate_metrics=(METRIC,), ab_reference=Path("reference-python"), ab_max_rounds=args.max_rounds
+    )
     items = [int(m) for m in args.items.split(",")]
     rng = np.random.default_rng(args.seed)
-    print(f"A/B gate, AR(1) rounds: alpha {settings.alpha} per suite (Holm), threshold {settings.threshold:.0%}, "
-          f"rounds {settings.ab_rounds}-{settings.ab_max_rounds}, power {settings.ab_power}, {args.builds} builds")
-    print("| round sd | phi | " + " | ".join(f"suite false alarm, {m} items" for m in items)
-          + " | 10% caught | mean rounds (A/A, 10%) |")
+    print(
+        f"A/B gate, AR(1) rounds: alpha {settings.alpha} per suite (Holm), threshold {settings.threshold:.0%}, "
+        f"rounds {settings.ab_rounds}-{settings.ab_max_rounds}, power {settings.ab_power}, {args.builds} builds"
+    )
+    print(
+        "| round sd | phi | "
+        + " | ".join(f"suite false alarm, {m} items" for m in items)
+        + " | 10% caught | mean rounds (A/A, 10%) |"
+    )
     print("|---|---|" + "---|" * len(items) + "---|---|")
     for sd in map(float, args.sds.split(",")):
         for phi in map(float, args.phis.split(",")):
             alarms, aa_rounds = [], []
             for m in items:
                 gate = Gate(BaselineStore(Path("unused")), settings, None, planned=m)  # type: ignore[arg-type]
-                hits = [build(gate, ar1(rng, m, settings.ab_max_rounds, phi, sd), 0.0) for _ in range(args.builds)]
+                hits = [
+                    build(gate, ar1(rng, m, settings.ab_max_rounds, phi, sd), 0.0) for _ in range(args.builds)
+                ]
                 alarms.append(np.mean([h[0] > 0 for h in hits]))
                 aa_rounds.append(np.mean([h[2] for h in hits]))
             m = items[0]
             gate = Gate(BaselineStore(Path("unused")), settings, None, planned=m)  # type: ignore[arg-type]
-            caught = [build(gate, ar1(rng, m, settings.ab_max_rounds, phi, sd), 0.10)
-                      for _ in range(max(1, args.builds // 5))]
+            caught = [
+                build(gate, ar1(rng, m, settings.ab_max_rounds, phi, sd), 0.10)
+                for _ in range(max(1, args.builds // 5))
+            ]
             power = sum(c[0] for c in caught) / sum(c[1] for c in caught)
-            print(f"| {sd:.2f} | {phi:g} | " + " | ".join(f"{a:.1%}" for a in alarms)
-                  + f" | {power:.1%} | {aa_rounds[0]:.0f}, {np.mean([c[2] for c in caught]):.0f} |", flush=True)
+            print(
+                f"| {sd:.2f} | {phi:g} | "
+                + " | ".join(f"{a:.1%}" for a in alarms)
+                + f" | {power:.1%} | {aa_rounds[0]:.0f}, {np.mean([c[2] for c in caught]):.0f} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

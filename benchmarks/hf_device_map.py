@@ -8,6 +8,7 @@ a CPU machine in seconds and allocates no weights.
 Prints, per model and GPU count, how many modules each GPU gets; a GPU that gets none is one the test's id names
 but no layer runs on (the suite records `gpus_used` and warns).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,8 +17,18 @@ import logging
 import warnings
 from collections import Counter
 
-STUDY_MODELS = ["gpt2", "phi-1", "starcoder2-3b", "codellama-7b", "starcoder2-7b", "llama-3-8b", "codellama-13b",
-                "starcoder-15b", "codestral-22b", "codellama-34b"]
+STUDY_MODELS = [
+    "gpt2",
+    "phi-1",
+    "starcoder2-3b",
+    "codellama-7b",
+    "starcoder2-7b",
+    "llama-3-8b",
+    "codellama-13b",
+    "starcoder-15b",
+    "codestral-22b",
+    "codellama-34b",
+]
 
 
 def placements(name: str, gpus: int, gib: float) -> tuple[dict[str, int], dict[str, int]]:
@@ -34,15 +45,18 @@ def placements(name: str, gpus: int, gib: float) -> tuple[dict[str, int], dict[s
         model = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
     memory = {gpu: int(gib * 2**30) for gpu in range(gpus)}
     balanced = balanced_device_map(model, gpus, torch.bfloat16, max_memory=memory)
-    first_fit = infer_auto_device_map(model, max_memory=memory, no_split_module_classes=model._no_split_modules,
-                                      dtype=torch.bfloat16)
+    first_fit = infer_auto_device_map(
+        model, max_memory=memory, no_split_module_classes=model._no_split_modules, dtype=torch.bfloat16
+    )
     return balanced, first_fit
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--gpus", type=int, nargs="+", default=[2, 4])
-    parser.add_argument("--gib", type=float, default=140.0, help="memory per GPU (default: an H200's 140 GiB)")
+    parser.add_argument(
+        "--gib", type=float, default=140.0, help="memory per GPU (default: an H200's 140 GiB)"
+    )
     parser.add_argument("--models", nargs="+", default=STUDY_MODELS)
     args = parser.parse_args()
     logging.disable(logging.WARNING)  # accelerate warns that the GPUs it is told about are not here

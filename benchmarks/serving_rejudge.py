@@ -6,6 +6,7 @@ serving gate metrics, as a live `--infperf-compare` session would (Bonferroni pe
 Sessions of a baseline saved at or after `--before` (a timestamp prefix) are left out, so a session that was later
 added to the baselines is not judged against itself.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,7 +27,9 @@ def main() -> None:
     parser.add_argument("records", type=Path, nargs="+")
     parser.add_argument("--baselines", type=Path, default=Path("baselines"))
     parser.add_argument("--fingerprint", default="h200-140gb-x1")
-    parser.add_argument("--before", required=True, help="leave out baseline sessions from this timestamp prefix on")
+    parser.add_argument(
+        "--before", required=True, help="leave out baseline sessions from this timestamp prefix on"
+    )
     opts = parser.parse_args()
     folder = Path(tempfile.mkdtemp()) / "baselines"
     shutil.copytree(opts.baselines, folder)
@@ -37,7 +40,9 @@ def main() -> None:
     settings = Settings(compare=opts.fingerprint, baselines=folder)
     for file in opts.records:
         records = [{k: v for k, v in r.items() if not k.startswith("gate_")} for r in read_records(file)]
-        gate = Gate(BaselineStore(folder), settings, SimpleNamespace(fingerprint=opts.fingerprint, gpu_count=1))
+        gate = Gate(
+            BaselineStore(folder), settings, SimpleNamespace(fingerprint=opts.fingerprint, gpu_count=1)
+        )
         gate.planned = len(records) * len(settings.serve_gate_metrics)
         for record in records:
             record |= gate.judge(record, settings.serve_gate_metrics).as_record_fields()

@@ -5,6 +5,7 @@ Each case generates exactly `output_len` tokens for synthetic prompts of exactly
 carries TTFT, TTLT, normalised latency (TTLT / (batch x output length)), throughput and NVML GPU utilisation, the
 thesis's five responses, which `infperf report` relates to the factors (correlations, permutation importance).
 """
+
 from __future__ import annotations
 
 from typing import Any

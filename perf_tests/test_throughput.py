@@ -1,4 +1,5 @@
 """Throughput of the study's workload: 5-token completions of the HumanEval single-line prefixes."""
+
 from __future__ import annotations
 
 from typing import Any

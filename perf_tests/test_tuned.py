@@ -1,4 +1,5 @@
 """Throughput at the settings InfPop tuned for this hardware (`pytest perf_tests --infpop-tune`)."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,5 @@
 """`infperf compare` and `infperf report`: records (or stored baselines) -> statistics -> tables and PNG plots."""
+
 from __future__ import annotations
 
 import csv
@@ -43,8 +44,13 @@ def _label(source: Path, records: list[dict[str, Any]]) -> str:
     return f"{source.name} ({', '.join(prints)}; {', '.join(versions)})"
 
 
-def compare(a_source: Path, b_source: Path, metric: str = "throughput_tok_s",
-            gate_settings: Any = None, pair_by: tuple[str, ...] = CONFIG_FIELDS) -> dict[str, Any]:
+def compare(
+    a_source: Path,
+    b_source: Path,
+    metric: str = "throughput_tok_s",
+    gate_settings: Any = None,
+    pair_by: tuple[str, ...] = CONFIG_FIELDS,
+) -> dict[str, Any]:
     """Pair configurations present in both; ratio = B / A per configuration; tests over the pairs. With
     `gate_settings` (a Settings), each pair also gets the gate's verdict: A's records of a configuration are the
     baseline's sessions, B's newest record is the new session; the correction runs over all pairs. `pair_by`:
@@ -53,11 +59,15 @@ def compare(a_source: Path, b_source: Path, metric: str = "throughput_tok_s",
     a_all: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
     for r in a:
         a_all[_config(r, pair_by)].append(r)
-    a_by = {k: [r for r in rs if r["status"] == "ok" and r.get(metric) is not None] for k, rs in a_all.items()}
+    a_by = {
+        k: [r for r in rs if r["status"] == "ok" and r.get(metric) is not None] for k, rs in a_all.items()
+    }
     a_by = {k: rs for k, rs in a_by.items() if rs}
     b_by: dict[tuple[Any, ...], dict[str, Any]] = {}
     for r in sorted(b, key=lambda r: str(r.get("timestamp"))):
-        if (r["status"] == "ok" and r.get(metric) is not None) or (gate_settings and r["status"] in ("oom", "error")):
+        if (r["status"] == "ok" and r.get(metric) is not None) or (
+            gate_settings and r["status"] in ("oom", "error")
+        ):
             b_by[_config(r, pair_by)] = r
     keys = sorted(set(a_by) & set(b_by), key=_natural)
     rows = []
@@ -65,29 +75,50 @@ def compare(a_source: Path, b_source: Path, metric: str = "throughput_tok_s",
         base_value = float(np.exp(np.mean([np.log(r[metric]) for r in a_by[k]])))
         new = b_by[k]
         value = new.get(metric) if new["status"] == "ok" else None
-        rows.append(dict(zip(pair_by, k)) | {"a": base_value, "b": value, "sessions_a": len(a_by[k]),
-                                                   "status_b": new["status"],
-                                                   "ratio": value / base_value if value else None})
+        rows.append(
+            dict(zip(pair_by, k))
+            | {
+                "a": base_value,
+                "b": value,
+                "sessions_a": len(a_by[k]),
+                "status_b": new["status"],
+                "ratio": value / base_value if value else None,
+            }
+        )
     if gate_settings is not None:
         _gate_rows(rows, [a_all[k] for k in keys], [b_by[k] for k in keys], Path(a_source), gate_settings)
-    result: dict[str, Any] = {"metric": metric, "pair_by": list(pair_by),
-                              "a": _label(Path(a_source), a), "b": _label(Path(b_source), b),
-                              "pairs": len(rows), "unpaired_a": len(a_by) - len(rows),
-                              "unpaired_b": len(b_by) - len(rows), "rows": rows}
+    result: dict[str, Any] = {
+        "metric": metric,
+        "pair_by": list(pair_by),
+        "a": _label(Path(a_source), a),
+        "b": _label(Path(b_source), b),
+        "pairs": len(rows),
+        "unpaired_a": len(a_by) - len(rows),
+        "unpaired_b": len(b_by) - len(rows),
+        "rows": rows,
+    }
     measured = [r for r in rows if r["ratio"] is not None]
     if measured:
         av, bv = [r["a"] for r in measured], [r["b"] for r in measured]
         ratios = np.array([r["ratio"] for r in measured])
-        result |= {"mean_ratio": float(ratios.mean()), "median_ratio": float(np.median(ratios)),
-                   "geomean_ratio": float(np.exp(np.log(ratios).mean())),
-                   "wilcoxon_p": wilcoxon_p(bv, av, "two-sided") if len(measured) >= 2 else None,
-                   "cliffs_delta": cliffs_delta(bv, av)}
+        result |= {
+            "mean_ratio": float(ratios.mean()),
+            "median_ratio": float(np.median(ratios)),
+            "geomean_ratio": float(np.exp(np.log(ratios).mean())),
+            "wilcoxon_p": wilcoxon_p(bv, av, "two-sided") if len(measured) >= 2 else None,
+            "cliffs_delta": cliffs_delta(bv, av),
+        }
         result["cliffs_magnitude"] = cliffs_magnitude(result["cliffs_delta"])
     return result
 
 
-def _gate_rows(rows: list[dict[str, Any]], sessions: list[list[dict[str, Any]]], news: list[dict[str, Any]],
-               source: Path, settings: Any) -> None:
+def _gate_rows(
+    rows: list[dict[str, Any]],
+    sessions: list[list[dict[str, Any]]],
+    news: list[dict[str, Any]],
+    source: Path,
+    settings: Any,
+) -> None:
     """The gate's verdict on each pair, as `infperf compare` exit codes need it (same code as the plugin's)."""
     from .gate import correct, failure_verdict, item_alpha, judge_against, pooled_priors
     from .store import IDENTITY_FIELDS, Baseline
@@ -97,26 +128,39 @@ def _gate_rows(rows: list[dict[str, Any]], sessions: list[list[dict[str, Any]]],
     judged = []
     for row, baseline, new in zip(rows, baselines, news):
         if new["status"] == "ok":
-            verdict = judge_against(new, baseline, settings, item_alpha(settings, family),
-                                    lambda m, bound, b=baseline: pooled_priors(baselines, m, exclude=b)[bound])
+            verdict = judge_against(
+                new,
+                baseline,
+                settings,
+                item_alpha(settings, family),
+                lambda m, bound, b=baseline: pooled_priors(baselines, m, exclude=b)[bound],
+            )
         else:  # A's configurations all have ok sessions (see compare), so this is a verdict
             verdict = failure_verdict(new, baseline)
             assert verdict is not None
         judged.append(verdict.as_record_fields())
     correct(judged, settings, family)
     for row, fields in zip(rows, judged):
-        row |= {"verdict": fields["gate_verdict"], "change": fields.get("gate_change"),
-                "p_adjusted": fields.get("gate_p_adjusted"), "stale": fields["gate_stale"],
-                "message": fields["gate_message"]}
+        row |= {
+            "verdict": fields["gate_verdict"],
+            "change": fields.get("gate_change"),
+            "p_adjusted": fields.get("gate_p_adjusted"),
+            "stale": fields["gate_stale"],
+            "message": fields["gate_message"],
+        }
 
 
 def compare_table(result: dict[str, Any]) -> list[str]:
     fields = result["pair_by"]
     names = {"batch_size": "batch", "hardware_fingerprint": "hardware"}
     width = {f: max([len(names.get(f, f))] + [len(str(r[f])) for r in result["rows"]]) for f in fields}
-    lines = [f"A: {result['a']}", f"B: {result['b']}",
-             " ".join(f"{names.get(f, f):{width[f]}}" for f in fields) + f" {'A':>12} {'B':>12} {'B/A':>7}"
-             + ("  verdict" if any("verdict" in r for r in result["rows"]) else "")]
+    lines = [
+        f"A: {result['a']}",
+        f"B: {result['b']}",
+        " ".join(f"{names.get(f, f):{width[f]}}" for f in fields)
+        + f" {'A':>12} {'B':>12} {'B/A':>7}"
+        + ("  verdict" if any("verdict" in r for r in result["rows"]) else ""),
+    ]
     for r in result["rows"]:
         b = f"{r['b']:>12,.1f}" if r["b"] is not None else f"{r['status_b']:>12}"
         ratio = f"{r['ratio']:>7.3f}" if r["ratio"] is not None else f"{'-':>7}"
@@ -125,25 +169,44 @@ def compare_table(result: dict[str, Any]) -> list[str]:
             verdict = f"  {r['verdict']}" + (" (stale)" if r["stale"] else "")
             if r.get("p_adjusted") is not None:
                 verdict += f" (p_adj={r['p_adjusted']:.2g}, {r['sessions_a']} session(s) in A)"
-        lines.append(" ".join(f"{str(r[f]):{width[f]}}" for f in fields) + f" {r['a']:>12,.1f} {b} {ratio}{verdict}")
+        lines.append(
+            " ".join(f"{str(r[f]):{width[f]}}" for f in fields) + f" {r['a']:>12,.1f} {b} {ratio}{verdict}"
+        )
     if result["pairs"] and result.get("mean_ratio") is not None:
         p = result["wilcoxon_p"]
-        lines.append(f"{result['pairs']} paired configurations ({result['unpaired_a']} only in A, "
-                     f"{result['unpaired_b']} only in B): {result['metric']} B/A mean {result['mean_ratio']:.3f}, "
-                     f"median {result['median_ratio']:.3f}, geometric mean {result['geomean_ratio']:.3f}; "
-                     f"Wilcoxon p={'n/a' if p is None else f'{p:.4g}'}; Cliff's delta {result['cliffs_delta']:+.2f} "
-                     f"({result['cliffs_magnitude']})")
+        lines.append(
+            f"{result['pairs']} paired configurations ({result['unpaired_a']} only in A, "
+            f"{result['unpaired_b']} only in B): {result['metric']} B/A mean {result['mean_ratio']:.3f}, "
+            f"median {result['median_ratio']:.3f}, geometric mean {result['geomean_ratio']:.3f}; "
+            f"Wilcoxon p={'n/a' if p is None else f'{p:.4g}'}; Cliff's delta {result['cliffs_delta']:+.2f} "
+            f"({result['cliffs_magnitude']})"
+        )
     else:
         lines.append("no configuration is present (status ok) in both")
     return lines
 
 
-def write_compare(result: dict[str, Any], csv_path: Path | None, json_path: Path | None,
-                  plot_path: Path | None) -> None:
+def write_compare(
+    result: dict[str, Any], csv_path: Path | None, json_path: Path | None, plot_path: Path | None
+) -> None:
     if csv_path:
         with open(csv_path, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=[*result["pair_by"], "a", "b", "ratio", "sessions_a", "status_b",
-                                                   "verdict", "change", "p_adjusted", "stale", "message"])
+            writer = csv.DictWriter(
+                f,
+                fieldnames=[
+                    *result["pair_by"],
+                    "a",
+                    "b",
+                    "ratio",
+                    "sessions_a",
+                    "status_b",
+                    "verdict",
+                    "change",
+                    "p_adjusted",
+                    "stale",
+                    "message",
+                ],
+            )
             writer.writeheader()
             writer.writerows(result["rows"])
     if json_path:
@@ -154,8 +217,12 @@ def write_compare(result: dict[str, Any], csv_path: Path | None, json_path: Path
         fig, ax = plt.subplots(figsize=(max(6, 0.35 * len(rows)), 4))
         ax.bar(range(len(rows)), [r["ratio"] for r in rows], color="tab:blue")
         ax.axhline(1.0, color="black", linewidth=0.8)
-        ax.set_xticks(range(len(rows)), ["-".join(str(r[f]) for f in result["pair_by"]) for r in rows],
-                      rotation=90, fontsize=7)
+        ax.set_xticks(
+            range(len(rows)),
+            ["-".join(str(r[f]) for f in result["pair_by"]) for r in rows],
+            rotation=90,
+            fontsize=7,
+        )
         ax.set_ylabel(f"{result['metric']} B / A")
         ax.set_title(f"B: {result['b']}\nvs A: {result['a']}", fontsize=8)
         fig.tight_layout()
@@ -194,8 +261,13 @@ def report(source: Path, out: Path, metric: str = "throughput_tok_s") -> Path:
     hardware = sorted({f"{r.get('gpu_name') or r['hardware_fingerprint']}" for r in records})
     days = sorted({r["timestamp"][:10] for r in records})
     measured = days[0] if len(days) == 1 else f"{days[0]} to {days[-1]}" if days else "no date"
-    md = [f"# infperf report: {source}", "", f"Hardware: {', '.join(hardware) or 'none'}; measured {measured}. "
-          f"Metric: `{metric}` (median of repeats). {len(records)} ok records.", ""]
+    md = [
+        f"# infperf report: {source}",
+        "",
+        f"Hardware: {', '.join(hardware) or 'none'}; measured {measured}. "
+        f"Metric: `{metric}` (median of repeats). {len(records)} ok records.",
+        "",
+    ]
     for (engine, model, workload), rows in sorted(groups.items()):
         slug = f"{engine}-{model}-{workload}".replace("/", "_")
         versions = sorted({str(r.get("engine_version")) for r in rows})
@@ -211,7 +283,11 @@ def report(source: Path, out: Path, metric: str = "throughput_tok_s") -> Path:
             axes[0].errorbar(batches, ys, yerr=sds, marker="o", capsize=3, label=f"{g} GPU(s)")
         axes[0].set_xscale("log", base=2)
         axes[0].set_xticks(batches, [str(b) for b in batches], fontsize=7)
-        axes[0].set(xlabel="batch size", ylabel=f"{metric} ({unit})", title="vs batch size (error bars: sd of repeats)")
+        axes[0].set(
+            xlabel="batch size",
+            ylabel=f"{metric} ({unit})",
+            title="vs batch size (error bars: sd of repeats)",
+        )
         axes[0].legend(fontsize=7)
         for b in batches:
             ys = [grid.get((g, b), np.nan) for g in gpus]
@@ -227,21 +303,39 @@ def report(source: Path, out: Path, metric: str = "throughput_tok_s") -> Path:
                 cell = cells.get((g, b))
                 if cell is not None and cell.status == "ok":
                     light = image.norm(cell.value) > 0.6  # dark text on the light end of viridis
-                    axes[2].text(j, i, f"{cell.value:,.0f}", ha="center", va="center", fontsize=6,
-                                 color="black" if light else "white")
+                    axes[2].text(
+                        j,
+                        i,
+                        f"{cell.value:,.0f}",
+                        ha="center",
+                        va="center",
+                        fontsize=6,
+                        color="black" if light else "white",
+                    )
                 elif cell is not None:  # failed or OOM: grey and labelled; never measured: left blank
                     axes[2].add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, color="#9aa0a8"))
                     axes[2].text(j, i, cell.status.upper(), ha="center", va="center", fontsize=6)
         axes[2].set_xticks(range(len(batches)), batches, fontsize=7)
         axes[2].set_yticks(range(len(gpus)), gpus)
-        axes[2].set(xlabel="batch size", ylabel="GPUs", title="landscape (grey: OOM/failed, blank: not measured)")
+        axes[2].set(
+            xlabel="batch size", ylabel="GPUs", title="landscape (grey: OOM/failed, blank: not measured)"
+        )
         fig.colorbar(image, ax=axes[2], label=f"{metric} ({unit})")
         best = max(grid, key=grid.get)
         # the star sits in the best cell's upper-right corner, clear of the value printed at its centre
-        axes[2].scatter([batches.index(best[1]) + 0.36], [gpus.index(best[0]) + 0.32], marker="*", s=90,
-                        color="red", edgecolors="white", linewidths=0.5)
-        fig.suptitle(f"{engine} {', '.join(versions)} · {model} · {workload} · {', '.join(hardware)} · {measured}",
-                     fontsize=9)
+        axes[2].scatter(
+            [batches.index(best[1]) + 0.36],
+            [gpus.index(best[0]) + 0.32],
+            marker="*",
+            s=90,
+            color="red",
+            edgecolors="white",
+            linewidths=0.5,
+        )
+        fig.suptitle(
+            f"{engine} {', '.join(versions)} · {model} · {workload} · {', '.join(hardware)} · {measured}",
+            fontsize=9,
+        )
         fig.tight_layout()
         fig.savefig(out / f"{slug}.png", dpi=110)
         plt.close(fig)
@@ -249,8 +343,12 @@ def report(source: Path, out: Path, metric: str = "throughput_tok_s") -> Path:
         if history:  # an InfPop landscape: how the tuner got to its optimum
             fig, ax = plt.subplots(figsize=(7, 3.6))
             ax.step([h[0] for h in history], [h[2] for h in history], where="post", label="best so far")
-            ax.scatter([h[0] for h in history if h[1] is not None], [h[1] for h in history if h[1] is not None],
-                       s=14, label="evaluation")
+            ax.scatter(
+                [h[0] for h in history if h[1] is not None],
+                [h[1] for h in history if h[1] is not None],
+                s=14,
+                label="evaluation",
+            )
             failed = [h[0] for h in history if h[1] is None]
             if failed:
                 floor = min((h[1] for h in history if h[1] is not None), default=0)
@@ -261,7 +359,12 @@ def report(source: Path, out: Path, metric: str = "throughput_tok_s") -> Path:
             fig.savefig(out / f"{slug}-history.png", dpi=110)
             plt.close(fig)
             md += [f"![{slug} tuning history]({slug}-history.png)", ""]
-        md += [f"![{slug}]({slug}.png)", "", f"Best: {grid[best]:,.1f} at {best[0]} GPU(s), batch {best[1]}.", ""]
+        md += [
+            f"![{slug}]({slug}.png)",
+            "",
+            f"Best: {grid[best]:,.1f} at {best[0]} GPU(s), batch {best[1]}.",
+            "",
+        ]
         for factor in ("gpus", "batch_size"):
             samples: dict[str, list[float]] = defaultdict(list)
             for r in rows:
@@ -271,26 +374,38 @@ def report(source: Path, out: Path, metric: str = "throughput_tok_s") -> Path:
                 significant = [f"{p['a']} vs {p['b']}" for p in result["tukey"] if p["p"] < 0.05]
                 stats[(engine, model, workload)].append(
                     f"ANOVA across {factor}: F={result['f']:.2f}, p={result['p']:.3g}; Tukey HSD pairs with p<0.05: "
-                    f"{', '.join(significant) or 'none'}")
-                md.append(f"- ANOVA across {factor}: F={result['f']:.2f}, p={result['p']:.3g}; Tukey HSD pairs "
-                          f"with p<0.05: {', '.join(significant) or 'none'}")
+                    f"{', '.join(significant) or 'none'}"
+                )
+                md.append(
+                    f"- ANOVA across {factor}: F={result['f']:.2f}, p={result['p']:.3g}; Tukey HSD pairs "
+                    f"with p<0.05: {', '.join(significant) or 'none'}"
+                )
         for factor in ("batch_size", "gpus", "input_len_mean_tokens", "output_len_tokens"):
             for target in (metric, "ttlt_s", "normalised_latency_s_per_tok"):
-                pairs = [(math.log2(r[factor]) if factor == "batch_size" else r[factor], r[target])
-                         for r in rows if r.get(factor) is not None and r.get(target) is not None]
+                pairs = [
+                    (math.log2(r[factor]) if factor == "batch_size" else r[factor], r[target])
+                    for r in rows
+                    if r.get(factor) is not None and r.get(target) is not None
+                ]
                 corr = pearson([p[0] for p in pairs], [p[1] for p in pairs]) if pairs else None
                 if corr:
                     name = "log2(batch_size)" if factor == "batch_size" else factor
-                    stats[(engine, model, workload)].append(f"Pearson r({name}, {target}) = {corr[0]:+.3f} "
-                                                            f"(p={corr[1]:.3g})")
+                    stats[(engine, model, workload)].append(
+                        f"Pearson r({name}, {target}) = {corr[0]:+.3f} (p={corr[1]:.3g})"
+                    )
                     md.append(f"- Pearson r({name}, {target}) = {corr[0]:+.3f} (p={corr[1]:.3g})")
         md.append("")
     cells = _medians(records, metric)
     from .factors import analyse_all
 
     analyses = analyse_all([r for r in everything if r["status"] == "ok"])
-    md += (_engine_ratios(cells, metric, out, plt) + _gpu_scaling(cells) + _factors(analyses, out, plt)
-           + _not_ok(everything) + _serving(serving))
+    md += (
+        _engine_ratios(cells, metric, out, plt)
+        + _gpu_scaling(cells)
+        + _factors(analyses, out, plt)
+        + _not_ok(everything)
+        + _serving(serving)
+    )
     summary = out / "summary.md"
     summary.write_text("\n".join(md))
     write_html(out / "summary.html", str(source), everything, metric, stats, analyses, serving)
@@ -305,8 +420,13 @@ def _factors(analyses: list[Any], out: Path, plt: Any) -> list[str]:
     for analysis in analyses:
         slug = f"factors-{analysis.engine}-{analysis.model}".replace("/", "_")
         plot(analysis, plt, out / f"{slug}.png")
-        md += [f"## Latency factors: {analysis.engine} · {analysis.model}", "", *markdown(analysis),
-               f"![{slug}]({slug}.png)", ""]
+        md += [
+            f"## Latency factors: {analysis.engine} · {analysis.model}",
+            "",
+            *markdown(analysis),
+            f"![{slug}]({slug}.png)",
+            "",
+        ]
     return md
 
 
@@ -314,19 +434,27 @@ def _serving(records: list[dict[str, Any]]) -> list[str]:
     """Serving records (vllm serve under vllm bench serve) as one table: load, throughput and latency medians."""
     if not records:
         return []
-    md = ["## Serving: vllm serve under vllm bench serve", "",
-          "| case | status | rate (req/s) | in flight | output tok/s | req/s | TTFT p50 ms | TPOT p50 ms | "
-          "E2E p50 ms | failed |", "|---|---|---|---|---:|---:|---:|---:|---:|---:|"]
+    md = [
+        "## Serving: vllm serve under vllm bench serve",
+        "",
+        "| case | status | rate (req/s) | in flight | output tok/s | req/s | TTFT p50 ms | TPOT p50 ms | "
+        "E2E p50 ms | failed |",
+        "|---|---|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
 
     def ms(r: dict[str, Any], key: str) -> str:
         return f"{r[key] * 1e3:,.1f}" if r.get(key) is not None else "-"
 
     for r in sorted(records, key=lambda r: r["case_id"]):
         tok_s = f"{r['throughput_tok_s']:,.1f}" if r.get("throughput_tok_s") is not None else "-"
-        req_s = f"{r['request_throughput_req_s']:,.2f}" if r.get("request_throughput_req_s") is not None else "-"
-        md.append(f"| {r['case_id']} | {r['status']} | {r.get('request_rate')} | {r.get('max_concurrency') or 'no limit'}"
-                  f" | {tok_s} | {req_s} | {ms(r, 'ttft_p50_s')} | {ms(r, 'tpot_p50_s')} | {ms(r, 'e2e_p50_s')} | "
-                  f"{r.get('failed_requests', '-')} |")
+        req_s = (
+            f"{r['request_throughput_req_s']:,.2f}" if r.get("request_throughput_req_s") is not None else "-"
+        )
+        md.append(
+            f"| {r['case_id']} | {r['status']} | {r.get('request_rate')} | {r.get('max_concurrency') or 'no limit'}"
+            f" | {tok_s} | {req_s} | {ms(r, 'ttft_p50_s')} | {ms(r, 'tpot_p50_s')} | {ms(r, 'e2e_p50_s')} | "
+            f"{r.get('failed_requests', '-')} |"
+        )
     return md + [""]
 
 
@@ -352,15 +480,25 @@ def _engine_ratios(cells: dict[tuple[Any, ...], float], metric: str, out: Path, 
             lines[(engine, model, workload, gpus)].append((batch, base, value))
     if not lines:
         return []
-    md = [f"## Engines compared: {metric} over {reference}'s", "",
-          f"| engine | model | workload | GPUs | batch | {reference} | engine | ratio |", "|---|---|---|---:|---:|---:|---:|---:|"]
+    md = [
+        f"## Engines compared: {metric} over {reference}'s",
+        "",
+        f"| engine | model | workload | GPUs | batch | {reference} | engine | ratio |",
+        "|---|---|---|---:|---:|---:|---:|---:|",
+    ]
     fig, ax = plt.subplots(figsize=(7, 4))
     for (engine, model, workload, gpus), points in sorted(lines.items()):
         points.sort()
-        md += [f"| {engine} | {model} | {workload} | {gpus} | {b} | {base:,.1f} | {value:,.1f} | {value / base:.2f} |"
-               for b, base, value in points]
-        ax.plot([p[0] for p in points], [p[2] / p[1] for p in points], marker="o",
-                label=f"{engine} {model} {workload} {gpus} GPU(s)")
+        md += [
+            f"| {engine} | {model} | {workload} | {gpus} | {b} | {base:,.1f} | {value:,.1f} | {value / base:.2f} |"
+            for b, base, value in points
+        ]
+        ax.plot(
+            [p[0] for p in points],
+            [p[2] / p[1] for p in points],
+            marker="o",
+            label=f"{engine} {model} {workload} {gpus} GPU(s)",
+        )
     ax.set_xscale("log", base=2)
     ax.axhline(1.0, color="black", linewidth=0.8)
     ax.set(xlabel="batch size", ylabel=f"{metric} / {reference}", title=f"engines over {reference}")
@@ -380,14 +518,21 @@ def _gpu_scaling(cells: dict[tuple[Any, ...], float]) -> list[str]:
     if not rows:
         return []
     counts = sorted({g for _, by_gpus in rows for g in by_gpus})
-    md = ["## GPU-count scaling: speed-up over the fewest GPUs", "",
-          "| engine | model | workload | batch | " + " | ".join(f"{g} GPU(s)" for g in counts) + " | best |",
-          "|---|---|---|---:|" + "---:|" * (len(counts) + 1)]
+    md = [
+        "## GPU-count scaling: speed-up over the fewest GPUs",
+        "",
+        "| engine | model | workload | batch | " + " | ".join(f"{g} GPU(s)" for g in counts) + " | best |",
+        "|---|---|---|---:|" + "---:|" * (len(counts) + 1),
+    ]
     for (engine, model, workload, batch), by_gpus in rows:
         first = by_gpus[min(by_gpus)]
-        cells_text = [f"{by_gpus[g]:,.0f} ({by_gpus[g] / first:.2f}x)" if g in by_gpus else "-" for g in counts]
-        md.append(f"| {engine} | {model} | {workload} | {batch} | {' | '.join(cells_text)} | "
-                  f"{max(by_gpus, key=by_gpus.get)} |")
+        cells_text = [
+            f"{by_gpus[g]:,.0f} ({by_gpus[g] / first:.2f}x)" if g in by_gpus else "-" for g in counts
+        ]
+        md.append(
+            f"| {engine} | {model} | {workload} | {batch} | {' | '.join(cells_text)} | "
+            f"{max(by_gpus, key=by_gpus.get)} |"
+        )
     return md + [""]
 
 
@@ -396,8 +541,15 @@ def _not_ok(records: list[dict[str, Any]]) -> list[str]:
     bad = [r for r in records if r["status"] != "ok"]
     if not bad:
         return []
-    md = ["## Configurations that did not run to the end", "", "| case | prompts | status | reason |",
-          "|---|---:|---|---|"]
-    md += [f"| {r['case_id']} | {r.get('num_prompts')} | {r['status']} | "
-           f"{(r.get('reason') or '').splitlines()[0][:120]} |" for r in bad]
+    md = [
+        "## Configurations that did not run to the end",
+        "",
+        "| case | prompts | status | reason |",
+        "|---|---:|---|---|",
+    ]
+    md += [
+        f"| {r['case_id']} | {r.get('num_prompts')} | {r['status']} | "
+        f"{(r.get('reason') or '').splitlines()[0][:120]} |"
+        for r in bad
+    ]
     return md + [""]

@@ -26,6 +26,7 @@ for one test function. A table's `serving` sub-table declares its serving cases 
 Case ids are stable and readable; they key the baselines (under the test's name, so a configuration of both
 grids keeps two baselines).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -93,7 +94,10 @@ class Target:
     workloads: tuple[str, ...] = ("humaneval",)
     num_prompts: int | None = None
     serving: tuple[Any, ...] = ()  # serving.cases.ServingTarget: the table's `serving` sub-table(s)
-    latency: "Target | None" = None  # the table's `latency` sub-table: the factor grid, as synthetic workloads
+    latency: "Target | None" = (
+        None  # the table's `latency` sub-table: the factor grid, as synthetic workloads
+    )
+
 
 # The grids a perf test can run (`@pytest.mark.infperf(grid=...)`): the target's own fields, or its latency table.
 GRIDS = ("throughput", "latency")
@@ -103,10 +107,18 @@ GRIDS = ("throughput", "latency")
 # A `latency` table's fields: the target's, with the workloads given as the factors input x output length.
 _LATENCY_PARSERS: dict[str, Callable[[str], Any]] = {
     **{k: v for k, v in _FIELD_PARSERS.items() if k != "workloads"},
-    "input_lens": parsers.positive_ints, "output_lens": parsers.positive_ints}
+    "input_lens": parsers.positive_ints,
+    "output_lens": parsers.positive_ints,
+}
 # Settings attribute -> matrix field it overrides.
-OVERRIDES = {"engine": "engines", "model": "models", "gpus": "gpus", "batch_sizes": "batch_sizes",
-             "workload": "workloads", "num_prompts": "num_prompts"}
+OVERRIDES = {
+    "engine": "engines",
+    "model": "models",
+    "gpus": "gpus",
+    "batch_sizes": "batch_sizes",
+    "workload": "workloads",
+    "num_prompts": "num_prompts",
+}
 
 
 def load_matrix(path: Path) -> list[Target]:
@@ -121,7 +133,9 @@ def load_matrix(path: Path) -> list[Target]:
     targets = []
     for hardware, table in data.items():
         if hardware not in GENERATIONS:
-            raise MatrixError(f"{path}: [{hardware}] is not a hardware generation; known: {', '.join(GENERATIONS)}")
+            raise MatrixError(
+                f"{path}: [{hardware}] is not a hardware generation; known: {', '.join(GENERATIONS)}"
+            )
         if not isinstance(table, dict):
             raise MatrixError(f"{path}: [{hardware}] must be a table")
         table = dict(table)
@@ -133,8 +147,9 @@ def load_matrix(path: Path) -> list[Target]:
         latency = table.pop("latency", None)
         if latency is not None:
             latency = parse_latency(hardware, latency, f"{path} [{hardware}.latency]")
-        targets.append(Target(hardware, **parse_fields(table, f"{path} [{hardware}]"), serving=serving,
-                              latency=latency))
+        targets.append(
+            Target(hardware, **parse_fields(table, f"{path} [{hardware}]"), serving=serving, latency=latency)
+        )
     return targets
 
 
@@ -145,7 +160,9 @@ def parse_latency(hardware: str, table: Any, where: str) -> Target:
     fields = parse_fields(table, where, _LATENCY_PARSERS)
     missing = [name for name in ("input_lens", "output_lens") if name not in fields]
     if missing:
-        raise MatrixError(f"{where}: missing {', '.join(missing)} (the factor grid's prompt and output lengths)")
+        raise MatrixError(
+            f"{where}: missing {', '.join(missing)} (the factor grid's prompt and output lengths)"
+        )
     inputs, outputs = fields.pop("input_lens"), fields.pop("output_lens")
     workloads = tuple(f"synthetic-in{i}-out{o}" for i in inputs for o in outputs)
     return Target(hardware, **fields, workloads=workloads)
@@ -155,8 +172,13 @@ def default_target(hardware: str, gpu_count: int) -> Target:
     return Target(hardware, gpus=(1,) if gpu_count else (0,))
 
 
-def expand(targets: list[Target], overrides: dict[str, Any], marker_fields: dict[str, Any],
-           output_len: int, grid: str = "throughput") -> Iterator[Case]:
+def expand(
+    targets: list[Target],
+    overrides: dict[str, Any],
+    marker_fields: dict[str, Any],
+    output_len: int,
+    grid: str = "throughput",
+) -> Iterator[Case]:
     """All cases of `grid` in declaration order. Marker fields beat the matrix; command-line overrides beat both.
     A target without a latency table has no latency cases."""
     for target in targets:
@@ -171,6 +193,13 @@ def expand(targets: list[Target], overrides: dict[str, Any], marker_fields: dict
                     for workload in target.workloads:
                         spec = parse_workload(workload, output_len)
                         for batch_size in target.batch_sizes:
-                            yield Case(target.hardware, engine, model, gpus, batch_size, spec, target.num_prompts,
-                                       grid=grid)
-
+                            yield Case(
+                                target.hardware,
+                                engine,
+                                model,
+                                gpus,
+                                batch_size,
+                                spec,
+                                target.num_prompts,
+                                grid=grid,
+                            )

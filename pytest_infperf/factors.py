@@ -11,6 +11,7 @@ does. The importance is measured on the data the forest was fitted to (a grid of
 nothing to hold out); the forest's cross-validated R² is reported beside it, so a response the factors do not
 explain is not read as explained.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -33,7 +34,9 @@ class FactorAnalysis:
     factors: list[str]  # the factors that vary (a constant factor has no correlation and no importance)
     responses: list[str]  # the responses every configuration has
     correlation: dict[tuple[str, str], float] = field(default_factory=dict)  # (row, column) -> Pearson r
-    importance: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)  # resp -> factor -> (mean, sd)
+    importance: dict[str, dict[str, tuple[float, float]]] = field(
+        default_factory=dict
+    )  # resp -> factor -> (mean, sd)
     cv_r2: dict[str, float | None] = field(default_factory=dict)  # response -> out-of-fold R² (5 folds)
 
     @property
@@ -49,8 +52,11 @@ def _table(records: Sequence[dict[str, Any]]) -> Any:
     latest: dict[tuple[Any, ...], dict[str, Any]] = {}
     for r in sorted(records, key=lambda r: str(r.get("timestamp"))):
         latest[tuple(r.get(f) for f in (*FACTORS, "workload"))] = r
-    frame = pd.DataFrame([{name: r.get(name) for name in (*FACTORS, *RESPONSES)} for r in latest.values()],
-                         columns=[*FACTORS, *RESPONSES], dtype=float)
+    frame = pd.DataFrame(
+        [{name: r.get(name) for name in (*FACTORS, *RESPONSES)} for r in latest.values()],
+        columns=[*FACTORS, *RESPONSES],
+        dtype=float,
+    )
     return frame.dropna(subset=list(FACTORS)).reset_index(drop=True)
 
 
@@ -75,13 +81,18 @@ def analyse(engine: str, model: str, records: Sequence[dict[str, Any]]) -> Facto
     for response in responses:
         target = frame[response].to_numpy()
         forest = RandomForestRegressor(n_estimators=300, random_state=0)
-        out_of_fold = cross_val_predict(forest, features, target, cv=folds)  # R² over all held-out predictions
+        out_of_fold = cross_val_predict(
+            forest, features, target, cv=folds
+        )  # R² over all held-out predictions
         result.cv_r2[response] = float(r2_score(target, out_of_fold))
         forest.fit(features, target)
-        permuted = permutation_importance(forest, features, target, n_repeats=PERMUTATION_REPEATS, random_state=0,
-                                          scoring="r2")
-        result.importance[response] = {f: (float(m), float(s)) for f, m, s in
-                                       zip(factors, permuted.importances_mean, permuted.importances_std)}
+        permuted = permutation_importance(
+            forest, features, target, n_repeats=PERMUTATION_REPEATS, random_state=0, scoring="r2"
+        )
+        result.importance[response] = {
+            f: (float(m), float(s))
+            for f, m, s in zip(factors, permuted.importances_mean, permuted.importances_std)
+        }
     return result
 
 
@@ -97,16 +108,27 @@ def analyse_all(records: Sequence[dict[str, Any]]) -> list[FactorAnalysis]:
 def markdown(analysis: FactorAnalysis) -> list[str]:
     """The correlation matrix and the importance table, as Markdown."""
     variables = analysis.variables
-    md = [f"Pearson correlation over {analysis.configurations} configurations:", "",
-          "| | " + " | ".join(variables) + " |", "|---|" + "---:|" * len(variables)]
+    md = [
+        f"Pearson correlation over {analysis.configurations} configurations:",
+        "",
+        "| | " + " | ".join(variables) + " |",
+        "|---|" + "---:|" * len(variables),
+    ]
     for a in variables:
         md.append(f"| {a} | " + " | ".join(f"{analysis.correlation[(a, b)]:+.2f}" for b in variables) + " |")
-    md += ["", f"Permutation importance (drop in R² when the factor is shuffled, mean ± sd of "
-           f"{PERMUTATION_REPEATS} shuffles; estimator `{ESTIMATOR}`, its out-of-fold R² (5 folds) beside it):", "",
-           "| response | " + " | ".join(analysis.factors) + " | out-of-fold R² |", "|---|" + "---:|" * (len(analysis.factors) + 1)]
+    md += [
+        "",
+        f"Permutation importance (drop in R² when the factor is shuffled, mean ± sd of "
+        f"{PERMUTATION_REPEATS} shuffles; estimator `{ESTIMATOR}`, its out-of-fold R² (5 folds) beside it):",
+        "",
+        "| response | " + " | ".join(analysis.factors) + " | out-of-fold R² |",
+        "|---|" + "---:|" * (len(analysis.factors) + 1),
+    ]
     for response, by_factor in analysis.importance.items():
         r2 = analysis.cv_r2.get(response)
-        cells = [f"{m:.3f} ± {s:.3f}" for m, s in by_factor.values()] + [f"{r2:+.2f}" if r2 is not None else "-"]
+        cells = [f"{m:.3f} ± {s:.3f}" for m, s in by_factor.values()] + [
+            f"{r2:+.2f}" if r2 is not None else "-"
+        ]
         md.append(f"| {response} | " + " | ".join(cells) + " |")
     return md + [""]
 
@@ -121,8 +143,15 @@ def plot(analysis: FactorAnalysis, plt: Any, path: Any) -> None:
     image = axes[0].imshow(matrix, vmin=-1, vmax=1, cmap="RdBu_r")
     for i in range(len(variables)):
         for j in range(len(variables)):
-            axes[0].text(j, i, f"{matrix[i, j]:+.2f}", ha="center", va="center", fontsize=7,
-                         color="white" if abs(matrix[i, j]) > 0.6 else "black")
+            axes[0].text(
+                j,
+                i,
+                f"{matrix[i, j]:+.2f}",
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if abs(matrix[i, j]) > 0.6 else "black",
+            )
     axes[0].set_xticks(range(len(variables)), variables, rotation=35, ha="right", fontsize=7)
     axes[0].set_yticks(range(len(variables)), variables, fontsize=7)
     axes[0].set_title(f"Pearson r over {analysis.configurations} configurations", fontsize=9)
@@ -133,8 +162,11 @@ def plot(analysis: FactorAnalysis, plt: Any, path: Any) -> None:
         means = [analysis.importance[r][factor][0] for r in responses]
         sds = [analysis.importance[r][factor][1] for r in responses]
         axes[1].bar(np.arange(len(responses)) + k * width, means, width, yerr=sds, capsize=2, label=factor)
-    axes[1].set_xticks(np.arange(len(responses)) + width * (len(factors) - 1) / 2,
-                       [f"{r}\n(out-of-fold R² {analysis.cv_r2[r]:+.2f})" for r in responses], fontsize=7)
+    axes[1].set_xticks(
+        np.arange(len(responses)) + width * (len(factors) - 1) / 2,
+        [f"{r}\n(out-of-fold R² {analysis.cv_r2[r]:+.2f})" for r in responses],
+        fontsize=7,
+    )
     axes[1].set(ylabel="drop in R² when shuffled", title=f"permutation importance ({ESTIMATOR})")
     axes[1].title.set_fontsize(9)
     axes[1].legend(fontsize=7)

@@ -1,4 +1,5 @@
 """Fields of a matrix table, a serving table or a marker: parsed by the options' own parsers, errors naming where."""
+
 from __future__ import annotations
 
 import argparse
@@ -13,13 +14,18 @@ class MatrixError(ValueError):
 
 # An offline target's fields (a serving table has its own, serving.cases).
 FIELD_PARSERS: dict[str, Callable[[str], Any]] = {
-    "engines": parsers.engines, "models": parsers.models, "gpus": parsers.gpu_counts,
-    "batch_sizes": parsers.batch_sizes, "workloads": parsers.workloads, "num_prompts": parsers.positive_int,
+    "engines": parsers.engines,
+    "models": parsers.models,
+    "gpus": parsers.gpu_counts,
+    "batch_sizes": parsers.batch_sizes,
+    "workloads": parsers.workloads,
+    "num_prompts": parsers.positive_int,
 }
 
 
-def parse_fields(values: dict[str, Any], where: str,
-                 field_parsers: dict[str, Callable[[str], Any]] | None = None) -> dict[str, Any]:
+def parse_fields(
+    values: dict[str, Any], where: str, field_parsers: dict[str, Callable[[str], Any]] | None = None
+) -> dict[str, Any]:
     """Validate matrix or marker fields (or a serving table's, with its parsers); errors name `where` and the
     field."""
     field_parsers = FIELD_PARSERS if field_parsers is None else field_parsers

@@ -8,6 +8,7 @@ A failure (OOM, error, timeout) where the baseline was ok is a regression. A sig
 threshold says the baseline is stale. A launch-bound configuration measured on a host with another CPU than
 every session of its baseline is not comparable: its throughput follows the host CPU as much as the GPU.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -37,15 +38,27 @@ if TYPE_CHECKING:
     from .settings import Settings
 
 # Worst first: the outcome of a test judged on several metrics is the worst of theirs.
-SEVERITY = ("error", "regression", "improvement", "not-comparable", "underpowered", "no-baseline", "unchanged")
+SEVERITY = (
+    "error",
+    "regression",
+    "improvement",
+    "not-comparable",
+    "underpowered",
+    "no-baseline",
+    "unchanged",
+)
 # Below this mean GPU utilisation (NVML, % of time a kernel ran) a configuration is launch-bound: the host CPU
 # that schedules and launches the work sets its pace as much as the GPU does. GPT-2 on vLLM at batch 1-64 ran at
 # 11-18% on H200, Llama-3-8B at batch 64-256 at 88-95% (2026-11-24).
 LAUNCH_BOUND_GPU_UTIL_PCT = 80.0
 # Host facts compared between a record and its baseline's sessions: (record field, label, blocks launch-bound).
-HOST_FIELDS = (("host_cpu_model", "CPU", True), ("host_cpus_usable", "usable CPUs", True),
-               ("host_cpu_quota", "CPU quota", True), ("host_memory_limit_bytes", "memory limit", False),
-               ("host_kernel", "kernel", False))
+HOST_FIELDS = (
+    ("host_cpu_model", "CPU", True),
+    ("host_cpus_usable", "usable CPUs", True),
+    ("host_cpu_quota", "CPU quota", True),
+    ("host_memory_limit_bytes", "memory limit", False),
+    ("host_kernel", "kernel", False),
+)
 _LEGACY_HOST_FIELDS = {"host_cpu_model": "cpu_model", "host_cpus_usable": "cpu_count"}
 
 
@@ -66,10 +79,15 @@ class Verdict:
         return self.outcome == "improvement" and self.against == "baseline"
 
     def as_record_fields(self) -> dict[str, Any]:
-        fields: dict[str, Any] = {"gate_verdict": self.outcome, "gate_message": self.message,
-                                  "gate_baseline": self.baseline_ref, "gate_stale": self.stale,
-                                  "gate_metric": self.metric, "gate_host_differences": list(self.host_differences),
-                                  "gate_against": self.against}
+        fields: dict[str, Any] = {
+            "gate_verdict": self.outcome,
+            "gate_message": self.message,
+            "gate_baseline": self.baseline_ref,
+            "gate_stale": self.stale,
+            "gate_metric": self.metric,
+            "gate_host_differences": list(self.host_differences),
+            "gate_against": self.against,
+        }
         if self.comparison is not None:
             fields |= {f"gate_{k}": v for k, v in asdict(self.comparison).items()}
             fields["gate_change"] = self.comparison.change
@@ -115,10 +133,12 @@ def describe(c: SessionComparison, metric: str, alpha: float, before: str, count
     what it rests on; `noise`: which spread the test used."""
     _, scale, unit = GATE_METRICS[metric]
     confidence = 1 - 2 * alpha
-    return (f"{metric}: {before} {c.median_base * scale:,.1f}{unit} ({count}), now {c.median_new * scale:,.1f}"
-            f"{unit}: {c.change:+.1%} (ratio {c.ratio:.3f}, {confidence:.2%} CI [{c.ratio_low:.3f}, "
-            f"{c.ratio_high:.3f}]); one-sided p={min(c.p_worse, c.p_better):.2g} (t, {c.df:g} df, alpha "
-            f"{alpha:.2g}){effect_size(c)}; {noise} {c.noise_sd:.1%} from {c.noise_source}")
+    return (
+        f"{metric}: {before} {c.median_base * scale:,.1f}{unit} ({count}), now {c.median_new * scale:,.1f}"
+        f"{unit}: {c.change:+.1%} (ratio {c.ratio:.3f}, {confidence:.2%} CI [{c.ratio_low:.3f}, "
+        f"{c.ratio_high:.3f}]); one-sided p={min(c.p_worse, c.p_better):.2g} (t, {c.df:g} df, alpha "
+        f"{alpha:.2g}){effect_size(c)}; {noise} {c.noise_sd:.1%} from {c.noise_source}"
+    )
 
 
 def effect_size(c: SessionComparison) -> str:
@@ -129,8 +149,15 @@ def effect_size(c: SessionComparison) -> str:
     return f"; rounds: Cliff's delta {c.cliffs_delta:+.2f} ({cliffs_magnitude(c.cliffs_delta)}){hl}"
 
 
-def decide(c: SessionComparison, metric: str, threshold: float, alpha: float, summary: str, ref: str,
-           against: str = "baseline") -> Verdict:
+def decide(
+    c: SessionComparison,
+    metric: str,
+    threshold: float,
+    alpha: float,
+    summary: str,
+    ref: str,
+    against: str = "baseline",
+) -> Verdict:
     """The decision, the same against a stored baseline and against an A/B reference: a change counts when it
     is beyond the threshold and significant at `alpha`; when the noise hides changes of the threshold's size the
     verdict says so (underpowered) instead of calling it unchanged."""
@@ -138,28 +165,43 @@ def decide(c: SessionComparison, metric: str, threshold: float, alpha: float, su
     if worse and c.p_worse < alpha:
         return Verdict("regression", f"REGRESSION {summary}", c, ref, metric, against=against)
     if better and c.p_better < alpha:
-        what = ("stale baseline (significant improvement) " if against == "baseline" else
-                "IMPROVEMENT over the reference ")
+        what = (
+            "stale baseline (significant improvement) "
+            if against == "baseline"
+            else "IMPROVEMENT over the reference "
+        )
         remedy = "; refresh it with --infperf-save-replace" if against == "baseline" else ""
         return Verdict("improvement", f"{what}{summary}{remedy}", c, ref, metric, against=against)
     if c.detectable > threshold:
-        return Verdict("underpowered", f"{summary}; {could_not_tell(c, threshold, against)}", c, ref, metric,
-                       against=against)
+        return Verdict(
+            "underpowered",
+            f"{summary}; {could_not_tell(c, threshold, against)}",
+            c,
+            ref,
+            metric,
+            against=against,
+        )
     return Verdict("unchanged", f"{summary}; {within(c, threshold)}", c, ref, metric, against=against)
 
 
 def could_not_tell(c: SessionComparison, threshold: float, against: str) -> str:
     """Why an underpowered verdict could not tell, and what would let it."""
     if against != "baseline":
-        return (f"at this noise only changes beyond {c.detectable:.1%} can be told apart, not the {threshold:.0%} "
-                "threshold: allow more rounds (--infperf-ab-max-rounds) or use a larger threshold")
+        return (
+            f"at this noise only changes beyond {c.detectable:.1%} can be told apart, not the {threshold:.0%} "
+            "threshold: allow more rounds (--infperf-ab-max-rounds) or use a larger threshold"
+        )
     if np.isinf(c.detectable):
-        return ("no change can be told apart from one baseline session without a prior from other "
-                "configurations: add sessions from other days or hosts (--infperf-save, infperf baseline add) or "
-                "gate it with interleaved A/B (--infperf-ab-reference)")
-    return (f"at this noise only changes beyond {c.detectable:.1%} can be told apart, not the {threshold:.0%} "
-            f"threshold: add sessions to the baseline, gate it with interleaved A/B (--infperf-ab-reference), or "
-            f"use a threshold of {c.detectable:.0%} or more")
+        return (
+            "no change can be told apart from one baseline session without a prior from other "
+            "configurations: add sessions from other days or hosts (--infperf-save, infperf baseline add) or "
+            "gate it with interleaved A/B (--infperf-ab-reference)"
+        )
+    return (
+        f"at this noise only changes beyond {c.detectable:.1%} can be told apart, not the {threshold:.0%} "
+        f"threshold: add sessions to the baseline, gate it with interleaved A/B (--infperf-ab-reference), or "
+        f"use a threshold of {c.detectable:.0%} or more"
+    )
 
 
 def within(c: SessionComparison, threshold: float) -> str:
@@ -167,12 +209,21 @@ def within(c: SessionComparison, threshold: float) -> str:
     whole interval is."""
     if 1 - threshold <= c.ratio_low and c.ratio_high <= 1 + threshold:
         return f"the interval lies within the ±{threshold:.0%} threshold"
-    return (f"no significant change, but the interval reaches beyond ±{threshold:.0%}, so a change of the "
-            "threshold's size is not ruled out")
+    return (
+        f"no significant change, but the interval reaches beyond ±{threshold:.0%}, so a change of the "
+        "threshold's size is not ruled out"
+    )
 
 
-def judge_metric(record: dict[str, Any], baseline: Baseline, metric: str, threshold: float, alpha: float,
-                 prior: Prior, floor: float) -> Verdict:
+def judge_metric(
+    record: dict[str, Any],
+    baseline: Baseline,
+    metric: str,
+    threshold: float,
+    alpha: float,
+    prior: Prior,
+    floor: float,
+) -> Verdict:
     """One metric of an ok record against a comparable baseline, at the per-item `alpha`. Launch-bound
     configurations never assume less than their class's mean between-session variance: measured on H200, a third
     session on another host was 27% below two sessions that agreed within 6% on their own host."""
@@ -182,22 +233,32 @@ def judge_metric(record: dict[str, Any], baseline: Baseline, metric: str, thresh
         where = "this run" if not new else f"baseline {ref}"
         return Verdict("no-baseline", f"{metric}: {where} has no per-repeat samples of it", None, ref, metric)
     class_mean = prior.class_mean if is_launch_bound(baseline.ok_sessions) else 0.0
-    c = compare_sessions(new, sessions, GATE_METRICS[metric][0], alpha, (prior.s0_var, prior.d0), floor,
-                         class_mean)
+    c = compare_sessions(
+        new, sessions, GATE_METRICS[metric][0], alpha, (prior.s0_var, prior.d0), floor, class_mean
+    )
     summary = describe(c, metric, alpha, "baseline", f"{c.sessions} session(s)", "between-session noise")
     return decide(c, metric, threshold, alpha, summary, ref)
 
 
-def judge_paired(record: dict[str, Any], reference: dict[str, Any], settings: "Settings", alpha: float,
-                 ref: str) -> Verdict:
+def judge_paired(
+    record: dict[str, Any], reference: dict[str, Any], settings: "Settings", alpha: float, ref: str
+) -> Verdict:
     """An ok A/B record against its reference arm's measurement (same trial, same host, interleaved rounds):
     every gated metric by `stats.compare_paired`, the worst deciding. `ref` names the reference arm."""
     verdicts = []
     for metric in settings.gate_metrics:
         new, old = record.get(f"{metric}_samples"), reference.get(f"{metric}_samples")
         if not new or not old:
-            verdicts.append(Verdict("no-baseline", f"{metric}: no per-round samples of it in both arms", None,
-                                    ref, metric, against="reference"))
+            verdicts.append(
+                Verdict(
+                    "no-baseline",
+                    f"{metric}: no per-round samples of it in both arms",
+                    None,
+                    ref,
+                    metric,
+                    against="reference",
+                )
+            )
             continue
         c = compare_paired(new, old, GATE_METRICS[metric][0], alpha)
         summary = describe(c, metric, alpha, "reference", f"{c.repeats_new} rounds", "round-to-round noise")
@@ -209,11 +270,19 @@ def reference_failure_verdict(record: dict[str, Any], reference: dict[str, Any],
     """A/B trial outcomes that are not two ok arms: the candidate failing where the reference ran is a
     regression; a reference that failed leaves nothing to judge against. `ref` names the reference arm."""
     if reference["status"] == "ok" and record["status"] != "ok":
-        return Verdict("regression", f"REGRESSION {record['status']} where the reference ran ok "
-                                     f"({reference['throughput_tok_s']:,.1f} tok/s): {record.get('reason')}",
-                       baseline_ref=ref, against="reference")
-    return Verdict("no-baseline", f"the reference arm did not run ok ({reference['status']}): "
-                                  f"{reference.get('reason')}", baseline_ref=ref, against="reference")
+        return Verdict(
+            "regression",
+            f"REGRESSION {record['status']} where the reference ran ok "
+            f"({reference['throughput_tok_s']:,.1f} tok/s): {record.get('reason')}",
+            baseline_ref=ref,
+            against="reference",
+        )
+    return Verdict(
+        "no-baseline",
+        f"the reference arm did not run ok ({reference['status']}): {reference.get('reason')}",
+        baseline_ref=ref,
+        against="reference",
+    )
 
 
 def worst(verdicts: Sequence[Verdict]) -> Verdict:
@@ -221,8 +290,15 @@ def worst(verdicts: Sequence[Verdict]) -> Verdict:
     head = min(verdicts, key=lambda v: SEVERITY.index(v.outcome))
     if len(verdicts) == 1:
         return head
-    return Verdict(head.outcome, " | ".join(v.message for v in verdicts), head.comparison, head.baseline_ref,
-                   head.metric, head.host_differences, head.against)
+    return Verdict(
+        head.outcome,
+        " | ".join(v.message for v in verdicts),
+        head.comparison,
+        head.baseline_ref,
+        head.metric,
+        head.host_differences,
+        head.against,
+    )
 
 
 @dataclass(frozen=True)
@@ -235,26 +311,39 @@ class Prior:
     class_mean: float = 0.0
 
 
-def pooled_priors(baselines: Sequence[Baseline], metric: str, exclude: Baseline | None = None) -> dict[bool, Prior]:
+def pooled_priors(
+    baselines: Sequence[Baseline], metric: str, exclude: Baseline | None = None
+) -> dict[bool, Prior]:
     """Per class (keyed by is_launch_bound): the prior of between-session variance over alike configurations,
     fitted by empirical Bayes (stats.variance_prior): what another session of a configuration like this one moves
     by, and how much that says about this one; and the class's pooled mean variance. `exclude`: the
     configuration being judged, whose own sessions already count once in its own variance."""
     parts: dict[bool, list[tuple[float, int]]] = {True: [], False: []}
     for baseline in baselines:
-        if baseline is exclude or (exclude is not None and baseline.path == exclude.path
-                                   and baseline.identity == exclude.identity):
+        if baseline is exclude or (
+            exclude is not None and baseline.path == exclude.path and baseline.identity == exclude.identity
+        ):
             continue
-        parts[is_launch_bound(baseline.ok_sessions)].append(between_session_variance(baseline.samples(metric)))
+        parts[is_launch_bound(baseline.ok_sessions)].append(
+            between_session_variance(baseline.samples(metric))
+        )
     return {bound: Prior(*variance_prior(found), pooled_variance(found)[0]) for bound, found in parts.items()}
 
 
-def judge_against(record: dict[str, Any], baseline: Baseline, settings: "Settings", alpha: float,
-                  priors: Any, metrics: Sequence[str] | None = None) -> Verdict:
+def judge_against(
+    record: dict[str, Any],
+    baseline: Baseline,
+    settings: "Settings",
+    alpha: float,
+    priors: Any,
+    metrics: Sequence[str] | None = None,
+) -> Verdict:
     """An ok record against a comparable baseline: the host check, then every gated metric (`metrics`, else the
     settings' gate_metrics) at `alpha`; `priors(metric, launch_bound)` gives the class's Prior."""
     if not baseline.ok_sessions:
-        return Verdict("no-baseline", f"baseline {baseline.path} has no ok session", baseline_ref=str(baseline.path))
+        return Verdict(
+            "no-baseline", f"baseline {baseline.path} has no ok session", baseline_ref=str(baseline.path)
+        )
     change = measurement_change(record, [s.get("measurement_version") for s in baseline.ok_sessions])
     if change:  # the store never hands such a baseline over; `infperf compare` pairs records of any version
         return Verdict("not-comparable", change, baseline_ref=str(baseline.path))
@@ -263,15 +352,31 @@ def judge_against(record: dict[str, Any], baseline: Baseline, settings: "Setting
     notes = tuple(text for text, _ in differences)
     blocking = [text for text, blocks in differences if blocks]
     if launch_bound and blocking:
-        return Verdict("not-comparable", f"host differs ({'; '.join(blocking)}) and this configuration is "
-                                         f"launch-bound (GPU busy < {LAUNCH_BOUND_GPU_UTIL_PCT:.0f}% of the time), so "
-                                         "its throughput follows the host CPU: save a baseline on this kind of host",
-                       baseline_ref=str(baseline.path), host_differences=notes)
-    verdict = worst([judge_metric(record, baseline, metric, settings.threshold, alpha,
-                                  priors(metric, launch_bound), settings.noise_floor)
-                     for metric in metrics or settings.gate_metrics])
-    extra = (f"; host differs: {'; '.join(notes)}" if notes else "") + \
-        (f"; baseline note: {baseline.note}" if baseline.note else "")
+        return Verdict(
+            "not-comparable",
+            f"host differs ({'; '.join(blocking)}) and this configuration is "
+            f"launch-bound (GPU busy < {LAUNCH_BOUND_GPU_UTIL_PCT:.0f}% of the time), so "
+            "its throughput follows the host CPU: save a baseline on this kind of host",
+            baseline_ref=str(baseline.path),
+            host_differences=notes,
+        )
+    verdict = worst(
+        [
+            judge_metric(
+                record,
+                baseline,
+                metric,
+                settings.threshold,
+                alpha,
+                priors(metric, launch_bound),
+                settings.noise_floor,
+            )
+            for metric in metrics or settings.gate_metrics
+        ]
+    )
+    extra = (f"; host differs: {'; '.join(notes)}" if notes else "") + (
+        f"; baseline note: {baseline.note}" if baseline.note else ""
+    )
     if extra:
         verdict = dataclasses.replace(verdict, message=verdict.message + extra, host_differences=notes)
     return verdict
@@ -282,9 +387,12 @@ def failure_verdict(record: dict[str, Any], baseline: Baseline) -> Verdict | Non
     if not baseline.ok_sessions:
         return None
     medians = ", ".join(f"{s['throughput_tok_s']:,.1f}" for s in baseline.ok_sessions)
-    return Verdict("regression", f"REGRESSION {record['status']} where baseline {baseline.path} was ok in "
-                                 f"{len(baseline.ok_sessions)} session(s) ({medians} tok/s): {record.get('reason')}",
-                   baseline_ref=str(baseline.path))
+    return Verdict(
+        "regression",
+        f"REGRESSION {record['status']} where baseline {baseline.path} was ok in "
+        f"{len(baseline.ok_sessions)} session(s) ({medians} tok/s): {record.get('reason')}",
+        baseline_ref=str(baseline.path),
+    )
 
 
 def correct(records: Sequence[dict[str, Any]], settings: "Settings", family: int) -> list[dict[str, Any]]:
@@ -300,17 +408,23 @@ def correct(records: Sequence[dict[str, Any]], settings: "Settings", family: int
     better = adjust([r["gate_p_better"] for r in judged] + padding, s.multiple_testing)
     changed = []
     for r, p_worse, p_better in zip(judged, worse, better):
-        beyond_worse, beyond_better = beyond_threshold(r["gate_change"], GATE_METRICS[r["gate_metric"]][0], s.threshold)
+        beyond_worse, beyond_better = beyond_threshold(
+            r["gate_change"], GATE_METRICS[r["gate_metric"]][0], s.threshold
+        )
         r["gate_p_adjusted"] = min(p_worse, p_better)
         if beyond_worse and p_worse < s.alpha and r["gate_verdict"] != "regression":
             r["gate_verdict"], r["gate_stale"] = "regression", False
-            r["gate_message"] = f"REGRESSION ({s.multiple_testing}, adjusted p={p_worse:.2g}) {r['gate_message']}"
+            r["gate_message"] = (
+                f"REGRESSION ({s.multiple_testing}, adjusted p={p_worse:.2g}) {r['gate_message']}"
+            )
             changed.append(r)
         elif beyond_better and p_better < s.alpha and r["gate_verdict"] in ("unchanged", "underpowered"):
             stale = r.get("gate_against", "baseline") == "baseline"
             r["gate_verdict"], r["gate_stale"] = "improvement", stale
             what = "stale baseline" if stale else "IMPROVEMENT over the reference"
-            r["gate_message"] = f"{what} ({s.multiple_testing}, adjusted p={p_better:.2g}) {r['gate_message']}"
+            r["gate_message"] = (
+                f"{what} ({s.multiple_testing}, adjusted p={p_better:.2g}) {r['gate_message']}"
+            )
             changed.append(r)
     return changed
 
@@ -318,18 +432,30 @@ def correct(records: Sequence[dict[str, Any]], settings: "Settings", family: int
 def power_lines(records: Sequence[dict[str, Any]], threshold: float) -> list[str]:
     """What the gate could see, first: how many judged items could tell a change of the threshold and, for each
     of the rest, the smallest change it could tell and what would let it tell the threshold."""
-    judged = [r for r in records if r.get("gate_verdict") not in (None, "no-baseline", "not-comparable", "error")]
+    judged = [
+        r for r in records if r.get("gate_verdict") not in (None, "no-baseline", "not-comparable", "error")
+    ]
     blind = [r for r in judged if r["gate_verdict"] == "underpowered"]
     unjudged = len(records) - len(judged)
-    lines = [f"infperf gate power: {len(judged) - len(blind)} of {len(records)} item(s) could tell a change of "
-             f"{threshold:.0%}" + (f"; {len(blind)} could not" if blind else "")
-             + (f"; {unjudged} had no comparable baseline" if unjudged else "")]
+    lines = [
+        f"infperf gate power: {len(judged) - len(blind)} of {len(records)} item(s) could tell a change of "
+        f"{threshold:.0%}"
+        + (f"; {len(blind)} could not" if blind else "")
+        + (f"; {unjudged} had no comparable baseline" if unjudged else "")
+    ]
     for r in blind:
         seen = r.get("gate_detectable")
-        size = "no change at all" if seen is None or seen == float("inf") else f"only changes beyond {seen:.1%}"
-        larger = "" if seen is None or seen == float("inf") else f", or a threshold of {math.ceil(seen * 100)}%"
-        fix = (f"more rounds (--infperf-ab-max-rounds; {r.get('ab_rounds')} ran){larger}"
-               if r.get("gate_against") == "reference" else f"more baseline sessions from other days or hosts, A/B (--infperf-ab-reference=...){larger}")
+        size = (
+            "no change at all" if seen is None or seen == float("inf") else f"only changes beyond {seen:.1%}"
+        )
+        larger = (
+            "" if seen is None or seen == float("inf") else f", or a threshold of {math.ceil(seen * 100)}%"
+        )
+        fix = (
+            f"more rounds (--infperf-ab-max-rounds; {r.get('ab_rounds')} ran){larger}"
+            if r.get("gate_against") == "reference"
+            else f"more baseline sessions from other days or hosts, A/B (--infperf-ab-reference=...){larger}"
+        )
         lines.append(f"  {r['case_id']}: could tell {size}; fix: {fix}")
     return lines
 
@@ -391,7 +517,9 @@ class Gate:
         if self.settings.compare != "auto":
             return [str(self.settings.compare)]
         refs = [self.hardware.fingerprint]
-        used = record["gpus"] * (self.settings.vllm.pipeline_parallel_size if record["engine"] == "vllm" else 1)
+        used = record["gpus"] * (
+            self.settings.vllm.pipeline_parallel_size if record["engine"] == "vllm" else 1
+        )
         if 0 < used < self.hardware.gpu_count:
             refs.append(self.hardware.fingerprint_with(used))
         return refs
@@ -432,16 +560,26 @@ class Gate:
         if baseline is None:
             assert verdict is not None
             return verdict
-        return judge_against(record, baseline, self.settings, item_alpha(self.settings, self.family_size),
-                             self.priors(baseline), metrics)
+        return judge_against(
+            record,
+            baseline,
+            self.settings,
+            item_alpha(self.settings, self.family_size),
+            self.priors(baseline),
+            metrics,
+        )
 
     def judge_ab(self, record: dict[str, Any], reference: dict[str, Any]) -> Verdict:
         """The verdict on an A/B trial: the candidate's record against its reference arm's (`judge_paired`, or
         `reference_failure_verdict` unless both arms ran ok)."""
-        ref = (f"A/B reference ({reference['engine']} {reference.get('engine_version')}, torch "
-               f"{reference.get('torch_version')})")
+        ref = (
+            f"A/B reference ({reference['engine']} {reference.get('engine_version')}, torch "
+            f"{reference.get('torch_version')})"
+        )
         if record["status"] == "ok" and reference["status"] == "ok":
-            return judge_paired(record, reference, self.settings, item_alpha(self.settings, self.family_size), ref)
+            return judge_paired(
+                record, reference, self.settings, item_alpha(self.settings, self.family_size), ref
+            )
         return reference_failure_verdict(record, reference, ref)
 
     def ab_rounds_needed(self, candidate: dict[str, Any], reference: dict[str, Any]) -> int:
@@ -449,9 +587,11 @@ class Gate:
         per-round samples, the most of them), at this session's per-item alpha and threshold; uncapped, so the
         record can say how far --infperf-ab-max-rounds fell short (the trial caps it)."""
         alpha, s = item_alpha(self.settings, self.family_size), self.settings
-        counts = [rounds_needed(candidate[key], reference[key], alpha, s.threshold, s.ab_power)
-                  for metric in s.gate_metrics
-                  if (key := f"{metric}_samples") and candidate.get(key) and reference.get(key)]
+        counts = [
+            rounds_needed(candidate[key], reference[key], alpha, s.threshold, s.ab_power)
+            for metric in s.gate_metrics
+            if (key := f"{metric}_samples") and candidate.get(key) and reference.get(key)
+        ]
         return max(counts, default=s.ab_rounds)
 
     def judge_failure(self, record: dict[str, Any]) -> Verdict | None:

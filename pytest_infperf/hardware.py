@@ -1,5 +1,6 @@
 """What hardware this is: an NVML probe with a CPU fallback, a fingerprint that keys baselines, and the
 generation marker (h100, a100, cpu, ...) that selects tests."""
+
 from __future__ import annotations
 
 import functools
@@ -11,10 +12,23 @@ from typing import Any
 
 # Order matters: the first pattern found in the NVML name wins ("GH200" before "H200").
 _GENERATION_PATTERNS: tuple[tuple[str, str], ...] = (
-    ("gh200", r"GH200"), ("b200", r"B200"), ("b100", r"B100"), ("h200", r"H200"), ("h100", r"H100"),
-    ("h20", r"\bH20\b"), ("a100", r"A100"), ("a800", r"A800"), ("a10g", r"A10G"), ("a10", r"\bA10\b"),
-    ("l40s", r"L40S"), ("l40", r"L40\b"), ("l4", r"\bL4\b"), ("v100", r"V100"), ("t4", r"\bT4\b"),
-    ("rtx4090", r"4090"), ("rtx3090", r"3090"),
+    ("gh200", r"GH200"),
+    ("b200", r"B200"),
+    ("b100", r"B100"),
+    ("h200", r"H200"),
+    ("h100", r"H100"),
+    ("h20", r"\bH20\b"),
+    ("a100", r"A100"),
+    ("a800", r"A800"),
+    ("a10g", r"A10G"),
+    ("a10", r"\bA10\b"),
+    ("l40s", r"L40S"),
+    ("l40", r"L40\b"),
+    ("l4", r"\bL4\b"),
+    ("v100", r"V100"),
+    ("t4", r"\bT4\b"),
+    ("rtx4090", r"4090"),
+    ("rtx3090", r"3090"),
 )
 GENERATIONS: tuple[str, ...] = tuple(g for g, _ in _GENERATION_PATTERNS) + ("gpu", "cpu")
 
@@ -74,8 +88,10 @@ class Hardware:
     def describe(self) -> str:
         if self.gpus:
             names = sorted({g.name for g in self.gpus})
-            return (f"{self.gpu_count} x {', '.join(names)} ({self.gpus[0].memory_bytes / 2**30:.0f} GiB), "
-                    f"driver {self.driver_version}, CUDA {self.cuda_driver_version}")
+            return (
+                f"{self.gpu_count} x {', '.join(names)} ({self.gpus[0].memory_bytes / 2**30:.0f} GiB), "
+                f"driver {self.driver_version}, CUDA {self.cuda_driver_version}"
+            )
         text = f"no GPU: {self.cpu_model or platform.machine()}, {self.cpu_count} cores"
         return f"{text} ({self.probe_error})" if self.probe_error else text
 
@@ -138,16 +154,26 @@ def probe() -> Hardware:
         gpus = []
         for index in _visible_indices(pynvml.nvmlDeviceGetCount()):
             handle = pynvml.nvmlDeviceGetHandleByIndex(index)
-            gpus.append(Gpu(index, _text(pynvml.nvmlDeviceGetName(handle)),
-                            int(pynvml.nvmlDeviceGetMemoryInfo(handle).total)))
+            gpus.append(
+                Gpu(
+                    index,
+                    _text(pynvml.nvmlDeviceGetName(handle)),
+                    int(pynvml.nvmlDeviceGetMemoryInfo(handle).total),
+                )
+            )
         driver = _text(pynvml.nvmlSystemGetDriverVersion())
         cuda = pynvml.nvmlSystemGetCudaDriverVersion()
         cuda_text = f"{cuda // 1000}.{cuda % 1000 // 10}"
     finally:
         pynvml.nvmlShutdown()
     if not gpus:
-        return Hardware("cpu", driver_version=driver, cuda_driver_version=cuda_text,
-                        probe_error="NVML found no visible GPU", **cpu)
+        return Hardware(
+            "cpu",
+            driver_version=driver,
+            cuda_driver_version=cuda_text,
+            probe_error="NVML found no visible GPU",
+            **cpu,
+        )
     return Hardware(generation_of(gpus[0].name), tuple(gpus), driver, cuda_text, **cpu)
 
 
@@ -155,21 +181,28 @@ def simulated(generation: str, count: int, memory_gib: int = 80, name: str | Non
     """A Hardware value for tests and dry runs of multi-GPU code paths (named as simulated)."""
     gpu_name = name or f"Simulated {generation.upper()}"
     gpus = tuple(Gpu(i, gpu_name, memory_gib * 2**30) for i in range(count))
-    return Hardware(generation, gpus, "simulated", "simulated", cpu_model="simulated", cpu_count=os.cpu_count() or 1)
+    return Hardware(
+        generation, gpus, "simulated", "simulated", cpu_model="simulated", cpu_count=os.cpu_count() or 1
+    )
 
 
 def xdist_share(gpus: tuple[Gpu, ...]) -> tuple[Gpu, ...]:
     """The GPUs of this pytest-xdist worker: the visible ones split evenly among the workers (`-n 4` on 4 GPUs: one
     each), so parallel workers never measure on the same GPU. All of them outside xdist or without GPUs."""
-    worker, count = os.environ.get("PYTEST_XDIST_WORKER"), int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1)
+    worker, count = (
+        os.environ.get("PYTEST_XDIST_WORKER"),
+        int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1),
+    )
     if not worker or not gpus or count <= 1:
         return gpus
     share = len(gpus) // count
     if share == 0:
-        raise ValueError(f"{count} xdist workers on {len(gpus)} GPUs: each worker needs GPUs of its own, so run "
-                         f"-n {len(gpus)} or fewer")
+        raise ValueError(
+            f"{count} xdist workers on {len(gpus)} GPUs: each worker needs GPUs of its own, so run "
+            f"-n {len(gpus)} or fewer"
+        )
     index = int(worker.removeprefix("gw"))
-    return gpus[index * share:(index + 1) * share]
+    return gpus[index * share : (index + 1) * share]
 
 
 def detect() -> Hardware:
@@ -198,7 +231,10 @@ def _cgroup_cpu_limit() -> float | None:
     if text:
         quota, _, period = text.partition(" ")
         return None if quota == "max" else int(quota) / int(period or 100000)
-    quota, period = _read("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"), _read("/sys/fs/cgroup/cpu/cpu.cfs_period_us")
+    quota, period = (
+        _read("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"),
+        _read("/sys/fs/cgroup/cpu/cpu.cfs_period_us"),
+    )
     if quota and period and int(quota) > 0:
         return int(quota) / int(period)
     return None
@@ -222,10 +258,16 @@ def host_info() -> dict[str, Any]:
         usable = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         usable = os.cpu_count() or 1
-    return {"host_cpu_model": _cpu_model(), "host_cpu_count": os.cpu_count() or 1, "host_cpus_usable": usable,
-            "host_cpu_quota": _cgroup_cpu_limit(), "host_memory_bytes": _host_memory(),
-            "host_memory_limit_bytes": _cgroup_memory_limit(), "host_kernel": platform.release(),
-            "host_boot_id": _read("/proc/sys/kernel/random/boot_id")}
+    return {
+        "host_cpu_model": _cpu_model(),
+        "host_cpu_count": os.cpu_count() or 1,
+        "host_cpus_usable": usable,
+        "host_cpu_quota": _cgroup_cpu_limit(),
+        "host_memory_bytes": _host_memory(),
+        "host_memory_limit_bytes": _cgroup_memory_limit(),
+        "host_kernel": platform.release(),
+        "host_boot_id": _read("/proc/sys/kernel/random/boot_id"),
+    }
 
 
 def host_load() -> float | None:
@@ -238,7 +280,9 @@ def cpu_times() -> tuple[int, int, int] | None:
     text = _read("/proc/stat")
     if not text or not text.startswith("cpu "):
         return None
-    fields = [int(v) for v in text.split("\n", 1)[0].split()[1:9]]  # user nice system idle iowait irq softirq steal
+    fields = [
+        int(v) for v in text.split("\n", 1)[0].split()[1:9]
+    ]  # user nice system idle iowait irq softirq steal
     fields += [0] * (8 - len(fields))
     total = sum(fields)
     return total, total - fields[3] - fields[4], fields[7]
@@ -250,8 +294,10 @@ def host_cpu_share(before: tuple[int, int, int] | None, after: tuple[int, int, i
     if before is None or after is None or after[0] <= before[0]:
         return {"host_cpu_busy_pct": None, "host_cpu_steal_pct": None}
     total = after[0] - before[0]
-    return {"host_cpu_busy_pct": round(100.0 * (after[1] - before[1]) / total, 2),
-            "host_cpu_steal_pct": round(100.0 * (after[2] - before[2]) / total, 3)}
+    return {
+        "host_cpu_busy_pct": round(100.0 * (after[1] - before[1]) / total, 2),
+        "host_cpu_steal_pct": round(100.0 * (after[2] - before[2]) / total, 3),
+    }
 
 
 def parse_cpu_list(text: str) -> list[int]:
@@ -291,8 +337,10 @@ def gpu_local_cpus(nvml_indices: list[int]) -> list[int] | None:
         import pynvml
 
         pynvml.nvmlInit()
-        bus_ids = [_text(pynvml.nvmlDeviceGetPciInfo(pynvml.nvmlDeviceGetHandleByIndex(i)).busId).lower()
-                   for i in nvml_indices]
+        bus_ids = [
+            _text(pynvml.nvmlDeviceGetPciInfo(pynvml.nvmlDeviceGetHandleByIndex(i)).busId).lower()
+            for i in nvml_indices
+        ]
     except Exception:
         return None
     cpus: set[int] = set()
@@ -322,7 +370,7 @@ def worker_cpus(policy: str, nvml_indices: list[int]) -> list[int] | None:
         allowed = sorted(os.sched_getaffinity(0))
         local = gpu_local_cpus(nvml_indices) if policy != "cores" and nvml_indices else None
         pool = one_per_core([c for c in allowed if local is None or c in local] or allowed)
-        return pool[:shared_cpu_count(len(nvml_indices))] if policy == "shared" else pool
+        return pool[: shared_cpu_count(len(nvml_indices))] if policy == "shared" else pool
     wanted = parse_cpu_list(policy)
     outside, allowed = unavailable_cpus(wanted)
     if outside:

@@ -1,6 +1,7 @@
 """InfPop's orchestration inside a pytest session: what to tune, tuning before the tests (`--infpop-tune`), the
 gain over settings tuned on other hardware, and the tuned parameters of `@pytest.mark.infperf(tuned=True)` tests.
 The search itself (hyperopt TPE, the landscape cache) is tune.py's."""
+
 from __future__ import annotations
 
 import warnings
@@ -56,19 +57,40 @@ class InfPop:
             for line in declared:
                 try:
                     engine, model, workload = line.split(":")
-                    parse_fields({"engines": engine, "models": model, "workloads": workload}, "ini infpop_targets")
+                    parse_fields(
+                        {"engines": engine, "models": model, "workloads": workload}, "ini infpop_targets"
+                    )
                 except (ValueError, MatrixError) as err:
-                    raise pytest.UsageError(f"ini infpop_targets: {line!r}: expected engine:model:workload ({err})")
+                    raise pytest.UsageError(
+                        f"ini infpop_targets: {line!r}: expected engine:model:workload ({err})"
+                    )
                 triples.append((engine, model, workload))
         else:
-            triples = [(e, m, t.workloads[0]) for t in here for e in (self.session.settings.engine or t.engines)
-                       for m in (self.session.settings.model or t.models)]
-        return [(e, m, parse_workload(w, self.session.settings.output_len), num_prompts, self.session.hardware.generation)
-                for e, m, w in triples]
+            triples = [
+                (e, m, t.workloads[0])
+                for t in here
+                for e in (self.session.settings.engine or t.engines)
+                for m in (self.session.settings.model or t.models)
+            ]
+        return [
+            (
+                e,
+                m,
+                parse_workload(w, self.session.settings.output_len),
+                num_prompts,
+                self.session.hardware.generation,
+            )
+            for e, m, w in triples
+        ]
 
     def tuned_file(self, name: str, kind: str, fingerprint: str | None = None) -> Path:
         """baselines/<fingerprint>/_infpop/<name>.<kind> (kind: tuned.json or landscape.jsonl)."""
-        return self.session.settings.baselines / (fingerprint or self.session.hardware.fingerprint) / "_infpop" / f"{name}.{kind}"
+        return (
+            self.session.settings.baselines
+            / (fingerprint or self.session.hardware.fingerprint)
+            / "_infpop"
+            / f"{name}.{kind}"
+        )
 
     @staticmethod
     def tuned_name(engine: str, model: str, workload: WorkloadSpec) -> str:
@@ -91,8 +113,12 @@ class InfPop:
 
         space_file = self.session.config.getini("infpop_space")
         try:
-            return load_space(Path(space_file) if space_file else None, engine, gpu_choices,
-                              on_cpu=not self.session.hardware.gpus)
+            return load_space(
+                Path(space_file) if space_file else None,
+                engine,
+                gpu_choices,
+                on_cpu=not self.session.hardware.gpus,
+            )
         except ValueError as err:
             raise pytest.UsageError(str(err)) from None
 
@@ -100,8 +126,10 @@ class InfPop:
         """--infpop-tune=auto and this fingerprint has tuned settings for `name`: say so, and skip it."""
         tuned_path = self.tuned_file(name, "tuned.json")
         if self.session.config.getoption("infpop_tune") == "auto" and tuned_path.exists():
-            self.say(f"infpop: {name}: tuned settings for {self.session.hardware.fingerprint} exist ({tuned_path}); "
-                     "--infpop-tune=force re-tunes")
+            self.say(
+                f"infpop: {name}: tuned settings for {self.session.hardware.fingerprint} exist ({tuned_path}); "
+                "--infpop-tune=force re-tunes"
+            )
             return True
         return False
 
@@ -122,12 +150,20 @@ class InfPop:
             prompts = prompt_count(workload, num_prompts)
             space, dropped = within_prompts(self.space(engine, gpu_choices), prompts)
             if "batch_size" in space and not space["batch_size"]:
-                raise pytest.UsageError(f"infpop: {name}: every batch size of the space is above the {prompts} "
-                                        "prompts of an evaluation; raise --infperf-num-prompts")
-            say(f"infpop: tuning {name} on {self.session.hardware.fingerprint}: {max_evals} evaluations over "
+                raise pytest.UsageError(
+                    f"infpop: {name}: every batch size of the space is above the {prompts} "
+                    "prompts of an evaluation; raise --infperf-num-prompts"
+                )
+            say(
+                f"infpop: tuning {name} on {self.session.hardware.fingerprint}: {max_evals} evaluations over "
                 f"{space}, {prompts} prompts an evaluation"
-                + (f"; batch sizes {dropped} dropped, above the prompts (raise --infperf-num-prompts to search "
-                   "them)" if dropped else ""))
+                + (
+                    f"; batch sizes {dropped} dropped, above the prompts (raise --infperf-num-prompts to search "
+                    "them)"
+                    if dropped
+                    else ""
+                )
+            )
             landscape = Landscape.open(self.tuned_file(name, "landscape.jsonl"))
             previous = self.previous_tuned(name)
 
@@ -138,37 +174,69 @@ class InfPop:
             if config.getoption("infpop_grid"):
                 measured = measure_grid(evaluate, space, landscape, say)
                 say(f"infpop: {name}: grid of {len(landscape.points)} points, {measured} measured now")
-            result = tune(evaluate, space, landscape, max_evals, config.getoption("infpop_seed"),
-                          config.getoption("infpop_time_budget"), ttft / 1e3 if ttft else None, say,
-                          start_points=start_points_for(space, previous[1] if previous else None))
+            result = tune(
+                evaluate,
+                space,
+                landscape,
+                max_evals,
+                config.getoption("infpop_seed"),
+                config.getoption("infpop_time_budget"),
+                ttft / 1e3 if ttft else None,
+                say,
+                start_points=start_points_for(space, previous[1] if previous else None),
+            )
             if result.best_point is None:
                 say(f"infpop: {name}: no evaluation succeeded ({result.failed} failed); nothing stored")
                 continue
-            summary = {"fingerprint": self.session.hardware.fingerprint, "gpu_name": self.session.hardware.gpu_name,
-                       "engine": engine, "model": model, "workload": workload.id, "best_point": result.best_point,
-                       "best_throughput_tok_s": result.best_throughput, "evaluations": result.evaluations,
-                       "cached_evaluations": result.cached, "failed_evaluations": result.failed,
-                       "max_evals": max_evals, "seed": config.getoption("infpop_seed"), "space": space,
-                       "num_prompts": prompts, "landscape": landscape.path.name}  # the file beside this one
+            summary = {
+                "fingerprint": self.session.hardware.fingerprint,
+                "gpu_name": self.session.hardware.gpu_name,
+                "engine": engine,
+                "model": model,
+                "workload": workload.id,
+                "best_point": result.best_point,
+                "best_throughput_tok_s": result.best_throughput,
+                "evaluations": result.evaluations,
+                "cached_evaluations": result.cached,
+                "failed_evaluations": result.failed,
+                "max_evals": max_evals,
+                "seed": config.getoption("infpop_seed"),
+                "space": space,
+                "num_prompts": prompts,
+                "landscape": landscape.path.name,
+            }  # the file beside this one
             exhaustive = grid_best(space, landscape)
-            if exhaustive:  # every point is measured: the tuned tests run the best of them, TPE's answer is kept
-                summary |= {"best_point": exhaustive[0], "best_throughput_tok_s": exhaustive[1],
-                            "tpe_best_point": result.best_point, "tpe_best_throughput_tok_s": result.best_throughput}
+            if (
+                exhaustive
+            ):  # every point is measured: the tuned tests run the best of them, TPE's answer is kept
+                summary |= {
+                    "best_point": exhaustive[0],
+                    "best_throughput_tok_s": exhaustive[1],
+                    "tpe_best_point": result.best_point,
+                    "tpe_best_throughput_tok_s": result.best_throughput,
+                }
             if previous:  # the study's RQ5 measures the tuner: TPE's best over the previous setting
-                summary |= self.gain_over_previous_hardware(*previous, result.best_throughput, landscape, evaluate,
-                                                            space)
+                summary |= self.gain_over_previous_hardware(
+                    *previous, result.best_throughput, landscape, evaluate, space
+                )
             self.session.store.write_json(tuned_path, summary)
-            say(f"infpop: {name}: best {result.best_point} -> {result.best_throughput:,.1f} tok/s "
+            say(
+                f"infpop: {name}: best {result.best_point} -> {result.best_throughput:,.1f} tok/s "
                 f"({result.evaluations} evaluations, {result.cached} cached, {result.failed} failed); "
-                f"stored {tuned_path}")
+                f"stored {tuned_path}"
+            )
             if exhaustive:
-                say(f"infpop: {name}: the grid's best is {exhaustive[0]} -> {exhaustive[1]:,.1f} tok/s (stored: the "
-                    f"tuned tests run it); TPE found {result.best_throughput / exhaustive[1]:.1%} of it")
+                say(
+                    f"infpop: {name}: the grid's best is {exhaustive[0]} -> {exhaustive[1]:,.1f} tok/s (stored: the "
+                    f"tuned tests run it); TPE found {result.best_throughput / exhaustive[1]:.1%} of it"
+                )
             if "gain_over_previous" in summary:
                 measured_at = summary.get("previous_point_here", summary["previous_point"])
-                say(f"infpop: {name}: {summary['gain_over_previous']:+.1%} over the settings tuned on "
+                say(
+                    f"infpop: {name}: {summary['gain_over_previous']:+.1%} over the settings tuned on "
                     f"{summary['previous_fingerprint']} ({measured_at}, "
-                    f"{summary['previous_point_throughput_tok_s']:,.1f} tok/s here)")
+                    f"{summary['previous_point_throughput_tok_s']:,.1f} tok/s here)"
+                )
         self.session.close()
 
     def tune_serving_all(self) -> None:
@@ -187,13 +255,16 @@ class InfPop:
         say, max_evals, space = self.say, self.max_evals(), self.space(SERVE_ENGINE, [])
         cases = [c for c in session.serving_cases() if c.hardware == session.hardware.generation]
         if not cases:
-            raise pytest.UsageError(f"--infpop-serve: the matrix has no serving case for "
-                                    f"{session.hardware.generation}")
+            raise pytest.UsageError(
+                f"--infpop-serve: the matrix has no serving case for {session.hardware.generation}"
+            )
         missing = [c.id for c in cases if not c.goodput]
         if missing:
-            raise pytest.UsageError(f"--infpop-serve tunes for goodput: {', '.join(missing)} declare no SLO (add "
-                                    "goodput = [\"ttft:MS\", \"tpot:MS\"] to the serving table, or "
-                                    "--infperf-goodput)")
+            raise pytest.UsageError(
+                f"--infpop-serve tunes for goodput: {', '.join(missing)} declare no SLO (add "
+                'goodput = ["ttft:MS", "tpot:MS"] to the serving table, or '
+                "--infperf-goodput)"
+            )
         why = unavailable()
         if why:
             raise pytest.UsageError(f"--infpop-serve: {why}")
@@ -207,44 +278,73 @@ class InfPop:
             if self.already_tuned(name):
                 continue
             slo = ", ".join(f"{k} <= {v:g} ms" for k, v in case.goodput)
-            say(f"infpop: tuning {name} on {session.hardware.fingerprint}: {max_evals} evaluations over {space}, "
-                f"each a fresh vllm serve; objective: goodput (req/s with {slo})")
+            say(
+                f"infpop: tuning {name} on {session.hardware.fingerprint}: {max_evals} evaluations over {space}, "
+                f"each a fresh vllm serve; objective: goodput (req/s with {slo})"
+            )
             landscape = Landscape.open(self.tuned_file(name, "landscape.jsonl"))
 
             def evaluate(point: dict[str, Any], case: Any = case, name: str = name) -> dict[str, Any]:
                 session.close()  # nothing else holds the GPUs while a server of other knobs starts
                 vllm = dataclasses.replace(session.settings.vllm, **point)
-                pool = ServerPool(dataclasses.replace(session.settings, vllm=vllm), session.own_gpus,
-                                  session.settings.output.parent / "logs" / "infpop")
+                pool = ServerPool(
+                    dataclasses.replace(session.settings, vllm=vllm),
+                    session.own_gpus,
+                    session.settings.output.parent / "logs" / "infpop",
+                )
                 pool.on_progress = session.say_progress
                 try:
                     outcome = pool.run(case)
                 finally:
                     pool.close()
-                return build_serving_record(case, outcome, session.hardware, session.settings,
-                                            f"infpop::{name}", root)
+                return build_serving_record(
+                    case, outcome, session.hardware, session.settings, f"infpop::{name}", root
+                )
 
             previous = self.previous_tuned(name)
-            result = tune(evaluate, space, landscape, max_evals, config.getoption("infpop_seed"),
-                          config.getoption("infpop_time_budget"), None, say,
-                          start_points=start_points_for(space, previous[1] if previous else None),
-                          maximise="goodput_req_s", unit="req/s")
+            result = tune(
+                evaluate,
+                space,
+                landscape,
+                max_evals,
+                config.getoption("infpop_seed"),
+                config.getoption("infpop_time_budget"),
+                None,
+                say,
+                start_points=start_points_for(space, previous[1] if previous else None),
+                maximise="goodput_req_s",
+                unit="req/s",
+            )
             if result.best_point is None:
                 say(f"infpop: {name}: no evaluation succeeded ({result.failed} failed); nothing stored")
                 continue
-            summary = {"fingerprint": session.hardware.fingerprint, "gpu_name": session.hardware.gpu_name,
-                       "engine": SERVE_ENGINE, "model": case.model, "case_id": case.id,
-                       "workload": case.dataset.id, "request_rate": rate_text(case.request_rate),
-                       "max_concurrency": case.max_concurrency, "goodput_slo_ms": dict(case.goodput),
-                       "objective": "goodput_req_s", "best_point": result.best_point,
-                       "best_goodput_req_s": result.best_throughput, "evaluations": result.evaluations,
-                       "cached_evaluations": result.cached, "failed_evaluations": result.failed,
-                       "max_evals": max_evals, "seed": config.getoption("infpop_seed"), "space": space,
-                       "landscape": landscape.path.name}  # the file beside this one
+            summary = {
+                "fingerprint": session.hardware.fingerprint,
+                "gpu_name": session.hardware.gpu_name,
+                "engine": SERVE_ENGINE,
+                "model": case.model,
+                "case_id": case.id,
+                "workload": case.dataset.id,
+                "request_rate": rate_text(case.request_rate),
+                "max_concurrency": case.max_concurrency,
+                "goodput_slo_ms": dict(case.goodput),
+                "objective": "goodput_req_s",
+                "best_point": result.best_point,
+                "best_goodput_req_s": result.best_throughput,
+                "evaluations": result.evaluations,
+                "cached_evaluations": result.cached,
+                "failed_evaluations": result.failed,
+                "max_evals": max_evals,
+                "seed": config.getoption("infpop_seed"),
+                "space": space,
+                "landscape": landscape.path.name,
+            }  # the file beside this one
             session.store.write_json(tuned_path, summary)
-            say(f"infpop: {name}: best {result.best_point} -> {result.best_throughput:,.2f} req/s of goodput "
+            say(
+                f"infpop: {name}: best {result.best_point} -> {result.best_throughput:,.2f} req/s of goodput "
                 f"({result.evaluations} evaluations, {result.cached} cached, {result.failed} failed); "
-                f"stored {tuned_path}")
+                f"stored {tuned_path}"
+            )
         session.close()
 
     def previous_tuned(self, name: str) -> tuple[str, dict[str, Any]] | None:
@@ -255,28 +355,49 @@ class InfPop:
                 return fingerprint, self.session.store.read_json(previous)["best_point"]
         return None
 
-    def gain_over_previous_hardware(self, fingerprint: str, point: dict[str, Any], best: float, landscape: Any,
-                                    evaluate: Any, space: dict[str, list[Any]]) -> dict[str, Any]:
+    def gain_over_previous_hardware(
+        self,
+        fingerprint: str,
+        point: dict[str, Any],
+        best: float,
+        landscape: Any,
+        evaluate: Any,
+        space: dict[str, list[Any]],
+    ) -> dict[str, Any]:
         """The study's upgrade/downgrade experiment: how much re-tuning gains over keeping the settings that were
         tuned on other hardware (evaluated here, through the same cache, as this space runs them: snapped onto
         it, as InfPop starts from them)."""
         from .tune import snap_to_space
 
         if point.get("gpus", 0) > len(self.session.own_gpus):
-            return {"previous_fingerprint": fingerprint, "previous_point": point,
-                    "previous_point_note": "needs more GPUs than present"}
+            return {
+                "previous_fingerprint": fingerprint,
+                "previous_point": point,
+                "previous_point_note": "needs more GPUs than present",
+            }
         here = snap_to_space(point, space)
         if here is None:
-            return {"previous_fingerprint": fingerprint, "previous_point": point,
-                    "previous_point_note": "a choice this space lacks"}
+            return {
+                "previous_fingerprint": fingerprint,
+                "previous_point": point,
+                "previous_point_note": "a choice this space lacks",
+            }
         moved = {"previous_point_here": here} if here != point else {}
         record, _ = landscape.measure(here, evaluate)
         if record["status"] != "ok":
-            return {"previous_fingerprint": fingerprint, "previous_point": point, **moved,
-                    "previous_point_note": f"{record['status']}: {record.get('reason')}"}
-        return {"previous_fingerprint": fingerprint, "previous_point": point, **moved,
-                "previous_point_throughput_tok_s": record["throughput_tok_s"],
-                "gain_over_previous": best / record["throughput_tok_s"] - 1}
+            return {
+                "previous_fingerprint": fingerprint,
+                "previous_point": point,
+                **moved,
+                "previous_point_note": f"{record['status']}: {record.get('reason')}",
+            }
+        return {
+            "previous_fingerprint": fingerprint,
+            "previous_point": point,
+            **moved,
+            "previous_point_throughput_tok_s": record["throughput_tok_s"],
+            "gain_over_previous": best / record["throughput_tok_s"] - 1,
+        }
 
     def tuned_params(self) -> list[Any]:
         """Perf-test parameters at the tuned settings of this fingerprint; a skipped placeholder where none."""
@@ -287,9 +408,18 @@ class InfPop:
             name = self.tuned_name(engine, model, workload)
             path = self.tuned_file(name, "tuned.json")
             if not path.exists():
-                params.append(pytest.param(None, id=f"{target}-{name}-untuned", marks=[
-                    getattr(pytest.mark, target), pytest.mark.skip(
-                        reason=f"no tuned settings for {self.session.hardware.fingerprint} ({path}): run with --infpop-tune")]))
+                params.append(
+                    pytest.param(
+                        None,
+                        id=f"{target}-{name}-untuned",
+                        marks=[
+                            getattr(pytest.mark, target),
+                            pytest.mark.skip(
+                                reason=f"no tuned settings for {self.session.hardware.fingerprint} ({path}): run with --infpop-tune"
+                            ),
+                        ],
+                    )
+                )
                 continue
             try:
                 summary = self.session.store.read_json(path)

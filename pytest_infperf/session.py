@@ -1,5 +1,6 @@
 """The plugin's per-session state (kept in config.stash): settings, hardware, matrix, trial pool, records; running a
 case and the terminal summary. The gate's lookup and decision are gate.py's, InfPop's orchestration infpop.py's."""
+
 from __future__ import annotations
 
 import contextlib
@@ -17,7 +18,17 @@ from typing import Any
 
 import pytest
 
-from .cases import GRIDS, OVERRIDES, Case, MatrixError, Target, default_target, expand, load_matrix, parse_fields
+from .cases import (
+    GRIDS,
+    OVERRIDES,
+    Case,
+    MatrixError,
+    Target,
+    default_target,
+    expand,
+    load_matrix,
+    parse_fields,
+)
 from .gate import Gate, Verdict, fails, joins_baseline, power_lines
 from .hardware import Gpu, Hardware, detect, xdist_share
 from .metrics import GATE_METRICS
@@ -47,6 +58,7 @@ def read_settings(config: pytest.Config) -> Settings:
         raw[option.dest.removeprefix("infperf_")] = value if value is not False else None
     return build_settings(raw, Path(str(config.rootpath)))
 
+
 def check_output(path: Path) -> None:
     """--infperf-output must be a records file or not exist yet: never a folder, never some other file."""
     if path.is_dir():
@@ -55,12 +67,16 @@ def check_output(path: Path) -> None:
         with path.open() as f:
             first = f.readline().strip()
         try:
-            looks_like_records = not first or (first.startswith("{") and '"schema"' in first and json.loads(first))
+            looks_like_records = not first or (
+                first.startswith("{") and '"schema"' in first and json.loads(first)
+            )
         except json.JSONDecodeError:
             looks_like_records = False
         if not looks_like_records:
-            raise pytest.UsageError(f"--infperf-output {path} exists and is not a records file; the suite would "
-                                    "replace it: name another path")
+            raise pytest.UsageError(
+                f"--infperf-output {path} exists and is not a records file; the suite would "
+                "replace it: name another path"
+            )
     check_writable(path.parent, f"--infperf-output {path}")
 
 
@@ -83,8 +99,10 @@ def reference_env(settings: Settings, measuring: bool) -> ReferenceEnv | None:
     try:
         return ensure_reference(settings.ab_reference, settings.cache_dir)
     except ReferenceBuildError as err:
-        raise pytest.UsageError(f"--infperf-ab-reference {settings.ab_reference}: could not build the reference "
-                                f"environment: {err}") from None
+        raise pytest.UsageError(
+            f"--infperf-ab-reference {settings.ab_reference}: could not build the reference "
+            f"environment: {err}"
+        ) from None
 
 
 def check_baselines_folder(root: Path, saving: bool) -> None:
@@ -93,8 +111,6 @@ def check_baselines_folder(root: Path, saving: bool) -> None:
         raise pytest.UsageError(f"--infperf-baselines {root} is a file, not a folder of baselines")
     if saving:
         check_writable(root, f"--infperf-save into --infperf-baselines {root}")
-
-
 
 
 @dataclass
@@ -135,22 +151,35 @@ class InfperfSession:
             targets = [t for t in targets if t.hardware in wanted]
         if settings.compare not in (None, "auto") and not (settings.baselines / settings.compare).is_dir():
             known = ", ".join(BaselineStore(settings.baselines).fingerprints()) or "none"
-            raise pytest.UsageError(f"--infperf-compare={settings.compare}: no such baseline folder under "
-                                    f"{settings.baselines} (found: {known})")
+            raise pytest.UsageError(
+                f"--infperf-compare={settings.compare}: no such baseline folder under "
+                f"{settings.baselines} (found: {known})"
+            )
         if settings.ab_reference is not None and (settings.compare is not None or settings.save):
-            raise pytest.UsageError("--infperf-ab-reference gates against its reference arm: it cannot be combined "
-                                    "with --infperf-compare or --infperf-save (its arms share the GPU, so their "
-                                    "figures are not what a baseline holds)")
+            raise pytest.UsageError(
+                "--infperf-ab-reference gates against its reference arm: it cannot be combined "
+                "with --infperf-compare or --infperf-save (its arms share the GPU, so their "
+                "figures are not what a baseline holds)"
+            )
         if settings.ab_max_rounds < settings.ab_rounds:
-            raise pytest.UsageError(f"--infperf-ab-max-rounds ({settings.ab_max_rounds}) is below --infperf-ab-rounds "
-                                    f"({settings.ab_rounds}): the first stage alone runs that many")
+            raise pytest.UsageError(
+                f"--infperf-ab-max-rounds ({settings.ab_max_rounds}) is below --infperf-ab-rounds "
+                f"({settings.ab_rounds}): the first stage alone runs that many"
+            )
         check_output(settings.output)
         if settings.save or settings.compare is not None:
             check_baselines_folder(settings.baselines, settings.save)
         worker = getattr(config, "workerinput", None)
         session_id = worker.get("infperf_session_id") if worker else None
-        return cls(config, settings, hardware, targets, own_gpus, session_id=session_id or uuid.uuid4().hex[:12],
-                   reference=reference_env(settings, measuring=not config.option.collectonly))
+        return cls(
+            config,
+            settings,
+            hardware,
+            targets,
+            own_gpus,
+            session_id=session_id or uuid.uuid4().hex[:12],
+            reference=reference_env(settings, measuring=not config.option.collectonly),
+        )
 
     # -- collection ----------------------------------------------------------------------------------------
     def cases(self, marker_fields: dict[str, Any], where: str) -> list[Case]:
@@ -158,7 +187,9 @@ class InfperfSession:
         fields = dict(marker_fields)
         grid = fields.pop("grid", "throughput")
         if grid not in GRIDS:
-            raise pytest.UsageError(f"{where}: @pytest.mark.infperf(grid={grid!r}): choose from {', '.join(GRIDS)}")
+            raise pytest.UsageError(
+                f"{where}: @pytest.mark.infperf(grid={grid!r}): choose from {', '.join(GRIDS)}"
+            )
         try:
             fields = parse_fields(fields, f"{where}: @pytest.mark.infperf")
         except MatrixError as err:
@@ -167,7 +198,11 @@ class InfperfSession:
 
     def overrides(self, fields: dict[str, str]) -> dict[str, Any]:
         """{matrix field: the command line's value} for each settings attribute of `fields` that is set."""
-        return {field: getattr(self.settings, name) for name, field in fields.items() if getattr(self.settings, name)}
+        return {
+            field: getattr(self.settings, name)
+            for name, field in fields.items()
+            if getattr(self.settings, name)
+        }
 
     def serving_cases(self) -> list[Any]:
         """The serving cases of the targets' `serving` tables, with the command line's overrides."""
@@ -193,8 +228,10 @@ class InfperfSession:
             return f"requires {case.hardware}, found {found}"
         if case.gpus > len(self.own_gpus):
             if len(self.own_gpus) < self.hardware.gpu_count:
-                return (f"requires {case.gpus} GPUs, this xdist worker has {len(self.own_gpus)} of "
-                        f"{self.hardware.gpu_count} (run fewer workers)")
+                return (
+                    f"requires {case.gpus} GPUs, this xdist worker has {len(self.own_gpus)} of "
+                    f"{self.hardware.gpu_count} (run fewer workers)"
+                )
             return f"requires {case.gpus} GPUs, found {self.hardware.gpu_count}"
         if isinstance(case, ServingCase):
             from .serving.server import unavailable
@@ -209,8 +246,10 @@ class InfperfSession:
     def header_lines(self) -> list[str]:
         lines = [f"infperf: hardware {self.hardware.fingerprint}: {self.hardware.describe()}"]
         source = self.settings.matrix or "built-in default"
-        lines.append(f"infperf: matrix {source}: targets {', '.join(t.hardware for t in self.targets) or 'none'}; "
-                     f"repeats {self.settings.repeats}, warm-up {self.settings.warmup}; records -> {self.settings.output}")
+        lines.append(
+            f"infperf: matrix {source}: targets {', '.join(t.hardware for t in self.targets) or 'none'}; "
+            f"repeats {self.settings.repeats}, warm-up {self.settings.warmup}; records -> {self.settings.output}"
+        )
         if self.reference is not None:
             lines.append(self.ab_arms_line())
         return lines
@@ -218,8 +257,10 @@ class InfperfSession:
     def ab_arms_line(self) -> str:
         """Both A/B arms' engine and torch versions, where the user looks first (header and summary)."""
         assert self.reference is not None
-        return (f"infperf: A/B candidate {describe_versions(versions_here())} (this environment) vs reference "
-                f"{describe_versions(self.reference.versions)} ({self.reference.describe()})")
+        return (
+            f"infperf: A/B candidate {describe_versions(versions_here())} (this environment) vs reference "
+            f"{describe_versions(self.reference.versions)} ({self.reference.describe()})"
+        )
 
     # -- running -------------------------------------------------------------------------------------------
     @property
@@ -234,9 +275,11 @@ class InfperfSession:
 
     def heartbeat(self, key: Any, progress: dict[str, Any], arm: str = "") -> None:
         """The progress of a long trial (or a tuning run): repeats done and the pace so far (say_progress)."""
-        self.say_progress(f"infperf: {key.id}{arm} batch {progress['batch_size']}: repeat {progress['repeat']}/"
-                          f"{progress['repeats']}, {progress['tok_s']:,.1f} tok/s, {progress['elapsed_s']:.0f} s into "
-                          "the trial")
+        self.say_progress(
+            f"infperf: {key.id}{arm} batch {progress['batch_size']}: repeat {progress['repeat']}/"
+            f"{progress['repeats']}, {progress['tok_s']:,.1f} tok/s, {progress['elapsed_s']:.0f} s into "
+            "the trial"
+        )
 
     @property
     def servers(self) -> Any:
@@ -256,7 +299,9 @@ class InfperfSession:
         if reporter is None or now - self._last_heartbeat < self.settings.heartbeat_s:
             return
         self._last_heartbeat = now
-        capture = self.config.pluginmanager.get_plugin("capturemanager")  # a test's output is captured: step past
+        capture = self.config.pluginmanager.get_plugin(
+            "capturemanager"
+        )  # a test's output is captured: step past
         with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
             reporter.write_line(line)
 
@@ -273,7 +318,9 @@ class InfperfSession:
 
     def measure_case(self, case: Case, test_id: str) -> dict[str, Any]:
         outcome = self.pool.run(case)
-        return build_record(case, outcome, self.hardware, self.settings, test_id, Path(str(self.config.rootpath)))
+        return build_record(
+            case, outcome, self.hardware, self.settings, test_id, Path(str(self.config.rootpath))
+        )
 
     @property
     def pair(self) -> Any:
@@ -282,8 +329,9 @@ class InfperfSession:
             from .runner.interleave import InterleavedPair
 
             assert self.reference is not None
-            self._pair = InterleavedPair(self.settings, self.reference, self.own_gpus,
-                                         self.settings.output.parent / "logs")
+            self._pair = InterleavedPair(
+                self.settings, self.reference, self.own_gpus, self.settings.output.parent / "logs"
+            )
             self._pair.candidate.on_progress = lambda key, p: self.heartbeat(key, p, " (candidate)")
             self._pair.reference.on_progress = lambda key, p: self.heartbeat(key, p, " (reference)")
         return self._pair
@@ -297,18 +345,22 @@ class InfperfSession:
         reference = build_record(case, outcome.reference, self.hardware, self.settings, test_id, root)
         rounds = (outcome.candidate.result or {}).get("ab_rounds", self.settings.ab_rounds)
         assert self.reference is not None
-        record |= {"ab_reference_python": str(self.reference.python), "ab_reference_spec": self.reference.spec,
-                   "ab_rounds": rounds,
-                   "ab_rounds_planned": outcome.planned,
-                   **{f"ab_reference_{k}": reference.get(k) for k in AB_REFERENCE_FIELDS}}
+        record |= {
+            "ab_reference_python": str(self.reference.python),
+            "ab_reference_spec": self.reference.spec,
+            "ab_rounds": rounds,
+            "ab_rounds_planned": outcome.planned,
+            **{f"ab_reference_{k}": reference.get(k) for k in AB_REFERENCE_FIELDS},
+        }
         return record, reference
 
     def measure_serving(self, case: Any, test_id: str) -> dict[str, Any]:
         from .records import build_serving_record
 
         outcome = self.servers.run(case)
-        return build_serving_record(case, outcome, self.hardware, self.settings, test_id,
-                                    Path(str(self.config.rootpath)))
+        return build_serving_record(
+            case, outcome, self.hardware, self.settings, test_id, Path(str(self.config.rootpath))
+        )
 
     def run(self, case: Any, test_id: str) -> tuple[dict[str, Any], Verdict | None]:
         """Measure (offline trial or serving load), judge (before saving, so a session never compares with itself),
@@ -316,15 +368,20 @@ class InfperfSession:
         from .serving.cases import ServingCase
 
         verdict = None
-        if self.settings.ab_reference is not None and not isinstance(case, ServingCase):  # never with --compare
+        if self.settings.ab_reference is not None and not isinstance(
+            case, ServingCase
+        ):  # never with --compare
             record, reference = self.measure_ab(case, test_id)
             verdict = self.gate.judge_ab(record, reference)
         else:
             serving = isinstance(case, ServingCase)
             record = self.measure_serving(case, test_id) if serving else self.measure_case(case, test_id)
             if self.settings.compare is not None:
-                verdict = (self.gate.judge(record, self.gate_metrics_of(case)) if record["status"] == "ok"
-                           else self.gate.judge_failure(record))
+                verdict = (
+                    self.gate.judge(record, self.gate_metrics_of(case))
+                    if record["status"] == "ok"
+                    else self.gate.judge_failure(record)
+                )
         if verdict is not None:
             record |= verdict.as_record_fields()
         self.records.append(record)
@@ -334,8 +391,11 @@ class InfperfSession:
         return record, verdict
 
     def save(self, record: dict[str, Any]) -> None:
-        self.store.save({k: v for k, v in record.items() if not k.startswith("gate_")},
-                        replace=self.settings.save_replace, keep=self.settings.baseline_sessions)
+        self.store.save(
+            {k: v for k, v in record.items() if not k.startswith("gate_")},
+            replace=self.settings.save_replace,
+            keep=self.settings.baseline_sessions,
+        )
         self.saved += 1
 
     def save_judged(self, records: list[dict[str, Any]]) -> None:
@@ -417,15 +477,21 @@ class InfperfSession:
         s = self.settings
         if s.save:
             self.save_judged(records)
-        return [r for r in changed if fails(Verdict(r["gate_verdict"], r["gate_message"]), s.fail_on,
-                                            s.require_baseline, s.strict)]
+        return [
+            r
+            for r in changed
+            if fails(Verdict(r["gate_verdict"], r["gate_message"]), s.fail_on, s.require_baseline, s.strict)
+        ]
 
     def terminal_summary(self, reporter: Any, failed_at_end: list[dict[str, Any]]) -> None:
         records = self.session_records()
         if not records and self.required_but_nothing_judged():
             why = self._skip_reasons(reporter) or "no infperf test was selected"
-            reporter.write_line(f"infperf: FAILED: --infperf-require-baseline, and nothing was judged: every test was "
-                                f"skipped or deselected ({why})", red=True)
+            reporter.write_line(
+                f"infperf: FAILED: --infperf-require-baseline, and nothing was judged: every test was "
+                f"skipped or deselected ({why})",
+                red=True,
+            )
         if not records:
             return
         from .report import gate_table, records_table
@@ -439,13 +505,24 @@ class InfperfSession:
         verdicts = [r for r in records if r.get("gate_verdict")]
         s = self.settings
         if verdicts:
-            counts = {v: sum(r["gate_verdict"] == v for r in verdicts) for v in sorted({r["gate_verdict"] for r in verdicts})}
-            control = (f"{s.multiple_testing} over {self.gate.family_size} test(s): family-wise false-alarm rate <= "
-                       f"{s.alpha}" if s.multiple_testing == "holm" else
-                       f"Benjamini-Hochberg over {self.gate.family_size} test(s): false discovery rate <= {s.alpha}"
-                       if s.multiple_testing == "bh" else f"alpha {s.alpha} per test, no correction")
-            reporter.write_sep("-", "infperf gate: " + ", ".join(f"{n} {v}" for v, n in counts.items()) +
-                               f" (threshold {s.threshold:.0%}; {control})")
+            counts = {
+                v: sum(r["gate_verdict"] == v for r in verdicts)
+                for v in sorted({r["gate_verdict"] for r in verdicts})
+            }
+            control = (
+                f"{s.multiple_testing} over {self.gate.family_size} test(s): family-wise false-alarm rate <= "
+                f"{s.alpha}"
+                if s.multiple_testing == "holm"
+                else f"Benjamini-Hochberg over {self.gate.family_size} test(s): false discovery rate <= {s.alpha}"
+                if s.multiple_testing == "bh"
+                else f"alpha {s.alpha} per test, no correction"
+            )
+            reporter.write_sep(
+                "-",
+                "infperf gate: "
+                + ", ".join(f"{n} {v}" for v, n in counts.items())
+                + f" (threshold {s.threshold:.0%}; {control})",
+            )
             blind = any(r["gate_verdict"] == "underpowered" for r in verdicts)
             for line in power_lines(verdicts, s.threshold):
                 reporter.write_line(line, yellow=blind, bold=not blind)
@@ -458,53 +535,89 @@ class InfperfSession:
                 reporter.write_line(self._nothing_judged(verdicts), yellow=True)
             stale = [r["case_id"] for r in verdicts if r.get("gate_stale")]
             if stale:
-                reporter.write_line(f"infperf: {len(stale)} stale baseline(s) (significantly faster now): "
-                                    f"{', '.join(stale)}; refresh with --infperf-save-replace"
-                                    + ("" if s.strict else "; --infperf-strict fails on them"))
+                reporter.write_line(
+                    f"infperf: {len(stale)} stale baseline(s) (significantly faster now): "
+                    f"{', '.join(stale)}; refresh with --infperf-save-replace"
+                    + ("" if s.strict else "; --infperf-strict fails on them")
+                )
             for r in failed_at_end:
-                reporter.write_line(f"infperf: FAILED at session end by the {s.multiple_testing} correction: "
-                                    f"{r['case_id']}: {r['gate_message']}", red=True)
+                reporter.write_line(
+                    f"infperf: FAILED at session end by the {s.multiple_testing} correction: "
+                    f"{r['case_id']}: {r['gate_message']}",
+                    red=True,
+                )
         if s.save:
-            reporter.write_line(f"infperf: added this session to {self.saved} baseline(s) under "
-                                f"{s.baselines / self.hardware.fingerprint}")
+            reporter.write_line(
+                f"infperf: added this session to {self.saved} baseline(s) under "
+                f"{s.baselines / self.hardware.fingerprint}"
+            )
             for notice in self.store.notices:
                 reporter.write_line(f"infperf: {notice}", yellow=True)
         if self.held_back:
             held = ", ".join(f"{case} ({verdict})" for case, verdict in self.held_back)
-            reporter.write_line(f"infperf: NOT saved, by their verdicts: {held}; after review, add them with "
-                                f"`infperf baseline add {s.baselines} {s.output}` (or start over with "
-                                "--infperf-save-replace)", yellow=True)
+            reporter.write_line(
+                f"infperf: NOT saved, by their verdicts: {held}; after review, add them with "
+                f"`infperf baseline add {s.baselines} {s.output}` (or start over with "
+                "--infperf-save-replace)",
+                yellow=True,
+            )
 
     def required_but_nothing_judged(self) -> bool:
         """--infperf-compare --infperf-require-baseline and not one test judged: every test skipped (e.g.
         --infperf-gpus 3 on a smaller machine) or deselected. Such a session fails: it asked to be gated and was not."""
         s = self.settings
-        return (s.compare is not None and s.require_baseline
-                and not any(r.get("gate_verdict") not in (None, "no-baseline") for r in self.session_records()))
+        return (
+            s.compare is not None
+            and s.require_baseline
+            and not any(r.get("gate_verdict") not in (None, "no-baseline") for r in self.session_records())
+        )
 
     def _skip_reasons(self, reporter: Any) -> str:
-        reasons = sorted({str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else str(report.longrepr)
-                          for report in reporter.stats.get("skipped", [])})
+        reasons = sorted(
+            {
+                str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else str(report.longrepr)
+                for report in reporter.stats.get("skipped", [])
+            }
+        )
         return "; ".join(reasons[:3]) + (f" (and {len(reasons) - 3} more)" if len(reasons) > 3 else "")
 
     def _nothing_judged(self, verdicts: list[dict[str, Any]]) -> str:
         """Why a compared session judged nothing, and what to check: a wrong --infperf-baselines folder or a
         hardware fingerprint with no baselines passes every test otherwise, which a CI log easily hides."""
         root, s = self.settings.baselines, self.settings
-        present = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")) \
-            if root.is_dir() else []
-        where = (f"{root} has baselines for {', '.join(present)}" if present else
-                 f"{root} holds no baselines" if root.is_dir() else f"{root} does not exist")
-        wanted = " or ".join(sorted({ref for r in verdicts for ref in self.gate.refs(r)}))  # where the gate looked
-        return (f"infperf: nothing was judged: no test found a baseline for {wanted} ({where}); check "
-                f"--infperf-baselines and --infperf-compare"
-                + ("" if s.require_baseline else ", or add --infperf-require-baseline to fail such tests"))
+        present = (
+            sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+            if root.is_dir()
+            else []
+        )
+        where = (
+            f"{root} has baselines for {', '.join(present)}"
+            if present
+            else f"{root} holds no baselines"
+            if root.is_dir()
+            else f"{root} does not exist"
+        )
+        wanted = " or ".join(
+            sorted({ref for r in verdicts for ref in self.gate.refs(r)})
+        )  # where the gate looked
+        return (
+            f"infperf: nothing was judged: no test found a baseline for {wanted} ({where}); check "
+            f"--infperf-baselines and --infperf-compare"
+            + ("" if s.require_baseline else ", or add --infperf-require-baseline to fail such tests")
+        )
 
 
 # What a candidate's record keeps of its A/B reference arm (as ab_reference_<field>).
-AB_REFERENCE_FIELDS = ("status", "reason", "engine_version", "torch_version", "throughput_tok_s",
-                       "throughput_tok_s_samples", "load_time_s",
-                       *(f"{m}_samples" for m in GATE_METRICS if m != "throughput_tok_s"))
+AB_REFERENCE_FIELDS = (
+    "status",
+    "reason",
+    "engine_version",
+    "torch_version",
+    "throughput_tok_s",
+    "throughput_tok_s_samples",
+    "load_time_s",
+    *(f"{m}_samples" for m in GATE_METRICS if m != "throughput_tok_s"),
+)
 
 
 class Measurer:
@@ -518,22 +631,29 @@ class Measurer:
         run = lambda: self.session.run(self.case, self.node.nodeid)  # noqa: E731
         if self.benchmark is not None:
             record, verdict = self.benchmark.pedantic(run, rounds=1, iterations=1)
-            self.benchmark.extra_info.update({k: v for k, v in record.items() if not isinstance(v, (list, dict))})
+            self.benchmark.extra_info.update(
+                {k: v for k, v in record.items() if not isinstance(v, (list, dict))}
+            )
         else:
             record, verdict = run()
         self.node.user_properties.extend(junit_properties(record))
         settings = self.session.settings
-        if verdict is not None and fails(verdict, settings.fail_on, settings.require_baseline, settings.strict):
+        if verdict is not None and fails(
+            verdict, settings.fail_on, settings.require_baseline, settings.strict
+        ):
             pytest.fail(f"{self.case.id}: {verdict.message}", pytrace=False)
         if record["status"] == "oom":
             pytest.skip(f"out of memory (recorded as oom): {record['reason']}")
         if record["status"] != "ok":
             pytest.fail(f"{self.case.id}: {record['reason']}", pytrace=False)
         if record.get("gpus_used") is not None and len(record["gpus_used"]) < self.case.gpus:
-            warnings.warn(FewerGpusWarning(
-                f"{self.case.id}: the weights sit on {len(record['gpus_used'])} of the trial's {self.case.gpus} "
-                f"GPUs (GPU {', '.join(map(str, record['gpus_used']))}): device_map=\"auto\" put no layer on the "
-                "others, so this measures fewer GPUs than the test id says (record field gpus_used)"))
+            warnings.warn(
+                FewerGpusWarning(
+                    f"{self.case.id}: the weights sit on {len(record['gpus_used'])} of the trial's {self.case.gpus} "
+                    f'GPUs (GPU {", ".join(map(str, record["gpus_used"]))}): device_map="auto" put no layer on the '
+                    "others, so this measures fewer GPUs than the test id says (record field gpus_used)"
+                )
+            )
         return record
 
 
@@ -542,9 +662,24 @@ class FewerGpusWarning(UserWarning):
     shares): the measurement is real, but of fewer GPUs than the case names."""
 
 
-JUNIT_FIELDS = ("status", "throughput_tok_s", "ttft_mean_s", "gate_verdict", "gate_change", "gate_ratio_low",
-                "gate_ratio_high", "gate_p_worse", "gate_p_better", "gate_sessions", "gate_noise_sd",
-                "gate_detectable", "gate_cliffs_delta", "gate_stale", "gate_baseline", "gate_message")
+JUNIT_FIELDS = (
+    "status",
+    "throughput_tok_s",
+    "ttft_mean_s",
+    "gate_verdict",
+    "gate_change",
+    "gate_ratio_low",
+    "gate_ratio_high",
+    "gate_p_worse",
+    "gate_p_better",
+    "gate_sessions",
+    "gate_noise_sd",
+    "gate_detectable",
+    "gate_cliffs_delta",
+    "gate_stale",
+    "gate_baseline",
+    "gate_message",
+)
 
 
 def junit_properties(record: dict[str, Any]) -> list[tuple[str, Any]]:

@@ -3,6 +3,7 @@
 Every option is declared once in OPTIONS: the same parser validates the command line (argparse `type=`,
 so errors appear at parse time) and the ini value (pytest.UsageError at configure time).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -120,7 +121,9 @@ def engines(text: str) -> tuple[str, ...]:
     names = _csv(text)
     unknown = [n for n in names if n not in ENGINES]
     if unknown:
-        raise argparse.ArgumentTypeError(f"unknown engine {', '.join(map(repr, unknown))}; choose from {', '.join(ENGINES)}")
+        raise argparse.ArgumentTypeError(
+            f"unknown engine {', '.join(map(repr, unknown))}; choose from {', '.join(ENGINES)}"
+        )
     return tuple(dict.fromkeys(names))
 
 
@@ -128,8 +131,9 @@ def gate_metrics(text: str) -> tuple[str, ...]:
     names = _csv(text)
     unknown = [n for n in names if n not in GATE_METRICS]
     if unknown:
-        raise argparse.ArgumentTypeError(f"unknown gate metric {', '.join(map(repr, unknown))}; choose from "
-                                         f"{', '.join(GATE_METRICS)}")
+        raise argparse.ArgumentTypeError(
+            f"unknown gate metric {', '.join(map(repr, unknown))}; choose from {', '.join(GATE_METRICS)}"
+        )
     return tuple(dict.fromkeys(names))
 
 
@@ -179,8 +183,9 @@ def goodput(text: str) -> tuple[tuple[str, float], ...]:
     for item in _csv(text):
         name, _, value = item.partition(":")
         if name not in GOODPUT_METRICS or not value:
-            raise argparse.ArgumentTypeError(f"goodput SLO {item!r}: use <metric>:<ms> with metric one of "
-                                             f"{', '.join(GOODPUT_METRICS)}")
+            raise argparse.ArgumentTypeError(
+                f"goodput SLO {item!r}: use <metric>:<ms> with metric one of {', '.join(GOODPUT_METRICS)}"
+            )
         slos.append((name, positive_float(value)))
     return tuple(slos)
 
@@ -193,7 +198,8 @@ def hardware_targets(text: str) -> tuple[str, ...]:
     unknown = [n for n in names if n not in allowed]
     if unknown:
         raise argparse.ArgumentTypeError(
-            f"unknown hardware {', '.join(map(repr, unknown))}; choose from auto, {', '.join(GENERATIONS)}")
+            f"unknown hardware {', '.join(map(repr, unknown))}; choose from auto, {', '.join(GENERATIONS)}"
+        )
     return tuple(dict.fromkeys(names))
 
 
@@ -202,6 +208,7 @@ def choice(options: tuple[str, ...]) -> Callable[[str], str]:
         if text not in options:
             raise argparse.ArgumentTypeError(f"{text!r} is not one of {', '.join(options)}")
         return text
+
     parse.__name__ = "choice"
     return parse
 
@@ -229,12 +236,15 @@ def cpu_affinity(text: str) -> str:
     except ValueError:
         wanted = []
     if not wanted:
-        raise argparse.ArgumentTypeError(f"{text!r} is not {', '.join(AFFINITY_POLICIES)} or a CPU list such as "
-                                         "0-7,16-23")
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not {', '.join(AFFINITY_POLICIES)} or a CPU list such as 0-7,16-23"
+        )
     outside, allowed = unavailable_cpus(wanted)
     if outside:
-        raise argparse.ArgumentTypeError(f"CPUs {outside} are not available here (this process may use "
-                                         f"{len(allowed)} CPUs: {allowed[:8]}...)")
+        raise argparse.ArgumentTypeError(
+            f"CPUs {outside} are not available here (this process may use "
+            f"{len(allowed)} CPUs: {allowed[:8]}...)"
+        )
     return text
 
 
@@ -259,102 +269,283 @@ class Option:
 
 
 OPTIONS: tuple[Option, ...] = (
-    Option("matrix", path, None, "TOML file declaring the hardware targets to generate tests for (relative to rootdir)"),
-    Option("hardware", hardware_targets, None, "only generate tests for these hardware targets (auto = the detected one)"),
+    Option(
+        "matrix",
+        path,
+        None,
+        "TOML file declaring the hardware targets to generate tests for (relative to rootdir)",
+    ),
+    Option(
+        "hardware",
+        hardware_targets,
+        None,
+        "only generate tests for these hardware targets (auto = the detected one)",
+    ),
     Option("engine", engines, None, "engines to run, overriding the matrix: hf, vllm"),
-    Option("model", models, None, "models to run, overriding the matrix: registry names, local checkpoint dirs or hub ids"),
+    Option(
+        "model",
+        models,
+        None,
+        "models to run, overriding the matrix: registry names, local checkpoint dirs or hub ids",
+    ),
     Option("gpus", gpu_counts, None, "GPU counts to run, overriding the matrix (0 = CPU)"),
-    Option("batch-sizes", batch_sizes, None, "batch sizes to run, overriding the matrix, e.g. 1,2,4,...,1024"),
-    Option("workload", workloads, None, "workloads, overriding the matrix: humaneval, synthetic-in<N>-out<M>"),
-    Option("output-len", positive_int, "5", "tokens generated per prompt for the humaneval workload (forced, no early EOS)"),
-    Option("num-prompts", positive_int, None, "prompts per repeat (default: the matrix's, else the whole workload)"),
+    Option(
+        "batch-sizes", batch_sizes, None, "batch sizes to run, overriding the matrix, e.g. 1,2,4,...,1024"
+    ),
+    Option(
+        "workload", workloads, None, "workloads, overriding the matrix: humaneval, synthetic-in<N>-out<M>"
+    ),
+    Option(
+        "output-len",
+        positive_int,
+        "5",
+        "tokens generated per prompt for the humaneval workload (forced, no early EOS)",
+    ),
+    Option(
+        "num-prompts",
+        positive_int,
+        None,
+        "prompts per repeat (default: the matrix's, else the whole workload)",
+    ),
     Option("repeats", positive_int, "5", "measured repeats per trial (each a full pass over the prompts)"),
-    Option("warmup", warmup_spec, "auto", "warm-up before the measured repeats: N batches, or pass / auto (whole "
-           "passes over the prompts until --infperf-min-repeat-s has gone by, at least one)"),
-    Option("min-repeat-s", non_negative_float, "2", "each measured repeat runs whole passes over the prompts until it "
-           "has lasted this many seconds (short samples drift with the host; 0: one pass)"),
-    Option("dtype", choice(DTYPES), "auto", "weight dtype (auto: bfloat16 on GPUs that have it, float16 on older ones, float32 on CPU)"),
+    Option(
+        "warmup",
+        warmup_spec,
+        "auto",
+        "warm-up before the measured repeats: N batches, or pass / auto (whole "
+        "passes over the prompts until --infperf-min-repeat-s has gone by, at least one)",
+    ),
+    Option(
+        "min-repeat-s",
+        non_negative_float,
+        "2",
+        "each measured repeat runs whole passes over the prompts until it "
+        "has lasted this many seconds (short samples drift with the host; 0: one pass)",
+    ),
+    Option(
+        "dtype",
+        choice(DTYPES),
+        "auto",
+        "weight dtype (auto: bfloat16 on GPUs that have it, float16 on older ones, float32 on CPU)",
+    ),
     Option("output", path, ".infperf/records.jsonl", "JSON-lines file the session's records are written to"),
     Option("cache-dir", path, "~/.cache/pytest-infperf", "where built model folders and tokenizers are kept"),
     Option("load-timeout", positive_float, "1200", "seconds a worker may take to load a model"),
     Option("trial-timeout", positive_float, "1800", "seconds one measurement may take"),
-    Option("worker-memory", memory_size, None, "cap the worker's address space (e.g. 8GB): larger batches then OOM cleanly"),
+    Option(
+        "worker-memory",
+        memory_size,
+        None,
+        "cap the worker's address space (e.g. 8GB): larger batches then OOM cleanly",
+    ),
     Option("seed", non_negative_int, "0", "seed for random weights and synthetic prompts"),
-    Option("heartbeat-s", non_negative_float, "30", "during a trial, print a progress line (repeats done, tok/s of "
-           "the last repeat) at most this often; 0: after every repeat"),
-    Option("cpu-affinity", cpu_affinity, "auto", "CPUs each trial's worker and its engine processes run on: auto "
-           "(none, except in A/B runs: shared), none, cores (one per physical core, no shared hyperthreads), "
-           "gpu-local (those of the GPUs' NUMA node, one per core, like numactl --cpunodebind), shared (4 of "
-           "gpu-local's CPUs for one GPU, 2 more per further GPU: both A/B arms on the same ones), or a list such "
-           "as 0-7"),
+    Option(
+        "heartbeat-s",
+        non_negative_float,
+        "30",
+        "during a trial, print a progress line (repeats done, tok/s of "
+        "the last repeat) at most this often; 0: after every repeat",
+    ),
+    Option(
+        "cpu-affinity",
+        cpu_affinity,
+        "auto",
+        "CPUs each trial's worker and its engine processes run on: auto "
+        "(none, except in A/B runs: shared), none, cores (one per physical core, no shared hyperthreads), "
+        "gpu-local (those of the GPUs' NUMA node, one per core, like numactl --cpunodebind), shared (4 of "
+        "gpu-local's CPUs for one GPU, 2 more per further GPU: both A/B arms on the same ones), or a list such "
+        "as 0-7",
+    ),
     # vLLM knobs
     Option("max-num-seqs", positive_int, None, "vLLM max_num_seqs"),
     Option("max-num-batched-tokens", positive_int, None, "vLLM max_num_batched_tokens"),
     Option("gpu-memory-utilization", open_fraction, "0.9", "vLLM gpu_memory_utilization"),
     Option("enforce-eager", choice(("true", "false")), "false", "vLLM enforce_eager (no CUDA graphs)"),
-    Option("pipeline-parallel-size", positive_int, "1", "vLLM pipeline_parallel_size (GPUs per trial = gpus x this)"),
-    Option("distributed-executor-backend", choice(EXECUTOR_BACKENDS), "auto", "vLLM distributed_executor_backend: mp on one host, ray across hosts"),
-    Option("prefix-caching", choice(("true", "false")), "false",
-           "vLLM enable_prefix_caching (off: repeats over the same prompts measure compute, not cache hits)"),
+    Option(
+        "pipeline-parallel-size",
+        positive_int,
+        "1",
+        "vLLM pipeline_parallel_size (GPUs per trial = gpus x this)",
+    ),
+    Option(
+        "distributed-executor-backend",
+        choice(EXECUTOR_BACKENDS),
+        "auto",
+        "vLLM distributed_executor_backend: mp on one host, ray across hosts",
+    ),
+    Option(
+        "prefix-caching",
+        choice(("true", "false")),
+        "false",
+        "vLLM enable_prefix_caching (off: repeats over the same prompts measure compute, not cache hits)",
+    ),
     Option("max-model-len", positive_int, None, "vLLM max_model_len (default: the model's, capped at 4096)"),
     Option("cpu-kv-cache-gb", positive_int, "2", "KV-cache size for vLLM on CPU, in GiB"),
     # baselines and the gate
     Option("baselines", path, "baselines", "folder of stored baselines (relative to rootdir)"),
-    Option("save", str, None, "add this session's results to the baselines (each baseline keeps its sessions apart)",
-           ini=False, flag=True),
-    Option("save-replace", str, None, "with --infperf-save, start each saved baseline over with this session alone",
-           ini=False, flag=True),
+    Option(
+        "save",
+        str,
+        None,
+        "add this session's results to the baselines (each baseline keeps its sessions apart)",
+        ini=False,
+        flag=True,
+    ),
+    Option(
+        "save-replace",
+        str,
+        None,
+        "with --infperf-save, start each saved baseline over with this session alone",
+        ini=False,
+        flag=True,
+    ),
     Option("baseline-sessions", positive_int, "10", "sessions a baseline keeps (the newest)"),
-    Option("compare", str, None, "compare with the stored baseline for this hardware, or with a named fingerprint", ini=False),
-    Option("require-baseline", str, None, "with --infperf-compare, fail tests that have no comparable baseline",
-           ini=False, flag=True),
-    Option("fail-on", choice(FAIL_ON), "regression", "what fails a test when comparing: regression, any significant change, never"),
+    Option(
+        "compare",
+        str,
+        None,
+        "compare with the stored baseline for this hardware, or with a named fingerprint",
+        ini=False,
+    ),
+    Option(
+        "require-baseline",
+        str,
+        None,
+        "with --infperf-compare, fail tests that have no comparable baseline",
+        ini=False,
+        flag=True,
+    ),
+    Option(
+        "fail-on",
+        choice(FAIL_ON),
+        "regression",
+        "what fails a test when comparing: regression, any significant change, never",
+    ),
     Option("threshold", fraction, "0.05", "smallest relative change that counts (0.05 = 5%)"),
-    Option("gate-metrics", gate_metrics, "throughput_tok_s", "what the gate judges, each on its per-repeat samples: "
-           "throughput_tok_s (higher is better); per-request latency, lower is better: ttft_mean_s, ttft_p50_s, "
-           "tpot_mean_s, tpot_p50_s, e2e_mean_s, e2e_p50_s (mean or median of each repeat); ttlt_s (a batch's time "
-           "to its last token, median pass of each repeat); a test fails if any regresses"),
-    Option("latency-gate-metrics", gate_metrics, "ttft_p50_s,ttlt_s", "what the gate judges in latency-grid tests "
-           "(@pytest.mark.infperf(grid=\"latency\")): ttlt_s is the time to the last token of a batch (median pass), "
-           "ttft_p50_s the median request's time to first token"),
-    Option("alpha", fraction, "0.05", "significance level of the whole session's gate (the family-wise false-alarm "
-           "rate with holm)"),
-    Option("multiple-testing", choice(MULTIPLE_TESTING), "holm", "correction over the session's gated items: holm "
-           "(family-wise error <= alpha), bh (Benjamini-Hochberg false discovery rate), none (alpha per item)"),
-    Option("noise-floor", non_negative_float, "0.01", "smallest between-session spread (relative sd) the gate "
-           "assumes for any configuration"),
-    Option("ab-reference", parse_reference, None, "interleaved A/B on this host: also run every trial in a "
-           "reference environment, alternating rounds with this one, and gate this environment against it round by "
-           "round; needs no stored baseline, and host drift cancels (vLLM arms share the GPU: each gets half of "
-           "--infperf-gpu-memory-utilization). A Python interpreter (a venv with the previous engine), or package "
-           "specs (\"vllm==0.20.1\", several separated by spaces) or a requirements file: that environment is "
-           "built once under --infperf-cache-dir (this environment with the spec's packages swapped in, by pip) "
-           "and reused", ini=False),
-    Option("ab-rounds", positive_int, "16", "rounds of an A/B trial; each runs one repeat of each arm, their order "
-           "alternating"),
-    Option("ab-max-rounds", positive_int, "128", "A/B rounds at most: a trial whose first --infperf-ab-rounds show "
-           "noise that would hide a change of --infperf-threshold runs as many more as that noise needs, up to "
-           "this many (Stein's two-stage design); set it to --infperf-ab-rounds for a fixed number"),
-    Option("ab-power", fraction, "0.95", "the chance an A/B trial catches a change of twice "
-           "--infperf-threshold (the power term of the rule that sets its rounds; a change of the threshold itself "
-           "is flagged at most half the time)"),
-    Option("request-rates", request_rates, None, "serving tests: request rates to sweep (requests/s, "
-           "Poisson arrivals; inf sends all at once), overriding the matrix"),
-    Option("max-concurrency", concurrencies, None, "serving tests: most requests in flight (0 = no "
-           "limit), overriding the matrix"),
-    Option("serve-datasets", serve_datasets, None, "serving tests: request datasets, overriding the matrix: "
-           "humaneval, synthetic-in<N>-out<M>, jsonl:<file of {\"prompt\": ...} lines>"),
-    Option("goodput", goodput, None, "serving tests: SLOs in ms a request must meet to count toward "
-           "goodput, e.g. ttft:500,tpot:50 (metrics ttft, tpot, e2el), overriding the matrix"),
-    Option("serve-args", str, None, "serving tests: extra `vllm serve` arguments, e.g. \"--enforce-eager\" (the "
-           "vLLM options above apply to the server too)"),
-    Option("serve-gate-metrics", gate_metrics, "throughput_tok_s,tpot_p50_s", "what the gate judges in serving "
-           "tests (throughput_tok_s is output tokens/s: below saturation it follows the request rate, so TPOT carries "
-           "the verdict there; TTFT at 16 req/s moved 23-29 ms between H200 leases, so add ttft_p50_s only with "
-           "baselines from your own hosts)"),
-    Option("strict", str, None, "also fail on a stale baseline (significant improvement beyond the threshold), on "
-           "a missing or not comparable one, and on an underpowered item (one that could not tell a change of the "
-           "threshold), so a passing run means every item was judged", ini=False, flag=True),
+    Option(
+        "gate-metrics",
+        gate_metrics,
+        "throughput_tok_s",
+        "what the gate judges, each on its per-repeat samples: "
+        "throughput_tok_s (higher is better); per-request latency, lower is better: ttft_mean_s, ttft_p50_s, "
+        "tpot_mean_s, tpot_p50_s, e2e_mean_s, e2e_p50_s (mean or median of each repeat); ttlt_s (a batch's time "
+        "to its last token, median pass of each repeat); a test fails if any regresses",
+    ),
+    Option(
+        "latency-gate-metrics",
+        gate_metrics,
+        "ttft_p50_s,ttlt_s",
+        "what the gate judges in latency-grid tests "
+        '(@pytest.mark.infperf(grid="latency")): ttlt_s is the time to the last token of a batch (median pass), '
+        "ttft_p50_s the median request's time to first token",
+    ),
+    Option(
+        "alpha",
+        fraction,
+        "0.05",
+        "significance level of the whole session's gate (the family-wise false-alarm rate with holm)",
+    ),
+    Option(
+        "multiple-testing",
+        choice(MULTIPLE_TESTING),
+        "holm",
+        "correction over the session's gated items: holm "
+        "(family-wise error <= alpha), bh (Benjamini-Hochberg false discovery rate), none (alpha per item)",
+    ),
+    Option(
+        "noise-floor",
+        non_negative_float,
+        "0.01",
+        "smallest between-session spread (relative sd) the gate assumes for any configuration",
+    ),
+    Option(
+        "ab-reference",
+        parse_reference,
+        None,
+        "interleaved A/B on this host: also run every trial in a "
+        "reference environment, alternating rounds with this one, and gate this environment against it round by "
+        "round; needs no stored baseline, and host drift cancels (vLLM arms share the GPU: each gets half of "
+        "--infperf-gpu-memory-utilization). A Python interpreter (a venv with the previous engine), or package "
+        'specs ("vllm==0.20.1", several separated by spaces) or a requirements file: that environment is '
+        "built once under --infperf-cache-dir (this environment with the spec's packages swapped in, by pip) "
+        "and reused",
+        ini=False,
+    ),
+    Option(
+        "ab-rounds",
+        positive_int,
+        "16",
+        "rounds of an A/B trial; each runs one repeat of each arm, their order alternating",
+    ),
+    Option(
+        "ab-max-rounds",
+        positive_int,
+        "128",
+        "A/B rounds at most: a trial whose first --infperf-ab-rounds show "
+        "noise that would hide a change of --infperf-threshold runs as many more as that noise needs, up to "
+        "this many (Stein's two-stage design); set it to --infperf-ab-rounds for a fixed number",
+    ),
+    Option(
+        "ab-power",
+        fraction,
+        "0.95",
+        "the chance an A/B trial catches a change of twice "
+        "--infperf-threshold (the power term of the rule that sets its rounds; a change of the threshold itself "
+        "is flagged at most half the time)",
+    ),
+    Option(
+        "request-rates",
+        request_rates,
+        None,
+        "serving tests: request rates to sweep (requests/s, "
+        "Poisson arrivals; inf sends all at once), overriding the matrix",
+    ),
+    Option(
+        "max-concurrency",
+        concurrencies,
+        None,
+        "serving tests: most requests in flight (0 = no limit), overriding the matrix",
+    ),
+    Option(
+        "serve-datasets",
+        serve_datasets,
+        None,
+        "serving tests: request datasets, overriding the matrix: "
+        'humaneval, synthetic-in<N>-out<M>, jsonl:<file of {"prompt": ...} lines>',
+    ),
+    Option(
+        "goodput",
+        goodput,
+        None,
+        "serving tests: SLOs in ms a request must meet to count toward "
+        "goodput, e.g. ttft:500,tpot:50 (metrics ttft, tpot, e2el), overriding the matrix",
+    ),
+    Option(
+        "serve-args",
+        str,
+        None,
+        'serving tests: extra `vllm serve` arguments, e.g. "--enforce-eager" (the '
+        "vLLM options above apply to the server too)",
+    ),
+    Option(
+        "serve-gate-metrics",
+        gate_metrics,
+        "throughput_tok_s,tpot_p50_s",
+        "what the gate judges in serving "
+        "tests (throughput_tok_s is output tokens/s: below saturation it follows the request rate, so TPOT carries "
+        "the verdict there; TTFT at 16 req/s moved 23-29 ms between H200 leases, so add ttft_p50_s only with "
+        "baselines from your own hosts)",
+    ),
+    Option(
+        "strict",
+        str,
+        None,
+        "also fail on a stale baseline (significant improvement beyond the threshold), on "
+        "a missing or not comparable one, and on an underpowered item (one that could not tell a change of the "
+        "threshold), so a passing run means every item was judged",
+        ini=False,
+        flag=True,
+    ),
 )
 
 

@@ -1,4 +1,5 @@
 """Pure statistics for the gate and the reports (scipy underneath; no I/O, no pytest)."""
+
 from __future__ import annotations
 
 import functools
@@ -86,7 +87,9 @@ def variance_prior(parts: Sequence[tuple[float, int]], max_df: float = 50.0) -> 
 
     used = [(max(v, 1e-10), d) for v, d in parts if d > 0]
     max_df = min(max_df, float(sum(d for _, d in used)))
-    if len(used) < 3:  # too few to fit a spread of variances: pool them, trusting the pool no more than its df
+    if (
+        len(used) < 3
+    ):  # too few to fit a spread of variances: pool them, trusting the pool no more than its df
         var, df = pooled_variance(used)
         return var, float(min(df, max_df))
     v, d = np.array([u[0] for u in used]), np.array([u[1] for u in used], float)
@@ -122,17 +125,27 @@ class SessionComparison:
     noise_sd: float
     noise_source: str
     detectable: float
-    cliffs_delta: float | None  # of the replicated unit (A/B rounds); None against stored baselines (one session)
-    hodges_lehmann_ratio: float | None = None  # A/B: exp of the Hodges-Lehmann centre of the rounds' log ratios
+    cliffs_delta: (
+        float | None
+    )  # of the replicated unit (A/B rounds); None against stored baselines (one session)
+    hodges_lehmann_ratio: float | None = (
+        None  # A/B: exp of the Hodges-Lehmann centre of the rounds' log ratios
+    )
 
     @property
     def change(self) -> float:
         return self.ratio - 1
 
 
-def compare_sessions(new: Sequence[float], base_sessions: Sequence[Sequence[float]], higher_is_better: bool,
-                     alpha: float, prior: tuple[float, float] = (0.0, 0), floor: float = 0.0,
-                     class_mean: float = 0.0) -> SessionComparison:
+def compare_sessions(
+    new: Sequence[float],
+    base_sessions: Sequence[Sequence[float]],
+    higher_is_better: bool,
+    alpha: float,
+    prior: tuple[float, float] = (0.0, 0),
+    floor: float = 0.0,
+    class_mean: float = 0.0,
+) -> SessionComparison:
     """Judge one new session (its repeat samples) against k baseline sessions (theirs).
 
     The unit of replication is the session: repeats inside one session share its worker process, model load and
@@ -162,10 +175,10 @@ def compare_sessions(new: Sequence[float], base_sessions: Sequence[Sequence[floa
         source = f"{k} session(s) of this configuration, moderated by a prior of {d0:.3g} df from other ones"
     else:
         var, df, source = own_var, own_df, f"{k} sessions of this configuration"
-    if var < class_mean and class_mean >= floor ** 2:
+    if var < class_mean and class_mean >= floor**2:
         var, source = class_mean, f"mean spread of its class, {np.sqrt(class_mean):.1%} (" + source + ")"
-    if var < floor ** 2:
-        var, source = floor ** 2, f"noise floor {floor:.1%} (" + source + ")"
+    if var < floor**2:
+        var, source = floor**2, f"noise floor {floor:.1%} (" + source + ")"
     se = float(np.sqrt(var * (1 + 1 / k)))
     t = d / se
     worse_p, better_p = float(_scipy_stats().t.cdf(t, df)), float(_scipy_stats().t.sf(t, df))
@@ -173,11 +186,21 @@ def compare_sessions(new: Sequence[float], base_sessions: Sequence[Sequence[floa
         worse_p, better_p = better_p, worse_p
     q = float(_scipy_stats().t.ppf(1 - alpha, df))
     return SessionComparison(
-        sessions=k, repeats_new=int(new_arr.size), median_new=float(np.median(new_arr)),
-        median_base=float(np.exp(center)), ratio=float(np.exp(d)), ratio_low=float(np.exp(d - q * se)),
-        ratio_high=float(np.exp(d + q * se)), p_worse=worse_p, p_better=better_p, df=float(df),
-        noise_sd=float(np.sqrt(var)), noise_source=source, detectable=float(np.expm1(q * se)),
-        cliffs_delta=None)
+        sessions=k,
+        repeats_new=int(new_arr.size),
+        median_new=float(np.median(new_arr)),
+        median_base=float(np.exp(center)),
+        ratio=float(np.exp(d)),
+        ratio_low=float(np.exp(d - q * se)),
+        ratio_high=float(np.exp(d + q * se)),
+        p_worse=worse_p,
+        p_better=better_p,
+        df=float(df),
+        noise_sd=float(np.sqrt(var)),
+        noise_source=source,
+        detectable=float(np.expm1(q * se)),
+        cliffs_delta=None,
+    )
 
 
 def _cannot_tell(new: np.ndarray, median_base: float, ratio: float, k: int) -> SessionComparison:
@@ -185,10 +208,21 @@ def _cannot_tell(new: np.ndarray, median_base: float, ratio: float, k: int) -> S
     (repeats inside one session share its worker, model load and host, and understate it several-fold), so no
     change can be told apart: p = 1 both ways, an unbounded interval, an infinite detectable change."""
     return SessionComparison(
-        sessions=k, repeats_new=int(new.size), median_new=float(np.median(new)), median_base=median_base,
-        ratio=ratio, ratio_low=0.0, ratio_high=float("inf"), p_worse=1.0, p_better=1.0, df=0.0,
-        noise_sd=float("nan"), noise_source="1 session and no prior from other configurations: between-session "
-        "spread unknown", detectable=float("inf"), cliffs_delta=None)
+        sessions=k,
+        repeats_new=int(new.size),
+        median_new=float(np.median(new)),
+        median_base=median_base,
+        ratio=ratio,
+        ratio_low=0.0,
+        ratio_high=float("inf"),
+        p_worse=1.0,
+        p_better=1.0,
+        df=0.0,
+        noise_sd=float("nan"),
+        noise_source="1 session and no prior from other configurations: between-session spread unknown",
+        detectable=float("inf"),
+        cliffs_delta=None,
+    )
 
 
 # The equal-weighted cosine (EWC) long-run variance keeps this fraction of n^(2/3) cosine terms: Lazarus, Lewis,
@@ -220,11 +254,17 @@ def long_run_se(logs: np.ndarray) -> tuple[float, int]:
     t = np.arange(n)
     cosines = np.sqrt(2 / n) * np.cos(np.pi * np.arange(1, terms + 1)[:, None] * (t + 0.5) / n)
     projections = cosines @ (logs - logs.mean())
-    return max(iid, float(np.sqrt(np.mean(projections ** 2) / n))), terms
+    return max(iid, float(np.sqrt(np.mean(projections**2) / n))), terms
 
 
-def rounds_needed(new: Sequence[float], reference: Sequence[float], alpha: float, threshold: float,
-                  power: float = 0.95, most: int | None = None) -> int:
+def rounds_needed(
+    new: Sequence[float],
+    reference: Sequence[float],
+    alpha: float,
+    threshold: float,
+    power: float = 0.95,
+    most: int | None = None,
+) -> int:
     """Stein's two-stage design for an A/B trial, with a power term: from the first n0 rounds' long-run spread s of
     the log ratios, the fewest rounds n (even: whole ABBA pairs; at least n0, at most `most`, None: no cap) at
     which a change of twice `threshold` is caught with probability `power`: its estimate significant at `alpha`,
@@ -249,13 +289,17 @@ def rounds_needed(new: Sequence[float], reference: Sequence[float], alpha: float
 
 
 @functools.lru_cache(maxsize=64)
-def _reach(alpha: float, power: float, threshold: float, first: int, cap: int) -> tuple[np.ndarray, np.ndarray]:
+def _reach(
+    alpha: float, power: float, threshold: float, first: int, cap: int
+) -> tuple[np.ndarray, np.ndarray]:
     """(round counts, the largest round spread each count can afford) for `rounds_needed`."""
     counts = np.arange(first, cap + 2, 2)
     terms = np.array([ewc_terms(int(n)) for n in counts])
     q, z = _scipy_stats().t.ppf(1 - alpha, terms), _scipy_stats().t.ppf(power, terms)
     big, small = np.log1p(2 * threshold), np.log1p(2 * threshold) - np.log1p(threshold)
-    told = np.log1p(threshold) / q  # a change of the threshold itself significant: the verdict is not underpowered
+    told = (
+        np.log1p(threshold) / q
+    )  # a change of the threshold itself significant: the verdict is not underpowered
     with np.errstate(divide="ignore"):  # power 0.5: z = 0, no constraint from the second term
         return counts, np.minimum(np.minimum(big / (q + z), small / z), told) * np.sqrt(counts)
 
@@ -268,8 +312,9 @@ def hodges_lehmann(values: Sequence[float]) -> float:
     return float(np.median((x[i] + x[j]) / 2))
 
 
-def compare_paired(new: Sequence[float], reference: Sequence[float], higher_is_better: bool,
-                   alpha: float) -> SessionComparison:
+def compare_paired(
+    new: Sequence[float], reference: Sequence[float], higher_is_better: bool, alpha: float
+) -> SessionComparison:
     """Judge an A/B trial: round i of `new` ran beside round i of `reference` on the same host (interleaved).
 
     Each round's log ratio log(new_i / reference_i) holds what the two environments differ by plus that round's
@@ -283,8 +328,9 @@ def compare_paired(new: Sequence[float], reference: Sequence[float], higher_is_b
     or more rounds."""
     new_arr, ref_arr = np.asarray(new, float), np.asarray(reference, float)
     if new_arr.size != ref_arr.size or new_arr.size < 2:
-        raise ValueError(f"paired comparison needs two or more rounds of each arm, got {new_arr.size} and "
-                         f"{ref_arr.size}")
+        raise ValueError(
+            f"paired comparison needs two or more rounds of each arm, got {new_arr.size} and {ref_arr.size}"
+        )
     logs = np.log(new_arr) - np.log(ref_arr)
     n = logs.size
     d = float(logs.mean())
@@ -298,12 +344,22 @@ def compare_paired(new: Sequence[float], reference: Sequence[float], higher_is_b
     worse_p, better_p = (less, greater) if higher_is_better else (greater, less)
     q = float(_scipy_stats().t.ppf(1 - alpha, df))
     return SessionComparison(
-        sessions=1, repeats_new=n, median_new=float(np.median(new_arr)), median_base=float(np.median(ref_arr)),
-        ratio=float(np.exp(d)), ratio_low=float(np.exp(d - q * se)), ratio_high=float(np.exp(d + q * se)),
-        p_worse=worse_p, p_better=better_p, df=float(df), noise_sd=float(se * np.sqrt(n)),
+        sessions=1,
+        repeats_new=n,
+        median_new=float(np.median(new_arr)),
+        median_base=float(np.median(ref_arr)),
+        ratio=float(np.exp(d)),
+        ratio_low=float(np.exp(d - q * se)),
+        ratio_high=float(np.exp(d + q * se)),
+        p_worse=worse_p,
+        p_better=better_p,
+        df=float(df),
+        noise_sd=float(se * np.sqrt(n)),
         noise_source=f"{n} interleaved rounds on this host (paired; long-run variance over {df} cosine terms)",
-        detectable=float(np.expm1(q * se)), cliffs_delta=cliffs_delta(new_arr, ref_arr),
-        hodges_lehmann_ratio=float(np.exp(hodges_lehmann(logs))))
+        detectable=float(np.expm1(q * se)),
+        cliffs_delta=cliffs_delta(new_arr, ref_arr),
+        hodges_lehmann_ratio=float(np.exp(hodges_lehmann(logs))),
+    )
 
 
 def anova_tukey(groups: dict[str, Sequence[float]]) -> dict[str, object]:
@@ -316,8 +372,15 @@ def anova_tukey(groups: dict[str, Sequence[float]]) -> dict[str, object]:
         return {"groups": names, "f": None, "p": None, "tukey": []}
     anova = _scipy_stats().f_oneway(*data)
     tukey = _scipy_stats().tukey_hsd(*data)
-    pairs = [{"a": names[i], "b": names[j], "diff": float(np.mean(data[i]) - np.mean(data[j])),
-              "p": float(tukey.pvalue[i, j])} for i, j in itertools.combinations(range(len(names)), 2)]
+    pairs = [
+        {
+            "a": names[i],
+            "b": names[j],
+            "diff": float(np.mean(data[i]) - np.mean(data[j])),
+            "p": float(tukey.pvalue[i, j]),
+        }
+        for i, j in itertools.combinations(range(len(names)), 2)
+    ]
     return {"groups": names, "f": float(anova.statistic), "p": float(anova.pvalue), "tukey": pairs}
 
 

@@ -15,6 +15,7 @@ differ (that difference is what a regression gate is for). Writes are atomic (te
 read-modify-write inside it, so parallel xdist workers lose nothing; an unreadable file is an error naming it, and
 saving over it moves it aside instead of deleting it.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -27,8 +28,16 @@ from typing import Any
 
 from .records import MEASUREMENT_VERSIONS, RecordError, atomic_write, check_record, measurement_change
 
-MATCH_FIELDS = ("engine", "model", "gpus", "batch_size", "workload", "dtype", "num_prompts",
-                "measurement_version")
+MATCH_FIELDS = (
+    "engine",
+    "model",
+    "gpus",
+    "batch_size",
+    "workload",
+    "dtype",
+    "num_prompts",
+    "measurement_version",
+)
 IDENTITY_FIELDS = ("case_id", "test_id", "hardware_target", "hardware_fingerprint", *MATCH_FIELDS)
 BASELINE_SCHEMA = 2
 READABLE_SCHEMAS = (1, BASELINE_SCHEMA)  # schema 1: one record per file, read as a one-session baseline
@@ -60,7 +69,6 @@ class Baseline:
         if self.note:
             data["note"] = self.note
         return data
-
 
 
 class BaselineError(ValueError):
@@ -96,47 +104,63 @@ class BaselineStore:
         parts = (str(fingerprint), perf_test_name(str(record["test_id"])), f"{name}.json")
         for part in parts:
             if not part or part.startswith(".") or any(c in part for c in "/\\\0") or ".." in part:
-                raise BaselineError(f"{part!r} (from a record's hardware fingerprint, test id or case id) is not a "
-                                    "plain file name: refusing to write outside the baselines folder")
+                raise BaselineError(
+                    f"{part!r} (from a record's hardware fingerprint, test id or case id) is not a "
+                    "plain file name: refusing to write outside the baselines folder"
+                )
         path = self.root.joinpath(*parts)
         if not path.resolve().is_relative_to(self.root.resolve()):
             raise BaselineError(f"{path} lies outside the baselines folder {self.root}")
         return path
 
     def fingerprints(self) -> list[str]:
-        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")) \
-            if self.root.is_dir() else []
+        return (
+            sorted(p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))
+            if self.root.is_dir()
+            else []
+        )
 
     def load(self, path: Path) -> Baseline:
         try:
             data = json.loads(path.read_text())
         except json.JSONDecodeError as err:
-            raise BaselineError(f"baseline {path} is corrupted (line {err.lineno}: {err.msg}); fix it, delete it, "
-                                "or refresh it with --infperf-save") from None
+            raise BaselineError(
+                f"baseline {path} is corrupted (line {err.lineno}: {err.msg}); fix it, delete it, "
+                "or refresh it with --infperf-save"
+            ) from None
         try:
             if isinstance(data, dict) and data.get("schema") == BASELINE_SCHEMA:
                 sessions = data.get("sessions")
                 if not isinstance(sessions, list) or not sessions:
                     raise RecordError(f"baseline {path}: no sessions")
-                sessions = [check_record(r, f"baseline {path} session {i + 1}") for i, r in enumerate(sessions)]
+                sessions = [
+                    check_record(r, f"baseline {path} session {i + 1}") for i, r in enumerate(sessions)
+                ]
                 identity = {f: data.get(f) for f in IDENTITY_FIELDS}
                 return Baseline(path, identity, sessions, data.get("note"))
             if not isinstance(data, dict) or data.get("schema") not in READABLE_SCHEMAS:
                 schema = data.get("schema") if isinstance(data, dict) else None
-                raise RecordError(f"baseline {path}: schema {schema!r} is not one this version reads "
-                                  f"({', '.join(map(str, READABLE_SCHEMAS))})")
+                raise RecordError(
+                    f"baseline {path}: schema {schema!r} is not one this version reads "
+                    f"({', '.join(map(str, READABLE_SCHEMAS))})"
+                )
             record = check_record(data, f"baseline {path}")  # schema 1: one record, one session
         except RecordError as err:
             raise BaselineError(str(err)) from None
-        return Baseline(path, {f: record.get(f) for f in IDENTITY_FIELDS}, [record], record.get("baseline_note"))
+        return Baseline(
+            path, {f: record.get(f) for f in IDENTITY_FIELDS}, [record], record.get("baseline_note")
+        )
 
     def find(self, path: Path, record: dict[str, Any]) -> tuple[Baseline | None, str]:
         """(baseline, why-not): the baseline stored at `path` if comparable with `record`, or None and the reason."""
         if not path.exists():
             return None, f"no baseline at {path}"
         baseline = self.load(path)
-        mismatched = [f"{f}: baseline {baseline.get(f)!r}, now {record.get(f)!r}" for f in MATCH_FIELDS
-                      if baseline.get(f) != record.get(f) and f != "measurement_version"]
+        mismatched = [
+            f"{f}: baseline {baseline.get(f)!r}, now {record.get(f)!r}"
+            for f in MATCH_FIELDS
+            if baseline.get(f) != record.get(f) and f != "measurement_version"
+        ]
         change = measurement_change(record, [baseline.get("measurement_version")])
         reasons = mismatched + ([change] if change else [])
         if reasons:
@@ -155,11 +179,25 @@ class BaselineStore:
         path = self.path_for(record["hardware_fingerprint"], record)
 
         def merge(existing: Baseline | None) -> dict[str, Any]:
-            sessions = [] if replace or existing is None else [
-                s for s in existing.sessions if all(s.get(f) == record.get(f) for f in MATCH_FIELDS)
-                and _session_key(s) != _session_key(record)]
-            dropped = [] if existing is None else [
-                s for s in existing.sessions if _session_key(s) != _session_key(record) and s not in sessions]
+            sessions = (
+                []
+                if replace or existing is None
+                else [
+                    s
+                    for s in existing.sessions
+                    if all(s.get(f) == record.get(f) for f in MATCH_FIELDS)
+                    and _session_key(s) != _session_key(record)
+                ]
+            )
+            dropped = (
+                []
+                if existing is None
+                else [
+                    s
+                    for s in existing.sessions
+                    if _session_key(s) != _session_key(record) and s not in sessions
+                ]
+            )
             if dropped:
                 self._archive(path, existing, record, replace, len(dropped))
             identity = {f: record.get(f) for f in IDENTITY_FIELDS}
@@ -199,22 +237,35 @@ class BaselineStore:
         digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:16]
         return FileLock(str(lock_dir / f"{digest}.lock"))
 
-    def _archive(self, path: Path, existing: Baseline, record: dict[str, Any], replace: bool, dropped: int) -> None:
+    def _archive(
+        self, path: Path, existing: Baseline, record: dict[str, Any], replace: bool, dropped: int
+    ) -> None:
         """A save that drops sessions keeps the old file beside it (never read as a baseline), and says so."""
         stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S%f")
         archive = path.with_name(f"{path.name}.archived-{stamp}")
         shutil.copy2(path, archive)
-        why = "--infperf-save-replace" if replace else "other settings (" + "; ".join(
-            f"{f}: {existing.get(f)!r}, now {record.get(f)!r}" for f in MATCH_FIELDS
-            if existing.get(f) != record.get(f)) + ")"
-        self.notices.append(f"baseline {path} started over ({why}): its {dropped} earlier session(s) kept in "
-                            f"{archive.name}")
+        why = (
+            "--infperf-save-replace"
+            if replace
+            else "other settings ("
+            + "; ".join(
+                f"{f}: {existing.get(f)!r}, now {record.get(f)!r}"
+                for f in MATCH_FIELDS
+                if existing.get(f) != record.get(f)
+            )
+            + ")"
+        )
+        self.notices.append(
+            f"baseline {path} started over ({why}): its {dropped} earlier session(s) kept in {archive.name}"
+        )
 
     def _move_aside(self, path: Path) -> None:
         stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S%f")
         aside = path.with_name(f"{path.name}.corrupt-{stamp}")
         path.rename(aside)
-        self.notices.append(f"baseline {path} was unreadable: moved aside to {aside.name}, and a new one started")
+        self.notices.append(
+            f"baseline {path} was unreadable: moved aside to {aside.name}, and a new one started"
+        )
 
     @staticmethod
     def _write(path: Path, data: dict[str, Any]) -> None:
@@ -222,7 +273,11 @@ class BaselineStore:
 
     def baselines(self, fingerprint: str) -> list[Baseline]:
         """Every baseline of one fingerprint folder (InfPop's files left out); an unreadable one is an error."""
-        return [self.load(p) for p in sorted((self.root / fingerprint).glob("*/*.json")) if p.parent.name != "_infpop"]
+        return [
+            self.load(p)
+            for p in sorted((self.root / fingerprint).glob("*/*.json"))
+            if p.parent.name != "_infpop"
+        ]
 
     def readable(self, folder: Path) -> list[Baseline]:
         """The baselines of one test's folder that can be read (a corrupted one fails only its own test)."""
@@ -244,7 +299,9 @@ class BaselineStore:
             try:
                 found.extend((path, why) for why in self._why_not_current(path, self.load(path)))
             except BaselineError as err:
-                found.append((path, str(err).replace(f"baseline {path}", "this file").removeprefix("this file: ")))
+                found.append(
+                    (path, str(err).replace(f"baseline {path}", "this file").removeprefix("this file: "))
+                )
         return found
 
     def _why_not_current(self, path: Path, baseline: Baseline) -> list[str]:

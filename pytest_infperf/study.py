@@ -16,6 +16,7 @@ summaries). A GPU kind is the records' `gpu_name`: records of 1 and 2 GPUs of on
 their hardware fingerprints (h200-140gb-x1, -x2) differ. Only ok records of one workload are used; a
 configuration's value is the median of its records' medians, its samples all of their repeats.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,7 +40,8 @@ class HostNotes:
     values: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     timestamps: set[str] = field(default_factory=set)
     batches: dict[str, dict[int, set[int | None]]] = field(
-        default_factory=lambda: defaultdict(lambda: defaultdict(set)))
+        default_factory=lambda: defaultdict(lambda: defaultdict(set))
+    )
 
 
 @dataclass
@@ -56,7 +58,9 @@ class Side:
     # mixes their differences (launch-bound throughput moves by up to a quarter between hosts of one kind)
     hosts: dict[str, HostNotes] = field(default_factory=lambda: defaultdict(HostNotes))
     # configuration -> its records' prompts per pass: RQ4 pairs two kinds' figures only over the same prompts
-    prompts: dict[tuple[str, str, int, int], set[int | None]] = field(default_factory=lambda: defaultdict(set))
+    prompts: dict[tuple[str, str, int, int], set[int | None]] = field(
+        default_factory=lambda: defaultdict(set)
+    )
     # configuration -> GPUs that held weights, where fewer than it names (HF's device map leaving some empty)
     gpus_used: dict[tuple[str, str, int, int], set[int]] = field(default_factory=lambda: defaultdict(set))
 
@@ -83,10 +87,13 @@ def _files(paths: Iterable[Path], pattern: str) -> list[Path]:
 
 
 # Commits are shown as git's short hash: a device run names its full one (INFPERF_GIT_COMMIT), a local one may not.
-_PROVENANCE = {"date": lambda r: str(r.get("timestamp") or "")[:10],
-               "commit": lambda r: str(r.get("git_commit") or "")[:7],
-               "versions": lambda r: f"{r['engine']} {r.get('engine_version')}",
-               "torch": lambda r: r.get("torch_version"), "driver": lambda r: r.get("driver_version")}
+_PROVENANCE = {
+    "date": lambda r: str(r.get("timestamp") or "")[:10],
+    "commit": lambda r: str(r.get("git_commit") or "")[:7],
+    "versions": lambda r: f"{r['engine']} {r.get('engine_version')}",
+    "torch": lambda r: r.get("torch_version"),
+    "driver": lambda r: r.get("driver_version"),
+}
 
 
 def _note_host(side: Side, record: dict[str, Any]) -> None:
@@ -124,8 +131,10 @@ def provenance_rows(side: Side) -> list[list[str]]:
 
     rows = []
     for host, notes in sorted(side.hosts.items(), key=lambda item: min(item[1].timestamps)):
-        measured = "; ".join(f"{name}: bs {','.join(batch(b, p) for b, p in sorted(batches.items()))}"
-                             for name, batches in sorted(notes.batches.items()))
+        measured = "; ".join(
+            f"{name}: bs {','.join(batch(b, p) for b, p in sorted(batches.items()))}"
+            for name, batches in sorted(notes.batches.items())
+        )
         rows.append([host, *(", ".join(sorted(notes.values[key])) or "-" for key in _PROVENANCE), measured])
     return rows
 
@@ -135,9 +144,15 @@ def load_side(paths: Sequence[Path], workload: str | None = None) -> Side:
     one, of one workload. Points of InfPop landscapes (`infpop_point`) are left out: they vary engine knobs
     (max_num_seqs, dtype) that a configuration (engine, model, GPUs, batch) does not name, so folded in they
     would mix settings; their summaries (*.tuned.json) carry RQ5."""
-    records = [r for f in _files(paths, "*.jsonl") for r in read_records(f)
-               if r.get("status") == "ok" and r.get(METRIC) is not None and r.get("gpus", 0) > 0
-               and "infpop_point" not in r]
+    records = [
+        r
+        for f in _files(paths, "*.jsonl")
+        for r in read_records(f)
+        if r.get("status") == "ok"
+        and r.get(METRIC) is not None
+        and r.get("gpus", 0) > 0
+        and "infpop_point" not in r
+    ]
     if workload:
         records = [r for r in records if r.get("workload") == workload]
     kinds = sorted({str(r.get("gpu_name")) for r in records})
@@ -146,9 +161,13 @@ def load_side(paths: Sequence[Path], workload: str | None = None) -> Side:
     if not records:
         raise ValueError(f"{names}: no ok GPU records" + (f" of workload {workload}" if workload else ""))
     if len(kinds) > 1:
-        raise ValueError(f"{names}: records of several GPU kinds ({', '.join(kinds)}); give each kind as one side")
+        raise ValueError(
+            f"{names}: records of several GPU kinds ({', '.join(kinds)}); give each kind as one side"
+        )
     if len(workloads) > 1:
-        raise ValueError(f"{names}: records of several workloads ({', '.join(workloads)}); pick one with --workload")
+        raise ValueError(
+            f"{names}: records of several workloads ({', '.join(workloads)}); pick one with --workload"
+        )
     side = Side(kinds[0])
     for r in records:
         key = (r["engine"], r["model"], int(r["gpus"]), int(r["batch_size"]))
@@ -161,8 +180,10 @@ def load_side(paths: Sequence[Path], workload: str | None = None) -> Side:
         _note_host(side, r)
     mixed = sorted(engine for engine, versions in side.measurement.items() if len(versions) > 1)
     if mixed:
-        raise ValueError(f"{names}: {', '.join(mixed)} records of several measurement versions of the suite; "
-                         "measure them again with one version")
+        raise ValueError(
+            f"{names}: {', '.join(mixed)} records of several measurement versions of the suite; "
+            "measure them again with one version"
+        )
     for f in _files(paths, "*.tuned.json"):
         summary = json.loads(f.read_text())
         if summary.get("gain_over_previous") is not None:
@@ -179,11 +200,16 @@ def _p(p: float | None) -> str:
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    return ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|",
-            *("| " + " | ".join(row) + " |" for row in rows)]
+    return [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join("---" for _ in header) + "|",
+        *("| " + " | ".join(row) + " |" for row in rows),
+    ]
 
 
-def _by(side: Side, *, batch: int | None = None, gpus: int | None = None) -> dict[tuple[str, str], dict[int, Any]]:
+def _by(
+    side: Side, *, batch: int | None = None, gpus: int | None = None
+) -> dict[tuple[str, str], dict[int, Any]]:
     """(engine, model) -> {gpus or batch: key}, at a fixed batch (keyed by GPU count) or GPU count (by batch)."""
     out: dict[tuple[str, str], dict[int, Any]] = defaultdict(dict)
     for key in side.keys():
@@ -209,10 +235,22 @@ def rq2_best_gpus(side: Side, batch: int = 1) -> list[dict[str, Any]]:
         values = {g: side.value(k) for g, k in sorted(by_gpus.items())}
         best = _best(values)
         test = anova_tukey({str(g): side.samples[k] for g, k in by_gpus.items()})
-        runner_up = max((g for g in values if g != best), key=values.__getitem__) if best is not None else None
+        runner_up = (
+            max((g for g in values if g != best), key=values.__getitem__) if best is not None else None
+        )
         tukey = next((t["p"] for t in test["tukey"] if {t["a"], t["b"]} == {str(best), str(runner_up)}), None)
-        rows.append({"engine": engine, "model": model, "values": values, "best_gpus": best,
-                     "anova_f": test["f"], "anova_p": test["p"], "runner_up": runner_up, "tukey_p": tukey})
+        rows.append(
+            {
+                "engine": engine,
+                "model": model,
+                "values": values,
+                "best_gpus": best,
+                "anova_f": test["f"],
+                "anova_p": test["p"],
+                "runner_up": runner_up,
+                "tukey_p": tukey,
+            }
+        )
     return rows
 
 
@@ -226,9 +264,18 @@ def rq3_batch(side: Side, gpus: int = 1) -> list[dict[str, Any]]:
         smallest = min(values)
         test = anova_tukey({str(b): side.samples[k] for b, k in by_batch.items()})
         gain = values[best] / values[smallest] - 1 if best is not None else None
-        rows.append({"engine": engine, "model": model, "values": values, "best_batch": best,
-                     "gain_over_smallest": gain, "smallest": smallest,
-                     "anova_f": test["f"], "anova_p": test["p"]})
+        rows.append(
+            {
+                "engine": engine,
+                "model": model,
+                "values": values,
+                "best_batch": best,
+                "gain_over_smallest": gain,
+                "smallest": smallest,
+                "anova_f": test["f"],
+                "anova_p": test["p"],
+            }
+        )
     return rows
 
 
@@ -250,10 +297,17 @@ def rq4_generations(a: Side, b: Side) -> list[dict[str, Any]]:
         keys = [k for k in shared if engine in ("all", k[0])]
         va, vb = [a.value(k) for k in keys], [b.value(k) for k in keys]
         gains = [y / x - 1 for x, y in zip(va, vb)]
-        rows.append({"engine": engine, "pairs": len(keys), "mean_gain": statistics.fmean(gains),
-                     "median_gain": statistics.median(gains),
-                     "wilcoxon_p": wilcoxon_p(vb, va, "two-sided") if len(keys) >= 2 else None,
-                     "cliffs_delta": cliffs_delta(vb, va), "b_faster": sum(g > 0 for g in gains)})
+        rows.append(
+            {
+                "engine": engine,
+                "pairs": len(keys),
+                "mean_gain": statistics.fmean(gains),
+                "median_gain": statistics.median(gains),
+                "wilcoxon_p": wilcoxon_p(vb, va, "two-sided") if len(keys) >= 2 else None,
+                "cliffs_delta": cliffs_delta(vb, va),
+                "b_faster": sum(g > 0 for g in gains),
+            }
+        )
     return rows
 
 
@@ -267,14 +321,26 @@ def rq5_retuning(sides: Sequence[Side]) -> list[dict[str, Any]]:
     rows = []
     for (engine, model, before, after), runs in sorted(groups.items()):
         gains = [float(s["gain_over_previous"]) for s in runs]
-        measured_at = {json.dumps(s.get("previous_point_here", s["previous_point"]), sort_keys=True) for s in runs}
-        rows.append({"engine": engine, "model": model, "from": before, "to": after, "seeds": len(runs),
-                     "median_gain": statistics.median(gains), "mean_gain": statistics.fmean(gains),
-                     "min_gain": min(gains), "max_gain": max(gains),
-                     "previous_measured_at": [json.loads(p) for p in sorted(measured_at)],
-                     # summaries without `num_prompts` predate InfPop holding batch sizes to its evaluation's
-                     # prompts: points above them ran over more (and longer) prompts, another workload
-                     "before_prompt_rule": sum("num_prompts" not in s for s in runs)})
+        measured_at = {
+            json.dumps(s.get("previous_point_here", s["previous_point"]), sort_keys=True) for s in runs
+        }
+        rows.append(
+            {
+                "engine": engine,
+                "model": model,
+                "from": before,
+                "to": after,
+                "seeds": len(runs),
+                "median_gain": statistics.median(gains),
+                "mean_gain": statistics.fmean(gains),
+                "min_gain": min(gains),
+                "max_gain": max(gains),
+                "previous_measured_at": [json.loads(p) for p in sorted(measured_at)],
+                # summaries without `num_prompts` predate InfPop holding batch sizes to its evaluation's
+                # prompts: points above them ran over more (and longer) prompts, another workload
+                "before_prompt_rule": sum("num_prompts" not in s for s in runs),
+            }
+        )
     return rows
 
 
@@ -287,8 +353,9 @@ def _grid(side: Side, engine: str, model: str) -> dict[tuple[int, int], float]:
     return {(g, b): side.value((e, m, g, b)) for e, m, g, b in side.keys() if (e, m) == (engine, model)}
 
 
-def _retune(old: dict[tuple[int, int], float], new: dict[tuple[int, int], float], budget: int,
-            seed: int) -> float | None:
+def _retune(
+    old: dict[tuple[int, int], float], new: dict[tuple[int, int], float], budget: int, seed: int
+) -> float | None:
     """What re-tuning gains after the hardware changed from `old` to `new` (both grids of (gpus, batch) -> tok/s,
     measured at the same configurations): InfPop tunes on the old grid from scratch, then on the new one starting
     from the old setting, as `--infpop-tune` does on new hardware; the gain is the new grid's value at the
@@ -305,14 +372,25 @@ def _retune(old: dict[tuple[int, int], float], new: dict[tuple[int, int], float]
     def replay(grid: dict[tuple[int, int], float]) -> Any:
         def evaluate(point: dict[str, Any]) -> dict[str, Any]:
             value = grid.get((point["gpus"], point["batch_size"]))
-            return ({"status": "ok", METRIC: value} if value is not None
-                    else {"status": "error", "reason": "not measured on this kind"})
+            return (
+                {"status": "ok", METRIC: value}
+                if value is not None
+                else {"status": "error", "reason": "not measured on this kind"}
+            )
+
         return evaluate
 
     def best(grid: dict[tuple[int, int], float], previous: dict[str, Any] | None) -> dict[str, Any] | None:
         with tempfile.TemporaryDirectory() as tmp:
-            result = tune(replay(grid), space, Landscape.open(Path(tmp) / "landscape.jsonl"), budget, seed,
-                          progress=lambda _: None, start_points=start_points_for(space, previous))
+            result = tune(
+                replay(grid),
+                space,
+                Landscape.open(Path(tmp) / "landscape.jsonl"),
+                budget,
+                seed,
+                progress=lambda _: None,
+                start_points=start_points_for(space, previous),
+            )
         return result.best_point
 
     before = best(old, None)
@@ -323,8 +401,9 @@ def _retune(old: dict[tuple[int, int], float], new: dict[tuple[int, int], float]
     return new[(after["gpus"], after["batch_size"])] / new[(before["gpus"], before["batch_size"])] - 1
 
 
-def rq5_replayed(a: Side, b: Side, seeds: int = 10, budget_fraction: float = 0.25,
-                 min_points: int = 4) -> list[dict[str, Any]]:
+def rq5_replayed(
+    a: Side, b: Side, seeds: int = 10, budget_fraction: float = 0.25, min_points: int = 4
+) -> list[dict[str, Any]]:
     """RQ5 from the recorded grids, where no live InfPop summaries exist: per engine and model with at least
     `min_points` (gpus, batch) configurations measured on both kinds, over `seeds` tuner seeds, the gain of
     re-tuning after an upgrade (A -> B) and a downgrade (B -> A) as `_retune` defines it. The objective replays
@@ -341,19 +420,33 @@ def rq5_replayed(a: Side, b: Side, seeds: int = 10, budget_fraction: float = 0.2
             continue
         grid_a, grid_b = ({k: grid[k] for k in sorted(shared)} for grid in (grid_a, grid_b))
         budget = max(3, math.ceil(budget_fraction * len(shared)))
-        for label, (old, before), (new, after) in (("upgrade", (grid_a, a.label), (grid_b, b.label)),
-                                                    ("downgrade", (grid_b, b.label), (grid_a, a.label))):
+        for label, (old, before), (new, after) in (
+            ("upgrade", (grid_a, a.label), (grid_b, b.label)),
+            ("downgrade", (grid_b, b.label), (grid_a, a.label)),
+        ):
             results = [_retune(old, new, budget, seed) for seed in range(seeds)]
             gains = [gain for gain in results if gain is not None]
             if not gains:
                 continue
-            rows.append({"engine": engine, "model": model, "direction": label, "from": before, "to": after,
-                         "points": len(shared), "budget": budget, "seeds": len(gains),
-                         "seeds_without_result": len(results) - len(gains),
-                         "median_gain": statistics.median(gains), "mean_gain": statistics.fmean(gains),
-                         "min_gain": min(gains), "max_gain": max(gains),
-                         # with exhaustive tuning: the new grid's best over its value at the old grid's best
-                         "exhaustive_gain": max(new.values()) / new[max(old, key=old.__getitem__)] - 1})
+            rows.append(
+                {
+                    "engine": engine,
+                    "model": model,
+                    "direction": label,
+                    "from": before,
+                    "to": after,
+                    "points": len(shared),
+                    "budget": budget,
+                    "seeds": len(gains),
+                    "seeds_without_result": len(results) - len(gains),
+                    "median_gain": statistics.median(gains),
+                    "mean_gain": statistics.fmean(gains),
+                    "min_gain": min(gains),
+                    "max_gain": max(gains),
+                    # with exhaustive tuning: the new grid's best over its value at the old grid's best
+                    "exhaustive_gain": max(new.values()) / new[max(old, key=old.__getitem__)] - 1,
+                }
+            )
     return rows
 
 
@@ -374,9 +467,18 @@ def engine_table(side: Side, batch: int | None = 1) -> list[dict[str, Any]]:
         hf_gpus = max(hf, key=hf.__getitem__)
         vllm_gpus = max(vllm, key=vllm.__getitem__)
         same = vllm.get(hf_gpus)
-        rows.append({"model": model, "hf_gpus": hf_gpus, "hf": hf[hf_gpus], "vllm_same": same,
-                     "ratio_same": same / hf[hf_gpus] if same else None, "vllm_gpus": vllm_gpus,
-                     "vllm_best": vllm[vllm_gpus], "ratio_best": vllm[vllm_gpus] / hf[hf_gpus]})
+        rows.append(
+            {
+                "model": model,
+                "hf_gpus": hf_gpus,
+                "hf": hf[hf_gpus],
+                "vllm_same": same,
+                "ratio_same": same / hf[hf_gpus] if same else None,
+                "vllm_gpus": vllm_gpus,
+                "vllm_best": vllm[vllm_gpus],
+                "ratio_best": vllm[vllm_gpus] / hf[hf_gpus],
+            }
+        )
     return rows
 
 
@@ -391,7 +493,9 @@ def paper_table2() -> dict[str, dict[str, float]]:
     """The paper's Table II by model name as this suite spells it (`Phi-1_5` -> `phi-1.5`)."""
     lines = [line for line in PAPER_TABLE_II.read_text().splitlines() if line and not line.startswith("#")]
     header, *rows = (line.split("\t") for line in lines)
-    return {row[0].lower().replace("_", "."): {k: float(v) for k, v in zip(header[1:], row[1:])} for row in rows}
+    return {
+        row[0].lower().replace("_", "."): {k: float(v) for k, v in zip(header[1:], row[1:])} for row in rows
+    }
 
 
 def paper_improvements() -> dict[str, dict[str, float]]:
@@ -410,12 +514,19 @@ def rq2_pooled(side: Side, batch: int = 1) -> list[dict[str, Any]]:
     rows = []
     for engine in sorted({e for e, *_ in side.keys()}):
         groups: dict[str, list[float]] = defaultdict(list)
-        for (e, _model, g, size) in side.keys():
+        for e, _model, g, size in side.keys():
             if e == engine and size == batch:
                 groups[str(g)].append(side.value((e, _model, g, size)))
         test = anova_tukey(dict(sorted(groups.items(), key=lambda kv: int(kv[0]))))
-        rows.append({"engine": engine, "groups": {int(g): len(v) for g, v in groups.items()}, "f": test["f"],
-                     "p": test["p"], "paper": PAPER_RQ2_POOLED.get(engine)})
+        rows.append(
+            {
+                "engine": engine,
+                "groups": {int(g): len(v) for g, v in groups.items()},
+                "f": test["f"],
+                "p": test["p"],
+                "paper": PAPER_RQ2_POOLED.get(engine),
+            }
+        )
     return rows
 
 
@@ -439,19 +550,46 @@ def _rq5_live(rows: list[dict[str, Any]], absent: str | None) -> list[str]:
         return []
     lines = ["## RQ5: gain of re-tuning after the hardware changed (InfPop summaries)", ""]
     if rows:
-        lines += _table(["engine", "model", "tuned on", "re-tuned on", "previous setting, as measured here", "seeds",
-                         "median gain", "mean gain", "range"],
-                        [[r["engine"], r["model"], r["from"], r["to"],
-                          "; ".join(_point(p) for p in r["previous_measured_at"]), str(r["seeds"]),
-                          f"{r['median_gain']:+.1%}", f"{r['mean_gain']:+.1%}",
-                          f"{r['min_gain']:+.1%} .. {r['max_gain']:+.1%}"] for r in rows])
-        early = [f"{r['engine']} {r['model']} {r['from']} -> {r['to']} ({r['before_prompt_rule']} of {r['seeds']})"
-                 for r in rows if r["before_prompt_rule"]]
+        lines += _table(
+            [
+                "engine",
+                "model",
+                "tuned on",
+                "re-tuned on",
+                "previous setting, as measured here",
+                "seeds",
+                "median gain",
+                "mean gain",
+                "range",
+            ],
+            [
+                [
+                    r["engine"],
+                    r["model"],
+                    r["from"],
+                    r["to"],
+                    "; ".join(_point(p) for p in r["previous_measured_at"]),
+                    str(r["seeds"]),
+                    f"{r['median_gain']:+.1%}",
+                    f"{r['mean_gain']:+.1%}",
+                    f"{r['min_gain']:+.1%} .. {r['max_gain']:+.1%}",
+                ]
+                for r in rows
+            ],
+        )
+        early = [
+            f"{r['engine']} {r['model']} {r['from']} -> {r['to']} ({r['before_prompt_rule']} of {r['seeds']})"
+            for r in rows
+            if r["before_prompt_rule"]
+        ]
         if early:
-            lines += ["", "Summaries made before InfPop held batch sizes to its evaluation's prompts (no "
-                      "`num_prompts`): " + ", ".join(early) + ". Their points above the prompts ran over more "
-                      "prompts, which are longer on HumanEval, so a gain over such a setting compares workloads "
-                      "as well as settings."]
+            lines += [
+                "",
+                "Summaries made before InfPop held batch sizes to its evaluation's prompts (no "
+                "`num_prompts`): " + ", ".join(early) + ". Their points above the prompts ran over more "
+                "prompts, which are longer on HumanEval, so a gain over such a setting compares workloads "
+                "as well as settings.",
+            ]
     else:
         lines.append(str(absent))
     return lines + [""]
@@ -459,13 +597,27 @@ def _rq5_live(rows: list[dict[str, Any]], absent: str | None) -> list[str]:
 
 def _rq2_pooled_lines(name: str, side: Side, batch: int) -> list[str]:
     rows = rq2_pooled(side, batch)
-    lines = [f"## RQ2 pooled ({name}, {side.label}): one ANOVA per engine over GPU-count groups, batch {batch}",
-             "", "The paper's test: each group holds the models' throughputs at that GPU count (the table above "
-             "tests each model over its repeats instead).", ""]
-    lines += _table(["engine", "models per GPU count", "F", "p", "paper (A100): F", "paper p"],
-                    [[r["engine"], ", ".join(f"{g} GPU: {n}" for g, n in sorted(r["groups"].items())),
-                      _fmt(r["f"], ".2f"), _p(r["p"]), _fmt(r["paper"][0] if r["paper"] else None, ".2f"),
-                      _p(r["paper"][1] if r["paper"] else None)] for r in rows])
+    lines = [
+        f"## RQ2 pooled ({name}, {side.label}): one ANOVA per engine over GPU-count groups, batch {batch}",
+        "",
+        "The paper's test: each group holds the models' throughputs at that GPU count (the table above "
+        "tests each model over its repeats instead).",
+        "",
+    ]
+    lines += _table(
+        ["engine", "models per GPU count", "F", "p", "paper (A100): F", "paper p"],
+        [
+            [
+                r["engine"],
+                ", ".join(f"{g} GPU: {n}" for g, n in sorted(r["groups"].items())),
+                _fmt(r["f"], ".2f"),
+                _p(r["p"]),
+                _fmt(r["paper"][0] if r["paper"] else None, ".2f"),
+                _p(r["paper"][1] if r["paper"] else None),
+            ]
+            for r in rows
+        ],
+    )
     if all(r["f"] is None for r in rows):
         lines += ["", "Not computable here: it needs two or more GPU counts with two or more models each."]
     return lines + [""]
@@ -474,79 +626,186 @@ def _rq2_pooled_lines(name: str, side: Side, batch: int) -> list[str]:
 def _table2_lines(name: str, side: Side, batch: int) -> list[str]:
     """Table II as the paper made it (batch `batch`), the paper's own ratios beside, and their ratio."""
     rows, paper = engine_table(side, batch), paper_table2()
-    lines = [f"## Table II ({name}, {side.label}): HF at its best GPU count vs vLLM, batch {batch} as the paper", ""]
+    lines = [
+        f"## Table II ({name}, {side.label}): HF at its best GPU count vs vLLM, batch {batch} as the paper",
+        "",
+    ]
     if not rows:
         return lines + ["No model was measured with both engines at this batch size on this kind.", ""]
 
     def ratio_of(r: dict[str, Any], mine: str, theirs: str) -> list[str]:
         printed = paper.get(r["model"], {}).get(theirs)
-        return [_fmt(printed, ".1f") + "x" if printed else "-",
-                _fmt(r[mine] / printed, ".2f") if printed and r[mine] else "-"]
+        return [
+            _fmt(printed, ".1f") + "x" if printed else "-",
+            _fmt(r[mine] / printed, ".2f") if printed and r[mine] else "-",
+        ]
 
-    lines += _table(["model", "HF best GPUs", "HF tok/s", "vLLM same GPUs", "vLLM / HF", "paper", "today / paper",
-                     "vLLM best GPUs", "vLLM best / HF", "paper", "today / paper"],
-                    [[r["model"], str(r["hf_gpus"]), _fmt(r["hf"]), _fmt(r["vllm_same"]), _fmt(r["ratio_same"], ".2f"),
-                      *ratio_of(r, "ratio_same", "impr_same"), str(r["vllm_gpus"]), _fmt(r["ratio_best"], ".2f"),
-                      *ratio_of(r, "ratio_best", "impr_best")] for r in rows])
+    lines += _table(
+        [
+            "model",
+            "HF best GPUs",
+            "HF tok/s",
+            "vLLM same GPUs",
+            "vLLM / HF",
+            "paper",
+            "today / paper",
+            "vLLM best GPUs",
+            "vLLM best / HF",
+            "paper",
+            "today / paper",
+        ],
+        [
+            [
+                r["model"],
+                str(r["hf_gpus"]),
+                _fmt(r["hf"]),
+                _fmt(r["vllm_same"]),
+                _fmt(r["ratio_same"], ".2f"),
+                *ratio_of(r, "ratio_same", "impr_same"),
+                str(r["vllm_gpus"]),
+                _fmt(r["ratio_best"], ".2f"),
+                *ratio_of(r, "ratio_best", "impr_best"),
+            ]
+            for r in rows
+        ],
+    )
     computed, text = paper_improvements(), PAPER_TEXT_IMPROVEMENT
-    lines += ["", "The paper's Table II (A100, 20 models) gives vLLM over HF a mean (median) of "
-              f"{computed['same']['mean']:.2f}x ({computed['same']['median']:.2f}x) at HF's GPU count and "
-              f"{computed['best']['mean']:.2f}x ({computed['best']['median']:.2f}x) at vLLM's best, from its "
-              f"throughput columns; its text prints {text['same'][0]}x ({text['same'][1]}x) and "
-              f"{text['best'][0]}x ({text['best'][1]}x): the table supports the first pair with mean and median "
-              "the other way round.", ""]
+    lines += [
+        "",
+        "The paper's Table II (A100, 20 models) gives vLLM over HF a mean (median) of "
+        f"{computed['same']['mean']:.2f}x ({computed['same']['median']:.2f}x) at HF's GPU count and "
+        f"{computed['best']['mean']:.2f}x ({computed['best']['median']:.2f}x) at vLLM's best, from its "
+        f"throughput columns; its text prints {text['same'][0]}x ({text['same'][1]}x) and "
+        f"{text['best'][0]}x ({text['best'][1]}x): the table supports the first pair with mean and median "
+        "the other way round.",
+        "",
+    ]
     return lines
 
 
-def render(a: Side, b: Side | None = None, batch: int = 1, gpus: int = 1, seeds: int = 10,
-           command: str | None = None) -> str:
+def render(
+    a: Side, b: Side | None = None, batch: int = 1, gpus: int = 1, seeds: int = 10, command: str | None = None
+) -> str:
     """All the tables as Markdown, side A then side B where a table is per kind; with one kind (no B), its
     per-kind tables only (RQ2, RQ3, Table II): RQ4 and RQ5 compare two kinds. `command`, the line that made
     them, is said under the title."""
     sides = [("A", a)] + ([("B", b)] if b is not None else [])
     lines = [f"# Study tables: {a.label} (A)" + (f" vs {b.label} (B)" if b is not None else ""), ""]
     lines += [f"Made by `{command}` (paths as seen from where it ran).", ""] if command else []
-    lines += [" ".join(f"{name}: {side.label} ({'; '.join(sorted(side.versions))})." for name, side in sides)
-              + " Output tokens per second (medians); tests over the repeats (ANOVA, Tukey HSD)"
-              + (" and over the configurations (paired Wilcoxon, Cliff's delta)" if b is not None else "")
-              + ", scipy.", ""]
+    lines += [
+        " ".join(f"{name}: {side.label} ({'; '.join(sorted(side.versions))})." for name, side in sides)
+        + " Output tokens per second (medians); tests over the repeats (ANOVA, Tukey HSD)"
+        + (" and over the configurations (paired Wilcoxon, Cliff's delta)" if b is not None else "")
+        + ", scipy.",
+        "",
+    ]
     for name, side in sides:
-        lines += [f"## Where {name}'s records come from ({side.label}), one row per host", "",
-                  f"Prompts per pass: {usual_prompts(side)}, unless a batch size says otherwise.", ""]
-        header = ["host (boot id or name)", "dates", "commits", "engine versions", "torch", "driver", "measured"]
+        lines += [
+            f"## Where {name}'s records come from ({side.label}), one row per host",
+            "",
+            f"Prompts per pass: {usual_prompts(side)}, unless a batch size says otherwise.",
+            "",
+        ]
+        header = [
+            "host (boot id or name)",
+            "dates",
+            "commits",
+            "engine versions",
+            "torch",
+            "driver",
+            "measured",
+        ]
         lines += _table(header, provenance_rows(side)) + [""]
         if len(side.hosts) > 1:
-            lines += ["Several hosts: a table below can mix their differences (launch-bound configurations move "
-                      "by up to a quarter between hosts of one GPU kind, docs/RESULTS.md).", ""]
+            lines += [
+                "Several hosts: a table below can mix their differences (launch-bound configurations move "
+                "by up to a quarter between hosts of one GPU kind, docs/RESULTS.md).",
+                "",
+            ]
     for name, side in sides:
         rows = rq2_best_gpus(side, batch)
         counts = sorted({g for r in rows for g in r["values"]})
         lines += [f"## RQ2 ({name}, {side.label}): best GPU count at batch {batch}", ""]
-        lines += _table(["engine", "model", *(f"{g} GPU" for g in counts), "best", "ANOVA F", "ANOVA p",
-                         "Tukey p (best vs runner-up)"],
-                        [[r["engine"], r["model"], *_values(r["values"], counts), _level(r["best_gpus"]),
-                          _fmt(r["anova_f"], ".2f"), _p(r["anova_p"]), _p(r["tukey_p"])] for r in rows]) + [""]
+        lines += _table(
+            [
+                "engine",
+                "model",
+                *(f"{g} GPU" for g in counts),
+                "best",
+                "ANOVA F",
+                "ANOVA p",
+                "Tukey p (best vs runner-up)",
+            ],
+            [
+                [
+                    r["engine"],
+                    r["model"],
+                    *_values(r["values"], counts),
+                    _level(r["best_gpus"]),
+                    _fmt(r["anova_f"], ".2f"),
+                    _p(r["anova_p"]),
+                    _p(r["tukey_p"]),
+                ]
+                for r in rows
+            ],
+        ) + [""]
         if side.gpus_used:
-            lines += ["Weights on fewer GPUs than named (`gpus_used`; `device_map=\"auto\"` left the others empty): "
-                      + "; ".join(f"{e} {m} {g} GPU bs {b}: {'/'.join(map(str, sorted(used)))}"
-                                  for (e, m, g, b), used in sorted(side.gpus_used.items())) + ".", ""]
+            lines += [
+                'Weights on fewer GPUs than named (`gpus_used`; `device_map="auto"` left the others empty): '
+                + "; ".join(
+                    f"{e} {m} {g} GPU bs {b}: {'/'.join(map(str, sorted(used)))}"
+                    for (e, m, g, b), used in sorted(side.gpus_used.items())
+                )
+                + ".",
+                "",
+            ]
         rows3 = rq3_batch(side, gpus)
         batches = sorted({x for r in rows3 for x in r["values"]})
         lines += [f"## RQ3 ({name}, {side.label}): throughput vs batch size, {gpus} GPU(s)", ""]
-        lines += _table(["engine", "model", *(f"bs {x}" for x in batches), "best batch", "gain over smallest",
-                         "ANOVA p"],
-                        [[r["engine"], r["model"], *_values(r["values"], batches), _level(r["best_batch"]),
-                          _fmt(r["gain_over_smallest"], "+.1%"), _p(r["anova_p"])] for r in rows3]) + [""]
+        lines += _table(
+            ["engine", "model", *(f"bs {x}" for x in batches), "best batch", "gain over smallest", "ANOVA p"],
+            [
+                [
+                    r["engine"],
+                    r["model"],
+                    *_values(r["values"], batches),
+                    _level(r["best_batch"]),
+                    _fmt(r["gain_over_smallest"], "+.1%"),
+                    _p(r["anova_p"]),
+                ]
+                for r in rows3
+            ],
+        ) + [""]
         lines += _rq2_pooled_lines(name, side, batch)
         lines += _table2_lines(name, side, batch)
         rows2 = engine_table(side, batch=None)
         lines += [f"## Table II ({name}, {side.label}), each engine at its best batch size", ""]
         if rows2:
-            lines += _table(["model", "HF best GPUs", "HF tok/s", "vLLM same GPUs", "vLLM / HF", "vLLM best GPUs",
-                             "vLLM best tok/s", "vLLM best / HF"],
-                            [[r["model"], str(r["hf_gpus"]), _fmt(r["hf"]), _fmt(r["vllm_same"]),
-                              _fmt(r["ratio_same"], ".2f"), str(r["vllm_gpus"]), _fmt(r["vllm_best"]),
-                              _fmt(r["ratio_best"], ".2f")] for r in rows2])
+            lines += _table(
+                [
+                    "model",
+                    "HF best GPUs",
+                    "HF tok/s",
+                    "vLLM same GPUs",
+                    "vLLM / HF",
+                    "vLLM best GPUs",
+                    "vLLM best tok/s",
+                    "vLLM best / HF",
+                ],
+                [
+                    [
+                        r["model"],
+                        str(r["hf_gpus"]),
+                        _fmt(r["hf"]),
+                        _fmt(r["vllm_same"]),
+                        _fmt(r["ratio_same"], ".2f"),
+                        str(r["vllm_gpus"]),
+                        _fmt(r["vllm_best"]),
+                        _fmt(r["ratio_best"], ".2f"),
+                    ]
+                    for r in rows2
+                ],
+            )
         else:
             lines.append("No model was measured with both engines on this kind.")
         lines.append("")
@@ -557,40 +816,91 @@ def render(a: Side, b: Side | None = None, batch: int = 1, gpus: int = 1, seeds:
     for engine in sorted(a.measurement.keys() & b.measurement.keys()):
         va, vb = ({v or 1 for v in side.measurement[engine]} for side in (a, b))
         if va != vb:
-            lines += [f"Caveat: A's {engine} records are of the suite's measurement version {min(va)}, B's of "
-                      f"{min(vb)}, so its gains include the suite's own change: {what_changed(engine, va | vb)}.",
-                      ""]
+            lines += [
+                f"Caveat: A's {engine} records are of the suite's measurement version {min(va)}, B's of "
+                f"{min(vb)}, so its gains include the suite's own change: {what_changed(engine, va | vb)}.",
+                "",
+            ]
     if rows4:
-        lines += _table(["engine", "pairs", "B faster", "mean gain", "median gain", "Wilcoxon p", "Cliff's delta"],
-                        [[r["engine"], str(r["pairs"]), str(r["b_faster"]), f"{r['mean_gain']:+.1%}",
-                          f"{r['median_gain']:+.1%}", _p(r["wilcoxon_p"]),
-                          f"{r['cliffs_delta']:+.2f} ({cliffs_magnitude(r['cliffs_delta'])})"] for r in rows4])
+        lines += _table(
+            ["engine", "pairs", "B faster", "mean gain", "median gain", "Wilcoxon p", "Cliff's delta"],
+            [
+                [
+                    r["engine"],
+                    str(r["pairs"]),
+                    str(r["b_faster"]),
+                    f"{r['mean_gain']:+.1%}",
+                    f"{r['median_gain']:+.1%}",
+                    _p(r["wilcoxon_p"]),
+                    f"{r['cliffs_delta']:+.2f} ({cliffs_magnitude(r['cliffs_delta'])})",
+                ]
+                for r in rows4
+            ],
+        )
     else:
         lines.append("No configuration (engine, model, GPUs, batch) was measured on both kinds.")
     unpaired = over_other_prompts(a, b)
     if unpaired:
-        lines += ["", "Not paired, measured over different prompts per pass on the two kinds: " + "; ".join(
-            f"{e} {m} {g} GPU bs {bs} ({_prompt_counts(a, (e, m, g, bs))} vs {_prompt_counts(b, (e, m, g, bs))})"
-            for e, m, g, bs in unpaired) + "."]
+        lines += [
+            "",
+            "Not paired, measured over different prompts per pass on the two kinds: "
+            + "; ".join(
+                f"{e} {m} {g} GPU bs {bs} ({_prompt_counts(a, (e, m, g, bs))} vs {_prompt_counts(b, (e, m, g, bs))})"
+                for e, m, g, bs in unpaired
+            )
+            + ".",
+        ]
     lines.append("")
-    lines += _rq5_live(rq5_retuning((a, b)), absent="No InfPop summary with `gain_over_previous` among the "
-                       "sources (run `--infpop-tune` on one kind, then on the other with the first one's baselines "
-                       "present).")
+    lines += _rq5_live(
+        rq5_retuning((a, b)),
+        absent="No InfPop summary with `gain_over_previous` among the "
+        "sources (run `--infpop-tune` on one kind, then on the other with the first one's baselines "
+        "present).",
+    )
     rows5r = rq5_replayed(a, b, seeds)
-    lines += ["## RQ5, replayed: re-tuning on the recorded grids", "",
-              "InfPop (hyperopt TPE, its start points) over each (GPUs, batch) grid measured on both kinds, its "
-              "objective replaying the recorded medians: tuned on the old kind from scratch, then re-tuned on the "
-              "new one starting from that setting, as `--infpop-tune` does; gain = the new kind's throughput at the "
-              "re-tuned setting over its throughput at the old setting. \"exhaustive\" is the same with every "
-              "point known: how far the optimum moved.", ""]
+    lines += [
+        "## RQ5, replayed: re-tuning on the recorded grids",
+        "",
+        "InfPop (hyperopt TPE, its start points) over each (GPUs, batch) grid measured on both kinds, its "
+        "objective replaying the recorded medians: tuned on the old kind from scratch, then re-tuned on the "
+        "new one starting from that setting, as `--infpop-tune` does; gain = the new kind's throughput at the "
+        're-tuned setting over its throughput at the old setting. "exhaustive" is the same with every '
+        "point known: how far the optimum moved.",
+        "",
+    ]
     if rows5r:
-        lines += _table(["engine", "model", "direction", "grid points", "budget", "seeds", "median gain",
-                         "mean gain", "range", "exhaustive"],
-                        [[r["engine"], r["model"], f"{r['direction']} ({r['from']} -> {r['to']})", str(r["points"]),
-                          str(r["budget"]), _seeds(r), f"{r['median_gain']:+.1%}", f"{r['mean_gain']:+.1%}",
-                          f"{r['min_gain']:+.1%} .. {r['max_gain']:+.1%}", f"{r['exhaustive_gain']:+.1%}"]
-                         for r in rows5r])
+        lines += _table(
+            [
+                "engine",
+                "model",
+                "direction",
+                "grid points",
+                "budget",
+                "seeds",
+                "median gain",
+                "mean gain",
+                "range",
+                "exhaustive",
+            ],
+            [
+                [
+                    r["engine"],
+                    r["model"],
+                    f"{r['direction']} ({r['from']} -> {r['to']})",
+                    str(r["points"]),
+                    str(r["budget"]),
+                    _seeds(r),
+                    f"{r['median_gain']:+.1%}",
+                    f"{r['mean_gain']:+.1%}",
+                    f"{r['min_gain']:+.1%} .. {r['max_gain']:+.1%}",
+                    f"{r['exhaustive_gain']:+.1%}",
+                ]
+                for r in rows5r
+            ],
+        )
     else:
-        lines.append("No engine and model has 4 or more (GPUs, batch) configurations measured on both kinds where "
-                     "the tuner, in some seed, met a measured one.")
+        lines.append(
+            "No engine and model has 4 or more (GPUs, batch) configurations measured on both kinds where "
+            "the tuner, in some seed, met a measured one."
+        )
     return "\n".join(lines) + "\n"

@@ -1,5 +1,6 @@
 """GPU telemetry during a measurement: a thread samples NVML (utilisation, memory, power) on the trial's GPUs;
 energy comes from the driver's energy counter where the GPU has one (Volta and later), else from power x time."""
+
 from __future__ import annotations
 
 import threading
@@ -21,7 +22,8 @@ class TelemetrySummary:
 
     def as_record_fields(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "samples"} | {
-            "telemetry_samples": self.samples}
+            "telemetry_samples": self.samples
+        }
 
 
 @dataclass
@@ -110,7 +112,11 @@ class GpuSampler:
         elif series.power_w:
             energy = float(np.mean(series.power_w)) * elapsed
         self.summary = TelemetrySummary(
-            gpu_util_mean_pct=float(np.mean(series.util)), gpu_util_max_pct=float(np.max(series.util)),
-            gpu_mem_used_max_bytes=max(series.mem), energy_j=energy, samples=len(series.util),
-            gpu_power_mean_w=float(np.mean(series.power_w)) if series.power_w else None)
+            gpu_util_mean_pct=float(np.mean(series.util)),
+            gpu_util_max_pct=float(np.max(series.util)),
+            gpu_mem_used_max_bytes=max(series.mem),
+            energy_j=energy,
+            samples=len(series.util),
+            gpu_power_mean_w=float(np.mean(series.power_w)) if series.power_w else None,
+        )
         self._nvml.nvmlShutdown()

@@ -3,6 +3,7 @@
 Token counts drive throughput, so the tokenizer only has to be plausible for code (which a BPE trained on
 code is) and to fit inside the model's vocabulary.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,11 +23,26 @@ def build_tokenizer(folder: Path, vocab_size: int, max_length: int) -> None:
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=size, special_tokens=[SPECIAL], show_progress=False,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    trainer = trainers.BpeTrainer(
+        vocab_size=size,
+        special_tokens=[SPECIAL],
+        show_progress=False,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
     tokenizer.train_from_iterator(humaneval_corpus(), trainer=trainer)
     tokenizer.save(str(folder / "tokenizer.json"))
-    (folder / "tokenizer_config.json").write_text(json.dumps({
-        "tokenizer_class": "PreTrainedTokenizerFast", "bos_token": SPECIAL, "eos_token": SPECIAL,
-        "pad_token": SPECIAL, "unk_token": SPECIAL, "model_max_length": max_length, "padding_side": "left",
-        "clean_up_tokenization_spaces": False}, indent=2))
+    (folder / "tokenizer_config.json").write_text(
+        json.dumps(
+            {
+                "tokenizer_class": "PreTrainedTokenizerFast",
+                "bos_token": SPECIAL,
+                "eos_token": SPECIAL,
+                "pad_token": SPECIAL,
+                "unk_token": SPECIAL,
+                "model_max_length": max_length,
+                "padding_side": "left",
+                "clean_up_tokenization_spaces": False,
+            },
+            indent=2,
+        )
+    )

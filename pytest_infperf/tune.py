@@ -7,6 +7,7 @@ reason, and the best point is stored per hardware fingerprint next to the baseli
     baselines/<fingerprint>/_infpop/<engine>-<model>-<workload>.landscape.jsonl   every evaluated point
     baselines/<fingerprint>/_infpop/<engine>-<model>-<workload>.tuned.json        the optimum and its context
 """
+
 from __future__ import annotations
 
 import json
@@ -24,47 +25,95 @@ from .records import append_records, read_records
 from .workloads import prompt_count
 
 DEFAULT_SPACE: dict[str, dict[str, list[Any]]] = {
-    "vllm": {"batch_size": [2**i for i in range(11)], "max_num_seqs": [32, 64, 128, 256, 512],
-             "max_num_batched_tokens": [2048, 4096, 8192, 16384], "gpu_memory_utilization": [0.8, 0.85, 0.9, 0.95]},
+    "vllm": {
+        "batch_size": [2**i for i in range(11)],
+        "max_num_seqs": [32, 64, 128, 256, 512],
+        "max_num_batched_tokens": [2048, 4096, 8192, 16384],
+        "gpu_memory_utilization": [0.8, 0.85, 0.9, 0.95],
+    },
     "hf": {"batch_size": [2**i for i in range(11)], "dtype": ["bfloat16", "float16"]},
 }
-CPU_SPACE = {"vllm": {"batch_size": [2**i for i in range(8)], "max_num_seqs": [16, 64, 256]},
-             "hf": {"batch_size": [2**i for i in range(11)], "dtype": ["float32", "bfloat16"]}}
+CPU_SPACE = {
+    "vllm": {"batch_size": [2**i for i in range(8)], "max_num_seqs": [16, 64, 256]},
+    "hf": {"batch_size": [2**i for i in range(11)], "dtype": ["float32", "bfloat16"]},
+}
 # `vllm serve`'s scheduler knobs, tuned for goodput (requests/s within the case's SLOs) at the case's load; the
 # GPU count and the load are the serving case's own (--infpop-serve).
 SERVE_ENGINE = "vllmserve"
-DEFAULT_SPACE[SERVE_ENGINE] = {"max_num_seqs": [16, 32, 64, 128, 256, 512],
-                               "max_num_batched_tokens": [1024, 2048, 4096, 8192, 16384]}
+DEFAULT_SPACE[SERVE_ENGINE] = {
+    "max_num_seqs": [16, 32, 64, 128, 256, 512],
+    "max_num_batched_tokens": [1024, 2048, 4096, 8192, 16384],
+}
 CPU_SPACE[SERVE_ENGINE] = {"max_num_seqs": [1, 4, 16, 64], "max_num_batched_tokens": [256, 2048]}
 SERVE_KNOBS = ("max_num_seqs", "max_num_batched_tokens")
 LOAD_KNOBS = ("max_num_seqs", "max_num_batched_tokens", "gpu_memory_utilization", "enforce_eager", "dtype")
 
 
 def add_tune_options(group: Any, parser: Any) -> None:
-    group.addoption("--infpop-tune", nargs="?", const="auto", default=None, choices=("auto", "force"),
-                    help="tune GPU count, batch size and engine knobs with hyperopt TPE before the tests: when this "
-                         "hardware has no tuned settings yet (auto), or always (force)")
-    group.addoption("--infpop-max-evals", type=int, default=None, metavar="N",
-                    help="evaluations per tuning run (default: ini infpop_max_evals, else 24)")
-    group.addoption("--infpop-time-budget", type=float, default=None, metavar="SECONDS",
-                    help="stop tuning after this many seconds (default: none)")
+    group.addoption(
+        "--infpop-tune",
+        nargs="?",
+        const="auto",
+        default=None,
+        choices=("auto", "force"),
+        help="tune GPU count, batch size and engine knobs with hyperopt TPE before the tests: when this "
+        "hardware has no tuned settings yet (auto), or always (force)",
+    )
+    group.addoption(
+        "--infpop-max-evals",
+        type=int,
+        default=None,
+        metavar="N",
+        help="evaluations per tuning run (default: ini infpop_max_evals, else 24)",
+    )
+    group.addoption(
+        "--infpop-time-budget",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="stop tuning after this many seconds (default: none)",
+    )
     group.addoption("--infpop-seed", type=int, default=0, help="TPE seed (default: 0)")
-    group.addoption("--infpop-grid", action="store_true", default=False,
-                    help="with --infpop-tune: first measure every point of the space (one engine load per "
-                         "combination of load knobs, serving all its batch sizes), then tune on the measured "
-                         "landscape: the stored setting is the grid's best (TPE's answer kept beside it), and "
-                         "further seeds re-use the landscape")
-    group.addoption("--infpop-max-ttft-p99-ms", type=float, default=None, metavar="MS",
-                    help="latency constraint: points whose p99 TTFT exceeds it fail (maximise goodput)")
-    group.addoption("--infpop-serve", action="store_true", default=False,
-                    help="with --infpop-tune: tune `vllm serve`'s max_num_seqs and max_num_batched_tokens for "
-                         "goodput (requests/s within the SLOs) under each serving case's load, instead of the "
-                         "offline targets; the case's goodput SLOs (its table, or --infperf-goodput) are required")
-    parser.addini("infpop_space", help="TOML file with the search space per engine (default: built in)",
-                  type="string", default=None)
-    parser.addini("infpop_max_evals", help="evaluations per tuning run (default: 24)", type="string", default=None)
-    parser.addini("infpop_targets", help="engine:model:workload triples to tune (default: those of the matrix's "
-                                         "target for this hardware)", type="linelist", default=[])
+    group.addoption(
+        "--infpop-grid",
+        action="store_true",
+        default=False,
+        help="with --infpop-tune: first measure every point of the space (one engine load per "
+        "combination of load knobs, serving all its batch sizes), then tune on the measured "
+        "landscape: the stored setting is the grid's best (TPE's answer kept beside it), and "
+        "further seeds re-use the landscape",
+    )
+    group.addoption(
+        "--infpop-max-ttft-p99-ms",
+        type=float,
+        default=None,
+        metavar="MS",
+        help="latency constraint: points whose p99 TTFT exceeds it fail (maximise goodput)",
+    )
+    group.addoption(
+        "--infpop-serve",
+        action="store_true",
+        default=False,
+        help="with --infpop-tune: tune `vllm serve`'s max_num_seqs and max_num_batched_tokens for "
+        "goodput (requests/s within the SLOs) under each serving case's load, instead of the "
+        "offline targets; the case's goodput SLOs (its table, or --infperf-goodput) are required",
+    )
+    parser.addini(
+        "infpop_space",
+        help="TOML file with the search space per engine (default: built in)",
+        type="string",
+        default=None,
+    )
+    parser.addini(
+        "infpop_max_evals", help="evaluations per tuning run (default: 24)", type="string", default=None
+    )
+    parser.addini(
+        "infpop_targets",
+        help="engine:model:workload triples to tune (default: those of the matrix's "
+        "target for this hardware)",
+        type="linelist",
+        default=[],
+    )
 
 
 def load_space(path: Path | None, engine: str, gpu_choices: list[int], on_cpu: bool) -> dict[str, list[Any]]:
@@ -108,8 +157,9 @@ class Landscape:
                 landscape.points[point_key(record["infpop_point"])] = record
         return landscape
 
-    def measure(self, point: dict[str, Any], evaluate: Callable[[dict[str, Any]], dict[str, Any]]
-                ) -> tuple[dict[str, Any], bool]:
+    def measure(
+        self, point: dict[str, Any], evaluate: Callable[[dict[str, Any]], dict[str, Any]]
+    ) -> tuple[dict[str, Any], bool]:
         """(record, cached): the stored record of `point`, else `evaluate(point)`, appended to the file."""
         key = point_key(point)
         if key in self.points:
@@ -130,11 +180,21 @@ class TuneResult:
     history: list[tuple[dict[str, Any], float | None, str]]
 
 
-def tune(evaluate: Callable[[dict[str, Any]], dict[str, Any]], space: dict[str, list[Any]], landscape: Landscape,
-         max_evals: int, seed: int, time_budget: float | None = None, max_ttft_p99_s: float | None = None,
-         progress: Callable[[str], None] = print, algo: str = "tpe", startup_divisor: int = 3,
-         start_points: list[dict[str, Any]] | None = None, maximise: str = "throughput_tok_s",
-         unit: str = "tok/s") -> TuneResult:
+def tune(
+    evaluate: Callable[[dict[str, Any]], dict[str, Any]],
+    space: dict[str, list[Any]],
+    landscape: Landscape,
+    max_evals: int,
+    seed: int,
+    time_budget: float | None = None,
+    max_ttft_p99_s: float | None = None,
+    progress: Callable[[str], None] = print,
+    algo: str = "tpe",
+    startup_divisor: int = 3,
+    start_points: list[dict[str, Any]] | None = None,
+    maximise: str = "throughput_tok_s",
+    unit: str = "tok/s",
+) -> TuneResult:
     """TPE (or `algo="rand"`, random search, for comparison) over the categorical space (log-scale where it
     matters); `evaluate(point)` returns a record, whose `maximise` field is maximised (`unit` names it in the
     progress lines). `start_points` are evaluated first (snapped onto the space), so TPE's model starts from them:
@@ -145,29 +205,41 @@ def tune(evaluate: Callable[[dict[str, Any]], dict[str, Any]], space: dict[str, 
     from hyperopt.fmin import generate_trials_to_calculate
 
     names, ordinal, values = _encoding(space)
-    hp_space = {n: hp.quniform(n, 0, len(values[n]) - 1, 1) if n in ordinal else hp.choice(n, values[n])
-                for n in names}
+    hp_space = {
+        n: hp.quniform(n, 0, len(values[n]) - 1, 1) if n in ordinal else hp.choice(n, values[n])
+        for n in names
+    }
     history: list[tuple[dict[str, Any], float | None, str]] = []
     counters = {"cached": 0, "failed": 0}
     best: list[Any] = [None, None]
     start = time.monotonic()
 
     def objective(raw: dict[str, Any]) -> dict[str, Any]:
-        point = {n: values[n][int(v)] if n in ordinal else (v.item() if hasattr(v, "item") else v)
-                 for n, v in raw.items()}
+        point = {
+            n: values[n][int(v)] if n in ordinal else (v.item() if hasattr(v, "item") else v)
+            for n, v in raw.items()
+        }
         record, cached = landscape.measure(point, evaluate)
         counters["cached"] += cached
         throughput = objective_value(record, maximise)
-        reason = record.get("reason") or ("" if throughput is not None or record["status"] != "ok"
-                                          else f"the record has no {maximise}")
+        reason = record.get("reason") or (
+            "" if throughput is not None or record["status"] != "ok" else f"the record has no {maximise}"
+        )
         ttft = record.get("ttft_p99_s") or record.get("ttft_p90_s") or record.get("ttft_mean_s")
-        if throughput is not None and max_ttft_p99_s is not None and ttft is not None and ttft > max_ttft_p99_s:
+        if (
+            throughput is not None
+            and max_ttft_p99_s is not None
+            and ttft is not None
+            and ttft > max_ttft_p99_s
+        ):
             throughput, reason = None, f"TTFT p99 {ttft * 1e3:.0f} ms > limit {max_ttft_p99_s * 1e3:.0f} ms"
         history.append((point, throughput, reason))
         n = len(history)
         if throughput is None:
             counters["failed"] += 1
-            progress(f"infpop {n}/{max_evals}: {point} -> {record['status']}: {reason.splitlines()[0] if reason else ''}")
+            progress(
+                f"infpop {n}/{max_evals}: {point} -> {record['status']}: {reason.splitlines()[0] if reason else ''}"
+            )
             return {"status": STATUS_FAIL, "reason": reason}
         if best[1] is None or throughput > best[1]:
             best[:] = [point, throughput]
@@ -182,9 +254,18 @@ def tune(evaluate: Callable[[dict[str, Any]], dict[str, Any]], space: dict[str, 
     startup = max(2, min(20, max_evals // startup_divisor))
     suggest = partial(tpe.suggest, n_startup_jobs=startup) if algo == "tpe" else rand.suggest
     try:
-        fmin(objective, hp_space, algo=suggest, max_evals=max_evals, trials=trials,
-             rstate=np.random.default_rng(seed), show_progressbar=False,
-             timeout=None if time_budget is None else max(1, math.ceil(time_budget - (time.monotonic() - start))))
+        fmin(
+            objective,
+            hp_space,
+            algo=suggest,
+            max_evals=max_evals,
+            trials=trials,
+            rstate=np.random.default_rng(seed),
+            show_progressbar=False,
+            timeout=None
+            if time_budget is None
+            else max(1, math.ceil(time_budget - (time.monotonic() - start))),
+        )
     except AllTrialsFailed:
         pass  # every point failed: the caller reports it; the landscape keeps each reason
     return TuneResult(best[0], best[1], len(history), counters["cached"], counters["failed"], history)
@@ -205,9 +286,14 @@ def grid_points(space: dict[str, list[Any]]) -> list[dict[str, Any]]:
     return [dict(zip(names, values)) for values in itertools.product(*(space[n] for n in names))]
 
 
-def measure_grid(evaluate: Callable[[dict[str, Any]], dict[str, Any]], space: dict[str, list[Any]],
-                 landscape: Landscape, progress: Callable[[str], None] = print,
-                 maximise: str = "throughput_tok_s", unit: str = "tok/s") -> int:
+def measure_grid(
+    evaluate: Callable[[dict[str, Any]], dict[str, Any]],
+    space: dict[str, list[Any]],
+    landscape: Landscape,
+    progress: Callable[[str], None] = print,
+    maximise: str = "throughput_tok_s",
+    unit: str = "tok/s",
+) -> int:
     """`--infpop-grid`: measure every point of the space not yet in the landscape, so that TPE (and every
     further seed) then tunes on measured points alone and its result can be read against the grid's best.
     Returns how many points were measured now."""
@@ -218,14 +304,21 @@ def measure_grid(evaluate: Callable[[dict[str, Any]], dict[str, Any]], space: di
         measured += not cached
         value = objective_value(record, maximise)
         reason = (record.get("reason") or "").splitlines()
-        shown = f"{value:,.2f} {unit}" if value is not None else f"{record['status']}: {reason[0] if reason else ''}"
-        progress(f"infpop grid {n}/{len(points)}: {dict(sorted(point.items()))} -> {shown}"
-                 + (" (cached)" if cached else ""))
+        shown = (
+            f"{value:,.2f} {unit}"
+            if value is not None
+            else f"{record['status']}: {reason[0] if reason else ''}"
+        )
+        progress(
+            f"infpop grid {n}/{len(points)}: {dict(sorted(point.items()))} -> {shown}"
+            + (" (cached)" if cached else "")
+        )
     return measured
 
 
-def grid_best(space: dict[str, list[Any]], landscape: Landscape, maximise: str = "throughput_tok_s"
-              ) -> tuple[dict[str, Any], float] | None:
+def grid_best(
+    space: dict[str, list[Any]], landscape: Landscape, maximise: str = "throughput_tok_s"
+) -> tuple[dict[str, Any], float] | None:
     """(point, value) of the best measured point when the landscape holds every point of the space (an
     exhaustive search's answer), else None."""
     best: tuple[dict[str, Any], float] | None = None
@@ -244,8 +337,10 @@ def start_points_for(space: dict[str, list[Any]], previous: dict[str, Any] | Non
     from them, and the gain over them is measured anyway), then the largest configuration of the space (the most
     GPUs, the largest batch and knob values, the first listed choice), since throughput rises with batch size and,
     for larger models, with GPUs until memory runs out; an OOM there is an ordinary failed point."""
-    largest = {name: max(vals) if all(isinstance(v, (int, float)) for v in vals) else vals[0]
-               for name, vals in space.items()}
+    largest = {
+        name: max(vals) if all(isinstance(v, (int, float)) for v in vals) else vals[0]
+        for name, vals in space.items()
+    }
     return [p for p in (previous, largest) if p]
 
 
@@ -280,7 +375,9 @@ def within_prompts(space: dict[str, list[Any]], prompts: int) -> tuple[dict[str,
     return {**space, "batch_size": kept}, sorted(b for b in batches if b > prompts)
 
 
-def _as_hyperopt(point: dict[str, Any], values: dict[str, list[Any]], ordinal: set[str]) -> dict[str, int] | None:
+def _as_hyperopt(
+    point: dict[str, Any], values: dict[str, list[Any]], ordinal: set[str]
+) -> dict[str, int] | None:
     """A point as hyperopt's `points_to_evaluate` wants it (value indices), snapped to the nearest value of each
     ordered knob (log scale); None when it has a choice the space lacks or misses a dimension."""
     encoded: dict[str, int] = {}
@@ -297,8 +394,9 @@ def _as_hyperopt(point: dict[str, Any], values: dict[str, list[Any]], ordinal: s
     return encoded
 
 
-def case_for(point: dict[str, Any], engine: str, model: str, workload: Any, hardware: str,
-             num_prompts: int | None) -> Case:
+def case_for(
+    point: dict[str, Any], engine: str, model: str, workload: Any, hardware: str, num_prompts: int | None
+) -> Case:
     """The trial of one point. The tuner's space holds no batch above its evaluation's prompts
     (`within_prompts`); a tuned setting run with fewer prompts than it was tuned over runs over as many prompts
     as its batch, rather than as one batch of all the prompts under a larger name."""

@@ -4,6 +4,7 @@ A workload is named by a spec string, which also appears in test ids and records
   humaneval               the 1033 prefixes, `output_len` tokens each (5 in the study)
   synthetic-in512-out128  random prompts of exactly 512 tokens, 128 generated tokens each
 """
+
 from __future__ import annotations
 
 import functools
@@ -116,7 +117,10 @@ def _single_token_words(tokenizer: Any) -> list[str]:
     words = []
     for token_id in range(min(len(tokenizer), 20000)):
         text = tokenizer.decode([token_id])
-        if re.fullmatch(r" [a-z]{2,8}", text) and len(tokenizer.encode(text + text, add_special_tokens=False)) == 2:
+        if (
+            re.fullmatch(r" [a-z]{2,8}", text)
+            and len(tokenizer.encode(text + text, add_special_tokens=False)) == 2
+        ):
             words.append(text)
     if len(words) < 16:
         raise ValueError("the tokenizer has too few single-token words for synthetic prompts")

@@ -1,4 +1,5 @@
 """Shared helpers for the plugin's own tests: a pytester project with a matrix file and a perf test."""
+
 from __future__ import annotations
 
 import signal
@@ -8,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
-PERF_TEST = '''
+PERF_TEST = """
 def test_throughput(infperf, batch_size):
     record = infperf.measure()
     assert record["throughput_tok_s"] > 0
-'''
+"""
 
 # A throughput test beside a latency-grid test (@pytest.mark.infperf(grid="latency")), for the grid's selection and
 # gating tests.
-GRID_TESTS = '''
+GRID_TESTS = """
 import pytest
 
 def test_throughput(infperf):
@@ -25,7 +26,7 @@ def test_throughput(infperf):
 @pytest.mark.infperf(grid="latency")
 def test_latency(infperf):
     infperf.measure()
-'''
+"""
 
 
 @pytest.fixture
@@ -58,7 +59,9 @@ batch_sizes = [1, 4]
 num_prompts = 8
 """
 
-CPU_TINY = CPU_ONLY + """
+CPU_TINY = (
+    CPU_ONLY
+    + """
 [h100]
 engines = ["hf", "vllm"]
 models = ["llama-3-8b"]
@@ -71,6 +74,7 @@ models = ["llama-3-8b"]
 gpus = [1, 2, 4, 8]
 batch_sizes = [16]
 """
+)
 
 
 def pids_in(path: Path) -> list[int]:

@@ -6,6 +6,7 @@ TTFT samples (mean and median) likewise, multiplied by INFPERF_REPLAY_TTFT_FACTO
 and a batch's time to last token by INFPERF_REPLAY_TTLT_FACTOR. Batch sizes from INFPERF_REPLAY_OOM_AT up run out
 of memory. INFPERF_REPLAY_GPUS_USED caps the GPUs the weights sit on (HF's device map leaving some empty).
 """
+
 from __future__ import annotations
 
 import os
@@ -36,20 +37,38 @@ class ReplayPool:
 
     def run(self, case) -> Outcome:
         if self.oom_at and case.batch_size >= self.oom_at:
-            return Outcome("oom", "OutOfMemoryError: replayed", load={"engine_version": "replay", "dtype": "float32"})
+            return Outcome(
+                "oom", "OutOfMemoryError: replayed", load={"engine_version": "replay", "dtype": "float32"}
+            )
         rng = np.random.default_rng([self.seed, case.batch_size])
-        samples = (self.median * case.batch_size ** 0.3 * self.factor *
-                   (1 + self.cv * rng.standard_normal(self.repeats))).tolist()
-        ttft = (self.ttft * case.batch_size ** 0.5 * self.ttft_factor *
-                (1 + self.cv * rng.standard_normal(self.repeats))).tolist()
+        samples = (
+            self.median
+            * case.batch_size**0.3
+            * self.factor
+            * (1 + self.cv * rng.standard_normal(self.repeats))
+        ).tolist()
+        ttft = (
+            self.ttft
+            * case.batch_size**0.5
+            * self.ttft_factor
+            * (1 + self.cv * rng.standard_normal(self.repeats))
+        ).tolist()
         tokens = case.batch_size * case.workload.output_len
         ttlt = [tokens / s * self.ttlt_factor / self.factor for s in samples]
-        result = {"throughput_tok_s": statistics.median(samples), "throughput_tok_s_samples": samples,
-                  "ttft_mean_s": statistics.median(ttft), "ttft_mean_s_samples": ttft,
-                  "ttft_p50_s": statistics.median(ttft), "ttft_p50_s_samples": ttft,
-                  "ttlt_s": statistics.median(ttlt), "ttlt_s_samples": ttlt}
+        result = {
+            "throughput_tok_s": statistics.median(samples),
+            "throughput_tok_s_samples": samples,
+            "ttft_mean_s": statistics.median(ttft),
+            "ttft_mean_s_samples": ttft,
+            "ttft_p50_s": statistics.median(ttft),
+            "ttft_p50_s_samples": ttft,
+            "ttlt_s": statistics.median(ttlt),
+            "ttlt_s_samples": ttlt,
+        }
         used = list(range(min(case.gpus, self.gpus_used or case.gpus))) or None
-        return Outcome("ok", result=result, load={"engine_version": "replay", "dtype": "float32", "gpus_used": used})
+        return Outcome(
+            "ok", result=result, load={"engine_version": "replay", "dtype": "float32", "gpus_used": used}
+        )
 
     def close(self) -> None:
         pass

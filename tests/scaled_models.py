@@ -1,12 +1,18 @@
 """Scaled-down copies of registry architectures: same architecture class, attention layout (multi-head, grouped or
 multi-query) and vocabulary, a few small layers. Shared by tests/test_models.py and tests/vllm_architectures.py."""
+
 from __future__ import annotations
 
 from typing import Any
 
 # Size fields under each architecture's own names, and the small value each gets (hidden size set apart).
-SHRINK = {"num_hidden_layers": 2, "n_layer": 2, "max_position_embeddings": 256, "n_positions": 256,
-          "num_local_experts": 4}
+SHRINK = {
+    "num_hidden_layers": 2,
+    "n_layer": 2,
+    "max_position_embeddings": 256,
+    "n_positions": 256,
+    "num_local_experts": 4,
+}
 HIDDEN = ("hidden_size", "n_embd", "d_model")
 FEED_FORWARD = ("intermediate_size", "n_inner", "ffn_dim")
 

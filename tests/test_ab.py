@@ -1,5 +1,6 @@
 """Interleaved A/B (--infperf-ab-reference): two real HF workers on the CPU, alternating rounds; the paired
 statistics against hand-computed values; the verdicts of arms that fail."""
+
 from __future__ import annotations
 
 import math
@@ -19,8 +20,19 @@ from pytest_infperf.settings import Settings
 from pytest_infperf.stats import compare_paired, ewc_terms, rounds_needed
 
 ONE_BATCH = CPU_ONLY.replace("batch_sizes = [1, 4]", "batch_sizes = [4]")
-AB_ARGS = ("-m", "cpu", f"--infperf-ab-reference={sys.executable}", "--infperf-ab-rounds", "8",
-           "--infperf-ab-max-rounds", "8", "--infperf-min-repeat-s", "0.5", "-p", "no:cacheprovider")
+AB_ARGS = (
+    "-m",
+    "cpu",
+    f"--infperf-ab-reference={sys.executable}",
+    "--infperf-ab-rounds",
+    "8",
+    "--infperf-ab-max-rounds",
+    "8",
+    "--infperf-min-repeat-s",
+    "0.5",
+    "-p",
+    "no:cacheprovider",
+)
 
 
 def test_same_environment_in_both_arms_passes_and_records_both(perf_project) -> None:
@@ -31,7 +43,9 @@ def test_same_environment_in_both_arms_passes_and_records_both(perf_project) -> 
     [record] = read_records(pytester.path / "records.jsonl")
     assert record["gate_against"] == "reference" and record["gate_verdict"] in ("unchanged", "underpowered")
     assert record["ab_rounds"] == 8 and record["ab_reference_status"] == "ok"
-    assert len(record["throughput_tok_s_samples"]) == len(record["ab_reference_throughput_tok_s_samples"]) == 8
+    assert (
+        len(record["throughput_tok_s_samples"]) == len(record["ab_reference_throughput_tok_s_samples"]) == 8
+    )
     assert record["ab_reference_python"] == sys.executable and not record["gate_stale"]
     assert record["gate_sessions"] == 1 and record["gate_repeats_new"] == 8
     logs = pytester.path / "logs"
@@ -54,12 +68,23 @@ def test_a_trial_too_noisy_for_its_threshold_runs_a_second_stage(perf_project) -
     --infperf-ab-max-rounds, and the record says how many rounds it ran and how many the first stage asked for."""
     pytester = perf_project(ONE_BATCH)
     args = [a for a in AB_ARGS if a not in ("--infperf-ab-rounds", "--infperf-ab-max-rounds", "8")]
-    result = pytester.runpytest(*args, "--infperf-ab-rounds", "4", "--infperf-ab-max-rounds", "6",
-                                "--infperf-min-repeat-s", "0.1", "--infperf-threshold", "0.001")
+    result = pytester.runpytest(
+        *args,
+        "--infperf-ab-rounds",
+        "4",
+        "--infperf-ab-max-rounds",
+        "6",
+        "--infperf-min-repeat-s",
+        "0.1",
+        "--infperf-threshold",
+        "0.001",
+    )
     result.stdout.fnmatch_lines(["*6 A/B rounds*"])
     [record] = read_records(pytester.path / "records.jsonl")
     assert record["ab_rounds"] == 6 and record["ab_rounds_planned"] > 6
-    assert len(record["throughput_tok_s_samples"]) == len(record["ab_reference_throughput_tok_s_samples"]) == 6
+    assert (
+        len(record["throughput_tok_s_samples"]) == len(record["ab_reference_throughput_tok_s_samples"]) == 6
+    )
     result = pytester.runpytest(*args, "--infperf-ab-rounds", "8", "--infperf-ab-max-rounds", "4")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--infperf-ab-max-rounds (4) is below --infperf-ab-rounds (8)*"])
@@ -78,8 +103,17 @@ def test_reference_option_is_checked_when_parsed(perf_project) -> None:
 def ewc_by_hand(logs: list[float], terms: int) -> float:
     """The EWC long-run variance from its definition: (1/B) sum_j (sqrt(2/n) sum_t cos(pi j (t + 1/2) / n) e_t)^2."""
     n, mean = len(logs), sum(logs) / len(logs)
-    return sum((math.sqrt(2 / n) * sum(math.cos(math.pi * j * (t + 0.5) / n) * (x - mean)
-                                       for t, x in enumerate(logs))) ** 2 for j in range(1, terms + 1)) / terms
+    return (
+        sum(
+            (
+                math.sqrt(2 / n)
+                * sum(math.cos(math.pi * j * (t + 0.5) / n) * (x - mean) for t, x in enumerate(logs))
+            )
+            ** 2
+            for j in range(1, terms + 1)
+        )
+        / terms
+    )
 
 
 def test_paired_comparison_against_hand_computed_values() -> None:
@@ -95,7 +129,9 @@ def test_paired_comparison_against_hand_computed_values() -> None:
     assert c.p_worse == pytest.approx(sps.t.cdf(t, 2)) and c.p_better == pytest.approx(sps.t.sf(t, 2))
     q = sps.t.ppf(0.95, 2)
     assert (c.ratio_low, c.ratio_high) == pytest.approx((math.exp(mean - q * se), math.exp(mean + q * se)))
-    assert c.cliffs_delta == pytest.approx((5 - 11) / 16)  # of 16 pairs of rounds, new > reference in 5, < in 11
+    assert c.cliffs_delta == pytest.approx(
+        (5 - 11) / 16
+    )  # of 16 pairs of rounds, new > reference in 5, < in 11
     walsh = sorted((logs[i] + logs[j]) / 2 for i in range(4) for j in range(i, 4))
     assert c.hodges_lehmann_ratio == pytest.approx(math.exp((walsh[4] + walsh[5]) / 2))
     assert c.df == 2 and c.repeats_new == 4
@@ -125,20 +161,45 @@ def test_paired_comparison_keeps_its_level_for_persistent_rounds() -> None:
     rng = np.random.default_rng(7)
     trials, n, phi = 4000, 48, 0.5
     x = np.empty((trials, n))
-    x[:, 0] = rng.standard_normal(trials) / math.sqrt(1 - phi ** 2)
+    x[:, 0] = rng.standard_normal(trials) / math.sqrt(1 - phi**2)
     for t in range(1, n):
         x[:, t] = phi * x[:, t - 1] + rng.standard_normal(trials)
-    rejected = np.mean([compare_paired(np.exp(0.05 * row), np.ones(n), True, 0.05).p_worse < 0.05 for row in x])
+    rejected = np.mean(
+        [compare_paired(np.exp(0.05 * row), np.ones(n), True, 0.05).p_worse < 0.05 for row in x]
+    )
     assert 0.035 < rejected < 0.065
 
 
 def test_rounds_merge_into_one_measurement() -> None:
-    rounds = [{"throughput_tok_s": 10.0, "throughput_tok_s_samples": [10.0], "ttft_mean_s": 0.1,
-               "generate_s": 1.0, "telemetry_samples": 3, "latency_source": "exact", "itl_mean_s": None},
-              {"throughput_tok_s": 30.0, "throughput_tok_s_samples": [30.0], "ttft_mean_s": 0.3,
-               "generate_s": 2.0, "telemetry_samples": 4, "latency_source": "exact", "itl_mean_s": None},
-              {"throughput_tok_s": 20.0, "throughput_tok_s_samples": [20.0], "ttft_mean_s": 0.2,
-               "generate_s": 3.0, "telemetry_samples": 5, "latency_source": "exact", "itl_mean_s": None}]
+    rounds = [
+        {
+            "throughput_tok_s": 10.0,
+            "throughput_tok_s_samples": [10.0],
+            "ttft_mean_s": 0.1,
+            "generate_s": 1.0,
+            "telemetry_samples": 3,
+            "latency_source": "exact",
+            "itl_mean_s": None,
+        },
+        {
+            "throughput_tok_s": 30.0,
+            "throughput_tok_s_samples": [30.0],
+            "ttft_mean_s": 0.3,
+            "generate_s": 2.0,
+            "telemetry_samples": 4,
+            "latency_source": "exact",
+            "itl_mean_s": None,
+        },
+        {
+            "throughput_tok_s": 20.0,
+            "throughput_tok_s_samples": [20.0],
+            "ttft_mean_s": 0.2,
+            "generate_s": 3.0,
+            "telemetry_samples": 5,
+            "latency_source": "exact",
+            "itl_mean_s": None,
+        },
+    ]
     merged = merge_rounds(rounds)
     assert merged["throughput_tok_s_samples"] == [10.0, 30.0, 20.0] and merged["throughput_tok_s"] == 20.0
     assert merged["ttft_mean_s"] == 0.2 and merged["generate_s"] == 6.0 and merged["telemetry_samples"] == 12
@@ -147,16 +208,26 @@ def test_rounds_merge_into_one_measurement() -> None:
 
 def test_arm_failures() -> None:
     reference = {"status": "ok", "throughput_tok_s": 100.0}
-    oom = reference_failure_verdict({"status": "oom", "reason": "CUDA out of memory"}, reference, "/old/python")
+    oom = reference_failure_verdict(
+        {"status": "oom", "reason": "CUDA out of memory"}, reference, "/old/python"
+    )
     assert oom.outcome == "regression" and "where the reference ran ok" in oom.message
-    broken = reference_failure_verdict({"status": "ok"}, {"status": "error", "reason": "old vllm: no such arch"},
-                                       "/old/python")
+    broken = reference_failure_verdict(
+        {"status": "ok"}, {"status": "error", "reason": "old vllm: no such arch"}, "/old/python"
+    )
     assert broken.outcome == "no-baseline" and "no such arch" in broken.message
 
 
 def test_beating_the_reference_is_an_improvement_not_a_stale_baseline() -> None:
-    record = {"gate_p_worse": 0.99, "gate_p_better": 0.001, "gate_change": 0.2, "gate_metric": "throughput_tok_s",
-              "gate_verdict": "underpowered", "gate_message": "m", "gate_against": "reference"}
+    record = {
+        "gate_p_worse": 0.99,
+        "gate_p_better": 0.001,
+        "gate_change": 0.2,
+        "gate_metric": "throughput_tok_s",
+        "gate_verdict": "underpowered",
+        "gate_message": "m",
+        "gate_against": "reference",
+    }
     [changed] = correct([record], Settings(), family=1)
     assert changed["gate_verdict"] == "improvement" and changed["gate_stale"] is False
     assert changed["gate_message"].startswith("IMPROVEMENT over the reference")
@@ -176,17 +247,23 @@ def test_rounds_needed_follows_steins_rule_with_a_power_term() -> None:
         df = ewc_terms(n)
         z = sps.t.ppf(power, df)
         q = sps.t.ppf(1 - 0.001, df)
-        return ((q + z) * s / math.sqrt(n) <= math.log(1.10) and z * s / math.sqrt(n) <= math.log(1.10) - math.log(1.05)
-                and q * s / math.sqrt(n) <= math.log(1.05))
+        return (
+            (q + z) * s / math.sqrt(n) <= math.log(1.10)
+            and z * s / math.sqrt(n) <= math.log(1.10) - math.log(1.05)
+            and q * s / math.sqrt(n) <= math.log(1.05)
+        )
 
     for power in (0.5, 0.95, 0.999):
         wanted = next(n for n in range(n0, 10_000, 2) if enough(n, power))
         assert rounds_needed(new, reference, alpha=0.001, threshold=0.05, power=power, most=5000) == wanted
     assert rounds_needed(new, reference, 0.001, 0.05, power=0.999, most=5000) > rounds_needed(
-        new, reference, 0.001, 0.05, power=0.5, most=5000)  # power costs rounds
+        new, reference, 0.001, 0.05, power=0.5, most=5000
+    )  # power costs rounds
     assert rounds_needed(new, reference, alpha=0.001, threshold=0.05, most=20) == 20  # capped
     quiet = [100 * math.exp(0.0001 if i % 2 else -0.0001) for i in range(n0)]
-    assert rounds_needed(quiet, reference, alpha=0.001, threshold=0.05, most=500) == n0  # the first stage is enough
+    assert (
+        rounds_needed(quiet, reference, alpha=0.001, threshold=0.05, most=500) == n0
+    )  # the first stage is enough
 
 
 class ScriptedPool:

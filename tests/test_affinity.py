@@ -1,4 +1,5 @@
 """CPU pinning of trial workers (--infperf-cpu-affinity): CPU lists, one CPU per core, the GPU's NUMA node."""
+
 from __future__ import annotations
 
 import os
@@ -18,8 +19,10 @@ def test_cpu_lists_parse_like_the_kernel_writes_them() -> None:
 
 def test_one_cpu_per_core_drops_hyperthread_siblings(monkeypatch: pytest.MonkeyPatch) -> None:
     # 4 cores x 2 threads, numbered like Linux does on most x86 servers: cpu N and N+4 share a core.
-    siblings = {f"/sys/devices/system/cpu/cpu{c}/topology/thread_siblings_list": f"{c % 4},{c % 4 + 4}"
-                for c in range(8)}
+    siblings = {
+        f"/sys/devices/system/cpu/cpu{c}/topology/thread_siblings_list": f"{c % 4},{c % 4 + 4}"
+        for c in range(8)
+    }
     monkeypatch.setattr(hardware, "_read", siblings.get)
     assert one_per_core(list(range(8))) == [0, 1, 2, 3]
     assert one_per_core([5, 6, 1]) == [5, 6]  # 1 shares a core with 5
@@ -39,8 +42,10 @@ def test_policies(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="needs Linux CPU affinity")
 def test_shared_takes_the_first_cores_of_the_gpus_node(monkeypatch: pytest.MonkeyPatch) -> None:
     # 8 cores x 2 threads (cpu N and N+8 share a core); the GPU's node holds cores 4-7 and their siblings.
-    siblings = {f"/sys/devices/system/cpu/cpu{c}/topology/thread_siblings_list": f"{c % 8},{c % 8 + 8}"
-                for c in range(16)}
+    siblings = {
+        f"/sys/devices/system/cpu/cpu{c}/topology/thread_siblings_list": f"{c % 8},{c % 8 + 8}"
+        for c in range(16)
+    }
     monkeypatch.setattr(hardware, "_read", siblings.get)
     monkeypatch.setattr(hardware.os, "sched_getaffinity", lambda pid: set(range(16)))
     monkeypatch.setattr(hardware, "gpu_local_cpus", lambda indices: [4, 5, 6, 7, 12, 13, 14, 15])

@@ -1,4 +1,5 @@
 """Both real engines on the same tiny model and workload, on the CPU: records must be comparable."""
+
 from __future__ import annotations
 
 import pytest
@@ -20,11 +21,19 @@ num_prompts = 8
 def test_hf_and_vllm_records_compare_on_the_same_workload(perf_project) -> None:
     pytester = perf_project(MATRIX)
     # A subprocess: vLLM spawns processes and sets global state that must not leak into this test session.
-    result = pytester.runpytest_subprocess("-m", "cpu", "--infperf-enforce-eager", "true", "-p", "no:benchmark")
+    result = pytester.runpytest_subprocess(
+        "-m", "cpu", "--infperf-enforce-eager", "true", "-p", "no:benchmark"
+    )
     result.assert_outcomes(passed=2)
     hf, vllm = read_records(pytester.path / "records.jsonl")
     assert (hf["engine"], vllm["engine"]) == ("hf", "vllm")
-    for key in ("workload", "batch_size", "output_tokens_per_repeat", "input_len_mean_tokens", "hardware_fingerprint"):
+    for key in (
+        "workload",
+        "batch_size",
+        "output_tokens_per_repeat",
+        "input_len_mean_tokens",
+        "hardware_fingerprint",
+    ):
         assert hf[key] == vllm[key], key
     assert vllm["engine_args"]["load_format"] == "dummy" and vllm["engine_args"]["enforce_eager"] is True
     for r in (hf, vllm):  # exact per-request latency in both engines; vLLM's ITL alone is its histogram

@@ -1,4 +1,5 @@
 """Baselines and the regression gate, end to end through pytest, on replayed measurements (ReplayPool)."""
+
 from __future__ import annotations
 
 import json
@@ -26,8 +27,16 @@ def gated(perf_project, monkeypatch: pytest.MonkeyPatch):
     pytester = perf_project(MATRIX, extra_ini="infperf_baselines = baselines")
     pytester.makeconftest(CONFTEST)
 
-    def run(*args: str, factor: float = 1.0, seed: int = 0, cv: float = 0.01, marker: str = "cpu",
-            ttft_factor: float = 1.0, ttlt_factor: float = 1.0, oom_at: int = 0) -> pytest.RunResult:
+    def run(
+        *args: str,
+        factor: float = 1.0,
+        seed: int = 0,
+        cv: float = 0.01,
+        marker: str = "cpu",
+        ttft_factor: float = 1.0,
+        ttlt_factor: float = 1.0,
+        oom_at: int = 0,
+    ) -> pytest.RunResult:
         monkeypatch.setenv("INFPERF_REPLAY_OOM_AT", str(oom_at))
         monkeypatch.setenv("INFPERF_REPLAY_FACTOR", str(factor))
         monkeypatch.setenv("INFPERF_REPLAY_TTFT_FACTOR", str(ttft_factor))
@@ -53,9 +62,14 @@ def _baseline_files(pytester: pytest.Pytester) -> list[Path]:
 def test_save_then_compare_identical_is_unchanged(gated) -> None:
     gated.save().assert_outcomes(passed=3)
     files = _baseline_files(gated.pytester)
-    assert [f.name for f in files] == ["hf-tiny-gpt2-gpus0-bs1.json", "hf-tiny-gpt2-gpus0-bs16.json",
-                                       "hf-tiny-gpt2-gpus0-bs4.json"]
-    assert len(json.loads(files[0].read_text())["sessions"][0]["throughput_tok_s_samples"]) == 6  # every repeat
+    assert [f.name for f in files] == [
+        "hf-tiny-gpt2-gpus0-bs1.json",
+        "hf-tiny-gpt2-gpus0-bs16.json",
+        "hf-tiny-gpt2-gpus0-bs4.json",
+    ]
+    assert (
+        len(json.loads(files[0].read_text())["sessions"][0]["throughput_tok_s_samples"]) == 6
+    )  # every repeat
     result = gated("--infperf-compare", seed=1)  # a new run: same speed, fresh noise
     result.assert_outcomes(passed=3)
     result.stdout.fnmatch_lines(["*infperf gate: 3 unchanged*"])
@@ -66,8 +80,9 @@ def test_ten_percent_drop_fails_the_right_items(gated) -> None:
     gated.save("-k", "bs16")
     result = gated("--infperf-compare", "-k", "bs4 or bs16", factor=0.9, seed=1)
     result.assert_outcomes(failed=2)
-    result.stdout.fnmatch_lines(["*cpu-hf-tiny-gpt2-gpus0-bs4: REGRESSION throughput_tok_s*-10.*CI [0.8*"
-                                 "between-session noise*"])
+    result.stdout.fnmatch_lines(
+        ["*cpu-hf-tiny-gpt2-gpus0-bs4: REGRESSION throughput_tok_s*-10.*CI [0.8*between-session noise*"]
+    )
     records = read_records(gated.pytester.path / "records.jsonl")
     assert {r["gate_verdict"] for r in records} == {"regression"}
 
@@ -76,9 +91,14 @@ def test_improvement_says_the_baseline_is_stale_and_strict_fails_on_it(gated) ->
     gated.save()
     result = gated("--infperf-compare", factor=1.15, seed=1)
     result.assert_outcomes(passed=3)
-    result.stdout.fnmatch_lines(["*infperf gate: 3 improvement*", "*bs1*improvement (stale)*+1?.?%*",
-                                 "*stale baseline (significant improvement) throughput_tok_s*",
-                                 "*3 stale baseline(s)*refresh with --infperf-save-replace*--infperf-strict*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*infperf gate: 3 improvement*",
+            "*bs1*improvement (stale)*+1?.?%*",
+            "*stale baseline (significant improvement) throughput_tok_s*",
+            "*3 stale baseline(s)*refresh with --infperf-save-replace*--infperf-strict*",
+        ]
+    )
     assert all(r["gate_stale"] for r in read_records(gated.pytester.path / "records.jsonl"))
     gated("--infperf-compare", "--infperf-strict", factor=1.15, seed=1).assert_outcomes(failed=3)
     gated("--infperf-compare", "--infperf-fail-on", "any", factor=1.15, seed=1).assert_outcomes(failed=3)
@@ -87,18 +107,31 @@ def test_improvement_says_the_baseline_is_stale_and_strict_fails_on_it(gated) ->
 def test_small_drop_below_threshold_passes(gated) -> None:
     gated.save(cv=0.002)
     gated("--infperf-compare", factor=0.97, seed=1, cv=0.002).assert_outcomes(passed=3)  # 3% < 5% threshold
-    result = gated("--infperf-compare", "--infperf-threshold", "0.02", "--infperf-noise-floor", "0.002", factor=0.97,
-                   seed=1, cv=0.002)
+    result = gated(
+        "--infperf-compare",
+        "--infperf-threshold",
+        "0.02",
+        "--infperf-noise-floor",
+        "0.002",
+        factor=0.97,
+        seed=1,
+        cv=0.002,
+    )
     result.assert_outcomes(failed=3)
 
 
 def test_missing_baseline_is_reported_and_fails_only_when_required(gated) -> None:
     result = gated("--infperf-compare")
     result.assert_outcomes(passed=3)
-    result.stdout.fnmatch_lines(["*infperf gate: 3 no-baseline*", "*no baseline at *",
-                                 "infperf: nothing was judged: no test found a baseline for cpu-* (*baselines does not "
-                                 "exist); check --infperf-baselines and --infperf-compare, or add "
-                                 "--infperf-require-baseline to fail such tests"])
+    result.stdout.fnmatch_lines(
+        [
+            "*infperf gate: 3 no-baseline*",
+            "*no baseline at *",
+            "infperf: nothing was judged: no test found a baseline for cpu-* (*baselines does not "
+            "exist); check --infperf-baselines and --infperf-compare, or add "
+            "--infperf-require-baseline to fail such tests",
+        ]
+    )
     result = gated("--infperf-compare", "--infperf-require-baseline")
     result.assert_outcomes(failed=3)
     gated.save()  # baselines saved on another machine kind only: this one finds none of its own
@@ -106,8 +139,12 @@ def test_missing_baseline_is_reported_and_fails_only_when_required(gated) -> Non
         folder.rename(folder.with_name("h200-140gb-x1"))
     result = gated("--infperf-compare", seed=1)
     result.assert_outcomes(passed=3)
-    result.stdout.fnmatch_lines(["infperf: nothing was judged: no test found a baseline for cpu-* "
-                                 "(*baselines has baselines for h200-140gb-x1); check*"])
+    result.stdout.fnmatch_lines(
+        [
+            "infperf: nothing was judged: no test found a baseline for cpu-* "
+            "(*baselines has baselines for h200-140gb-x1); check*"
+        ]
+    )
 
 
 def test_corrupted_baseline_fails_only_its_test_and_loses_nothing(gated) -> None:
@@ -123,8 +160,12 @@ def test_corrupted_baseline_fails_only_its_test_and_loses_nothing(gated) -> None
     assert len(aside) == 1 and aside[0].read_text() == '{"schema": 1, "status": '
     broken.write_text("not json")  # saving over it again: reported where the user looks, the summary
     saved_first = gated("--infperf-save", seed=102)
-    saved_first.stdout.fnmatch_lines([f"infperf: baseline {broken} was unreadable: moved aside to "
-                                      f"{broken.name}.corrupt-*, and a new one started"])
+    saved_first.stdout.fnmatch_lines(
+        [
+            f"infperf: baseline {broken} was unreadable: moved aside to "
+            f"{broken.name}.corrupt-*, and a new one started"
+        ]
+    )
 
 
 def test_a_save_of_other_settings_archives_the_old_sessions_and_says_so(gated) -> None:
@@ -136,9 +177,15 @@ def test_a_save_of_other_settings_archives_the_old_sessions_and_says_so(gated) -
     result = gated("--infperf-save", "-k", "bs4", "--infperf-num-prompts", "3", seed=7)
     [archive] = list(path.parent.glob(path.name + ".archived-*"))
     assert archive.read_text() == old and len(json.loads(path.read_text())["sessions"]) == 1
-    result.stdout.fnmatch_lines([f"infperf: baseline {path} started over (other settings (num_prompts: *, now 3)): "
-                                 f"its 2 earlier session(s) kept in {archive.name}"])
-    assert [p.name for p in _baseline_files(gated.pytester) if "bs4" in p.name] == [path.name]  # not a baseline
+    result.stdout.fnmatch_lines(
+        [
+            f"infperf: baseline {path} started over (other settings (num_prompts: *, now 3)): "
+            f"its 2 earlier session(s) kept in {archive.name}"
+        ]
+    )
+    assert [p.name for p in _baseline_files(gated.pytester) if "bs4" in p.name] == [
+        path.name
+    ]  # not a baseline
 
 
 def test_hand_edited_baseline_with_other_settings_is_not_compared(gated) -> None:
@@ -169,16 +216,26 @@ def test_noise_too_large_for_the_threshold_is_called_out(gated) -> None:
     gated("--infperf-save", cv=0.15, seed=102)
     result = gated("--infperf-compare", factor=0.97, seed=1, cv=0.15)
     result.assert_outcomes(passed=3)
-    result.stdout.fnmatch_lines(["*infperf gate: 3 underpowered*",
-                                 "*at this noise only changes beyond *% can be told apart, not the 5% threshold*"])
-    result.stdout.fnmatch_lines(["*infperf gate: 3 underpowered*",  # what it could see comes first
-                                 "infperf gate power: 0 of 3 item(s) could tell a change of 5%; 3 could not",
-                                 "  cpu-hf-tiny-gpt2-gpus0-bs1: could tell only changes beyond *%; fix: more baseline "
-                                 "sessions from other days or hosts, A/B (--infperf-ab-reference=...), or a "
-                                 "threshold of *%"])
+    result.stdout.fnmatch_lines(
+        [
+            "*infperf gate: 3 underpowered*",
+            "*at this noise only changes beyond *% can be told apart, not the 5% threshold*",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "*infperf gate: 3 underpowered*",  # what it could see comes first
+            "infperf gate power: 0 of 3 item(s) could tell a change of 5%; 3 could not",
+            "  cpu-hf-tiny-gpt2-gpus0-bs1: could tell only changes beyond *%; fix: more baseline "
+            "sessions from other days or hosts, A/B (--infperf-ab-reference=...), or a "
+            "threshold of *%",
+        ]
+    )
     strict = gated("--infperf-compare", "--infperf-strict", factor=0.97, seed=1, cv=0.15)
     strict.assert_outcomes(failed=3)  # strict: "could not tell" is not a pass
-    assert {r["gate_verdict"] for r in read_records(gated.pytester.path / "records.jsonl")} == {"underpowered"}
+    assert {r["gate_verdict"] for r in read_records(gated.pytester.path / "records.jsonl")} == {
+        "underpowered"
+    }
 
 
 def test_save_adds_a_session_and_replace_starts_over(gated) -> None:
@@ -191,7 +248,10 @@ def test_save_adds_a_session_and_replace_starts_over(gated) -> None:
     gated("--infperf-compare", seed=2).assert_outcomes(passed=3)
     for r in read_records(gated.pytester.path / "records.jsonl"):
         assert r["gate_sessions"] == 2 and "(2 session(s))" in r["gate_message"]
-        assert "2 session(s) of this configuration, moderated by a prior of 2 df from other ones" in r["gate_noise_source"]
+        assert (
+            "2 session(s) of this configuration, moderated by a prior of 2 df from other ones"
+            in r["gate_noise_source"]
+        )
     gated("--infperf-save", "--infperf-save-replace", seed=3)
     assert len(json.loads(_baseline_files(gated.pytester)[0].read_text())["sessions"]) == 1
 
@@ -202,8 +262,12 @@ def test_a_schema_1_baseline_still_reads_as_one_session(gated) -> None:
         path.write_text(json.dumps(json.loads(path.read_text())["sessions"][0]))
     result = gated("--infperf-compare", seed=1)  # one session each, and no prior: nothing judged (one rule)
     result.assert_outcomes(passed=3)
-    result.stdout.fnmatch_lines(["*infperf gate: 3 underpowered*", "*no change can be told apart from one baseline "
-                                 "session without a prior*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*infperf gate: 3 underpowered*",
+            "*no change can be told apart from one baseline session without a prior*",
+        ]
+    )
     for r in read_records(gated.pytester.path / "records.jsonl"):
         assert r["gate_sessions"] == 1 and "1 session and no prior" in r["gate_noise_source"]
         assert r["gate_p_worse"] == 1.0
@@ -213,10 +277,14 @@ def test_oom_where_the_baseline_was_ok_is_a_regression(gated) -> None:
     gated.save()
     result = gated("--infperf-compare", seed=1, oom_at=16)
     result.assert_outcomes(passed=2, failed=1)
-    result.stdout.fnmatch_lines(["*bs16: REGRESSION oom where baseline *was ok in 2 session(s)*OutOfMemoryError*"])
+    result.stdout.fnmatch_lines(
+        ["*bs16: REGRESSION oom where baseline *was ok in 2 session(s)*OutOfMemoryError*"]
+    )
     (oom,) = [r for r in read_records(gated.pytester.path / "records.jsonl") if r["status"] == "oom"]
     assert oom["gate_verdict"] == "regression"
-    gated("--infperf-compare", "--infperf-baselines", "elsewhere", oom_at=16).assert_outcomes(passed=2, skipped=1)
+    gated("--infperf-compare", "--infperf-baselines", "elsewhere", oom_at=16).assert_outcomes(
+        passed=2, skipped=1
+    )
 
 
 def test_a_launch_bound_baseline_from_another_cpu_is_not_comparable(gated) -> None:
@@ -228,8 +296,12 @@ def test_a_launch_bound_baseline_from_another_cpu_is_not_comparable(gated) -> No
     path.write_text(json.dumps(data))
     result = gated("--infperf-compare", seed=1)
     result.assert_outcomes(passed=3)
-    result.stdout.fnmatch_lines(["*not-comparable*", "*host differs (CPU: baseline Some Other CPU, now *) and this "
-                                 "configuration is launch-bound*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*not-comparable*",
+            "*host differs (CPU: baseline Some Other CPU, now *) and this configuration is launch-bound*",
+        ]
+    )
     gated("--infperf-compare", "--infperf-strict", seed=1).assert_outcomes(passed=2, failed=1)
 
 
@@ -239,8 +311,17 @@ def test_multiple_testing_correction_changes_a_borderline_verdict() -> None:
     from pytest_infperf.settings import Settings
 
     def items() -> list[dict[str, Any]]:
-        return [{"gate_p_worse": p, "gate_p_better": 1 - p, "gate_change": -0.06, "gate_metric": "throughput_tok_s",
-                 "gate_verdict": "unchanged", "gate_message": "m"} for p in (0.02, 0.5, 0.6)]
+        return [
+            {
+                "gate_p_worse": p,
+                "gate_p_better": 1 - p,
+                "gate_change": -0.06,
+                "gate_metric": "throughput_tok_s",
+                "gate_verdict": "unchanged",
+                "gate_message": "m",
+            }
+            for p in (0.02, 0.5, 0.6)
+        ]
 
     uncorrected = correct(items(), Settings(multiple_testing="none"), 3)
     assert [r["gate_verdict"] for r in uncorrected] == ["regression"]
@@ -258,8 +339,9 @@ def test_verdicts_reach_the_junit_xml(gated) -> None:
 def test_concurrent_xdist_writers_lose_nothing(gated) -> None:
     pytester = gated.pytester
     pytester.makefile(".toml", matrix=MATRIX.replace("[1, 4, 16]", "[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]"))
-    result = pytester.runpytest_subprocess("-m", "cpu", "-p", "no:benchmark", "-n", "2", "--infperf-save",
-                                           "--infperf-repeats", "6")
+    result = pytester.runpytest_subprocess(
+        "-m", "cpu", "-p", "no:benchmark", "-n", "2", "--infperf-save", "--infperf-repeats", "6"
+    )
     result.assert_outcomes(passed=12)
     files = _baseline_files(pytester)
     assert len(files) == 12
@@ -270,11 +352,16 @@ def test_concurrent_xdist_writers_lose_nothing(gated) -> None:
 
 def test_slower_first_tokens_fail_only_when_ttft_is_gated(gated) -> None:
     gated.save()
-    gated("--infperf-compare", seed=1, ttft_factor=1.3).assert_outcomes(passed=3)  # throughput alone: unchanged
-    result = gated("--infperf-compare", "--infperf-gate-metrics", "throughput_tok_s,ttft_mean_s", seed=1,
-                   ttft_factor=1.3)
+    gated("--infperf-compare", seed=1, ttft_factor=1.3).assert_outcomes(
+        passed=3
+    )  # throughput alone: unchanged
+    result = gated(
+        "--infperf-compare", "--infperf-gate-metrics", "throughput_tok_s,ttft_mean_s", seed=1, ttft_factor=1.3
+    )
     result.assert_outcomes(failed=3)
-    result.stdout.fnmatch_lines(["*bs1: throughput_tok_s: baseline *tok/s*(ratio 1.0*| REGRESSION ttft_mean_s: *ms*(ratio 1.3*"])
+    result.stdout.fnmatch_lines(
+        ["*bs1: throughput_tok_s: baseline *tok/s*(ratio 1.0*| REGRESSION ttft_mean_s: *ms*(ratio 1.3*"]
+    )
 
 
 LATENCY_GRID = """
@@ -287,25 +374,34 @@ input_lens = [16]
 output_lens = [8, 32]
 """
 
+
 def test_latency_grid_is_gated_on_time_to_last_token(gated) -> None:
     """The grid's tests are judged on TTFT p50 and TTLT (not throughput), under their own test's baselines."""
     gated.pytester.makefile(".toml", matrix=MATRIX + LATENCY_GRID)
     gated.pytester.makepyfile(test_perf=GRID_TESTS)
     gated.save().assert_outcomes(passed=7)
     assert len(list((gated.pytester.path / "baselines").glob("cpu-*/test_latency/*.json"))) == 4
-    result = gated("--infperf-compare", seed=1, ttlt_factor=1.3)  # last tokens 30% later, throughput unchanged
+    result = gated(
+        "--infperf-compare", seed=1, ttlt_factor=1.3
+    )  # last tokens 30% later, throughput unchanged
     result.assert_outcomes(passed=3, failed=4)
-    result.stdout.fnmatch_lines(["*bs4-in16-out32: ttft_p50_s: *(ratio *| REGRESSION ttlt_s: *ms*(ratio 1.3*"])
+    result.stdout.fnmatch_lines(
+        ["*bs4-in16-out32: ttft_p50_s: *(ratio *| REGRESSION ttlt_s: *ms*(ratio 1.3*"]
+    )
     records = read_records(gated.pytester.path / "records.jsonl")
     assert {r["gate_metric"] for r in records if "test_latency" in r["test_id"]} == {"ttlt_s"}
-    assert {r["gate_verdict"] for r in records if "test_throughput" in r["test_id"]} == {"underpowered"}  # 1 session
+    assert {r["gate_verdict"] for r in records if "test_throughput" in r["test_id"]} == {
+        "underpowered"
+    }  # 1 session
 
 
 def test_test_on_fewer_gpus_falls_back_to_the_baseline_of_a_machine_that_size(gated, monkeypatch) -> None:
     """Shipped 1-GPU and 2-GPU baselines serve the same tests on a 4-GPU machine of that GPU; its own win."""
     monkeypatch.setenv("INFPERF_SIMULATED_HARDWARE", "h200x4")
-    gated.pytester.makefile(".toml", matrix=MATRIX.replace("[cpu]", "[h200]").replace("[0]", "[1, 2, 4]")
-                            .replace("[1, 4, 16]", "[8]"))
+    gated.pytester.makefile(
+        ".toml",
+        matrix=MATRIX.replace("[cpu]", "[h200]").replace("[0]", "[1, 2, 4]").replace("[1, 4, 16]", "[8]"),
+    )
     gated.save(marker="h200").assert_outcomes(passed=3)
     root = gated.pytester.path / "baselines"
     (x4,) = root.glob("h200-*-x4")
@@ -313,12 +409,15 @@ def test_test_on_fewer_gpus_falls_back_to_the_baseline_of_a_machine_that_size(ga
         shipped = root / x4.name.replace("-x4", f"-x{gpus}") / "test_throughput"
         shipped.mkdir(parents=True)
         (x4 / "test_throughput" / f"hf-tiny-gpt2-gpus{gpus}-bs8.json").rename(
-            shipped / f"hf-tiny-gpt2-gpus{gpus}-bs8.json")
+            shipped / f"hf-tiny-gpt2-gpus{gpus}-bs8.json"
+        )
     result = gated("--infperf-compare", seed=1, marker="h200")
     result.assert_outcomes(passed=3)
     result.stdout.fnmatch_lines(["*infperf gate: 3 underpowered*"])  # alone in its folder: no prior, 1 df
-    used = {r["gpus"]: Path(r["gate_baseline"]).parent.parent.name
-            for r in read_records(gated.pytester.path / "records.jsonl")}
+    used = {
+        r["gpus"]: Path(r["gate_baseline"]).parent.parent.name
+        for r in read_records(gated.pytester.path / "records.jsonl")
+    }
     assert used == {1: x4.name.replace("-x4", "-x1"), 2: x4.name.replace("-x4", "-x2"), 4: x4.name}
 
 
@@ -327,12 +426,18 @@ def test_a_trial_whose_weights_leave_gpus_empty_says_so(gated, monkeypatch) -> N
     device_map="auto" does, and warns that the id names more GPUs than hold weights."""
     monkeypatch.setenv("INFPERF_SIMULATED_HARDWARE", "h200x4")
     monkeypatch.setenv("INFPERF_REPLAY_GPUS_USED", "3")
-    gated.pytester.makefile(".toml", matrix=MATRIX.replace("[cpu]", "[h200]").replace("[0]", "[1, 4]")
-                            .replace("[1, 4, 16]", "[8]"))
+    gated.pytester.makefile(
+        ".toml",
+        matrix=MATRIX.replace("[cpu]", "[h200]").replace("[0]", "[1, 4]").replace("[1, 4, 16]", "[8]"),
+    )
     result = gated(marker="h200")
     result.assert_outcomes(passed=2, warnings=1)
-    result.stdout.fnmatch_lines(["*FewerGpusWarning: h200-hf-tiny-gpt2-gpus4-bs8: the weights sit on 3 of the "
-                                 "trial's 4 GPUs (GPU 0, 1, 2)*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*FewerGpusWarning: h200-hf-tiny-gpt2-gpus4-bs8: the weights sit on 3 of the "
+            "trial's 4 GPUs (GPU 0, 1, 2)*"
+        ]
+    )
     used = {r["gpus"]: r["gpus_used"] for r in read_records(gated.pytester.path / "records.jsonl")}
     assert used == {1: [0], 4: [0, 1, 2]}
 
@@ -378,10 +483,14 @@ def test_a_regressed_session_is_not_saved_and_keeps_failing(gated) -> None:
     for seed in (1, 2):
         result = gated("--infperf-compare", "--infperf-save", "-k", "bs4", factor=0.7, seed=seed)
         result.assert_outcomes(failed=1)
-        result.stdout.fnmatch_lines(["*NOT saved, by their verdicts: *bs4 (regression)*infperf baseline add*"])
+        result.stdout.fnmatch_lines(
+            ["*NOT saved, by their verdicts: *bs4 (regression)*infperf baseline add*"]
+        )
         assert json.loads(path.read_text())["sessions"] == before["sessions"]
     gated("--infperf-compare", "--infperf-save", "-k", "bs4", seed=3).assert_outcomes(passed=1)
-    assert len(json.loads(path.read_text())["sessions"]) == len(before["sessions"]) + 1  # an unchanged one joins
+    assert (
+        len(json.loads(path.read_text())["sessions"]) == len(before["sessions"]) + 1
+    )  # an unchanged one joins
 
 
 def test_a_required_gate_that_judged_nothing_fails(gated) -> None:
@@ -391,8 +500,12 @@ def test_a_required_gate_that_judged_nothing_fails(gated) -> None:
     result = gated("--infperf-compare", "--infperf-require-baseline", "--infperf-gpus", "3")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.assert_outcomes(skipped=3)
-    result.stdout.fnmatch_lines(["infperf: FAILED: --infperf-require-baseline, and nothing was judged: every test "
-                                 "was skipped or deselected (*)"])
+    result.stdout.fnmatch_lines(
+        [
+            "infperf: FAILED: --infperf-require-baseline, and nothing was judged: every test "
+            "was skipped or deselected (*)"
+        ]
+    )
     result = gated("--infperf-compare", "--infperf-gpus", "3")  # not required: skipped is not failed
     assert result.ret == pytest.ExitCode.OK
 
@@ -407,8 +520,12 @@ def test_an_unwritable_baselines_folder_stops_the_session_before_any_trial(gated
     folder = gated.pytester.path / "ro"
     folder.mkdir()
     real = os.access
-    monkeypatch.setattr(session_module.os, "access", lambda p, mode: False if Path(p) == folder else real(p, mode))
+    monkeypatch.setattr(
+        session_module.os, "access", lambda p, mode: False if Path(p) == folder else real(p, mode)
+    )
     result = gated("--infperf-save", "--infperf-baselines=ro")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines([f"*--infperf-save into --infperf-baselines {folder}: {folder} cannot be written*"])
+    result.stderr.fnmatch_lines(
+        [f"*--infperf-save into --infperf-baselines {folder}: {folder} cannot be written*"]
+    )
     assert not (gated.pytester.path / "records.jsonl").exists()  # nothing ran

@@ -1,5 +1,6 @@
 """Where HF trials on several GPUs put a random-weight model: balanced over all of the trial's GPUs, never
 offloaded. Computed on the CPU from explicit per-GPU memory, as accelerate does on the GPU machine."""
+
 from __future__ import annotations
 
 import json
@@ -21,7 +22,10 @@ def _model(name: str):
 
     full = json.loads((CONFIG_DIR / f"{name}.json").read_text())
     # narrow, but all of its layers, which outweigh the embeddings as at full size
-    config = scaled_down(full, hidden=256) | {"num_hidden_layers": full["num_hidden_layers"], "vocab_size": 1024}
+    config = scaled_down(full, hidden=256) | {
+        "num_hidden_layers": full["num_hidden_layers"],
+        "vocab_size": 1024,
+    }
     with no_init_weights():
         return AutoModelForCausalLM.from_config(AutoConfig.for_model(**config), dtype=torch.bfloat16)
 
@@ -44,7 +48,9 @@ def test_a_model_that_fits_one_gpu_is_spread_over_all_of_the_trials_gpus(gpus: i
 
 def test_what_would_be_offloaded_is_out_of_memory_not_a_bus_measurement() -> None:
     with pytest.raises(torch.OutOfMemoryError, match="does not fit in the trial's GPUs.*2 module") as error:
-        gpus_holding({"model.embed_tokens": 0, "model.layers.0": 1, "model.layers.1": "cpu", "lm_head": "disk"})
+        gpus_holding(
+            {"model.embed_tokens": 0, "model.layers.0": 1, "model.layers.1": "cpu", "lm_head": "disk"}
+        )
     assert classify(error.value) == "oom"  # recorded as oom, larger batches not run
 
 

@@ -3,6 +3,7 @@
 Every import counts, at module level, inside functions and under TYPE_CHECKING alike: an import moved into a
 function to get round a circle still makes one, it only hides it until the function runs.
 """
+
 from __future__ import annotations
 
 import ast

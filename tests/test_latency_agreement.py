@@ -1,6 +1,7 @@
 """benchmarks/latency_vllm_bench.py's report, rebuilt from the files lease 10 left (docs/results/latency-agreement-
 h200/lease10): the figures RESULTS.md quotes for issue "What users read" follow from the committed per-request data,
 and the suite's ratios to the direct loop are what a hand computation gives."""
+
 from __future__ import annotations
 
 import argparse
@@ -20,7 +21,9 @@ LEASE10 = ROOT / "docs" / "results" / "latency-agreement-h200" / "lease10"
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("latency_vllm_bench", ROOT / "benchmarks" / "latency_vllm_bench.py")
+    spec = importlib.util.spec_from_file_location(
+        "latency_vllm_bench", ROOT / "benchmarks" / "latency_vllm_bench.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -29,8 +32,17 @@ def bench() -> ModuleType:
 
 def _args(out: Path) -> argparse.Namespace:
     """The flags lease 10 ran with (REFERENCES="": the direct loop alone)."""
-    return argparse.Namespace(out=out, no_bench=True, stream=False, direct=True, model="llama-3-8b", input_len=128,
-                              output_len=128, iters=30, requests=120)
+    return argparse.Namespace(
+        out=out,
+        no_bench=True,
+        stream=False,
+        direct=True,
+        model="llama-3-8b",
+        input_len=128,
+        output_len=128,
+        iters=30,
+        requests=120,
+    )
 
 
 def test_committed_report_is_what_its_files_give(bench: ModuleType) -> None:

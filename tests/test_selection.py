@@ -1,4 +1,5 @@
 """Hardware markers, selection with -m, skip reasons, stable ids and run order."""
+
 from __future__ import annotations
 
 import fnmatch
@@ -10,13 +11,15 @@ from conftest import CPU_ONLY, CPU_TINY, GRID_TESTS
 
 def test_marker_selects_exactly_that_hardware(perf_project) -> None:
     result = perf_project(CPU_TINY).runpytest("--collect-only", "-q", "-m", "h100")
-    result.stdout.fnmatch_lines([
-        "test_perf.py::test_throughput[[]h100-hf-llama-3-8b-gpus1-bs1[]]",
-        "test_perf.py::test_throughput[[]h100-hf-llama-3-8b-gpus1-bs64[]]",
-        "test_perf.py::test_throughput[[]h100-vllm-llama-3-8b-gpus1-bs1[]]",
-        "test_perf.py::test_throughput[[]h100-vllm-llama-3-8b-gpus1-bs64[]]",
-        "4/10 tests collected (6 deselected)*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "test_perf.py::test_throughput[[]h100-hf-llama-3-8b-gpus1-bs1[]]",
+            "test_perf.py::test_throughput[[]h100-hf-llama-3-8b-gpus1-bs64[]]",
+            "test_perf.py::test_throughput[[]h100-vllm-llama-3-8b-gpus1-bs1[]]",
+            "test_perf.py::test_throughput[[]h100-vllm-llama-3-8b-gpus1-bs64[]]",
+            "4/10 tests collected (6 deselected)*",
+        ]
+    )
 
 
 def test_absent_hardware_is_skipped_with_reason(perf_project, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -39,12 +42,18 @@ def test_every_marker_is_registered(perf_project) -> None:
     result = perf_project(CPU_TINY).runpytest("--strict-markers", "--collect-only", "-q")
     assert result.ret == pytest.ExitCode.OK
     result = perf_project(CPU_TINY).runpytest("--markers")
-    result.stdout.fnmatch_lines(["@pytest.mark.h100: *", "@pytest.mark.cpu: *", "@pytest.mark.infperf(**fields)*"])
+    result.stdout.fnmatch_lines(
+        ["@pytest.mark.h100: *", "@pytest.mark.cpu: *", "@pytest.mark.infperf(**fields)*"]
+    )
 
 
 def test_ids_are_stable_and_readable(perf_project) -> None:
     def ids() -> list[str]:
-        return [row for row in perf_project(CPU_TINY).runpytest("--collect-only", "-q").stdout.lines if "::" in row]
+        return [
+            row
+            for row in perf_project(CPU_TINY).runpytest("--collect-only", "-q").stdout.lines
+            if "::" in row
+        ]
 
     first, second = ids(), ids()
     assert first == second
@@ -52,25 +61,28 @@ def test_ids_are_stable_and_readable(perf_project) -> None:
 
 
 def test_marker_fields_and_workload_ids(perf_project) -> None:
-    source = '''
+    source = """
 import pytest
 
 @pytest.mark.infperf(workloads=["synthetic-in64-out8"], batch_sizes=[2])
 def test_latency(infperf):
     infperf.measure()
-'''
+"""
     result = perf_project(CPU_TINY, test_source=source).runpytest("--collect-only", "-q", "-m", "cpu")
     result.stdout.fnmatch_lines(["test_perf.py::test_latency[[]cpu-hf-tiny-gpt2-gpus0-bs2-in64-out8[]]"])
 
 
 def test_items_sharing_a_trial_key_run_together(perf_project) -> None:
-    source = '''
+    source = """
 def test_a(infperf): pass
 def test_b(infperf): pass
-'''
+"""
     matrix = "[cpu]\nengines=['hf']\nmodels=['tiny-gpt2','tiny-llama']\ngpus=[0]\nbatch_sizes=[1,4]\n"
-    lines = [row for row in perf_project(matrix, test_source=source).runpytest("--collect-only", "-q").stdout.lines
-             if "::" in row]
+    lines = [
+        row
+        for row in perf_project(matrix, test_source=source).runpytest("--collect-only", "-q").stdout.lines
+        if "::" in row
+    ]
     keys = [row.split("[")[1].rsplit("-bs", 1)[0] for row in lines]
     assert keys == sorted(keys, key=keys.index)  # each key in one contiguous block
     assert [row.split("::")[1].split("[")[0] for row in lines[:4]] == ["test_a", "test_b", "test_a", "test_b"]
@@ -101,15 +113,20 @@ def test_xdist_workers_measure_on_gpus_of_their_own(tmp_path, monkeypatch: pytes
         xdist_share(hardware.gpus)
 
 
-def test_cases_needing_more_than_a_workers_share_are_skipped(perf_project, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cases_needing_more_than_a_workers_share_are_skipped(
+    perf_project, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("INFPERF_SIMULATED_HARDWARE", "h200x4")
-    result = perf_project(CPU_TINY).runpytest_subprocess("-m", "h200 and not h100", "-rs", "-n", "2",
-                                                         "-k", "gpus4 and bs16", "-p", "no:benchmark")
+    result = perf_project(CPU_TINY).runpytest_subprocess(
+        "-m", "h200 and not h100", "-rs", "-n", "2", "-k", "gpus4 and bs16", "-p", "no:benchmark"
+    )
     result.assert_outcomes(skipped=1)
     result.stdout.fnmatch_lines(["*requires 4 GPUs, this xdist worker has 2 of 4 (run fewer workers)*"])
 
 
-LATENCY_MATRIX = CPU_TINY + """
+LATENCY_MATRIX = (
+    CPU_TINY
+    + """
 [cpu.latency]
 engines = ["hf"]
 models = ["tiny-gpt2"]
@@ -118,26 +135,45 @@ batch_sizes = [2]
 input_lens = [64, 16]
 output_lens = [8]
 """
+)
+
 
 def test_latency_grid_comes_from_the_matrix_latency_table(perf_project) -> None:
     """Every input x output length of the table, and nothing of the target's own grid; targets without a latency
     table (h100 here) have no latency cases."""
-    result = perf_project(LATENCY_MATRIX, test_source=GRID_TESTS).runpytest("--collect-only", "-q", "-k", "latency")
-    result.stdout.fnmatch_lines(["test_perf.py::test_latency[[]cpu-hf-tiny-gpt2-gpus0-bs2-in16-out8[]]",
-                                 "test_perf.py::test_latency[[]cpu-hf-tiny-gpt2-gpus0-bs2-in64-out8[]]",
-                                 "2/12 tests collected (10 deselected)*"])
+    result = perf_project(LATENCY_MATRIX, test_source=GRID_TESTS).runpytest(
+        "--collect-only", "-q", "-k", "latency"
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "test_perf.py::test_latency[[]cpu-hf-tiny-gpt2-gpus0-bs2-in16-out8[]]",
+            "test_perf.py::test_latency[[]cpu-hf-tiny-gpt2-gpus0-bs2-in64-out8[]]",
+            "2/12 tests collected (10 deselected)*",
+        ]
+    )
 
 
-@pytest.mark.parametrize(("table", "marker", "error"), [
-    ("input_lens = [16]", "grid='latency'", "*[[]cpu.latency[]]: missing output_lens*"),
-    ("input_lens = [16]\noutput_lens = [0]", "grid='latency'", "*output_lens: *"),
-    ("input_lens = [16]\noutput_lens = [8]\nworkloads = ['humaneval']", "grid='latency'",
-     "*unknown field 'workloads'*"),
-    ("input_lens = [16]\noutput_lens = [8]", "grid='serving'", "*grid='serving'*choose from throughput, latency*"),
-])
+@pytest.mark.parametrize(
+    ("table", "marker", "error"),
+    [
+        ("input_lens = [16]", "grid='latency'", "*[[]cpu.latency[]]: missing output_lens*"),
+        ("input_lens = [16]\noutput_lens = [0]", "grid='latency'", "*output_lens: *"),
+        (
+            "input_lens = [16]\noutput_lens = [8]\nworkloads = ['humaneval']",
+            "grid='latency'",
+            "*unknown field 'workloads'*",
+        ),
+        (
+            "input_lens = [16]\noutput_lens = [8]",
+            "grid='serving'",
+            "*grid='serving'*choose from throughput, latency*",
+        ),
+    ],
+)
 def test_a_bad_latency_grid_is_a_usage_error(perf_project, table: str, marker: str, error: str) -> None:
     source = f"import pytest\n\n@pytest.mark.infperf({marker})\ndef test_latency(infperf):\n    infperf.measure()\n"
     result = perf_project(CPU_ONLY + "\n[cpu.latency]\n" + table + "\n", test_source=source).runpytest(
-        "--collect-only", "-q")
+        "--collect-only", "-q"
+    )
     assert result.ret != pytest.ExitCode.OK
     assert any(fnmatch.fnmatch(line, error) for line in result.stdout.lines + result.stderr.lines)

@@ -1,6 +1,7 @@
 """Serving mode: the matrix's serving tables, vllm bench serve's JSON as records, and the server's lifecycle (start
 failure, death under load, a port taken, Ctrl-C) with named doubles of `vllm serve` and of the load generator
 (tests/doubles). A real `vllm serve` runs in CI through `pytest perf_tests -m cpu`."""
+
 from __future__ import annotations
 
 import json
@@ -35,13 +36,13 @@ request_rates = [4, "inf"]
 num_prompts = 8
 """
 
-SERVING_TEST = '''
+SERVING_TEST = """
 def test_serving(infperf_serving, request_rate):
     record = infperf_serving.measure()
     assert record["failed_requests"] == 0
-'''
+"""
 
-CONFTEST = f'''
+CONFTEST = f"""
 import os, sys
 import pytest_infperf.serving.load as load
 import pytest_infperf.serving.server as server
@@ -58,7 +59,7 @@ def pytest_configure(config):
 
 def pytest_unconfigure(config):
     server.SERVER_ENTRY, load.LOAD_ENTRY, server.free_port = _saved
-'''
+"""
 
 
 @pytest.fixture
@@ -73,7 +74,9 @@ def serving_project(perf_project, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 # -- matrix and records -----------------------------------------------------------------------------------------
 def test_serving_tables_parse_and_expand(tmp_path: Path) -> None:
     path = tmp_path / "matrix.toml"
-    path.write_text(textwrap.dedent(MATRIX) + textwrap.dedent("""
+    path.write_text(
+        textwrap.dedent(MATRIX)
+        + textwrap.dedent("""
         [[h100.serving]]
         models = ["llama-3-8b"]
         request_rates = [16]
@@ -83,12 +86,13 @@ def test_serving_tables_parse_and_expand(tmp_path: Path) -> None:
         max_concurrency = [64]
         num_prompts = 512
         goodput = ["ttft:200", "tpot:40"]
-    """))
+    """)
+    )
     targets = {t.hardware: t for t in load_matrix(path)}
     assert len(targets["cpu"].serving) == 1 and len(targets["h100"].serving) == 2
     saturated = targets["h100"].serving[1]
     assert saturated.max_concurrency == (64,) and saturated.goodput == (("ttft", 200.0), ("tpot", 40.0))
-    path.write_text(MATRIX.replace("request_rates = [4, \"inf\"]", "request_rates = [-1]"))
+    path.write_text(MATRIX.replace('request_rates = [4, "inf"]', "request_rates = [-1]"))
     with pytest.raises(MatrixError, match=r"\[cpu.serving\]: request_rates"):
         load_matrix(path)
     path.write_text(MATRIX + "rates = [1]\n")
@@ -121,8 +125,9 @@ def test_vllm_bench_serve_json_becomes_record_fields() -> None:
 
 
 # -- the server's lifecycle -------------------------------------------------------------------------------------
-def test_one_server_serves_a_key_and_the_gate_judges_it(serving_project, tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_one_server_serves_a_key_and_the_gate_judges_it(
+    serving_project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for _ in range(2):  # two sessions: the baseline learns its between-session noise
         result = serving_project.runpytest("-m", "cpu", "-k", "serving", "--infperf-save")
         result.assert_outcomes(passed=2)
@@ -148,12 +153,29 @@ def test_one_server_serves_a_key_and_the_gate_judges_it(serving_project, tmp_pat
 def test_infpop_serve_tunes_the_server_knobs_for_goodput(serving_project, tmp_path: Path) -> None:
     """Each evaluation starts a fresh server with the point's knobs under the case's own load; TPE finds the
     max_num_seqs where the double's goodput peaks (16), and the optimum is stored per case."""
-    result = serving_project.runpytest("-m", "cpu", "-k", "serving", "--infperf-request-rates", "4",
-                                       "--infperf-goodput", "ttft:100", "--infpop-tune", "--infpop-serve",
-                                       "--infpop-max-evals", "8", "--infperf-repeats", "1")
+    result = serving_project.runpytest(
+        "-m",
+        "cpu",
+        "-k",
+        "serving",
+        "--infperf-request-rates",
+        "4",
+        "--infperf-goodput",
+        "ttft:100",
+        "--infpop-tune",
+        "--infpop-serve",
+        "--infpop-max-evals",
+        "8",
+        "--infperf-repeats",
+        "1",
+    )
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["*infpop: tuning vllmserve-tiny-gpt2-gpus0-in8-out4-rate4*goodput*",
-                                 "*best {'max_num_batched_tokens': *, 'max_num_seqs': 16} -> * req/s of goodput*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*infpop: tuning vllmserve-tiny-gpt2-gpus0-in8-out4-rate4*goodput*",
+            "*best {'max_num_batched_tokens': *, 'max_num_seqs': 16} -> * req/s of goodput*",
+        ]
+    )
     folder = next((serving_project.path / "baselines").glob("*/_infpop"))
     tuned = json.loads((folder / "vllmserve-tiny-gpt2-gpus0-in8-out4-rate4.tuned.json").read_text())
     assert tuned["objective"] == "goodput_req_s" and tuned["goodput_slo_ms"] == {"ttft": 100.0}
@@ -172,20 +194,26 @@ def test_infpop_serve_needs_a_goodput_slo(serving_project) -> None:
     result.stderr.fnmatch_lines(["*--infpop-serve tunes for goodput*declare no SLO*"])
 
 
-def test_server_that_fails_to_start_fails_its_tests_with_its_log(serving_project, tmp_path: Path,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_server_that_fails_to_start_fails_its_tests_with_its_log(
+    serving_project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("FAKE_SERVER_MODE", "fail")
     result = serving_project.runpytest("-m", "cpu", "-k", "serving")
     result.assert_outcomes(failed=2)
-    result.stdout.fnmatch_lines(["*vllm serve failed to start*exited with status 3 before it was ready*",
-                                 "*CUDA out of memory while loading the model*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*vllm serve failed to start*exited with status 3 before it was ready*",
+            "*CUDA out of memory while loading the model*",
+        ]
+    )
     pids = pids_in(tmp_path / "server-pids.txt")
     assert len(pids) == 2  # started once: the second test reports the same failure without a retry
     assert_all_gone(*pids)
 
 
-def test_server_that_dies_under_load_fails_that_test_and_is_restarted(serving_project, tmp_path: Path,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_server_that_dies_under_load_fails_that_test_and_is_restarted(
+    serving_project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("FAKE_SERVER_MODE", "die")
     monkeypatch.setenv("FAKE_BENCH_SLEEP", "3")
     result = serving_project.runpytest("-m", "cpu", "-k", "serving")
@@ -196,8 +224,9 @@ def test_server_that_dies_under_load_fails_that_test_and_is_restarted(serving_pr
     assert_all_gone(*pids, *pids_in(tmp_path / "bench-pids.txt"))
 
 
-def test_a_port_taken_before_the_server_binds_it_is_retried(serving_project, tmp_path: Path,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_port_taken_before_the_server_binds_it_is_retried(
+    serving_project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
@@ -208,11 +237,18 @@ def test_a_port_taken_before_the_server_binds_it_is_retried(serving_project, tmp
     assert_all_gone(*pids_in(tmp_path / "server-pids.txt"))
 
 
-def test_ctrl_c_leaves_no_process_behind(serving_project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ctrl_c_leaves_no_process_behind(
+    serving_project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("FAKE_BENCH_SLEEP", "120")
-    process = serving_project.popen([sys.executable, "-m", "pytest", "-m", "cpu", "-k", "serving"],
-                                    stdout=open(tmp_path / "out.txt", "w"), stderr=open(tmp_path / "err.txt", "w"),
-                                    stdin=None, env=os.environ.copy(), preexec_fn=as_from_a_terminal)
+    process = serving_project.popen(
+        [sys.executable, "-m", "pytest", "-m", "cpu", "-k", "serving"],
+        stdout=open(tmp_path / "out.txt", "w"),
+        stderr=open(tmp_path / "err.txt", "w"),
+        stdin=None,
+        env=os.environ.copy(),
+        preexec_fn=as_from_a_terminal,
+    )
     assert wait_for_pids(tmp_path / "bench-pids.txt"), (tmp_path / "out.txt").read_text()
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=60) == pytest.ExitCode.INTERRUPTED
@@ -227,8 +263,10 @@ def test_report_lists_serving_records_in_their_own_table(tmp_path: Path) -> None
     assert "## Serving: vllm serve under vllm bench serve" in summary
     assert "| h200-vllmserve-llama-3-8b-gpus1-in128-out128-rate16 | ok | 16 | no limit | 1,919.2 |" in summary
     assert "| 64 | 7,688.1 |" in summary
-    page = (tmp_path / "report" / "summary.html").read_text()  # and the HTML page has its own section for them
-    section = page[page.index('<section id="serving">'):]
-    section = section[:section.index("</section>")]
+    page = (
+        tmp_path / "report" / "summary.html"
+    ).read_text()  # and the HTML page has its own section for them
+    section = page[page.index('<section id="serving">') :]
+    section = section[: section.index("</section>")]
     assert 'href="#serving"' in page and section.count("<tr") == 3  # header and two records
     assert "h200-vllmserve-llama-3-8b-gpus1-in128-out128-rate16" in section and "1,919.2" in section

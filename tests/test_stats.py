@@ -1,4 +1,5 @@
 """Statistics against known values (hand-computed or from the literature)."""
+
 from __future__ import annotations
 
 import math
@@ -43,8 +44,10 @@ def test_session_comparison_known_values() -> None:
     base = [[100.0, 100, 100], [110.0, 110, 110]]
     c = compare_sessions([100.0, 100, 100], base, higher_is_better=True, alpha=0.05)
     delta = math.log(1.1)
-    assert between_session_variance(base) == (pytest.approx(delta ** 2 / 2), 1)
-    assert c.median_base == pytest.approx(math.sqrt(100 * 110)) and c.ratio == pytest.approx(math.sqrt(100 / 110))
+    assert between_session_variance(base) == (pytest.approx(delta**2 / 2), 1)
+    assert c.median_base == pytest.approx(math.sqrt(100 * 110)) and c.ratio == pytest.approx(
+        math.sqrt(100 / 110)
+    )
     assert (c.df, c.sessions, c.noise_sd) == (1, 2, pytest.approx(delta / math.sqrt(2)))
     assert c.p_worse == pytest.approx(1 / 3) and c.p_better == pytest.approx(2 / 3)
     latency = compare_sessions([100.0, 100, 100], base, higher_is_better=False, alpha=0.05)
@@ -73,18 +76,35 @@ def test_multiple_testing_adjustments_known_values() -> None:
 
 
 def _baseline(*sessions: list[float]) -> Baseline:
-    return Baseline(Path("b.json"), {}, [{"status": "ok", "gpus": 1, "gpu_util_mean_pct": 95.0,
-                                          "throughput_tok_s_samples": s} for s in sessions])
+    return Baseline(
+        Path("b.json"),
+        {},
+        [
+            {"status": "ok", "gpus": 1, "gpu_util_mean_pct": 95.0, "throughput_tok_s_samples": s}
+            for s in sessions
+        ],
+    )
 
 
 def test_judge_needs_both_significance_and_size() -> None:
     base = _baseline([100.0, 101, 99], [101.0, 102, 100], [99.0, 100, 98])
-    verdict = lambda factor: judge_metric({"throughput_tok_s_samples": [100.0 * factor] * 3}, base,  # noqa: E731
-                                          "throughput_tok_s", 0.05, 0.05, Prior(), 0.01).outcome
+    def verdict(factor):
+        return (
+            judge_metric(
+                {"throughput_tok_s_samples": [100.0 * factor] * 3},
+                base,  # noqa: E731
+                "throughput_tok_s",
+                0.05,
+                0.05,
+                Prior(),
+                0.01,
+            ).outcome
+        )
     assert [verdict(f) for f in (0.9, 0.98, 1.2)] == ["regression", "unchanged", "improvement"]
     noisy = _baseline([100.0], [130.0], [80.0])  # sessions 25% apart: a 10% drop cannot be told from noise
-    outcome = judge_metric({"throughput_tok_s_samples": [90.0] * 3}, noisy, "throughput_tok_s", 0.05, 0.05,
-                           Prior(), 0.01).outcome
+    outcome = judge_metric(
+        {"throughput_tok_s_samples": [90.0] * 3}, noisy, "throughput_tok_s", 0.05, 0.05, Prior(), 0.01
+    ).outcome
     assert outcome == "underpowered"
 
 

@@ -5,6 +5,7 @@ configuration's three repeats are (m, 1.02 m, 0.98 m), so its median is m and it
 2 (0.02 m)^2. Kind A: vLLM 100 / 150 (2 GPUs) / 400 (bs 8), HF 50 / 40 / 200. Kind B: vLLM 110 / 180 / 440,
 HF 60 / 44 / 260. InfPop summaries: re-tuning on B after A gained 10% and 20% (two seeds), on A after B 5%.
 """
+
 from __future__ import annotations
 
 import json
@@ -86,8 +87,10 @@ def test_rq4_pairs_only_configurations_measured_over_the_same_prompts(tmp_path: 
     rows = {r["engine"]: r for r in study.rq4_generations(a, b)}
     assert (rows["all"]["pairs"], rows["hf"]["pairs"]) == (5, 2)
     assert rows["hf"]["mean_gain"] == pytest.approx((44 / 40 + 260 / 200) / 2 - 1)  # 2 GPUs, batch 8
-    assert "Not paired, measured over different prompts per pass on the two kinds: hf m1 1 GPU bs 1 (8 vs 4)." \
+    assert (
+        "Not paired, measured over different prompts per pass on the two kinds: hf m1 1 GPU bs 1 (8 vs 4)."
         in study.render(a, b)
+    )
 
 
 def test_infpop_landscape_points_beside_the_records_are_not_configurations(tmp_path: Path) -> None:
@@ -98,7 +101,10 @@ def test_infpop_landscape_points_beside_the_records_are_not_configurations(tmp_p
     (side_dir / "records.jsonl").write_text((DATA / "a" / "records.jsonl").read_text())
     records = [json.loads(line) for line in (DATA / "a" / "records.jsonl").read_text().splitlines()]
     point = next(r for r in records if r["status"] == "ok")
-    tuned = point | {"throughput_tok_s": 1e6, "infpop_point": {"batch_size": point["batch_size"], "dtype": "x"}}
+    tuned = point | {
+        "throughput_tok_s": 1e6,
+        "infpop_point": {"batch_size": point["batch_size"], "dtype": "x"},
+    }
     (side_dir / "hf-m1-w.landscape.jsonl").write_text(json.dumps(tuned) + "\n")
     key = (point["engine"], point["model"], point["gpus"], point["batch_size"])
     assert study.load_side([side_dir]).value(key) == study.load_side([DATA / "a"]).value(key) < 1e6
@@ -116,16 +122,21 @@ def test_engine_table_hf_best_gpus_against_vllm(sides: tuple[study.Side, study.S
 def test_rq5_retuning_gain_over_seeds_both_directions(sides: tuple[study.Side, study.Side]) -> None:
     rows = {(r["from"], r["to"]): r for r in study.rq5_retuning(sides)}
     upgrade = rows[("gpua-80gb-x1", "gpub-140gb-x1")]
-    assert (upgrade["seeds"], upgrade["median_gain"], upgrade["mean_gain"]) == (2, pytest.approx(0.15),
-                                                                                 pytest.approx(0.15))
+    assert (upgrade["seeds"], upgrade["median_gain"], upgrade["mean_gain"]) == (
+        2,
+        pytest.approx(0.15),
+        pytest.approx(0.15),
+    )
     assert rows[("gpub-140gb-x1", "gpua-80gb-x1")]["median_gain"] == pytest.approx(0.05)
     assert upgrade["previous_measured_at"] == [{"batch_size": 4, "gpus": 1}]
     # the fixture summaries predate `num_prompts`: the table says so under it
     assert upgrade["before_prompt_rule"] == 2
     text = study.render(*sides)
     assert "| batch_size 4, gpus 1 | 2 | +15.0% |" in text
-    assert ("no `num_prompts`): hf m1 gpua-80gb-x1 -> gpub-140gb-x1 (2 of 2), hf m1 gpub-140gb-x1 -> gpua-80gb-x1 "
-            "(1 of 1)") in text
+    assert (
+        "no `num_prompts`): hf m1 gpua-80gb-x1 -> gpub-140gb-x1 (2 of 2), hf m1 gpub-140gb-x1 -> gpua-80gb-x1 "
+        "(1 of 1)"
+    ) in text
 
 
 def test_rq5_summaries_with_their_prompts_carry_no_note(tmp_path: Path) -> None:
@@ -145,7 +156,10 @@ def test_cli_writes_the_markdown_tables(tmp_path: Path) -> None:
     text = out.read_text()
     assert "| all | 6 | 6 | +16.7% | +15.0% | 0.031 | +0.17 (small) |" in text
     assert "| m1 | 1 | 200.0 | 400.0 | 2.00 | 1 | 400.0 | 2.00 |" in text
-    assert "| hf | m1 | gpua-80gb-x1 | gpub-140gb-x1 | batch_size 4, gpus 1 | 2 | +15.0% | +15.0% | +10.0% .. +20.0% |" in text
+    assert (
+        "| hf | m1 | gpua-80gb-x1 | gpub-140gb-x1 | batch_size 4, gpus 1 | 2 | +15.0% | +15.0% | +10.0% .. +20.0% |"
+        in text
+    )
 
 
 def test_cli_with_one_kind_writes_its_own_tables_only(tmp_path: Path) -> None:
@@ -156,7 +170,10 @@ def test_cli_with_one_kind_writes_its_own_tables_only(tmp_path: Path) -> None:
     text = out.read_text()
     assert "| m1 | 1 | 200.0 | 400.0 | 2.00 | 1 | 400.0 | 2.00 |" in text
     assert "## RQ3 (A, GPU-A)" in text
-    assert "| hf | m1 | gpub-140gb-x1 | gpua-80gb-x1 | batch_size 4, gpus 1 | 1 | +5.0% | +5.0% | +5.0% .. +5.0% |" in text
+    assert (
+        "| hf | m1 | gpub-140gb-x1 | gpua-80gb-x1 | batch_size 4, gpus 1 | 1 | +5.0% | +5.0% | +5.0% .. +5.0% |"
+        in text
+    )
     assert "(B" not in text and "RQ4" not in text and "replayed" not in text
     assert cli.main(["study", str(DATA / "a" / "records.jsonl"), "--out", str(out)]) == 0
     assert "RQ5" not in out.read_text()
@@ -165,8 +182,12 @@ def test_cli_with_one_kind_writes_its_own_tables_only(tmp_path: Path) -> None:
 def test_measurement_versions_a_side_mixes_or_the_sides_differ_in_are_said(tmp_path: Path) -> None:
     records = [json.loads(line) for line in (DATA / "b" / "records.jsonl").read_text().splitlines()]
     newer = tmp_path / "newer.jsonl"
-    newer.write_text("".join(json.dumps(r | ({"measurement_version": 2} if r["engine"] == "vllm" else {})) + "\n"
-                             for r in records))
+    newer.write_text(
+        "".join(
+            json.dumps(r | ({"measurement_version": 2} if r["engine"] == "vllm" else {})) + "\n"
+            for r in records
+        )
+    )
     mixed = tmp_path / "mixed"
     mixed.mkdir()
     (mixed / "old.jsonl").write_text((DATA / "b" / "records.jsonl").read_text())
@@ -186,19 +207,46 @@ def test_each_host_a_side_joins_is_named_with_what_it_measured(tmp_path: Path) -
     for r in records:  # HF's batch 1 on fewer prefixes, as study.sh's hf1-bs1 session
         if (r["engine"], r["gpus"], r["batch_size"]) == ("hf", 1, 1):
             r["num_prompts"] = 4
-    hosts = {"hf": {"host_boot_id": "0f1e2d3c-aaaa", "timestamp": "2026-11-30T09:00:00+00:00",
-                    "git_commit": "def5678"},
-             "vllm": {"host_boot_id": "9a8b7c6d-bbbb", "timestamp": "2026-12-01T10:00:00+00:00",
-                      "git_commit": "abc1234" + "0" * 33}}  # a device run's full hash, shown short
+    hosts = {
+        "hf": {
+            "host_boot_id": "0f1e2d3c-aaaa",
+            "timestamp": "2026-11-30T09:00:00+00:00",
+            "git_commit": "def5678",
+        },
+        "vllm": {
+            "host_boot_id": "9a8b7c6d-bbbb",
+            "timestamp": "2026-12-01T10:00:00+00:00",
+            "git_commit": "abc1234" + "0" * 33,
+        },
+    }  # a device run's full hash, shown short
     joined = tmp_path / "joined.jsonl"
-    joined.write_text("".join(json.dumps(r | hosts[r["engine"]] | {"torch_version": "2.11.0", "driver_version": "580"})
-                              + "\n" for r in records))
+    joined.write_text(
+        "".join(
+            json.dumps(r | hosts[r["engine"]] | {"torch_version": "2.11.0", "driver_version": "580"}) + "\n"
+            for r in records
+        )
+    )
     side = study.load_side([joined])
     assert study.provenance_rows(side) == [
-        ["0f1e2d3c", "2026-11-30", "def5678", "hf 5.17.0", "2.11.0", "580",
-         "hf m1 1 GPU: bs 1 (4 prompts),8; hf m1 2 GPU: bs 1"],
-        ["9a8b7c6d", "2026-12-01", "abc1234", "vllm 0.20.2", "2.11.0", "580",
-         "vllm m1 1 GPU: bs 1,8; vllm m1 2 GPU: bs 1"]]
+        [
+            "0f1e2d3c",
+            "2026-11-30",
+            "def5678",
+            "hf 5.17.0",
+            "2.11.0",
+            "580",
+            "hf m1 1 GPU: bs 1 (4 prompts),8; hf m1 2 GPU: bs 1",
+        ],
+        [
+            "9a8b7c6d",
+            "2026-12-01",
+            "abc1234",
+            "vllm 0.20.2",
+            "2.11.0",
+            "580",
+            "vllm m1 1 GPU: bs 1,8; vllm m1 2 GPU: bs 1",
+        ],
+    ]
     assert "Prompts per pass: 8, unless a batch size says otherwise." in study.render(side)
     assert "Several hosts: a table below can mix their differences" in study.render(side)
     assert "Several hosts" not in study.render(study.load_side([DATA / "a"]))
@@ -206,7 +254,9 @@ def test_each_host_a_side_joins_is_named_with_what_it_measured(tmp_path: Path) -
 
 def test_cli_refuses_a_side_mixing_gpu_kinds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     mixed = tmp_path / "mixed.jsonl"
-    lines = [json.loads(line) for d in ("a", "b") for line in (DATA / d / "records.jsonl").read_text().splitlines()]
+    lines = [
+        json.loads(line) for d in ("a", "b") for line in (DATA / d / "records.jsonl").read_text().splitlines()
+    ]
     mixed.write_text("".join(json.dumps(r) + "\n" for r in lines))
     assert cli.main(["study", str(mixed), str(DATA / "b")]) == 2
     assert "several GPU kinds (GPU-A, GPU-B)" in capsys.readouterr().err
@@ -217,8 +267,9 @@ def test_kinds_sharing_no_configuration_get_no_rq4_rows(sides: tuple[study.Side,
     only_hf = study.Side(b.label, medians={k: v for k, v in b.medians.items() if k[0] == "hf"})
     only_vllm = study.Side(a.label, medians={k: v for k, v in a.medians.items() if k[0] == "vllm"})
     assert study.rq4_generations(only_vllm, only_hf) == []
-    assert "No configuration (engine, model, GPUs, batch) was measured on both kinds." in study.render(only_vllm,
-                                                                                                        only_hf)
+    assert "No configuration (engine, model, GPUs, batch) was measured on both kinds." in study.render(
+        only_vllm, only_hf
+    )
 
 
 def _grid_side(label: str, values: dict[int, float]) -> study.Side:
@@ -249,7 +300,13 @@ def _sparse_side(label: str, scale: float) -> study.Side:
     """Measured at 5 of the 4 x 4 (GPUs, batch) configurations their values span, the largest (8 GPUs, batch 256)
     not among them, as where an engine ran out of memory or a GPU count was tried at one batch size only."""
     side = study.Side(label)
-    for (gpus, batch), value in {(1, 1): 10.0, (2, 2): 20.0, (4, 4): 40.0, (8, 1): 30.0, (1, 256): 200.0}.items():
+    for (gpus, batch), value in {
+        (1, 1): 10.0,
+        (2, 2): 20.0,
+        (4, 4): 40.0,
+        (8, 1): 30.0,
+        (1, 256): 200.0,
+    }.items():
         side.medians[("hf", "m1", gpus, batch)].append(value * scale)
     return side
 
@@ -281,8 +338,10 @@ def test_rq2_says_which_configurations_left_gpus_without_weights(tmp_path: Path)
     assert dict(side.gpus_used) == {("hf", "m1", 2, 1): {1}}
     text = study.render(side)
     assert "| hf | m1 | 50.0 | 40.0 | 1 |" in text  # the figure stays
-    assert "Weights on fewer GPUs than named (`gpus_used`; `device_map=\"auto\"` left the others empty): " \
-           "hf m1 2 GPU bs 1: 1." in text
+    assert (
+        'Weights on fewer GPUs than named (`gpus_used`; `device_map="auto"` left the others empty): '
+        "hf m1 2 GPU bs 1: 1." in text
+    )
     assert "Weights on fewer GPUs" not in study.render(study.load_side([DATA / "a"]))
 
 
@@ -291,7 +350,8 @@ COMMITTED_TABLES = sorted((Path(__file__).parents[1] / "docs" / "study").glob("*
 
 @pytest.mark.parametrize("tables", COMMITTED_TABLES, ids=lambda path: path.name)
 def test_committed_study_tables_regenerate_from_the_committed_records(
-        tables: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tables: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """docs/STUDY.md's tables (docs/study/*.md) name the command that made them; run from the repository's root,
     it makes them again, to the character, from the records committed beside them."""
     made_by = next(line for line in tables.read_text().splitlines() if line.startswith("Made by `"))
@@ -299,8 +359,9 @@ def test_committed_study_tables_regenerate_from_the_committed_records(
     assert words[:2] == ["infperf", "study"] and words[-2:] == ["--out", f"docs/study/{tables.name}"]
     monkeypatch.chdir(tables.parents[2])
     assert cli.main([*words[1:-1], str(tmp_path / tables.name)]) == 0
-    assert (tmp_path / tables.name).read_text().replace(str(tmp_path / tables.name), words[-1]) \
-        == tables.read_text()
+    assert (tmp_path / tables.name).read_text().replace(
+        str(tmp_path / tables.name), words[-1]
+    ) == tables.read_text()
 
 
 def test_engine_table_at_batch_1_as_the_paper_with_its_ratios_beside(tmp_path: Path) -> None:
@@ -312,12 +373,20 @@ def test_engine_table_at_batch_1_as_the_paper_with_its_ratios_beside(tmp_path: P
     (tmp_path / "a" / "records.jsonl").write_text(text)
     side = study.load_side([tmp_path / "a"])
     [row] = study.engine_table(side)
-    assert (row["hf_gpus"], row["hf"], row["vllm_same"], row["vllm_gpus"], row["vllm_best"]) == (1, 50.0, 100.0, 2, 150.0)
+    assert (row["hf_gpus"], row["hf"], row["vllm_same"], row["vllm_gpus"], row["vllm_best"]) == (
+        1,
+        50.0,
+        100.0,
+        2,
+        150.0,
+    )
     assert row["ratio_same"] == pytest.approx(100 / 50) and row["ratio_best"] == pytest.approx(150 / 50)
     [best_batch] = study.engine_table(side, batch=None)
     assert (best_batch["hf"], best_batch["vllm_same"]) == (200.0, 400.0)  # bs 8 wins both
     lines = study._table2_lines("A", side, 1)
-    assert "| phi-1 | 1 | 50.0 | 100.0 | 2.00 | 2.5x | 0.80 | 2 | 3.00 | 5.5x | 0.55 |" in lines  # 2/2.5, 3/5.5
+    assert (
+        "| phi-1 | 1 | 50.0 | 100.0 | 2.00 | 2.5x | 0.80 | 2 | 3.00 | 5.5x | 0.55 |" in lines
+    )  # 2/2.5, 3/5.5
 
 
 def test_the_papers_table_ii_mean_and_median_from_its_throughput_columns() -> None:
@@ -338,15 +407,32 @@ def test_rq2_pooled_is_one_anova_over_gpu_count_groups_of_models(tmp_path: Path)
     from scipy.stats import f_oneway
 
     base = json.loads((DATA / "a" / "records.jsonl").read_text().splitlines()[0])
-    medians = {("m1", 1): 100.0, ("m2", 1): 80.0, ("m3", 1): 120.0, ("m1", 2): 60.0, ("m2", 2): 70.0,
-               ("m3", 2): 50.0}
+    medians = {
+        ("m1", 1): 100.0,
+        ("m2", 1): 80.0,
+        ("m3", 1): 120.0,
+        ("m1", 2): 60.0,
+        ("m2", 2): 70.0,
+        ("m3", 2): 50.0,
+    }
     (tmp_path / "s").mkdir()
     with (tmp_path / "s" / "records.jsonl").open("w") as f:
         for (model, gpus), m in medians.items():
             samples = [m, 1.02 * m, 0.98 * m]
-            f.write(json.dumps(base | {"model": model, "gpus": gpus, "batch_size": 1,
-                                       "case_id": f"gpua-80gb-vllm-{model}-gpus{gpus}-bs1",
-                                       "throughput_tok_s": m, "throughput_tok_s_samples": samples}) + "\n")
+            f.write(
+                json.dumps(
+                    base
+                    | {
+                        "model": model,
+                        "gpus": gpus,
+                        "batch_size": 1,
+                        "case_id": f"gpua-80gb-vllm-{model}-gpus{gpus}-bs1",
+                        "throughput_tok_s": m,
+                        "throughput_tok_s_samples": samples,
+                    }
+                )
+                + "\n"
+            )
     [row] = study.rq2_pooled(study.load_side([tmp_path / "s"]))
     expected = f_oneway([100.0, 80.0, 120.0], [60.0, 70.0, 50.0])
     assert row["engine"] == "vllm" and row["groups"] == {1: 3, 2: 3}

@@ -1,4 +1,5 @@
 """InfPop: the TPE loop on a synthetic objective, and a real small tuning run on the CPU through pytest."""
+
 from __future__ import annotations
 
 import json
@@ -7,12 +8,30 @@ from pathlib import Path
 import pytest
 
 from pytest_infperf.records import read_records
-from pytest_infperf.tune import Landscape, grid_best, grid_points, load_space, measure_grid, start_points_for, tune
+from pytest_infperf.tune import (
+    Landscape,
+    grid_best,
+    grid_points,
+    load_space,
+    measure_grid,
+    start_points_for,
+    tune,
+)
 
 
 def _fake_record(point: dict, throughput: float | None) -> dict:
-    base = {"schema": 1, "test_id": "t", "case_id": "c", "engine": "hf", "model": "m", "gpus": 0,
-            "batch_size": point["batch_size"], "workload": "w", "hardware_fingerprint": "f", "timestamp": "now"}
+    base = {
+        "schema": 1,
+        "test_id": "t",
+        "case_id": "c",
+        "engine": "hf",
+        "model": "m",
+        "gpus": 0,
+        "batch_size": point["batch_size"],
+        "workload": "w",
+        "hardware_fingerprint": "f",
+        "timestamp": "now",
+    }
     if throughput is None:
         return base | {"status": "oom", "reason": "out of memory"}
     return base | {"status": "ok", "throughput_tok_s": throughput}
@@ -24,17 +43,19 @@ def test_tpe_finds_the_peak_caches_and_survives_failures(tmp_path: Path) -> None
     def evaluate(point: dict) -> dict:
         calls.append(point)
         b = point["batch_size"]
-        return _fake_record(point, None if b > 256 else 100 * b ** 0.5 * (2 if point["dtype"] == "a" else 1))
+        return _fake_record(point, None if b > 256 else 100 * b**0.5 * (2 if point["dtype"] == "a" else 1))
 
     space = {"batch_size": [2**i for i in range(11)], "dtype": ["a", "b"], "gpus": [0]}
     landscape = Landscape.open(tmp_path / "l.jsonl")
     result = tune(evaluate, space, landscape, max_evals=30, seed=0, progress=lambda _: None)
     measured = [r["throughput_tok_s"] for r in landscape.points.values() if r["status"] == "ok"]
     assert result.best_throughput == max(measured) and result.best_point["dtype"] == "a"
-    assert result.best_throughput >= 0.7 * 100 * 256 ** 0.5 * 2  # near the peak (batch 256, dtype a)
+    assert result.best_throughput >= 0.7 * 100 * 256**0.5 * 2  # near the peak (batch 256, dtype a)
     assert result.failed > 0 and result.cached > 0
     assert len(calls) == len(landscape.points) == 30 - result.cached  # repeated points cost nothing
-    again = tune(evaluate, space, Landscape.open(tmp_path / "l.jsonl"), max_evals=30, seed=0, progress=lambda _: None)
+    again = tune(
+        evaluate, space, Landscape.open(tmp_path / "l.jsonl"), max_evals=30, seed=0, progress=lambda _: None
+    )
     assert again.best_point == result.best_point and len(calls) == 30 - result.cached  # re-run: all cached
 
 
@@ -49,21 +70,43 @@ def test_tuning_starts_from_the_previous_hardware_settings_then_the_largest_poin
     previous = {"batch_size": 300, "dtype": "b", "gpus": 2}  # tuned elsewhere on a batch this space lacks
     starts = start_points_for(space, previous)
     assert starts[1] == {"batch_size": 1024, "dtype": "a", "gpus": 2}
-    result = tune(evaluate, space, Landscape.open(tmp_path / "l.jsonl"), max_evals=6, seed=0,
-                  progress=lambda _: None, start_points=starts)
-    assert calls[:2] == [{"batch_size": 256, "dtype": "b", "gpus": 2},  # snapped to the nearest batch (log scale)
-                         {"batch_size": 1024, "dtype": "a", "gpus": 2}]  # the largest point: out of memory here
+    result = tune(
+        evaluate,
+        space,
+        Landscape.open(tmp_path / "l.jsonl"),
+        max_evals=6,
+        seed=0,
+        progress=lambda _: None,
+        start_points=starts,
+    )
+    assert calls[:2] == [
+        {"batch_size": 256, "dtype": "b", "gpus": 2},  # snapped to the nearest batch (log scale)
+        {"batch_size": 1024, "dtype": "a", "gpus": 2},
+    ]  # the largest point: out of memory here
     assert result.best_throughput == 256.0 and result.failed >= 1
     unusable = {"batch_size": 8, "dtype": "float8", "gpus": 1}  # a choice the space lacks is not forced on it
     calls.clear()
-    tune(evaluate, space, Landscape.open(tmp_path / "other.jsonl"), max_evals=2, seed=0, progress=lambda _: None,
-         start_points=[unusable])
+    tune(
+        evaluate,
+        space,
+        Landscape.open(tmp_path / "other.jsonl"),
+        max_evals=2,
+        seed=0,
+        progress=lambda _: None,
+        start_points=[unusable],
+    )
     assert calls and unusable not in calls
 
 
 def test_every_point_failing_is_a_result_not_a_crash(tmp_path: Path) -> None:
-    result = tune(lambda point: _fake_record(point, None), {"batch_size": [1, 2], "gpus": [0]},
-                  Landscape.open(tmp_path / "l.jsonl"), max_evals=3, seed=0, progress=lambda _: None)
+    result = tune(
+        lambda point: _fake_record(point, None),
+        {"batch_size": [1, 2], "gpus": [0]},
+        Landscape.open(tmp_path / "l.jsonl"),
+        max_evals=3,
+        seed=0,
+        progress=lambda _: None,
+    )
     assert result.best_point is None and result.failed == 3
 
 
@@ -72,8 +115,15 @@ def test_latency_constraint_turns_points_into_failures(tmp_path: Path) -> None:
         return _fake_record(point, 10.0 * point["batch_size"]) | {"ttft_p99_s": point["batch_size"] / 1000}
 
     space = {"batch_size": [1, 2, 4, 8, 16, 32, 64], "gpus": [0]}
-    result = tune(evaluate, space, Landscape.open(tmp_path / "l.jsonl"), max_evals=20, seed=1,
-                  max_ttft_p99_s=0.0165, progress=lambda _: None)
+    result = tune(
+        evaluate,
+        space,
+        Landscape.open(tmp_path / "l.jsonl"),
+        max_evals=20,
+        seed=1,
+        max_ttft_p99_s=0.0165,
+        progress=lambda _: None,
+    )
     assert result.best_point["batch_size"] == 16  # 32 and 64 break the 16.5 ms TTFT limit
 
 
@@ -83,7 +133,13 @@ def test_grid_measures_each_load_once_then_tpe_costs_nothing(tmp_path: Path) -> 
     assert len(points) == 6
     # batch size varies fastest: one engine load (gpus, max_num_seqs) serves all its batch sizes, smallest first
     assert [(p["max_num_seqs"], p["batch_size"]) for p in points] == [
-        (32, 1), (32, 4), (32, 16), (512, 1), (512, 4), (512, 16)]
+        (32, 1),
+        (32, 4),
+        (32, 16),
+        (512, 1),
+        (512, 4),
+        (512, 16),
+    ]
     calls: list[dict] = []
 
     def evaluate(point: dict) -> dict:
@@ -121,34 +177,62 @@ dtype = ["float32"]
 
 
 def test_real_tuning_run_on_cpu(perf_project, tmp_path: Path) -> None:
-    matrix = "[cpu]\nengines = ['hf']\nmodels = ['tiny-gpt2']\ngpus = [0]\nbatch_sizes = [1]\nnum_prompts = 4\n"
-    source = "import pytest\n\n@pytest.mark.infperf(tuned=True)\ndef test_tuned(infperf):\n    infperf.measure()\n"
-    pytester = perf_project(matrix, test_source=source, extra_ini="infperf_baselines = baselines\n"
-                            "            infpop_space = space.toml\n            infperf_worker_memory = 3GB")
+    matrix = (
+        "[cpu]\nengines = ['hf']\nmodels = ['tiny-gpt2']\ngpus = [0]\nbatch_sizes = [1]\nnum_prompts = 4\n"
+    )
+    source = (
+        "import pytest\n\n@pytest.mark.infperf(tuned=True)\ndef test_tuned(infperf):\n    infperf.measure()\n"
+    )
+    pytester = perf_project(
+        matrix,
+        test_source=source,
+        extra_ini="infperf_baselines = baselines\n"
+        "            infpop_space = space.toml\n            infperf_worker_memory = 3GB",
+    )
     pytester.makefile(".toml", space=SPACE)
     untuned = pytester.runpytest("-p", "no:benchmark", "-rs")
     untuned.assert_outcomes(skipped=1)
     untuned.stdout.fnmatch_lines(["*no tuned settings for cpu-*: run with --infpop-tune*"])
 
-    result = pytester.runpytest("-p", "no:benchmark", "--infpop-tune", "--infpop-max-evals", "6", "--infpop-grid",
-                                "--infperf-repeats", "1", "--infperf-warmup", "0")
+    result = pytester.runpytest(
+        "-p",
+        "no:benchmark",
+        "--infpop-tune",
+        "--infpop-max-evals",
+        "6",
+        "--infpop-grid",
+        "--infperf-repeats",
+        "1",
+        "--infperf-warmup",
+        "0",
+    )
     result.assert_outcomes(passed=1)
     # batch 4096 is above the 4 prompts of an evaluation: one batch of all of them under another name, so dropped
-    result.stdout.fnmatch_lines(["*4 prompts an evaluation; batch sizes [[]4096[]] dropped, above the prompts*",
-                                 "*infpop grid 1/2: *'batch_size': 1*", "*infpop grid 2/2: *'batch_size': 2*",
-                                 "*grid of 2 points, 2 measured now*", "*infpop 1/6:*",
-                                 "*infpop: hf-tiny-gpt2-humaneval-out5: best*stored*",
-                                 "*the grid's best is*(stored: the tuned tests run it); TPE found 100.0% of it*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*4 prompts an evaluation; batch sizes [[]4096[]] dropped, above the prompts*",
+            "*infpop grid 1/2: *'batch_size': 1*",
+            "*infpop grid 2/2: *'batch_size': 2*",
+            "*grid of 2 points, 2 measured now*",
+            "*infpop 1/6:*",
+            "*infpop: hf-tiny-gpt2-humaneval-out5: best*stored*",
+            "*the grid's best is*(stored: the tuned tests run it); TPE found 100.0% of it*",
+        ]
+    )
     folder = next((pytester.path / "baselines").glob("cpu-*")) / "_infpop"
     tuned = json.loads((folder / "hf-tiny-gpt2-humaneval-out5.tuned.json").read_text())
     assert tuned["space"]["batch_size"] == [1, 2] and tuned["num_prompts"] == 4
     assert tuned["cached_evaluations"] == tuned["evaluations"]  # TPE ran on the measured grid alone
     # the whole grid is measured: the stored setting is its best, TPE's answer is kept beside it
     landscape = read_records(folder / "hf-tiny-gpt2-humaneval-out5.landscape.jsonl")
-    assert tuned["best_throughput_tok_s"] == max(r["throughput_tok_s"] for r in landscape if r["status"] == "ok")
+    assert tuned["best_throughput_tok_s"] == max(
+        r["throughput_tok_s"] for r in landscape if r["status"] == "ok"
+    )
     assert tuned["tpe_best_throughput_tok_s"] <= tuned["best_throughput_tok_s"] and tuned["tpe_best_point"]
-    prompts = {r["infpop_point"]["batch_size"]: r["num_prompts"]
-               for r in read_records(folder / "hf-tiny-gpt2-humaneval-out5.landscape.jsonl")}
+    prompts = {
+        r["infpop_point"]["batch_size"]: r["num_prompts"]
+        for r in read_records(folder / "hf-tiny-gpt2-humaneval-out5.landscape.jsonl")
+    }
     assert prompts == {1: 4, 2: 4}  # every point over the same prompts: one workload
 
     again = pytester.runpytest("-p", "no:benchmark", "--infpop-tune", "--collect-only", "-q")
@@ -156,19 +240,36 @@ def test_real_tuning_run_on_cpu(perf_project, tmp_path: Path) -> None:
     assert "TunedSettingsWarning" not in again.stdout.str()
 
     # A summary's note (as the shipped H100 settings carry) is shown wherever its tuned test runs.
-    (folder / "hf-tiny-gpt2-humaneval-out5.tuned.json").write_text(json.dumps(tuned | {"note": "tuned before X"}))
+    (folder / "hf-tiny-gpt2-humaneval-out5.tuned.json").write_text(
+        json.dumps(tuned | {"note": "tuned before X"})
+    )
     noted = pytester.runpytest("-p", "no:benchmark", "--collect-only", "-q")
-    noted.stdout.fnmatch_lines(["*TunedSettingsWarning: *hf-tiny-gpt2-humaneval-out5.tuned.json: tuned before X*"])
+    noted.stdout.fnmatch_lines(
+        ["*TunedSettingsWarning: *hf-tiny-gpt2-humaneval-out5.tuned.json: tuned before X*"]
+    )
 
     # Other hardware: the same name tuned elsewhere -> re-tuning reports the gain over those settings.
     other = pytester.path / "baselines" / "a100-80gb-x1" / "_infpop"
     other.mkdir(parents=True)
-    (other / "hf-tiny-gpt2-humaneval-out5.tuned.json").write_text(json.dumps(
-        {"best_point": {"batch_size": 64, "dtype": "float32", "gpus": 0}}))  # tuned over more prompts there
+    (other / "hf-tiny-gpt2-humaneval-out5.tuned.json").write_text(
+        json.dumps({"best_point": {"batch_size": 64, "dtype": "float32", "gpus": 0}})
+    )  # tuned over more prompts there
     pytester.makefile(".toml", space_small="[hf]\nbatch_size = [2, 4, 64]\ndtype = ['float32']\n")
-    moved = pytester.runpytest("-p", "no:benchmark", "--infpop-tune=force", "--infpop-max-evals", "2",
-                               "-o", "infpop_space=space_small.toml",
-                               "--infperf-repeats", "1", "--infperf-warmup", "0", "--collect-only", "-q")
+    moved = pytester.runpytest(
+        "-p",
+        "no:benchmark",
+        "--infpop-tune=force",
+        "--infpop-max-evals",
+        "2",
+        "-o",
+        "infpop_space=space_small.toml",
+        "--infperf-repeats",
+        "1",
+        "--infperf-warmup",
+        "0",
+        "--collect-only",
+        "-q",
+    )
     # batch 64 is measured here as this space runs it, over the same 4 prompts: batch 4
     moved.stdout.fnmatch_lines(["*over the settings tuned on a100-80gb-x1 ({'batch_size': 4,*"])
     summary = json.loads((folder / "hf-tiny-gpt2-humaneval-out5.tuned.json").read_text())

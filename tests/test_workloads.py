@@ -1,4 +1,5 @@
 """Workloads: the study's 1033 HumanEval prefixes and exact-length synthetic prompts."""
+
 from __future__ import annotations
 
 import pytest

@@ -4,6 +4,7 @@ model. Run by tests/test_models.py in a subprocess, since vLLM's engine processe
 
     python tests/vllm_architectures.py OUT_DIR gpt2 llama-3-8b ...
 """
+
 from __future__ import annotations
 
 import json
@@ -32,15 +33,32 @@ def check(name: str, folder: Path) -> dict[str, object]:
     engine = VllmEngine()
     start = time.perf_counter()
     try:
-        info = engine.load(LoadRequest(model_dir=str(folder), dummy=True, gpus=0, dtype="float32", seed=0,
-                                       knobs={"enforce_eager": True, "max_model_len": 128}))
+        info = engine.load(
+            LoadRequest(
+                model_dir=str(folder),
+                dummy=True,
+                gpus=0,
+                dtype="float32",
+                seed=0,
+                knobs={"enforce_eager": True, "max_model_len": 128},
+            )
+        )
         result = engine.generate([Prompt("", (5, 6, 7, 8))] * PROMPTS, OUTPUT_LEN)
-        return {"model": name, "status": "ok", "architecture": config["architectures"][0],
-                "output_tokens": result.output_tokens, "engine_version": info["engine_version"],
-                "seconds": round(time.perf_counter() - start, 1)}
+        return {
+            "model": name,
+            "status": "ok",
+            "architecture": config["architectures"][0],
+            "output_tokens": result.output_tokens,
+            "engine_version": info["engine_version"],
+            "seconds": round(time.perf_counter() - start, 1),
+        }
     except Exception as err:  # reported per model, so one unsupported architecture does not hide the others
-        return {"model": name, "status": "error", "reason": f"{type(err).__name__}: {err}",
-                "trace": traceback.format_exc(limit=3)}
+        return {
+            "model": name,
+            "status": "error",
+            "reason": f"{type(err).__name__}: {err}",
+            "trace": traceback.format_exc(limit=3),
+        }
     finally:
         engine.close()
 

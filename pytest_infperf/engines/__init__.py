@@ -1,4 +1,5 @@
 """Engine adapters behind one Protocol (base.Engine); each imports its heavy library only when loaded."""
+
 from __future__ import annotations
 
 from .base import Engine

@@ -1,4 +1,5 @@
 """The one small interface every engine adapter implements, and what one batch call returns."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

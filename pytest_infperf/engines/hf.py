@@ -4,6 +4,7 @@ Runs inside a worker process whose CUDA_VISIBLE_DEVICES already holds the trial'
 spreads the model over exactly those. Architecture-only models get random weights: built without the slow
 default initialisation, placed, then filled with N(0, 0.02) on the device.
 """
+
 from __future__ import annotations
 
 import time
@@ -23,8 +24,9 @@ def resolve_dtype(torch: Any, name: str, on_gpu: bool) -> Any:
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
-def balanced_device_map(model: Any, gpus: int, dtype: Any,
-                        max_memory: dict[int, int] | None = None) -> dict[str, Any]:
+def balanced_device_map(
+    model: Any, gpus: int, dtype: Any, max_memory: dict[int, int] | None = None
+) -> dict[str, Any]:
     """Where each module of a model built in host memory goes on `gpus` GPUs: balanced shares, as
     `from_pretrained(device_map="auto")` places real checkpoints. accelerate's `infer_auto_device_map` alone fills
     GPU 0 first, so any model that fits one GPU would run on one while its trial says two. `max_memory` (bytes
@@ -33,11 +35,19 @@ def balanced_device_map(model: Any, gpus: int, dtype: Any,
     from accelerate.utils import get_balanced_memory, get_max_memory
 
     if max_memory is None:
-        max_memory = {gpu: free for gpu, free in get_max_memory().items() if isinstance(gpu, int) and gpu < gpus}
-    shares = get_balanced_memory(model, max_memory=max_memory, no_split_module_classes=model._no_split_modules,
-                                 dtype=dtype, low_zero=False)
-    return infer_auto_device_map(model, max_memory=shares, no_split_module_classes=model._no_split_modules,
-                                 dtype=dtype)
+        max_memory = {
+            gpu: free for gpu, free in get_max_memory().items() if isinstance(gpu, int) and gpu < gpus
+        }
+    shares = get_balanced_memory(
+        model,
+        max_memory=max_memory,
+        no_split_module_classes=model._no_split_modules,
+        dtype=dtype,
+        low_zero=False,
+    )
+    return infer_auto_device_map(
+        model, max_memory=shares, no_split_module_classes=model._no_split_modules, dtype=dtype
+    )
 
 
 def gpus_holding(device_map: dict[str, Any]) -> list[int]:
@@ -51,7 +61,8 @@ def gpus_holding(device_map: dict[str, Any]) -> list[int]:
 
         raise torch.OutOfMemoryError(
             f"the model does not fit in the trial's GPUs: accelerate would offload {len(offloaded)} module(s) "
-            f"({', '.join(offloaded[:3])}{', ...' if len(offloaded) > 3 else ''}) to host memory or disk")
+            f"({', '.join(offloaded[:3])}{', ...' if len(offloaded) > 3 else ''}) to host memory or disk"
+        )
     return sorted({gpu for gpu in gpus.values() if gpu is not None})
 
 
@@ -129,23 +140,34 @@ class HfPipelineEngine:
                 for param in model.parameters():
                     param.normal_(0.0, 0.02)
         else:
-            model = AutoModelForCausalLM.from_pretrained(request.model_dir, dtype=dtype,
-                                                         device_map="auto" if self.on_gpu else None)
+            model = AutoModelForCausalLM.from_pretrained(
+                request.model_dir, dtype=dtype, device_map="auto" if self.on_gpu else None
+            )
             if getattr(model, "hf_device_map", None):
                 gpus_used = gpus_holding(model.hf_device_map)
         model.eval()
         model.generation_config.pad_token_id = tokenizer.pad_token_id
         self.pipe = pipeline("text-generation", model=model, tokenizer=tokenizer)
         self.torch = torch
-        return {"dtype": str(dtype).removeprefix("torch."), "engine_version": transformers.__version__,
-                "torch_version": torch.__version__, "gpus_used": gpus_used}
+        return {
+            "dtype": str(dtype).removeprefix("torch."),
+            "engine_version": transformers.__version__,
+            "torch_version": torch.__version__,
+            "gpus_used": gpus_used,
+        }
 
     def generate(self, prompts: list[Prompt], output_len: int) -> BatchResult:
         clock = _TokenClock(self.torch, self.torch.cuda.device_count() if self.on_gpu else 0)
         start = time.perf_counter()
-        self.pipe([p.text for p in prompts], batch_size=len(prompts), max_new_tokens=output_len,
-                  min_new_tokens=output_len, do_sample=False, return_full_text=False,
-                  stopping_criteria=[clock])
+        self.pipe(
+            [p.text for p in prompts],
+            batch_size=len(prompts),
+            max_new_tokens=output_len,
+            min_new_tokens=output_len,
+            do_sample=False,
+            return_full_text=False,
+            stopping_criteria=[clock],
+        )
         steps = len(clock.stamps)
         if steps != output_len:
             raise RuntimeError(f"generated {steps} tokens per prompt, expected exactly {output_len}")
@@ -153,8 +175,13 @@ class HfPipelineEngine:
         gaps = [b - a for a, b in zip(clock.stamps, clock.stamps[1:])]
         tpot = (e2e - ttft) / (steps - 1) if steps > 1 else None
         n = len(prompts)  # a static batch: every request starts and finishes with the batch
-        return BatchResult(output_tokens=steps * n, ttft_s=[ttft] * n, e2e_s=[e2e] * n,
-                           tpot_s=[tpot] * n if tpot is not None else [], itl_s=gaps)
+        return BatchResult(
+            output_tokens=steps * n,
+            ttft_s=[ttft] * n,
+            e2e_s=[e2e] * n,
+            tpot_s=[tpot] * n if tpot is not None else [],
+            itl_s=gaps,
+        )
 
     def close(self) -> None:
         self.pipe = None

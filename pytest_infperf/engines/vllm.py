@@ -9,6 +9,7 @@ scheduled, on its monotonic clock). Offline vLLM keeps no per-token times, so in
 its Prometheus histogram (the difference of snapshots around each repeat, taken outside the timed calls;
 percentiles interpolated, labelled so in the record).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -17,8 +18,11 @@ from ..latency import Histogram
 from ..workloads import Prompt
 from .base import BatchResult, EngineNotAvailable, LoadRequest
 
-_METRICS = {"ttft": "vllm:time_to_first_token_seconds", "itl": "vllm:inter_token_latency_seconds",
-            "e2e": "vllm:e2e_request_latency_seconds"}
+_METRICS = {
+    "ttft": "vllm:time_to_first_token_seconds",
+    "itl": "vllm:inter_token_latency_seconds",
+    "e2e": "vllm:e2e_request_latency_seconds",
+}
 _METRIC_FALLBACKS = {"vllm:inter_token_latency_seconds": "vllm:time_per_output_token_seconds"}
 
 
@@ -69,11 +73,17 @@ class VllmEngine:
             import vllm
             from vllm import LLM
         except ImportError as err:
-            raise EngineNotAvailable(f"vllm is not installed ({err}); pip install 'pytest-infperf[vllm]'") from err
+            raise EngineNotAvailable(
+                f"vllm is not installed ({err}); pip install 'pytest-infperf[vllm]'"
+            ) from err
         knobs = request.knobs
         kwargs: dict[str, Any] = dict(
-            model=request.model_dir, dtype=request.dtype, seed=request.seed, skip_tokenizer_init=True,
-            disable_log_stats=False, tensor_parallel_size=max(request.gpus, 1),
+            model=request.model_dir,
+            dtype=request.dtype,
+            seed=request.seed,
+            skip_tokenizer_init=True,
+            disable_log_stats=False,
+            tensor_parallel_size=max(request.gpus, 1),
             pipeline_parallel_size=knobs.get("pipeline_parallel_size", 1),
             enforce_eager=knobs.get("enforce_eager", False),
             enable_prefix_caching=knobs.get("prefix_caching", False),
@@ -89,21 +99,29 @@ class VllmEngine:
             kwargs["distributed_executor_backend"] = knobs["distributed_executor_backend"]
         self.llm = LLM(**kwargs)
         config = self.llm.llm_engine.model_config
-        return {"dtype": str(config.dtype).removeprefix("torch."), "engine_version": vllm.__version__,
-                "torch_version": __import__("torch").__version__, "max_model_len": config.max_model_len,
-                "engine_args": {k: v for k, v in kwargs.items() if k != "model"}}
+        return {
+            "dtype": str(config.dtype).removeprefix("torch."),
+            "engine_version": vllm.__version__,
+            "torch_version": __import__("torch").__version__,
+            "max_model_len": config.max_model_len,
+            "engine_args": {k: v for k, v in kwargs.items() if k != "model"},
+        }
 
     def generate(self, prompts: list[Prompt], output_len: int) -> BatchResult:
         from vllm import SamplingParams
         from vllm.inputs import TokensPrompt
 
-        params = SamplingParams(max_tokens=output_len, min_tokens=output_len, ignore_eos=True, temperature=0.0,
-                                detokenize=False)
-        outputs = self.llm.generate([TokensPrompt(prompt_token_ids=list(p.token_ids)) for p in prompts], params,
-                                    use_tqdm=False)
+        params = SamplingParams(
+            max_tokens=output_len, min_tokens=output_len, ignore_eos=True, temperature=0.0, detokenize=False
+        )
+        outputs = self.llm.generate(
+            [TokensPrompt(prompt_token_ids=list(p.token_ids)) for p in prompts], params, use_tqdm=False
+        )
         counts = [len(o.outputs[0].token_ids) for o in outputs]
         if any(c != output_len for c in counts):
-            raise RuntimeError(f"vLLM generated {min(counts)}..{max(counts)} tokens per prompt, expected {output_len}")
+            raise RuntimeError(
+                f"vLLM generated {min(counts)}..{max(counts)} tokens per prompt, expected {output_len}"
+            )
         exact = request_latencies(outputs)  # None where the version keeps no per-request stats
         return BatchResult(output_tokens=sum(counts), **(exact or {}))
 

@@ -4,6 +4,7 @@ Throughput depends on the architecture, not the weight values, so the studied mo
 `config.json` (facts from the model cards). `materialize` turns any of them into a folder both engines load:
 the config plus a tokenizer trained locally when the model brings none.
 """
+
 from __future__ import annotations
 
 import functools
@@ -30,8 +31,10 @@ def check_model_name(name: str) -> None:
     """Raise ValueError with the choices when `name` is no registry model, local folder or hub id."""
     if name in known_models() or Path(name).expanduser().is_dir() or _HUB_ID.match(name):
         return
-    raise ValueError(f"unknown model {name!r}: not in the registry ({', '.join(known_models())}), "
-                     "not a local checkpoint folder, not a hub id (org/name)")
+    raise ValueError(
+        f"unknown model {name!r}: not in the registry ({', '.join(known_models())}), "
+        "not a local checkpoint folder, not a hub id (org/name)"
+    )
 
 
 @dataclass(frozen=True)

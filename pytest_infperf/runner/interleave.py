@@ -15,6 +15,7 @@ workers stay loaded, so vLLM arms split --infperf-gpu-memory-utilization between
 of each arm, reference first in even rounds and candidate first in odd ones (ABBA), so a linear drift within a
 round adds the same to both arms over each pair of rounds. The first round of each arm warms up first.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -31,8 +32,15 @@ from .measure import TEST_ONLY_SLOWDOWN
 from .pool import Outcome, TrialPool
 
 # Per-round figures that add up over the rounds; every other number is the median of the rounds' values.
-SUMMED = ("generate_s", "measured_wall_s", "trial_wall_s", "warmup_s", "warmup_batches", "energy_j",
-          "telemetry_samples")
+SUMMED = (
+    "generate_s",
+    "measured_wall_s",
+    "trial_wall_s",
+    "warmup_s",
+    "warmup_batches",
+    "energy_j",
+    "telemetry_samples",
+)
 
 
 def merge_rounds(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -73,16 +81,25 @@ class ABOutcome:
 class InterleavedPair:
     """The two arms' pools, and the interleaving of one trial's rounds."""
 
-    def __init__(self, settings: Settings, reference: ReferenceEnv, gpus: tuple[Gpu, ...], log_dir: Path) -> None:
+    def __init__(
+        self, settings: Settings, reference: ReferenceEnv, gpus: tuple[Gpu, ...], log_dir: Path
+    ) -> None:
         self.settings = settings
-        shared = dataclasses.replace(settings, cpu_affinity=settings.pinning, vllm=dataclasses.replace(
-            settings.vllm, gpu_memory_utilization=settings.vllm.gpu_memory_utilization / 2))
+        shared = dataclasses.replace(
+            settings,
+            cpu_affinity=settings.pinning,
+            vllm=dataclasses.replace(
+                settings.vllm, gpu_memory_utilization=settings.vllm.gpu_memory_utilization / 2
+            ),
+        )
         self.candidate = TrialPool(shared, gpus, log_dir / "candidate", sys.executable)
         # The test-only slowdown belongs to the environment under test; the reference arm never inherits it.
         drop = (TEST_ONLY_SLOWDOWN, "PYTHONPATH") if reference.built else (TEST_ONLY_SLOWDOWN,)
         self.reference = TrialPool(shared, gpus, log_dir / "reference", str(reference.python), env_drop=drop)
 
-    def run(self, case: Case, plan: Callable[[dict[str, Any], dict[str, Any]], int] | None = None) -> ABOutcome:
+    def run(
+        self, case: Case, plan: Callable[[dict[str, Any], dict[str, Any]], int] | None = None
+    ) -> ABOutcome:
         """`ab_rounds` rounds of one repeat per arm, then, when `plan` is given, as many more as
         `plan(candidate so far, reference so far)` (merged measurements) asks for, at most `ab_max_rounds`: the
         second stage of Stein's design (`stats.rounds_needed`). Stops at the first failure of either arm (its
@@ -92,14 +109,17 @@ class InterleavedPair:
         for arm, pool in pools.items():  # both loaded before either measures: every round sees the same host
             failure = pool.ensure_loaded(case)
             if failure is not None:
-                return ABOutcome(**{arm: failure, _other(arm): Outcome("error", f"not run: the {arm} arm failed "
-                                                                                "to load")})
+                return ABOutcome(
+                    **{arm: failure, _other(arm): Outcome("error", f"not run: the {arm} arm failed to load")}
+                )
         first = target = self.settings.ab_rounds
         planned, r = None, 0
         while True:
             if r == first and plan is not None and self.settings.ab_max_rounds > first:
-                planned = plan(merge_rounds([o.result for o in done["candidate"]]),
-                               merge_rounds([o.result for o in done["reference"]]))
+                planned = plan(
+                    merge_rounds([o.result for o in done["candidate"]]),
+                    merge_rounds([o.result for o in done["reference"]]),
+                )
                 target = max(first, min(planned, self.settings.ab_max_rounds))
             if r >= target:
                 break
@@ -107,8 +127,11 @@ class InterleavedPair:
                 outcome = pools[arm].run(case, repeats=1, warmup=None if r == 0 else 0)
                 if outcome.status != "ok":
                     other = _other(arm)
-                    rest = _merged(done[other]) if done[other] else Outcome(
-                        "error", f"not run: the {arm} arm failed first", load=outcome.load)
+                    rest = (
+                        _merged(done[other])
+                        if done[other]
+                        else Outcome("error", f"not run: the {arm} arm failed first", load=outcome.load)
+                    )
                     return ABOutcome(**{arm: outcome, other: rest})
                 done[arm].append(outcome)
             r += 1

@@ -3,6 +3,7 @@
 Each repeat is a separate pass, so repeat-to-repeat spread includes batch-to-batch variation; throughput per
 repeat is generated tokens / wall time of that pass. Medians are what the record reports; samples are kept.
 """
+
 from __future__ import annotations
 
 import math
@@ -23,7 +24,7 @@ def make_batches(prompts: Sequence[Prompt], batch_size: int) -> list[list[Prompt
     """Batches of exactly `batch_size`, cycling the prompts when they do not fill the last one."""
     total = max(1, math.ceil(len(prompts) / batch_size)) * batch_size
     cycled = [prompts[i % len(prompts)] for i in range(total)]
-    return [cycled[i:i + batch_size] for i in range(0, total, batch_size)]
+    return [cycled[i : i + batch_size] for i in range(0, total, batch_size)]
 
 
 TEST_ONLY_SLOWDOWN = "INFPERF_TEST_ONLY_SLOWDOWN"
@@ -51,9 +52,17 @@ def _merge(histograms: dict[str, Histogram], more: dict[str, Histogram]) -> None
         histograms[key] = histograms[key] + hist if key in histograms else hist
 
 
-def measure(engine: Engine, prompts: Sequence[Prompt], batch_size: int, output_len: int, repeats: int,
-            warmup: int | str, gpu_indices: list[int], min_repeat_s: float = 0.0,
-            progress: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+def measure(
+    engine: Engine,
+    prompts: Sequence[Prompt],
+    batch_size: int,
+    output_len: int,
+    repeats: int,
+    warmup: int | str,
+    gpu_indices: list[int],
+    min_repeat_s: float = 0.0,
+    progress: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
     """`warmup`: that many batches first, or "pass": whole passes over the prompts (every input shape once) until
     `min_repeat_s` has gone by. Each measured repeat runs whole passes until it has lasted `min_repeat_s`: a pass
     of a small model at a small batch takes well under a second on a GPU, and samples that short drift with the
@@ -80,13 +89,16 @@ def measure(engine: Engine, prompts: Sequence[Prompt], batch_size: int, output_l
     phases: dict[str, list[float]] = {"queue": [], "prefill": []}  # the engine's own split of the first token
     # per repeat, so the gate can judge latency like throughput: {"ttft_mean_s": [repeat 1, ...], ...}
     latency_by_repeat: dict[str, list[float | None]] = {
-        f"{name}_{stat}_s": [] for name in GATED_LATENCIES for stat in GATED_STATS}
+        f"{name}_{stat}_s": [] for name in GATED_LATENCIES for stat in GATED_STATS
+    }
     histograms: dict[str, Histogram] = {}
     generate_s = 0.0
     total_tokens = 0
     cpu_before = cpu_times()
     with GpuSampler(gpu_indices) as sampler:
-        snapshot = engine.histograms()  # read between repeats, outside their clocks: reading it is not generation
+        snapshot = (
+            engine.histograms()
+        )  # read between repeats, outside their clocks: reading it is not generation
         for repeat in range(repeats):
             tokens, repeat_start, repeat_passes = 0, time.perf_counter(), 0
             starts = {name: len(values) for name, values in exact.items()}
@@ -112,16 +124,24 @@ def measure(engine: Engine, prompts: Sequence[Prompt], batch_size: int, output_l
             repeat_histograms = _difference(snapshot, repeat_start_snapshot)
             _merge(histograms, repeat_histograms)
             repeat_wall.append(wall)
-            ttlt_by_repeat.append(statistics.median(ttlt[len(ttlt) - repeat_passes * len(batches):]))
+            ttlt_by_repeat.append(statistics.median(ttlt[len(ttlt) - repeat_passes * len(batches) :]))
             passes.append(repeat_passes)
             total_tokens += tokens
             throughput.append(tokens / wall)
             if progress is not None:  # the heartbeat: repeats done and the pace so far
-                progress({"batch_size": batch_size, "repeat": repeat + 1, "repeats": repeats,
-                          "tok_s": tokens / wall, "elapsed_s": time.perf_counter() - wall_start})
+                progress(
+                    {
+                        "batch_size": batch_size,
+                        "repeat": repeat + 1,
+                        "repeats": repeats,
+                        "tok_s": tokens / wall,
+                        "elapsed_s": time.perf_counter() - wall_start,
+                    }
+                )
             for name, values in exact.items():
-                summary = summarize(name, values[starts[name]:], repeat_histograms.get("ttft") if name == "ttft"
-                                    else None)
+                summary = summarize(
+                    name, values[starts[name] :], repeat_histograms.get("ttft") if name == "ttft" else None
+                )
                 for stat in GATED_STATS:
                     latency_by_repeat[f"{name}_{stat}_s"].append(summary[f"{name}_{stat}_s"])
     measured_wall = sum(repeat_wall)
@@ -130,13 +150,18 @@ def measure(engine: Engine, prompts: Sequence[Prompt], batch_size: int, output_l
     record: dict[str, Any] = {
         "throughput_tok_s": statistics.median(throughput),
         "throughput_tok_s_samples": throughput,
-        **{f"{key}_samples": values if None not in values else None for key, values in latency_by_repeat.items()},
+        **{
+            f"{key}_samples": values if None not in values else None
+            for key, values in latency_by_repeat.items()
+        },
         "repeat_wall_s_samples": repeat_wall,
         "ttlt_s": median_ttlt,
         "ttlt_s_samples": ttlt_by_repeat,  # the median pass of each repeat, so the gate can judge it
         "normalised_latency_s_per_tok": median_ttlt / (batch_size * output_len),
         "generation_throughput_tok_s": batch_size * output_len / median_ttlt,
-        "output_tokens_per_repeat": batch_size * output_len * len(batches),  # of one pass; see passes_per_repeat
+        "output_tokens_per_repeat": batch_size
+        * output_len
+        * len(batches),  # of one pass; see passes_per_repeat
         "batches_per_repeat": len(batches),
         "passes_per_repeat_samples": passes,
         "min_repeat_s": min_repeat_s,

@@ -5,6 +5,7 @@ The model loads once and serves every batch size of that key; the worker is stop
 A crash, a timeout or a failed load becomes that trial's error outcome and the session goes on; an OOM is an
 outcome too, and larger batch sizes of the same key and workload are then reported as OOM without running.
 """
+
 from __future__ import annotations
 
 import json
@@ -50,16 +51,27 @@ class WorkerGone(RuntimeError):
 
 
 class _Worker:
-    def __init__(self, key: TrialKey, env: dict[str, str], log_path: Path, python: str = sys.executable) -> None:
+    def __init__(
+        self, key: TrialKey, env: dict[str, str], log_path: Path, python: str = sys.executable
+    ) -> None:
         self.key, self.log_path = key, log_path
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self.log: IO[bytes] = log_path.open("wb")
         package_parent = str(Path(__file__).resolve().parents[2])
-        env = {**env, "PYTHONPATH": os.pathsep.join(filter(None, [package_parent, env.get("PYTHONPATH")])),
-               PARENT_ENV: str(os.getpid())}
+        env = {
+            **env,
+            "PYTHONPATH": os.pathsep.join(filter(None, [package_parent, env.get("PYTHONPATH")])),
+            PARENT_ENV: str(os.getpid()),
+        }
         self.process = subprocess.Popen(
-            [python, *WORKER_ARGS], stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, stderr=self.log, env=env, text=True, start_new_session=True)
+            [python, *WORKER_ARGS],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            env=env,
+            text=True,
+            start_new_session=True,
+        )
         self.responses: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=self._read, daemon=True, name=f"infperf-{key.id}").start()
 
@@ -69,8 +81,12 @@ class _Worker:
             self.responses.put(line)
         self.responses.put(None)
 
-    def request(self, message: dict[str, Any], timeout: float,
-                on_progress: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    def request(
+        self,
+        message: dict[str, Any],
+        timeout: float,
+        on_progress: Callable[[dict[str, Any]], None] | None = None,
+    ) -> dict[str, Any]:
         """Send one request and wait (at most `timeout` in all) for its response; progress lines the worker sends
         meanwhile go to `on_progress`."""
         assert self.process.stdin is not None
@@ -85,8 +101,10 @@ class _Worker:
                 line = self.responses.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
                 self.kill()
-                raise WorkerGone(f"timed out after {timeout:g} s (raise --infperf-trial-timeout or "
-                                 f"--infperf-load-timeout); worker log: {self.log_path}") from None
+                raise WorkerGone(
+                    f"timed out after {timeout:g} s (raise --infperf-trial-timeout or "
+                    f"--infperf-load-timeout); worker log: {self.log_path}"
+                ) from None
             if line is None:
                 raise WorkerGone(self._death_note())
             response = json.loads(line)
@@ -125,8 +143,14 @@ class _Worker:
 
 
 class TrialPool:
-    def __init__(self, settings: Settings, gpus: tuple[Gpu, ...], log_dir: Path, python: str = sys.executable,
-                 env_drop: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        gpus: tuple[Gpu, ...],
+        log_dir: Path,
+        python: str = sys.executable,
+        env_drop: tuple[str, ...] = (),
+    ) -> None:
         """`gpus`: the GPUs this pool may hand to its workers (all of them, or an xdist worker's share).
         `python`: the interpreter its workers run under (another environment's, for an A/B reference arm);
         `env_drop`: variables its workers must not inherit."""
@@ -173,22 +197,36 @@ class TrialPool:
         if key.engine == "vllm":
             knobs = dict(vars(self.settings.vllm)) | overrides
             knobs["max_model_len"] = knobs["max_model_len"] or min(max_positions(load_config(spec)), 4096)
-        load = {"model_dir": str(model_dir), "dummy": spec.dummy, "gpus": key.gpus, "dtype": dtype,
-                "seed": self.settings.seed, "knobs": knobs}
+        load = {
+            "model_dir": str(model_dir),
+            "dummy": spec.dummy,
+            "gpus": key.gpus,
+            "dtype": dtype,
+            "seed": self.settings.seed,
+            "knobs": knobs,
+        }
         self.worker = _Worker(key, self.env_for(key), self.log_dir / f"{key.id}.log", self.python)
         try:
-            response = self.worker.request({"op": "load", "engine": key.engine, "load": load},
-                                           self.settings.load_timeout)
+            response = self.worker.request(
+                {"op": "load", "engine": key.engine, "load": load}, self.settings.load_timeout
+            )
         except WorkerGone as gone:
             self.close()
             return Outcome("error", f"{key.engine} failed to load {key.model} on {key.gpus} GPU(s): {gone}")
         if not response["ok"]:
             tail = self.worker.log_tail()
             self.close()
-            return Outcome(response["status"], f"{key.engine} failed to load {key.model} on {key.gpus} GPU(s): "
-                                               f"{response['reason']}\n{tail}")
-        self.load_info = {**response["info"], "load_time_s": response["load_time_s"], "model_dir": str(model_dir),
-                          "dummy_weights": spec.dummy, "model_source": spec.source}
+            return Outcome(
+                response["status"],
+                f"{key.engine} failed to load {key.model} on {key.gpus} GPU(s): {response['reason']}\n{tail}",
+            )
+        self.load_info = {
+            **response["info"],
+            "load_time_s": response["load_time_s"],
+            "model_dir": str(model_dir),
+            "dummy_weights": spec.dummy,
+            "model_source": spec.source,
+        }
         return None
 
     def ensure_loaded(self, case: Case) -> Outcome | None:
@@ -214,14 +252,21 @@ class TrialPool:
         if failure is not None:
             return failure
         assert self.worker is not None
-        request = {"op": "measure", "batch_size": case.batch_size, "workload": vars(case.workload),
-                   "num_prompts": case.num_prompts, "repeats": repeats or self.settings.repeats,
-                   "warmup": warmup_for(self.settings.warmup if warmup is None else warmup, key.engine),
-                   "seed": self.settings.seed, "min_repeat_s": self.settings.min_repeat_s}
+        request = {
+            "op": "measure",
+            "batch_size": case.batch_size,
+            "workload": vars(case.workload),
+            "num_prompts": case.num_prompts,
+            "repeats": repeats or self.settings.repeats,
+            "warmup": warmup_for(self.settings.warmup if warmup is None else warmup, key.engine),
+            "seed": self.settings.seed,
+            "min_repeat_s": self.settings.min_repeat_s,
+        }
         try:
             report = self.on_progress
-            response = self.worker.request(request, self.settings.trial_timeout,
-                                           (lambda p: report(key, p)) if report else None)
+            response = self.worker.request(
+                request, self.settings.trial_timeout, (lambda p: report(key, p)) if report else None
+            )
         except WorkerGone as gone:
             self.close()
             return Outcome("error", str(gone), load=self.load_info)

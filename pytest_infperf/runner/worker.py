@@ -4,6 +4,7 @@ Protocol: one JSON request per line on stdin, one JSON response per line on the 
 libraries print goes to stderr (a log file the pool reads back on failure), so stdout noise cannot corrupt the
 protocol. Started as `python -m pytest_infperf.runner.worker`, with CUDA_VISIBLE_DEVICES set by the pool.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,14 @@ from typing import Any, Callable, TextIO
 
 from ..procs import follow_parent
 
-OOM_MARKERS = ("out of memory", "can't allocate memory", "cannot allocate memory", "outofmemory",
-               "no available memory for the cache blocks", "insufficient memory")
+OOM_MARKERS = (
+    "out of memory",
+    "can't allocate memory",
+    "cannot allocate memory",
+    "outofmemory",
+    "no available memory for the cache blocks",
+    "insufficient memory",
+)
 
 
 def classify(error: BaseException) -> str:
@@ -29,8 +36,12 @@ def classify(error: BaseException) -> str:
 
 
 def _failure(error: BaseException) -> dict[str, Any]:
-    return {"ok": False, "status": classify(error), "reason": f"{type(error).__name__}: {error}"[:2000],
-            "traceback": traceback.format_exc()[-4000:]}
+    return {
+        "ok": False,
+        "status": classify(error),
+        "reason": f"{type(error).__name__}: {error}"[:2000],
+        "traceback": traceback.format_exc()[-4000:],
+    }
 
 
 def _release_memory() -> None:
@@ -81,9 +92,17 @@ class Worker:
             raise RuntimeError("measure before load")
         prompts = self.prompts(request["workload"], request.get("num_prompts"), request.get("seed", 0))
         indices = [int(i) for i in os.environ.get("INFPERF_NVML_INDICES", "").split(",") if i.strip()]
-        result = measure(self.engine, prompts, request["batch_size"], request["workload"]["output_len"],
-                         request["repeats"], request["warmup"], indices, request.get("min_repeat_s", 0.0),
-                         self.emit)
+        result = measure(
+            self.engine,
+            prompts,
+            request["batch_size"],
+            request["workload"]["output_len"],
+            request["repeats"],
+            request["warmup"],
+            indices,
+            request.get("min_repeat_s", 0.0),
+            self.emit,
+        )
         return {"ok": True, "result": result | cpus_in_use()}
 
     def handle(self, request: dict[str, Any]) -> dict[str, Any]:

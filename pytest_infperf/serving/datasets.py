@@ -1,4 +1,5 @@
 """What a serving test sends: a dataset of requests, parsed from its spec (options and matrix alike)."""
+
 from __future__ import annotations
 
 import re
@@ -37,6 +38,7 @@ def parse_dataset(text: str, output_len: int) -> Dataset:
     try:
         spec = parse_workload(text, output_len)
     except ValueError:
-        raise ValueError(f"unknown serving dataset {text!r}: use humaneval, synthetic-in<N>-out<M> or "
-                         "jsonl:<path>") from None
+        raise ValueError(
+            f"unknown serving dataset {text!r}: use humaneval, synthetic-in<N>-out<M> or jsonl:<path>"
+        ) from None
     return Dataset(spec.name, spec.output_len, spec.input_len)

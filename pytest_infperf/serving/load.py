@@ -5,6 +5,7 @@ at most max_concurrency in flight, output lengths forced with ignore_eos); a sho
 discarded. Latencies are per request, timed by the client from the streamed tokens: TTFT, TPOT (decode time /
 (tokens - 1)), ITL and E2E, with the statistics `vllm bench serve` reports.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,12 @@ LATENCIES = {"ttft": "ttft", "tpot": "tpot", "itl": "itl", "e2el": "e2e"}
 # vllm bench serve's statistic prefixes -> the record's (p50 is its median).
 STATS = {"mean": "mean", "median": "p50", "std": "std", "p90": "p90", "p99": "p99"}
 # Throughputs: vllm bench serve's field -> the record's. Output token throughput is the gated throughput_tok_s.
-THROUGHPUTS = {"output_throughput": "throughput_tok_s", "request_throughput": "request_throughput_req_s",
-               "total_token_throughput": "total_token_throughput_tok_s", "request_goodput": "goodput_req_s"}
+THROUGHPUTS = {
+    "output_throughput": "throughput_tok_s",
+    "request_throughput": "request_throughput_req_s",
+    "total_token_throughput": "total_token_throughput_tok_s",
+    "request_goodput": "goodput_req_s",
+}
 
 
 def humaneval_jsonl(folder: Path) -> Path:
@@ -41,21 +46,55 @@ def humaneval_jsonl(folder: Path) -> Path:
 
 def dataset_args(dataset: Dataset, cache_dir: Path) -> list[str]:
     if dataset.name == "synthetic":
-        return ["--dataset-name", "random", "--random-input-len", str(dataset.input_len),
-                "--random-output-len", str(dataset.output_len), "--random-range-ratio", "0"]
+        return [
+            "--dataset-name",
+            "random",
+            "--random-input-len",
+            str(dataset.input_len),
+            "--random-output-len",
+            str(dataset.output_len),
+            "--random-range-ratio",
+            "0",
+        ]
     path = humaneval_jsonl(cache_dir) if dataset.name == "humaneval" else Path(str(dataset.path))
-    return ["--dataset-name", "custom", "--dataset-path", str(path), "--custom-output-len", str(dataset.output_len),
-            "--skip-chat-template"]
+    return [
+        "--dataset-name",
+        "custom",
+        "--dataset-path",
+        str(path),
+        "--custom-output-len",
+        str(dataset.output_len),
+        "--skip-chat-template",
+    ]
 
 
-def bench_args(case: ServingCase, base_url: str, model: str, tokenizer: str, cache_dir: Path, seed: int,
-               num_prompts: int) -> list[str]:
+def bench_args(
+    case: ServingCase, base_url: str, model: str, tokenizer: str, cache_dir: Path, seed: int, num_prompts: int
+) -> list[str]:
     """`vllm bench serve` arguments for one run of `case` (without the result file options)."""
-    args = ["--backend", "vllm", "--base-url", base_url, "--model", model, "--tokenizer", tokenizer,
-            *dataset_args(case.dataset, cache_dir), "--num-prompts", str(num_prompts),
-            "--request-rate", rate_text(case.request_rate),
-            "--ignore-eos", "--seed", str(seed), "--disable-tqdm",
-            "--percentile-metrics", ",".join(LATENCIES), "--metric-percentiles", "50,90,99"]
+    args = [
+        "--backend",
+        "vllm",
+        "--base-url",
+        base_url,
+        "--model",
+        model,
+        "--tokenizer",
+        tokenizer,
+        *dataset_args(case.dataset, cache_dir),
+        "--num-prompts",
+        str(num_prompts),
+        "--request-rate",
+        rate_text(case.request_rate),
+        "--ignore-eos",
+        "--seed",
+        str(seed),
+        "--disable-tqdm",
+        "--percentile-metrics",
+        ",".join(LATENCIES),
+        "--metric-percentiles",
+        "50,90,99",
+    ]
     if case.max_concurrency:
         args += ["--max-concurrency", str(case.max_concurrency)]
     if case.goodput:
@@ -71,7 +110,9 @@ def read_runs(folder: Path, runs: int) -> list[dict[str, Any]]:
         try:
             found.append(json.loads(path.read_text()))
         except FileNotFoundError:
-            raise ValueError(f"vllm bench serve wrote no result for run {run + 1} of {runs} ({path})") from None
+            raise ValueError(
+                f"vllm bench serve wrote no result for run {run + 1} of {runs} ({path})"
+            ) from None
         except json.JSONDecodeError as err:
             raise ValueError(f"{path}: not valid JSON ({err.msg})") from None
     return found

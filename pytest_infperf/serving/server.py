@@ -6,6 +6,7 @@ and on Linux the server gets SIGTERM if the pytest process itself dies (PR_SET_P
 the server directly (it runs in its own session), so pytest's unconfigure stops it in order, after the test that
 was interrupted.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -63,9 +64,15 @@ class VllmServer:
         self.log.write("$ " + " ".join(command) + "\n")
         self.log.flush()
         self.started = time.perf_counter()
-        self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
-                                        env=env, start_new_session=True,
-                                        preexec_fn=die_with_parent if sys.platform == "linux" else None)
+        self.process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+            preexec_fn=die_with_parent if sys.platform == "linux" else None,
+        )
         _live.add(self)
 
     @property
@@ -94,13 +101,16 @@ class VllmServer:
         deadline = self.started + timeout
         while time.perf_counter() < deadline:
             if not self.alive:
-                raise ServerFailed(f"vllm serve exited with status {self.process.returncode} before it was "
-                                   f"ready\n{self.log_tail()}")
+                raise ServerFailed(
+                    f"vllm serve exited with status {self.process.returncode} before it was "
+                    f"ready\n{self.log_tail()}"
+                )
             if self.healthy():
                 return time.perf_counter() - self.started
             time.sleep(0.5)
-        raise ServerFailed(f"vllm serve was not ready after {timeout:.0f} s (--infperf-load-timeout)\n"
-                           f"{self.log_tail()}")
+        raise ServerFailed(
+            f"vllm serve was not ready after {timeout:.0f} s (--infperf-load-timeout)\n{self.log_tail()}"
+        )
 
     def version(self) -> str | None:
         with contextlib.suppress(Exception):
@@ -131,8 +141,9 @@ class VllmServer:
         self.log.close()
 
 
-def start_server(args: list[str], env: dict[str, str], log_path: Path, timeout: float,
-                 attempts: int = 3) -> tuple[VllmServer, float]:
+def start_server(
+    args: list[str], env: dict[str, str], log_path: Path, timeout: float, attempts: int = 3
+) -> tuple[VllmServer, float]:
     """A healthy server and its start-up seconds. A port lost between choosing and binding it (another process took
     it) is retried on a new one, `attempts` times in all; any other failure raises ServerFailed at once."""
     for attempt in range(1, attempts + 1):

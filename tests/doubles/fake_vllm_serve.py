@@ -3,6 +3,7 @@ starts a helper child (as vLLM's engine core is), so process-group cleanup can b
 ok | fail (exits before it is ready, with a log line) | die (exits 1.5 s after it is first found healthy).
 /version also reports the --max-num-seqs it was started with.
 Each process appends its pid and its child's to FAKE_SERVER_PIDS."""
+
 from __future__ import annotations
 
 import argparse
@@ -26,20 +27,26 @@ def main() -> None:
         f.write(f"{os.getpid()} {child.pid}\n")
     print(f"fake vllm serve: starting on port {args.port}", flush=True)
     if mode == "fail":
-        print("fake vllm serve: torch.OutOfMemoryError: CUDA out of memory while loading the model", flush=True)
+        print(
+            "fake vllm serve: torch.OutOfMemoryError: CUDA out of memory while loading the model", flush=True
+        )
         sys.exit(3)
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - the http.server API
             # the scheduler knob it was started with, so the load double can make goodput depend on it
-            body = (json.dumps({"version": "0.0-fake", "fake_max_num_seqs": args.max_num_seqs}).encode()
-                    if self.path == "/version" else b"")
+            body = (
+                json.dumps({"version": "0.0-fake", "fake_max_num_seqs": args.max_num_seqs}).encode()
+                if self.path == "/version"
+                else b""
+            )
             self.send_response(200)
             self.end_headers()
             self.wfile.write(body)
             if mode == "die" and self.path == "/health":
-                threading.Timer(1.5, lambda: (print("fake vllm serve: engine core died", flush=True),
-                                              os._exit(9))).start()
+                threading.Timer(
+                    1.5, lambda: (print("fake vllm serve: engine core died", flush=True), os._exit(9))
+                ).start()
 
         def log_message(self, *args: object) -> None:
             pass
@@ -47,7 +54,9 @@ def main() -> None:
     try:
         server = http.server.HTTPServer((args.host, args.port), Handler)
     except OSError as err:
-        print(f"fake vllm serve: {err}", flush=True)  # "[Errno 98] Address already in use", as uvicorn logs it
+        print(
+            f"fake vllm serve: {err}", flush=True
+        )  # "[Errno 98] Address already in use", as uvicorn logs it
         sys.exit(1)
     server.serve_forever()
 
