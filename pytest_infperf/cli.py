@@ -16,7 +16,7 @@ from typing import Any
 from .gate import Verdict, fails
 from .records import RecordError, read_records
 from .settings import FAIL_ON, MULTIPLE_TESTING, Settings, fraction, non_negative_float, positive_int
-from .store import DEFAULT_KEEP_SESSIONS, BaselineError
+from .store import BaselineError
 
 
 def _pair_fields(text: str) -> tuple[str, ...]:
@@ -59,9 +59,8 @@ def check_baselines(root: Path) -> int:
     return 1 if problems else 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="infperf", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+def _add_compare(sub: Any) -> None:
+    """`infperf compare A B`."""
     cmp = sub.add_parser(
         "compare",
         help="pair two sets of records by configuration (e.g. A100 vs H100, or "
@@ -72,32 +71,34 @@ def main(argv: list[str] | None = None) -> int:
     )
     cmp.add_argument("b", type=Path, help="the same, for the other side")
     cmp.add_argument(
-        "--metric", default="throughput_tok_s", help="what the gate judges (default: %(default)s)"
+        "--metric", default=Settings.gate_metrics[0], help="what the gate judges (default: %(default)s)"
     )
     cmp.add_argument(
         "--fail-on",
         choices=FAIL_ON,
-        default="regression",
+        default=Settings.fail_on,
         help="exit 1 on: regression (default), any significant change beyond the threshold (stale "
         "baselines too), never",
     )
     cmp.add_argument(
         "--threshold",
         type=fraction,
-        default=0.05,
+        default=Settings.threshold,
         help="smallest relative change that counts (default: %(default)s)",
     )
-    cmp.add_argument("--alpha", type=fraction, default=0.05, help="family-wise level (default: %(default)s)")
+    cmp.add_argument(
+        "--alpha", type=fraction, default=Settings.alpha, help="family-wise level (default: %(default)s)"
+    )
     cmp.add_argument(
         "--multiple-testing",
         choices=MULTIPLE_TESTING,
-        default="holm",
+        default=Settings.multiple_testing,
         help="correction over the pairs (default: %(default)s)",
     )
     cmp.add_argument(
         "--noise-floor",
         type=non_negative_float,
-        default=0.01,
+        default=Settings.noise_floor,
         help="smallest between-session spread assumed (default: %(default)s)",
     )
     cmp.add_argument(
@@ -112,12 +113,20 @@ def main(argv: list[str] | None = None) -> int:
     cmp.add_argument("--csv", type=Path)
     cmp.add_argument("--json", type=Path)
     cmp.add_argument("--plot", type=Path, help="PNG of the per-configuration ratios")
+
+
+def _add_report(sub: Any) -> None:
+    """`infperf report SOURCE`."""
     rep = sub.add_parser(
         "report", help="plots (vs batch, vs GPUs, landscape) and ANOVA/Tukey/Pearson summary"
     )
     rep.add_argument("source", type=Path, help="records file or baselines folder")
     rep.add_argument("--out", type=Path, default=Path("infperf-report"))
     rep.add_argument("--metric", default="throughput_tok_s")
+
+
+def _add_study(sub: Any) -> None:
+    """`infperf study A [B]`."""
     stu = sub.add_parser(
         "study",
         help="the throughput study's tables (RQ2-RQ5, the engine table) from the "
@@ -145,6 +154,10 @@ def main(argv: list[str] | None = None) -> int:
         help="tuner seeds of the replayed RQ5 (default: %(default)s)",
     )
     stu.add_argument("--out", type=Path, help="write the Markdown here (default: standard output)")
+
+
+def _add_export(sub: Any) -> None:
+    """`infperf export RECORDS`."""
     exp = sub.add_parser(
         "export",
         help="write records in the JSON other tools read (vllm bench serve's result, "
@@ -159,6 +172,10 @@ def main(argv: list[str] | None = None) -> int:
         help="JSON file to write (for pytest-benchmark, put it "
         "under .benchmarks/<machine>/NNNN_name.json to use --benchmark-compare)",
     )
+
+
+def _add_baseline(sub: Any) -> None:
+    """`infperf baseline add | check`."""
     base = sub.add_parser("baseline", help="manage stored baselines")
     base_sub = base.add_subparsers(dest="action", required=True)
     add = base_sub.add_parser(
@@ -173,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     add.add_argument(
         "--keep",
         type=positive_int,
-        default=DEFAULT_KEEP_SESSIONS,
+        default=Settings.baseline_sessions,
         help="sessions a baseline keeps (default: %(default)s)",
     )
     add.add_argument(
@@ -188,85 +205,142 @@ def main(argv: list[str] | None = None) -> int:
         "(schema, measurement version, missing fields); exit 1 if any",
     )
     chk.add_argument("baselines", type=Path, help="the baselines root folder (e.g. baselines)")
-    args = parser.parse_args(argv)
+
+
+def _add_options(sub: Any) -> None:
+    """`infperf options`: the options reference (docs/options.md), made from the plugin's OPTIONS table."""
+    opt = sub.add_parser("options", help="print the plugin's options as the Markdown of docs/options.md")
+    opt.add_argument("--out", type=Path, help="write it here (default: standard output)")
+
+
+def _run_compare(args: argparse.Namespace) -> int:
+    """Exit 1 on what --fail-on fails on, 2 when nothing pairs."""
     from . import analysis
 
+    settings = Settings(
+        threshold=args.threshold,
+        alpha=args.alpha,
+        multiple_testing=args.multiple_testing,
+        noise_floor=args.noise_floor,
+        gate_metrics=(args.metric,),
+    )
+    result = analysis.compare(args.a, args.b, args.metric, settings, args.pair_by or analysis.CONFIG_FIELDS)
+    print("\n".join(analysis.compare_table(result)))
+    analysis.write_compare(result, args.csv, args.json, args.plot)
+    if not result["pairs"]:  # bad input, not a pass: a wrong file or a renamed configuration
+        print("infperf: nothing was compared: no configuration ran ok in both", file=sys.stderr)
+        return 0 if args.fail_on == "never" else 2
+    failing = [r for r in result["rows"] if fails(Verdict(r["verdict"], r["message"]), args.fail_on)]
+    if failing:
+        print(f"infperf: {len(failing)} configuration(s) fail --fail-on {args.fail_on}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _run_study(args: argparse.Namespace) -> int:
+    """Write or print the study's Markdown."""
+    from . import study
+
+    text = study.render(
+        study.load_side([args.a], args.workload),
+        study.load_side([args.b], args.workload) if args.b else None,
+        args.batch,
+        args.gpus,
+        args.seeds,
+        command=study_command(args),
+    )
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text)
+        print(f"wrote {args.out}")
+    else:
+        print(text, end="")
+    return 0
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    """Records as another tool's JSON."""
+    import json
+
+    from . import export
+
+    records = [r for r in read_records(args.records) if r["status"] == "ok"]
+    data: Any = (
+        [export.to_vllm_bench(r) for r in records]
+        if args.format == "vllm-bench"
+        else export.to_pytest_benchmark(records)
+    )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(data, indent=2, default=str))
+    print(f"wrote {len(records)} configuration(s) as {args.format} to {args.out}")
+    return 0
+
+
+def _run_baseline_add(args: argparse.Namespace) -> int:
+    """Each ok record as one session of its baseline."""
+    from .store import BaselineStore
+
+    store = BaselineStore(args.baselines)
+    added: list[Path] = []
+    for path in args.records:
+        for record in (r for r in read_records(path) if r["status"] == "ok"):
+            fresh = args.replace and store.path_for(record["hardware_fingerprint"], record) not in added
+            added.append(store.save(record, replace=fresh, keep=args.keep))
+    print(f"added {len(added)} session(s) to {len(set(added))} baseline(s) under {args.baselines}")
+    for notice in store.notices:
+        print(f"infperf: {notice}")
+    return 0
+
+
+def _run_report(args: argparse.Namespace) -> int:
+    """Plots, tables and the HTML page."""
+    from . import analysis
+
+    print(f"wrote {analysis.report(args.source, args.out, args.metric)}")
+    return 0
+
+
+def _run_options(args: argparse.Namespace) -> int:
+    from .settings import options_reference
+
+    text = options_reference()
+    if args.out:
+        args.out.write_text(text)
+        print(f"wrote {args.out}")
+    else:
+        print(text, end="")
+    return 0
+
+
+def _run_baseline(args: argparse.Namespace) -> int:
+    return check_baselines(args.baselines) if args.action == "check" else _run_baseline_add(args)
+
+
+RUNS = {
+    "compare": _run_compare,
+    "report": _run_report,
+    "study": _run_study,
+    "export": _run_export,
+    "baseline": _run_baseline,
+    "options": _run_options,
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="infperf", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in (_add_compare, _add_report, _add_study, _add_export, _add_baseline, _add_options):
+        add(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     try:
-        if args.command == "compare":
-            settings = Settings(
-                threshold=args.threshold,
-                alpha=args.alpha,
-                multiple_testing=args.multiple_testing,
-                noise_floor=args.noise_floor,
-                gate_metrics=(args.metric,),
-            )
-            result = analysis.compare(
-                args.a, args.b, args.metric, settings, args.pair_by or analysis.CONFIG_FIELDS
-            )
-            print("\n".join(analysis.compare_table(result)))
-            analysis.write_compare(result, args.csv, args.json, args.plot)
-            if not result["pairs"]:  # bad input, not a pass: a wrong file or a renamed configuration
-                print("infperf: nothing was compared: no configuration ran ok in both", file=sys.stderr)
-                return 0 if args.fail_on == "never" else 2
-            failing = [r for r in result["rows"] if fails(Verdict(r["verdict"], r["message"]), args.fail_on)]
-            if failing:
-                print(
-                    f"infperf: {len(failing)} configuration(s) fail --fail-on {args.fail_on}", file=sys.stderr
-                )
-                return 1
-        elif args.command == "study":
-            from . import study
-
-            text = study.render(
-                study.load_side([args.a], args.workload),
-                study.load_side([args.b], args.workload) if args.b else None,
-                args.batch,
-                args.gpus,
-                args.seeds,
-                command=study_command(args),
-            )
-            if args.out:
-                args.out.parent.mkdir(parents=True, exist_ok=True)
-                args.out.write_text(text)
-                print(f"wrote {args.out}")
-            else:
-                print(text, end="")
-        elif args.command == "export":
-            import json
-
-            from . import export
-
-            records = [r for r in read_records(args.records) if r["status"] == "ok"]
-            data: Any = (
-                [export.to_vllm_bench(r) for r in records]
-                if args.format == "vllm-bench"
-                else export.to_pytest_benchmark(records)
-            )
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            args.out.write_text(json.dumps(data, indent=2, default=str))
-            print(f"wrote {len(records)} configuration(s) as {args.format} to {args.out}")
-        elif args.command == "baseline" and args.action == "check":
-            return check_baselines(args.baselines)
-        elif args.command == "baseline":
-            from .store import BaselineStore
-
-            store = BaselineStore(args.baselines)
-            added: list[Path] = []
-            for path in args.records:
-                for record in (r for r in read_records(path) if r["status"] == "ok"):
-                    fresh = (
-                        args.replace and store.path_for(record["hardware_fingerprint"], record) not in added
-                    )
-                    added.append(store.save(record, replace=fresh, keep=args.keep))
-            print(f"added {len(added)} session(s) to {len(set(added))} baseline(s) under {args.baselines}")
-            for notice in store.notices:
-                print(f"infperf: {notice}")
-        else:
-            print(f"wrote {analysis.report(args.source, args.out, args.metric)}")
+        return RUNS[args.command](args)
     except (RecordError, BaselineError, OSError, RuntimeError, ValueError) as err:
         print(f"infperf: error: {err}", file=sys.stderr)
         return 2
-    return 0
 
 
 if __name__ == "__main__":

@@ -104,8 +104,7 @@ class InfPop:
         (reporter.write_line if reporter else print)(line)
 
     def max_evals(self) -> int:
-        config = self.session.config
-        return config.getoption("infpop_max_evals") or int(config.getini("infpop_max_evals") or 24)
+        return self.session.settings.tune.max_evals
 
     def space(self, engine: str, gpu_choices: list[int]) -> dict[str, list[Any]]:
         """The search space for `engine` (ini infpop_space, else built in); a bad one is a usage error."""
@@ -125,7 +124,7 @@ class InfPop:
     def already_tuned(self, name: str) -> bool:
         """--infpop-tune=auto and this fingerprint has tuned settings for `name`: say so, and skip it."""
         tuned_path = self.tuned_file(name, "tuned.json")
-        if self.session.config.getoption("infpop_tune") == "auto" and tuned_path.exists():
+        if self.session.settings.tune.tune == "auto" and tuned_path.exists():
             self.say(
                 f"infpop: {name}: tuned settings for {self.session.hardware.fingerprint} exist ({tuned_path}); "
                 "--infpop-tune=force re-tunes"
@@ -136,11 +135,10 @@ class InfPop:
     def tune_all(self) -> None:
         from .tune import Landscape, case_for, grid_best, measure_grid, start_points_for, tune, within_prompts
 
-        if self.session.config.getoption("infpop_serve"):
+        if self.session.settings.tune.serve:
             return self.tune_serving_all()
-        config = self.session.config
         say, max_evals = self.say, self.max_evals()
-        ttft = config.getoption("infpop_max_ttft_p99_ms")
+        ttft = self.session.settings.tune.max_ttft_p99_ms
         gpu_choices = [g for g in (1, 2, 4, 8) if g <= len(self.session.own_gpus)] or [0]
         for engine, model, workload, num_prompts, target in self.tune_targets():
             name = self.tuned_name(engine, model, workload)
@@ -171,7 +169,7 @@ class InfPop:
                 case = case_for(point, engine, model, workload, target, num_prompts)
                 return self.session.measure_case(case, f"infpop::{name}")
 
-            if config.getoption("infpop_grid"):
+            if self.session.settings.tune.grid:
                 measured = measure_grid(evaluate, space, landscape, say)
                 say(f"infpop: {name}: grid of {len(landscape.points)} points, {measured} measured now")
             result = tune(
@@ -179,8 +177,8 @@ class InfPop:
                 space,
                 landscape,
                 max_evals,
-                config.getoption("infpop_seed"),
-                config.getoption("infpop_time_budget"),
+                self.session.settings.tune.seed,
+                self.session.settings.tune.time_budget,
                 ttft / 1e3 if ttft else None,
                 say,
                 start_points=start_points_for(space, previous[1] if previous else None),
@@ -200,7 +198,7 @@ class InfPop:
                 "cached_evaluations": result.cached,
                 "failed_evaluations": result.failed,
                 "max_evals": max_evals,
-                "seed": config.getoption("infpop_seed"),
+                "seed": self.session.settings.tune.seed,
                 "space": space,
                 "num_prompts": prompts,
                 "landscape": landscape.path.name,
@@ -307,8 +305,8 @@ class InfPop:
                 space,
                 landscape,
                 max_evals,
-                config.getoption("infpop_seed"),
-                config.getoption("infpop_time_budget"),
+                self.session.settings.tune.seed,
+                self.session.settings.tune.time_budget,
                 None,
                 say,
                 start_points=start_points_for(space, previous[1] if previous else None),
@@ -335,7 +333,7 @@ class InfPop:
                 "cached_evaluations": result.cached,
                 "failed_evaluations": result.failed,
                 "max_evals": max_evals,
-                "seed": config.getoption("infpop_seed"),
+                "seed": self.session.settings.tune.seed,
                 "space": space,
                 "landscape": landscape.path.name,
             }  # the file beside this one

@@ -13,7 +13,7 @@ import pytest
 
 from .hardware import GENERATIONS
 from .serving.cases import ServingCase
-from .settings import OPTIONS, Option
+from .settings import OPTIONS, TUNE_INI, Option, default_text
 
 session_key = pytest.StashKey["InfperfSession"]()
 
@@ -29,8 +29,8 @@ def plugin_args() -> list[str]:
 
 
 def _help(option: Option) -> str:
-    default = f" (default: {option.default})" if option.default is not None else ""
-    return option.help + default
+    shown = default_text(option)
+    return option.help + (f" (default: {shown})" if shown is not None else "")
 
 
 def _escape(text: str) -> str:
@@ -40,33 +40,25 @@ def _escape(text: str) -> str:
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("infperf", "LLM inference performance (pytest-infperf)")
     for option in OPTIONS:
-        flag = f"--infperf-{option.name}"
+        common = {"dest": option.dest, "default": None, "help": _escape(_help(option))}
         if option.flag:
-            group.addoption(flag, action="store_true", dest=option.dest, help=_escape(option.help))
-        elif option.name == "compare":
+            group.addoption(option.flag_name, action="store_true", **common)
+        elif option.const is not None:
             group.addoption(
-                flag,
+                option.flag_name,
                 nargs="?",
-                const="auto",
-                default=None,
-                dest=option.dest,
-                metavar="REF",
-                help=_escape(option.help) + " (REF: a hardware fingerprint folder under the baselines)",
+                const=option.const,
+                type=option.parse,
+                metavar=option.metavar,
+                **common,
             )
         else:
-            group.addoption(
-                flag,
-                type=option.parse,
-                default=None,
-                dest=option.dest,
-                metavar=option.name.upper().replace("-", "_"),
-                help=_escape(_help(option)),
-            )
+            metavar = option.metavar or option.name.upper().replace("-", "_")
+            group.addoption(option.flag_name, type=option.parse, metavar=metavar, **common)
         if option.ini:
             parser.addini(option.dest, help=_help(option), type="string", default=None)
-    from .tune import add_tune_options
-
-    add_tune_options(group, parser)
+    for name, kind, help_text in TUNE_INI:
+        parser.addini(name, help=help_text, type=kind, default=[] if kind == "linelist" else None)
 
 
 def pytest_load_initial_conftests(
@@ -105,21 +97,15 @@ def pytest_configure(config: pytest.Config) -> None:
         "infperf(tuned=True) runs it at this hardware's InfPop-tuned settings",
     )
     config.addinivalue_line("markers", "xdist_group(name): keep a trial key's tests on one xdist worker")
-    if config.getoption("infpop_grid") and (
-        not config.getoption("infpop_tune") or config.getoption("infpop_serve")
-    ):
-        raise pytest.UsageError(
-            "--infpop-grid measures the offline tuning space: give it with --infpop-tune, "
-            "without --infpop-serve"
-        )
     from .session import InfperfSession
 
     config.stash[session_key] = InfperfSession.from_config(config)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    if session.config.getoption("infpop_tune") and not hasattr(session.config, "workerinput"):
-        session.config.stash[session_key].infpop.tune_all()
+    infperf = session.config.stash[session_key]
+    if infperf.settings.tune.tune and not hasattr(session.config, "workerinput"):
+        infperf.infpop.tune_all()
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

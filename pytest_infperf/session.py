@@ -39,24 +39,25 @@ from .store import BaselineStore
 
 
 def read_settings(config: pytest.Config) -> Settings:
-    """Command line beats ini beats the declared default; ini values get the same validation as options."""
+    """Command line beats ini beats the default (Settings' own); ini values get the same validation as options."""
     import argparse
 
     raw: dict[str, Any] = {}
     for option in OPTIONS:
         value = config.getoption(option.dest)
-        if value is None and option.ini:
-            text = config.getini(option.dest)
-            source = f"ini option {option.dest}"
-            if not text and option.default is not None:
-                text, source = option.default, f"default of --infperf-{option.name}"
-            if text:
-                try:
-                    value = option.parse(text)
-                except argparse.ArgumentTypeError as err:
-                    raise pytest.UsageError(f"{source}: {err}") from None
-        raw[option.dest.removeprefix("infperf_")] = value if value is not False else None
-    return build_settings(raw, Path(str(config.rootpath)))
+        text = config.getini(option.dest) if value is None and option.ini else None
+        if text:
+            try:
+                value = option.parse(text)
+            except argparse.ArgumentTypeError as err:
+                raise pytest.UsageError(f"ini option {option.dest}: {err}") from None
+        raw[option.dest] = value
+    settings = build_settings(raw, Path(str(config.rootpath)))
+    if settings.tune.grid and (not settings.tune.tune or settings.tune.serve):
+        raise pytest.UsageError(
+            "--infpop-grid measures the offline tuning space: give it with --infpop-tune, without --infpop-serve"
+        )
+    return settings
 
 
 def check_output(path: Path) -> None:

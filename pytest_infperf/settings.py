@@ -254,102 +254,99 @@ def path(text: str) -> Path:
 
 @dataclass(frozen=True)
 class Option:
-    """One setting: `--infperf-<name>` on the command line, `infperf_<name>` in the ini file."""
+    """One setting: `--<prefix>-<name>` on the command line, `<prefix>_<name>` in the ini file. Its default is
+    the field's in `Settings` (or `VllmKnobs`, `TuneSettings`): written there once, shown by `--help` and
+    docs/options.md from there."""
 
     name: str
     parse: Callable[[str], Any]
-    default: str | None
     help: str
     ini: bool = True
     flag: bool = False  # a store_true switch
+    prefix: str = "infperf"  # infpop: the tuner's options
+    const: str | None = None  # given bare (`--infperf-compare`), the option takes this value
+    metavar: str | None = None
 
     @property
     def dest(self) -> str:
-        return "infperf_" + self.name.replace("-", "_")
+        return f"{self.prefix}_{self.name.replace('-', '_')}"
+
+    @property
+    def flag_name(self) -> str:
+        return f"--{self.prefix}-{self.name}"
+
+    @property
+    def field(self) -> str:
+        return self.name.replace("-", "_")
 
 
 OPTIONS: tuple[Option, ...] = (
     Option(
         "matrix",
         path,
-        None,
         "TOML file declaring the hardware targets to generate tests for (relative to rootdir)",
     ),
     Option(
         "hardware",
         hardware_targets,
-        None,
         "only generate tests for these hardware targets (auto = the detected one)",
     ),
-    Option("engine", engines, None, "engines to run, overriding the matrix: hf, vllm"),
+    Option("engine", engines, "engines to run, overriding the matrix: hf, vllm"),
     Option(
         "model",
         models,
-        None,
         "models to run, overriding the matrix: registry names, local checkpoint dirs or hub ids",
     ),
-    Option("gpus", gpu_counts, None, "GPU counts to run, overriding the matrix (0 = CPU)"),
-    Option(
-        "batch-sizes", batch_sizes, None, "batch sizes to run, overriding the matrix, e.g. 1,2,4,...,1024"
-    ),
-    Option(
-        "workload", workloads, None, "workloads, overriding the matrix: humaneval, synthetic-in<N>-out<M>"
-    ),
+    Option("gpus", gpu_counts, "GPU counts to run, overriding the matrix (0 = CPU)"),
+    Option("batch-sizes", batch_sizes, "batch sizes to run, overriding the matrix, e.g. 1,2,4,...,1024"),
+    Option("workload", workloads, "workloads, overriding the matrix: humaneval, synthetic-in<N>-out<M>"),
     Option(
         "output-len",
         positive_int,
-        "5",
         "tokens generated per prompt for the humaneval workload (forced, no early EOS)",
     ),
     Option(
         "num-prompts",
         positive_int,
-        None,
         "prompts per repeat (default: the matrix's, else the whole workload)",
     ),
-    Option("repeats", positive_int, "5", "measured repeats per trial (each a full pass over the prompts)"),
+    Option("repeats", positive_int, "measured repeats per trial (each a full pass over the prompts)"),
     Option(
         "warmup",
         warmup_spec,
-        "auto",
         "warm-up before the measured repeats: N batches, or pass / auto (whole "
         "passes over the prompts until --infperf-min-repeat-s has gone by, at least one)",
     ),
     Option(
         "min-repeat-s",
         non_negative_float,
-        "2",
         "each measured repeat runs whole passes over the prompts until it "
         "has lasted this many seconds (short samples drift with the host; 0: one pass)",
     ),
     Option(
         "dtype",
         choice(DTYPES),
-        "auto",
         "weight dtype (auto: bfloat16 on GPUs that have it, float16 on older ones, float32 on CPU)",
     ),
-    Option("output", path, ".infperf/records.jsonl", "JSON-lines file the session's records are written to"),
-    Option("cache-dir", path, "~/.cache/pytest-infperf", "where built model folders and tokenizers are kept"),
-    Option("load-timeout", positive_float, "1200", "seconds a worker may take to load a model"),
-    Option("trial-timeout", positive_float, "1800", "seconds one measurement may take"),
+    Option("output", path, "JSON-lines file the session's records are written to"),
+    Option("cache-dir", path, "where built model folders and tokenizers are kept"),
+    Option("load-timeout", positive_float, "seconds a worker may take to load a model"),
+    Option("trial-timeout", positive_float, "seconds one measurement may take"),
     Option(
         "worker-memory",
         memory_size,
-        None,
         "cap the worker's address space (e.g. 8GB): larger batches then OOM cleanly",
     ),
-    Option("seed", non_negative_int, "0", "seed for random weights and synthetic prompts"),
+    Option("seed", non_negative_int, "seed for random weights and synthetic prompts"),
     Option(
         "heartbeat-s",
         non_negative_float,
-        "30",
         "during a trial, print a progress line (repeats done, tok/s of "
         "the last repeat) at most this often; 0: after every repeat",
     ),
     Option(
         "cpu-affinity",
         cpu_affinity,
-        "auto",
         "CPUs each trial's worker and its engine processes run on: auto "
         "(none, except in A/B runs: shared), none, cores (one per physical core, no shared hyperthreads), "
         "gpu-local (those of the GPUs' NUMA node, one per core, like numactl --cpunodebind), shared (4 of "
@@ -357,36 +354,32 @@ OPTIONS: tuple[Option, ...] = (
         "as 0-7",
     ),
     # vLLM knobs
-    Option("max-num-seqs", positive_int, None, "vLLM max_num_seqs"),
-    Option("max-num-batched-tokens", positive_int, None, "vLLM max_num_batched_tokens"),
-    Option("gpu-memory-utilization", open_fraction, "0.9", "vLLM gpu_memory_utilization"),
-    Option("enforce-eager", choice(("true", "false")), "false", "vLLM enforce_eager (no CUDA graphs)"),
+    Option("max-num-seqs", positive_int, "vLLM max_num_seqs"),
+    Option("max-num-batched-tokens", positive_int, "vLLM max_num_batched_tokens"),
+    Option("gpu-memory-utilization", open_fraction, "vLLM gpu_memory_utilization"),
+    Option("enforce-eager", choice(("true", "false")), "vLLM enforce_eager (no CUDA graphs)"),
     Option(
         "pipeline-parallel-size",
         positive_int,
-        "1",
         "vLLM pipeline_parallel_size (GPUs per trial = gpus x this)",
     ),
     Option(
         "distributed-executor-backend",
         choice(EXECUTOR_BACKENDS),
-        "auto",
         "vLLM distributed_executor_backend: mp on one host, ray across hosts",
     ),
     Option(
         "prefix-caching",
         choice(("true", "false")),
-        "false",
         "vLLM enable_prefix_caching (off: repeats over the same prompts measure compute, not cache hits)",
     ),
-    Option("max-model-len", positive_int, None, "vLLM max_model_len (default: the model's, capped at 4096)"),
-    Option("cpu-kv-cache-gb", positive_int, "2", "KV-cache size for vLLM on CPU, in GiB"),
+    Option("max-model-len", positive_int, "vLLM max_model_len (default: the model's, capped at 4096)"),
+    Option("cpu-kv-cache-gb", positive_int, "KV-cache size for vLLM on CPU, in GiB"),
     # baselines and the gate
-    Option("baselines", path, "baselines", "folder of stored baselines (relative to rootdir)"),
+    Option("baselines", path, "folder of stored baselines (relative to rootdir)"),
     Option(
         "save",
         str,
-        None,
         "add this session's results to the baselines (each baseline keeps its sessions apart)",
         ini=False,
         flag=True,
@@ -394,23 +387,23 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "save-replace",
         str,
-        None,
         "with --infperf-save, start each saved baseline over with this session alone",
         ini=False,
         flag=True,
     ),
-    Option("baseline-sessions", positive_int, "10", "sessions a baseline keeps (the newest)"),
+    Option("baseline-sessions", positive_int, "sessions a baseline keeps (the newest)"),
     Option(
         "compare",
         str,
-        None,
-        "compare with the stored baseline for this hardware, or with a named fingerprint",
+        "compare with the stored baseline for this hardware, or with a named fingerprint (REF: a hardware "
+        "fingerprint folder under the baselines)",
         ini=False,
+        const="auto",
+        metavar="REF",
     ),
     Option(
         "require-baseline",
         str,
-        None,
         "with --infperf-compare, fail tests that have no comparable baseline",
         ini=False,
         flag=True,
@@ -418,14 +411,12 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "fail-on",
         choice(FAIL_ON),
-        "regression",
         "what fails a test when comparing: regression, any significant change, never",
     ),
-    Option("threshold", fraction, "0.05", "smallest relative change that counts (0.05 = 5%)"),
+    Option("threshold", fraction, "smallest relative change that counts (0.05 = 5%)"),
     Option(
         "gate-metrics",
         gate_metrics,
-        "throughput_tok_s",
         "what the gate judges, each on its per-repeat samples: "
         "throughput_tok_s (higher is better); per-request latency, lower is better: ttft_mean_s, ttft_p50_s, "
         "tpot_mean_s, tpot_p50_s, e2e_mean_s, e2e_p50_s (mean or median of each repeat); ttlt_s (a batch's time "
@@ -434,7 +425,6 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "latency-gate-metrics",
         gate_metrics,
-        "ttft_p50_s,ttlt_s",
         "what the gate judges in latency-grid tests "
         '(@pytest.mark.infperf(grid="latency")): ttlt_s is the time to the last token of a batch (median pass), '
         "ttft_p50_s the median request's time to first token",
@@ -442,26 +432,22 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "alpha",
         fraction,
-        "0.05",
         "significance level of the whole session's gate (the family-wise false-alarm rate with holm)",
     ),
     Option(
         "multiple-testing",
         choice(MULTIPLE_TESTING),
-        "holm",
         "correction over the session's gated items: holm "
         "(family-wise error <= alpha), bh (Benjamini-Hochberg false discovery rate), none (alpha per item)",
     ),
     Option(
         "noise-floor",
         non_negative_float,
-        "0.01",
         "smallest between-session spread (relative sd) the gate assumes for any configuration",
     ),
     Option(
         "ab-reference",
         parse_reference,
-        None,
         "interleaved A/B on this host: also run every trial in a "
         "reference environment, alternating rounds with this one, and gate this environment against it round by "
         "round; needs no stored baseline, and host drift cancels (vLLM arms share the GPU: each gets half of "
@@ -474,13 +460,11 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "ab-rounds",
         positive_int,
-        "16",
         "rounds of an A/B trial; each runs one repeat of each arm, their order alternating",
     ),
     Option(
         "ab-max-rounds",
         positive_int,
-        "128",
         "A/B rounds at most: a trial whose first --infperf-ab-rounds show "
         "noise that would hide a change of --infperf-threshold runs as many more as that noise needs, up to "
         "this many (Stein's two-stage design); set it to --infperf-ab-rounds for a fixed number",
@@ -488,7 +472,6 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "ab-power",
         fraction,
-        "0.95",
         "the chance an A/B trial catches a change of twice "
         "--infperf-threshold (the power term of the rule that sets its rounds; a change of the threshold itself "
         "is flagged at most half the time)",
@@ -496,55 +479,111 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "request-rates",
         request_rates,
-        None,
         "serving tests: request rates to sweep (requests/s, "
         "Poisson arrivals; inf sends all at once), overriding the matrix",
     ),
     Option(
         "max-concurrency",
         concurrencies,
-        None,
         "serving tests: most requests in flight (0 = no limit), overriding the matrix",
     ),
     Option(
         "serve-datasets",
         serve_datasets,
-        None,
         "serving tests: request datasets, overriding the matrix: "
         'humaneval, synthetic-in<N>-out<M>, jsonl:<file of {"prompt": ...} lines>',
     ),
     Option(
         "goodput",
         goodput,
-        None,
         "serving tests: SLOs in ms a request must meet to count toward "
         "goodput, e.g. ttft:500,tpot:50 (metrics ttft, tpot, e2el), overriding the matrix",
     ),
     Option(
         "serve-args",
         str,
-        None,
         'serving tests: extra `vllm serve` arguments, e.g. "--enforce-eager" (the '
         "vLLM options above apply to the server too)",
     ),
     Option(
         "serve-gate-metrics",
         gate_metrics,
-        "throughput_tok_s,tpot_p50_s",
-        "what the gate judges in serving "
-        "tests (throughput_tok_s is output tokens/s: below saturation it follows the request rate, so TPOT carries "
-        "the verdict there; TTFT at 16 req/s moved 23-29 ms between H200 leases, so add ttft_p50_s only with "
-        "baselines from your own hosts)",
+        "what the gate judges in serving tests (throughput_tok_s is output tokens/s: below saturation it "
+        "follows the request rate, so TPOT carries the verdict there; TTFT moves between hosts of one kind, so "
+        "add ttft_p50_s only with baselines from your own hosts; docs/RESULTS.md has the figures)",
     ),
     Option(
         "strict",
         str,
-        None,
         "also fail on a stale baseline (significant improvement beyond the threshold), on "
         "a missing or not comparable one, and on an underpowered item (one that could not tell a change of the "
         "threshold), so a passing run means every item was judged",
         ini=False,
         flag=True,
+    ),
+    # InfPop, the tuner
+    Option(
+        "tune",
+        choice(("auto", "force")),
+        "tune GPU count, batch size and engine knobs with hyperopt TPE before the tests: when this hardware has "
+        "no tuned settings yet (auto), or always (force)",
+        ini=False,
+        prefix="infpop",
+        const="auto",
+        metavar="MODE",
+    ),
+    Option("max-evals", positive_int, "evaluations per tuning run", prefix="infpop", metavar="N"),
+    Option(
+        "time-budget",
+        positive_float,
+        "stop tuning after this many seconds",
+        ini=False,
+        prefix="infpop",
+        metavar="SECONDS",
+    ),
+    Option("seed", non_negative_int, "TPE seed", ini=False, prefix="infpop"),
+    Option(
+        "grid",
+        str,
+        "with --infpop-tune: first measure every point of the space (one engine load per combination of load "
+        "knobs, serving all its batch sizes), then tune on the measured landscape: the stored setting is the "
+        "grid's best (TPE's answer kept beside it), and further seeds re-use the landscape",
+        ini=False,
+        flag=True,
+        prefix="infpop",
+    ),
+    Option(
+        "max-ttft-p99-ms",
+        positive_float,
+        "latency constraint: points whose p99 TTFT exceeds it fail (maximise goodput)",
+        ini=False,
+        prefix="infpop",
+        metavar="MS",
+    ),
+    Option(
+        "serve",
+        str,
+        "with --infpop-tune: tune `vllm serve`'s max_num_seqs and max_num_batched_tokens for goodput (requests/s "
+        "within the SLOs) under each serving case's load, instead of the offline targets; the case's goodput "
+        "SLOs (its table, or --infperf-goodput) are required",
+        ini=False,
+        flag=True,
+        prefix="infpop",
+    ),
+)
+
+# ini-only settings of the tuner (`[tool.pytest.ini_options]`): (name, type, help)
+TUNE_INI: tuple[tuple[str, str, str], ...] = (
+    (
+        "infpop_space",
+        "string",
+        "TOML file with the search space per engine ([vllm], [hf], [vllmserve]: lists of "
+        "values per knob; default: built in)",
+    ),
+    (
+        "infpop_targets",
+        "linelist",
+        "engine:model:workload lines to tune (default: those of the matrix's target for this hardware)",
     ),
 )
 
@@ -560,6 +599,19 @@ class VllmKnobs:
     prefix_caching: bool = False
     max_model_len: int | None = None
     cpu_kv_cache_gb: int = 2
+
+
+@dataclass(frozen=True)
+class TuneSettings:
+    """InfPop's options (--infpop-*)."""
+
+    tune: str | None = None  # auto or force; None: no tuning
+    max_evals: int = 24
+    time_budget: float | None = None
+    seed: int = 0
+    grid: bool = False
+    max_ttft_p99_ms: float | None = None
+    serve: bool = False
 
 
 @dataclass(frozen=True)
@@ -610,6 +662,7 @@ class Settings:
     goodput: tuple[tuple[str, float], ...] | None = None
     serve_args: str | None = None
     serve_gate_metrics: tuple[str, ...] = ("throughput_tok_s", "tpot_p50_s")
+    tune: TuneSettings = field(default_factory=TuneSettings)
 
     @property
     def pinning(self) -> str:
@@ -627,18 +680,95 @@ class Settings:
 
 
 _VLLM_FIELDS = {f.name for f in dataclasses.fields(VllmKnobs)}
+_ROOTED = (
+    "matrix",
+    "baselines",
+    "output",
+)  # paths relative to pytest's rootdir, not to the working directory
+
+
+def _holder(option: Option) -> type:
+    """The dataclass whose field holds the option's value (and its default)."""
+    if option.prefix == "infpop":
+        return TuneSettings
+    return VllmKnobs if option.field in _VLLM_FIELDS else Settings
+
+
+def default(option: Option) -> Any:
+    """The option's default: its field's in Settings, VllmKnobs or TuneSettings (written there only)."""
+    declared = {f.name: f for f in dataclasses.fields(_holder(option))}[option.field]
+    return None if declared.default is dataclasses.MISSING else declared.default
+
+
+def default_text(option: Option) -> str | None:
+    """The default as one would type it (`--help`, docs/options.md); None where there is none to show."""
+    value = default(option)
+    if value is None or (option.flag and value is False):
+        return None
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, tuple):
+        return ",".join(map(str, value))
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def build_settings(raw: dict[str, Any], rootdir: Path) -> Settings:
-    """raw maps each option's dest (without the infperf_ prefix) to its parsed value or None."""
-    values = {k: v for k, v in raw.items() if v is not None}
-    for switch in ("enforce_eager", "prefix_caching"):
-        if switch in values:
-            values[switch] = values[switch] == "true"
-    knobs = VllmKnobs(**{k: values.pop(k) for k in list(values) if k in _VLLM_FIELDS})
-    for key in ("matrix", "baselines", "output"):
-        if key in values and not values[key].is_absolute():
-            values[key] = rootdir / values[key]
-    if "cache_dir" in values:
-        values["cache_dir"] = values["cache_dir"].expanduser()
-    return Settings(vllm=knobs, **values)
+    """raw maps an option's dest (`infperf_threshold`, `infpop_seed`) to its parsed value, or None for its
+    default."""
+    groups: dict[type, dict[str, Any]] = {Settings: {}, VllmKnobs: {}, TuneSettings: {}}
+    for option in OPTIONS:
+        value = raw.get(option.dest)
+        if value is None or value is False:
+            continue
+        if option.field in ("enforce_eager", "prefix_caching"):
+            value = value == "true"
+        groups[_holder(option)][option.field] = value
+    values = groups[Settings]
+    settings = Settings(
+        vllm=VllmKnobs(**groups[VllmKnobs]), tune=TuneSettings(**groups[TuneSettings]), **values
+    )
+    rooted = {
+        key: rootdir / getattr(settings, key)
+        for key in _ROOTED
+        if getattr(settings, key) is not None and not getattr(settings, key).is_absolute()
+    }
+    return dataclasses.replace(settings, cache_dir=settings.cache_dir.expanduser(), **rooted)
+
+
+def options_reference() -> str:
+    """docs/options.md: every option, its ini name and its default, from OPTIONS and the settings' fields
+    (`infperf options --out docs/options.md` writes it; a test keeps the committed page in sync)."""
+    lines = [
+        "# Options",
+        "",
+        "Generated from the plugin's OPTIONS table by `infperf options --out docs/options.md`; do not edit by hand.",
+        "Every option with an ini name can also be set in `[tool.pytest.ini_options]` of `pyproject.toml`;",
+        "the command line wins over the ini file, which wins over the default. Value-taking options are best",
+        "written with `=` (`--infperf-model=/path/ckpt`): pytest reads a path given as a separate argument as a",
+        "test path.",
+        "",
+        "| option | ini | default | meaning |",
+        "|---|---|---|---|",
+    ]
+    for option in OPTIONS:
+        if option.flag:
+            shown = f"`{option.flag_name}`"
+        elif option.const is not None:
+            shown = f"`{option.flag_name}[={option.metavar}]`"
+        else:
+            shown = f"`{option.flag_name}={option.metavar or option.name.upper().replace('-', '_')}`"
+        ini = f"`{option.dest}`" if option.ini else "—"
+        value = default_text(option)
+        meaning = option.help.replace("|", "\\|")
+        lines.append(f"| {shown} | {ini} | {'—' if value is None else f'`{value}`'} | {meaning} |")
+    for name, _, help_text in TUNE_INI:
+        lines.append(f"| — | `{name}` | — | {help_text} |")
+    lines += [
+        "",
+        "For tests only: `INFPERF_SIMULATED_HARDWARE=h200x8` makes the hardware probe report simulated hardware,",
+        "to check the selection and skipping of multi-GPU cases on a machine without those GPUs.",
+        "",
+    ]
+    return "\n".join(lines)

@@ -41,7 +41,6 @@ MATCH_FIELDS = (
 IDENTITY_FIELDS = ("case_id", "test_id", "hardware_target", "hardware_fingerprint", *MATCH_FIELDS)
 BASELINE_SCHEMA = 2
 READABLE_SCHEMAS = (1, BASELINE_SCHEMA)  # schema 1: one record per file, read as a one-session baseline
-DEFAULT_KEEP_SESSIONS = 10
 
 
 @dataclass
@@ -173,7 +172,7 @@ class BaselineStore:
         except json.JSONDecodeError as err:
             raise BaselineError(f"{path} is corrupted (line {err.lineno}: {err.msg})") from None
 
-    def save(self, record: dict[str, Any], replace: bool = False, keep: int = DEFAULT_KEEP_SESSIONS) -> Path:
+    def save(self, record: dict[str, Any], *, keep: int, replace: bool = False) -> Path:
         """Add `record` as a session of its baseline (the newest `keep` sessions stay); `replace` starts the
         baseline over. A baseline of other settings (MATCH_FIELDS) is replaced; an unreadable one moved aside."""
         path = self.path_for(record["hardware_fingerprint"], record)

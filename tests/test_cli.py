@@ -100,7 +100,7 @@ def test_compare_baseline_folders(tmp_path: Path, capsys: pytest.CaptureFixture[
     store = BaselineStore(tmp_path / "baselines")
     for record in read_records(DATA / "records-cpu.jsonl"):
         if record["status"] == "ok":
-            store.save(record)
+            store.save(record, keep=10)
     folder = tmp_path / "baselines" / store.fingerprints()[0]
     assert main(["compare", str(folder), str(DATA / "records-cpu.jsonl")]) == 0
     assert "2 paired configurations" in capsys.readouterr().out
@@ -111,15 +111,14 @@ def _runs(tmp_path: Path, factor: float, status: str = "ok") -> tuple[Path, Path
     from pytest_infperf.records import read_records
 
     ok = [r for r in read_records(DATA / "records-cpu.jsonl") if r["status"] == "ok"]
+
     def scale(r, f):
-        return (
-            r
-            | {
-                "throughput_tok_s": r["throughput_tok_s"] * f,  # noqa: E731
-                "throughput_tok_s_samples": [x * f for x in r["throughput_tok_s_samples"]],
-                "timestamp": f"{r['timestamp']}#{f}",
-            }
-        )  # another session
+        return r | {
+            "throughput_tok_s": r["throughput_tok_s"] * f,  # noqa: E731
+            "throughput_tok_s_samples": [x * f for x in r["throughput_tok_s_samples"]],
+            "timestamp": f"{r['timestamp']}#{f}",
+        }  # another session
+
     a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
     a.write_text("".join(json.dumps(scale(r, f)) + "\n" for f in (1.0, 1.01) for r in ok))
     b.write_text("".join(json.dumps(scale(r, factor) | {"status": status}) + "\n" for r in ok))
@@ -297,7 +296,7 @@ def test_a_vllm_baseline_of_the_earlier_measurement_is_not_comparable_and_is_rep
         "not-comparable"
     }
     assert {v for e, v in verdicts if e == "hf"} <= {"unchanged", "underpowered"}
-    store.save(vllm)
+    store.save(vllm, keep=10)
     baseline, _ = store.find(path, vllm)
     assert baseline is not None and len(baseline.sessions) == 1
     hf = records["hf-llama-3-8b-gpus1-bs64"]

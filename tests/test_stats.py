@@ -88,18 +88,18 @@ def _baseline(*sessions: list[float]) -> Baseline:
 
 def test_judge_needs_both_significance_and_size() -> None:
     base = _baseline([100.0, 101, 99], [101.0, 102, 100], [99.0, 100, 98])
+
     def verdict(factor):
-        return (
-            judge_metric(
-                {"throughput_tok_s_samples": [100.0 * factor] * 3},
-                base,  # noqa: E731
-                "throughput_tok_s",
-                0.05,
-                0.05,
-                Prior(),
-                0.01,
-            ).outcome
-        )
+        return judge_metric(
+            {"throughput_tok_s_samples": [100.0 * factor] * 3},
+            base,  # noqa: E731
+            "throughput_tok_s",
+            0.05,
+            0.05,
+            Prior(),
+            0.01,
+        ).outcome
+
     assert [verdict(f) for f in (0.9, 0.98, 1.2)] == ["regression", "unchanged", "improvement"]
     noisy = _baseline([100.0], [130.0], [80.0])  # sessions 25% apart: a 10% drop cannot be told from noise
     outcome = judge_metric(
