@@ -133,7 +133,9 @@ def _gate_rows(
                 baseline,
                 settings,
                 item_alpha(settings, family),
-                lambda m, bound, b=baseline: pooled_priors(baselines, m, exclude=b)[bound],
+                lambda m, bound, by_host, b=baseline: pooled_priors(baselines, m, exclude=b, by_host=by_host)[
+                    bound
+                ],
             )
         else:  # A's configurations all have ok sessions (see compare), so this is a verdict
             verdict = failure_verdict(new, baseline)

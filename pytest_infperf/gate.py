@@ -31,7 +31,7 @@ from .stats import (
     rounds_needed,
     variance_prior,
 )
-from .store import Baseline, BaselineError, BaselineStore
+from .store import Baseline, BaselineError, BaselineStore, host_key
 
 if TYPE_CHECKING:
     from .hardware import Hardware
@@ -48,9 +48,10 @@ SEVERITY = (
     "unchanged",
 )
 # Below this mean GPU utilisation (NVML, % of time a kernel ran) a configuration is launch-bound: the host CPU
-# that schedules and launches the work sets its pace as much as the GPU does. GPT-2 on vLLM at batch 1-64 ran at
-# 11-18% on H200, Llama-3-8B at batch 64-256 at 88-95% (2026-11-24).
-LAUNCH_BOUND_GPU_UTIL_PCT = 80.0
+# that schedules and launches the work sets its pace as much as the GPU does. Between hosts of one kind, the
+# configurations measured busier than this moved little and those at 80-87% moved as launch-bound ones do
+# (docs/RESULTS.md), so the line sits above the latter.
+LAUNCH_BOUND_GPU_UTIL_PCT = 90.0
 # Host facts compared between a record and its baseline's sessions: (record field, label, blocks launch-bound).
 HOST_FIELDS = (
     ("host_cpu_model", "CPU", True),
@@ -157,6 +158,7 @@ def decide(
     summary: str,
     ref: str,
     against: str = "baseline",
+    by_host: bool = False,
 ) -> Verdict:
     """The decision, the same against a stored baseline and against an A/B reference: a change counts when it
     is beyond the threshold and significant at `alpha`; when the noise hides changes of the threshold's size the
@@ -175,7 +177,7 @@ def decide(
     if c.detectable > threshold:
         return Verdict(
             "underpowered",
-            f"{summary}; {could_not_tell(c, threshold, against)}",
+            f"{summary}; {could_not_tell(c, threshold, against, by_host)}",
             c,
             ref,
             metric,
@@ -184,12 +186,19 @@ def decide(
     return Verdict("unchanged", f"{summary}; {within(c, threshold)}", c, ref, metric, against=against)
 
 
-def could_not_tell(c: SessionComparison, threshold: float, against: str) -> str:
+def could_not_tell(c: SessionComparison, threshold: float, against: str, by_host: bool = False) -> str:
     """Why an underpowered verdict could not tell, and what would let it."""
     if against != "baseline":
         return (
             f"at this noise only changes beyond {c.detectable:.1%} can be told apart, not the {threshold:.0%} "
             "threshold: allow more rounds (--infperf-ab-max-rounds) or use a larger threshold"
+        )
+    if np.isinf(c.detectable) and by_host:
+        return (
+            "this host is not among the baseline's, and this launch-bound configuration moves between hosts by "
+            "more than between sessions on one host; the baseline's sessions come from one host, so no change "
+            "can be told apart on another: add sessions from other hosts (--infperf-save on them, infperf "
+            "baseline add) or gate it with interleaved A/B (--infperf-ab-reference)"
         )
     if np.isinf(c.detectable):
         return (
@@ -197,9 +206,10 @@ def could_not_tell(c: SessionComparison, threshold: float, against: str) -> str:
             "configurations: add sessions from other days or hosts (--infperf-save, infperf baseline add) or "
             "gate it with interleaved A/B (--infperf-ab-reference)"
         )
+    more = "sessions from other hosts" if by_host else "sessions"
     return (
         f"at this noise only changes beyond {c.detectable:.1%} can be told apart, not the {threshold:.0%} "
-        f"threshold: add sessions to the baseline, gate it with interleaved A/B (--infperf-ab-reference), or "
+        f"threshold: add {more} to the baseline, gate it with interleaved A/B (--infperf-ab-reference), or "
         f"use a threshold of {c.detectable:.0%} or more"
     )
 
@@ -223,21 +233,34 @@ def judge_metric(
     alpha: float,
     prior: Prior,
     floor: float,
+    by_host: bool = False,
 ) -> Verdict:
     """One metric of an ok record against a comparable baseline, at the per-item `alpha`. Launch-bound
-    configurations never assume less than their class's mean between-session variance: measured on H200, a third
-    session on another host was 27% below two sessions that agreed within 6% on their own host."""
+    configurations never assume less than their class's mean between-session variance: two sessions that agree on
+    their own host say little about the next host (docs/RESULTS.md, verdicts across machines). `by_host`: the
+    record comes from a host none of the baseline's sessions ran on, and the configuration is launch-bound, so
+    the unit of replication is the host (`replicated_by_host`)."""
     ref = str(baseline.path)
-    new, sessions = record.get(f"{metric}_samples"), baseline.samples(metric)
+    new = record.get(f"{metric}_samples")
+    sessions = baseline.samples_by_host(metric) if by_host else baseline.samples(metric)
     if not new or not sessions:
         where = "this run" if not new else f"baseline {ref}"
         return Verdict("no-baseline", f"{metric}: {where} has no per-repeat samples of it", None, ref, metric)
     class_mean = prior.class_mean if is_launch_bound(baseline.ok_sessions) else 0.0
+    unit = "host" if by_host else "session"
     c = compare_sessions(
-        new, sessions, GATE_METRICS[metric][0], alpha, (prior.s0_var, prior.d0), floor, class_mean
+        new, sessions, GATE_METRICS[metric][0], alpha, (prior.s0_var, prior.d0), floor, class_mean, unit
     )
-    summary = describe(c, metric, alpha, "baseline", f"{c.sessions} session(s)", "between-session noise")
-    return decide(c, metric, threshold, alpha, summary, ref)
+    summary = describe(c, metric, alpha, "baseline", f"{c.sessions} {unit}(s)", f"between-{unit} noise")
+    return decide(c, metric, threshold, alpha, summary, ref, by_host=by_host)
+
+
+def replicated_by_host(record: dict[str, Any], baseline: Baseline, launch_bound: bool) -> bool:
+    """Whether a launch-bound record is judged with the host as its unit: it ran on a host that none of the
+    baseline's sessions ran on. Such configurations move between hosts of one kind by far more than between
+    sessions on one host (docs/RESULTS.md, the stored-baseline A/A on an unseen host), so sessions from one host
+    cannot say what another host gives; GPU-bound ones move little."""
+    return launch_bound and host_key(record) not in baseline.hosts()
 
 
 def judge_paired(
@@ -312,21 +335,21 @@ class Prior:
 
 
 def pooled_priors(
-    baselines: Sequence[Baseline], metric: str, exclude: Baseline | None = None
+    baselines: Sequence[Baseline], metric: str, exclude: Baseline | None = None, by_host: bool = False
 ) -> dict[bool, Prior]:
     """Per class (keyed by is_launch_bound): the prior of between-session variance over alike configurations,
     fitted by empirical Bayes (stats.variance_prior): what another session of a configuration like this one moves
     by, and how much that says about this one; and the class's pooled mean variance. `exclude`: the
-    configuration being judged, whose own sessions already count once in its own variance."""
+    configuration being judged, whose own sessions already count once in its own variance. `by_host`: the
+    variance between hosts (each configuration's sessions grouped by host), the prior of a record judged by host."""
     parts: dict[bool, list[tuple[float, int]]] = {True: [], False: []}
     for baseline in baselines:
         if baseline is exclude or (
             exclude is not None and baseline.path == exclude.path and baseline.identity == exclude.identity
         ):
             continue
-        parts[is_launch_bound(baseline.ok_sessions)].append(
-            between_session_variance(baseline.samples(metric))
-        )
+        groups = baseline.samples_by_host(metric) if by_host else baseline.samples(metric)
+        parts[is_launch_bound(baseline.ok_sessions)].append(between_session_variance(groups))
     return {bound: Prior(*variance_prior(found), pooled_variance(found)[0]) for bound, found in parts.items()}
 
 
@@ -339,7 +362,7 @@ def judge_against(
     metrics: Sequence[str] | None = None,
 ) -> Verdict:
     """An ok record against a comparable baseline: the host check, then every gated metric (`metrics`, else the
-    settings' gate_metrics) at `alpha`; `priors(metric, launch_bound)` gives the class's Prior."""
+    settings' gate_metrics) at `alpha`; `priors(metric, launch_bound, by_host)` gives the class's Prior."""
     if not baseline.ok_sessions:
         return Verdict(
             "no-baseline", f"baseline {baseline.path} has no ok session", baseline_ref=str(baseline.path)
@@ -360,6 +383,7 @@ def judge_against(
             baseline_ref=str(baseline.path),
             host_differences=notes,
         )
+    by_host = replicated_by_host(record, baseline, launch_bound)
     verdict = worst(
         [
             judge_metric(
@@ -368,8 +392,9 @@ def judge_against(
                 metric,
                 settings.threshold,
                 alpha,
-                priors(metric, launch_bound),
+                priors(metric, launch_bound, by_host),
                 settings.noise_floor,
+                by_host,
             )
             for metric in metrics or settings.gate_metrics
         ]
@@ -503,7 +528,7 @@ class Gate:
     settings: "Settings"
     hardware: "Hardware"
     planned: int = 1  # tests of this session's gate (m): items x their gated metrics, known after collection
-    _priors: dict[tuple[str, str], dict[bool, Prior]] = field(default_factory=dict)
+    _priors: dict[tuple[str, str, bool], dict[bool, Prior]] = field(default_factory=dict)
     _folders: dict[str, list[Baseline]] = field(default_factory=dict)
 
     @property
@@ -539,16 +564,18 @@ class Gate:
         return baseline, None
 
     def priors(self, baseline: Baseline) -> Any:
-        """`priors(metric, launch_bound)` over the other configurations of the baseline's folder (same fingerprint
-        and test; the folder read once)."""
+        """`priors(metric, launch_bound, by_host)` over the other configurations of the baseline's folder (same
+        fingerprint and test; the folder read once)."""
         folder = baseline.path.parent
 
-        def prior(metric: str, launch_bound: bool) -> Prior:
-            key = (str(baseline.path), metric)
+        def prior(metric: str, launch_bound: bool, by_host: bool = False) -> Prior:
+            key = (str(baseline.path), metric, by_host)
             if key not in self._priors:
                 if str(folder) not in self._folders:
                     self._folders[str(folder)] = self.store.readable(folder)
-                self._priors[key] = pooled_priors(self._folders[str(folder)], metric, exclude=baseline)
+                self._priors[key] = pooled_priors(
+                    self._folders[str(folder)], metric, exclude=baseline, by_host=by_host
+                )
             return self._priors[key][launch_bound]
 
         return prior

@@ -252,7 +252,8 @@ def _cgroup_memory_limit() -> int | None:
 def host_info() -> dict[str, Any]:
     """What the host adds to a measurement: the CPU that launches every kernel, how much of it this process may
     use (affinity, container quota), memory, the kernel, and the boot id, which tells two VMs apart when their
-    hostname and CPU name are generic (every H200 lease here says "vm" and "Intel(R) Xeon(R) Processor"). Small models and small batches are launch-bound, so
+    hostname and CPU name are generic (cloud GPU VMs often say "vm" and "Intel(R) Xeon(R) Processor"). Small
+    models and small batches are launch-bound, so
     their throughput follows these as much as the GPU; every record and baseline session carries them."""
     try:
         usable = len(os.sched_getaffinity(0))
@@ -353,8 +354,8 @@ def gpu_local_cpus(nvml_indices: list[int]) -> list[int] | None:
 
 
 def shared_cpu_count(gpus: int) -> int:
-    """How many CPUs the `shared` policy gives a trial: 4 for one GPU (the setting measured on 1 x H200, where
-    both A/B arms on CPUs 0-3 moved together), 2 more per further GPU for its tensor-parallel worker."""
+    """How many CPUs the `shared` policy gives a trial: 4 for one GPU (the setting measured on one GPU, where both
+    A/B arms on the same four CPUs moved together), 2 more per further GPU for its tensor-parallel worker."""
     return 4 + 2 * max(gpus - 1, 0)
 
 

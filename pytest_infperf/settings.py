@@ -61,9 +61,8 @@ def warmup_spec(text: str) -> int | str:
 
 def warmup_for(spec: int | str, engine: str) -> int | str:
     """`auto`: whole passes for both engines until --infperf-min-repeat-s has gone by. HF tunes kernels per new
-    input shape, so its first pass ran 20-80% slow on H200 after one warm-up batch; vLLM compiles and captures CUDA
-    graphs while loading, yet small models on it still sped up over the first seconds of a session after one
-    warm-up batch (GPT-2 at batch 16 on H200: 1,762 -> 2,572 tok/s over five 0.6 s repeats, 2026-11-24)."""
+    input shape, so its first pass runs slow after a single warm-up batch; vLLM compiles and captures CUDA graphs
+    while loading, yet small models on it still speed up over the first seconds of a session (docs/RESULTS.md)."""
     if spec == "auto":
         return "pass"
     return spec
@@ -667,8 +666,8 @@ class Settings:
     @property
     def pinning(self) -> str:
         """The CPU policy in force: `auto` is `shared` in A/B runs and `none` otherwise. Unpinned A/B arms drift
-        apart (one sits on slow vCPUs for minutes while the other does not): simulated from the H200 rounds,
-        7.5-12.5% of 50-item builds alarmed falsely unpinned, none with both arms on CPUs 0-3."""
+        apart (one sits on slow vCPUs for minutes while the other does not), which the measured rounds showed as
+        false alarms that pinning both arms to the same CPUs removed (docs/RESULTS.md)."""
         if self.cpu_affinity != "auto":
             return self.cpu_affinity
         return "shared" if self.ab_reference is not None else "none"

@@ -145,6 +145,7 @@ def compare_sessions(
     prior: tuple[float, float] = (0.0, 0),
     floor: float = 0.0,
     class_mean: float = 0.0,
+    unit: str = "session",
 ) -> SessionComparison:
     """Judge one new session (its repeat samples) against k baseline sessions (theirs).
 
@@ -157,7 +158,8 @@ def compare_sessions(
     configurations, whose d0 says how alike their spreads are. With one session and no prior nothing is judged
     (`_cannot_tell`): the spread between repeats is not the spread between sessions. `class_mean` (a variance) is a further floor: the gate passes the
     arithmetic mean of its class for host-sensitive configurations, whose spread between hosts a few sessions on one
-    host cannot show."""
+    host cannot show. `unit` names what each of `base_sessions` is (session, or host: the samples of all the
+    sessions of one host), in the words of the result."""
     new_arr = np.asarray(new, float)
     if new_arr.size == 0 or not base_sessions or any(len(s) == 0 for s in base_sessions):
         raise ValueError("no samples to compare")
@@ -168,13 +170,13 @@ def compare_sessions(
     own_var, own_df = between_session_variance(base_sessions)
     prior_var, d0 = prior
     if d0 <= 0 and own_df == 0:
-        return _cannot_tell(new_arr, float(np.exp(center)), float(np.exp(d)), k)
+        return _cannot_tell(new_arr, float(np.exp(center)), float(np.exp(d)), k, unit)
     if d0 > 0:
         var = max(own_var, (own_df * own_var + d0 * prior_var) / (own_df + d0))
         df = own_df + d0
-        source = f"{k} session(s) of this configuration, moderated by a prior of {d0:.3g} df from other ones"
+        source = f"{k} {unit}(s) of this configuration, moderated by a prior of {d0:.3g} df from other ones"
     else:
-        var, df, source = own_var, own_df, f"{k} sessions of this configuration"
+        var, df, source = own_var, own_df, f"{k} {unit}s of this configuration"
     if var < class_mean and class_mean >= floor**2:
         var, source = class_mean, f"mean spread of its class, {np.sqrt(class_mean):.1%} (" + source + ")"
     if var < floor**2:
@@ -203,7 +205,9 @@ def compare_sessions(
     )
 
 
-def _cannot_tell(new: np.ndarray, median_base: float, ratio: float, k: int) -> SessionComparison:
+def _cannot_tell(
+    new: np.ndarray, median_base: float, ratio: float, k: int, unit: str = "session"
+) -> SessionComparison:
     """One baseline session and no prior from other configurations: nothing says how much another session moves
     (repeats inside one session share its worker, model load and host, and understate it several-fold), so no
     change can be told apart: p = 1 both ways, an unbounded interval, an infinite detectable change."""
@@ -219,7 +223,7 @@ def _cannot_tell(new: np.ndarray, median_base: float, ratio: float, k: int) -> S
         p_better=1.0,
         df=0.0,
         noise_sd=float("nan"),
-        noise_source="1 session and no prior from other configurations: between-session spread unknown",
+        noise_source=f"1 {unit} and no prior from other configurations: between-{unit} spread unknown",
         detectable=float("inf"),
         cliffs_delta=None,
     )
@@ -243,8 +247,8 @@ def long_run_se(logs: np.ndarray) -> tuple[float, int]:
     The equal-weighted cosine estimator of the long-run variance: the mean of the squared projections of the
     demeaned rounds on the first B cosines, (1/B) sum_j (sqrt(2/n) sum_t cos(pi j (t - 1/2) / n) x_t)^2. Under
     fixed-b asymptotics the mean over this standard error is Student-t with B df, exactly, so the test keeps its
-    level where rounds persist (a Newey-West error with a 2-3 lag window and n - 1 df does not: 44% per-suite
-    false alarms at lag-1 autocorrelation 0.5). Never below the plain iid error s / sqrt(n), so negatively
+    level where rounds persist (a Newey-West error with a 2-3 lag window and n - 1 df does not: simulated in
+    docs/RESULTS.md). Never below the plain iid error s / sqrt(n), so negatively
     correlated rounds (ABBA order) do not buy a smaller error; that only makes the test more conservative."""
     n = logs.size
     iid = float(logs.std(ddof=1)) / np.sqrt(n)

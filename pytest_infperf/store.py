@@ -43,6 +43,12 @@ BASELINE_SCHEMA = 2
 READABLE_SCHEMAS = (1, BASELINE_SCHEMA)  # schema 1: one record per file, read as a one-session baseline
 
 
+def host_key(record: dict[str, Any]) -> str:
+    """The host a record or session was measured on: its boot id, which tells cloud VMs apart when their names are
+    generic. Records without one (older ones) count as one unknown host together, never as several."""
+    return str(record.get("host_boot_id") or "unknown")
+
+
 @dataclass
 class Baseline:
     """One configuration's baseline: its identity and the records of the sessions that measured it."""
@@ -62,6 +68,18 @@ class Baseline:
     def samples(self, metric: str) -> list[list[float]]:
         """Per ok session, its repeat samples of `metric` (sessions without them are left out)."""
         return [list(s[f"{metric}_samples"]) for s in self.ok_sessions if s.get(f"{metric}_samples")]
+
+    def samples_by_host(self, metric: str) -> list[list[float]]:
+        """Per host the ok sessions ran on (`host_key`), their repeat samples of `metric` together: the unit of
+        replication when a launch-bound configuration is judged on a host the baseline never saw."""
+        hosts: dict[str, list[float]] = {}
+        for session in self.ok_sessions:
+            if session.get(f"{metric}_samples"):
+                hosts.setdefault(host_key(session), []).extend(session[f"{metric}_samples"])
+        return list(hosts.values())
+
+    def hosts(self) -> set[str]:
+        return {host_key(s) for s in self.ok_sessions}
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"schema": BASELINE_SCHEMA, **self.identity, "sessions": self.sessions}

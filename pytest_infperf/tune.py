@@ -299,8 +299,8 @@ def snap_to_space(point: dict[str, Any], space: dict[str, list[Any]]) -> dict[st
 def within_prompts(space: dict[str, list[Any]], prompts: int) -> tuple[dict[str, list[Any]], list[int]]:
     """(the space without batch sizes above the `prompts` of an evaluation, the batch sizes dropped). Such a batch
     is one batch of all the prompts under a larger name; raising the prompts to fill it instead changes the
-    workload with the point (HumanEval's prefixes beyond the first 256 are longer: mean input 133.5 tokens over
-    256, 178.9 over 1024), which made vLLM batch 1024 look 23% slower than 256 on H200 (2026-12-02)."""
+    workload with the point: HumanEval's later prefixes are longer, so the larger batch would also be a longer
+    workload and look slower for it (docs/RESULTS.md has the measured case)."""
     batches = space.get("batch_size")
     if not batches:
         return space, []

@@ -529,3 +529,70 @@ def test_an_unwritable_baselines_folder_stops_the_session_before_any_trial(gated
         [f"*--infperf-save into --infperf-baselines {folder}: {folder} cannot be written*"]
     )
     assert not (gated.pytester.path / "records.jsonl").exists()  # nothing ran
+
+
+def _sessions(levels: dict[str, list[float]], util: float) -> list[dict[str, Any]]:
+    """Baseline sessions at the given throughputs, per host (boot id): 5 repeats each, 0.5% apart."""
+    return [
+        {
+            "status": "ok",
+            "throughput_tok_s": level,
+            "throughput_tok_s_samples": [level * (1 + 0.005 * i) for i in (-2, -1, 0, 1, 2)],
+            "gpu_util_mean_pct": util,
+            "gpus": 1,
+            "host_boot_id": host,
+            "measurement_version": 2,
+        }
+        for host, hosts_levels in levels.items()
+        for level in hosts_levels
+    ]
+
+
+def _judge(record_host: str, level: float, sessions: list[dict[str, Any]]):
+    from pytest_infperf.gate import Prior, judge_against
+    from pytest_infperf.settings import Settings
+    from pytest_infperf.store import Baseline
+
+    baseline = Baseline(Path("b.json"), {}, sessions)
+    [record] = _sessions({record_host: [level]}, sessions[0]["gpu_util_mean_pct"])
+    return judge_against(record, baseline, Settings(), 0.05, lambda *_: Prior())
+
+
+def test_a_launch_bound_baseline_from_one_host_cannot_judge_another_host() -> None:
+    """Four sessions on one host agree within 1%; a 30% drop on that host is a regression, but the same figure
+    from a host none of them ran on is underpowered, with the remedy: the host is the unit of replication."""
+    sessions = _sessions({"host-a": [100.0, 101.0, 99.0, 100.5]}, util=20.0)
+    assert _judge("host-a", 70.0, sessions).outcome == "regression"
+    elsewhere = _judge("host-b", 70.0, sessions)
+    assert elsewhere.outcome == "underpowered"
+    assert elsewhere.comparison.p_worse == 1.0 and elsewhere.comparison.sessions == 1
+    assert "sessions come from one host" in elsewhere.message and "other hosts" in elsewhere.message
+
+
+def test_across_hosts_the_spread_is_that_of_the_host_medians() -> None:
+    """Two hosts (two sessions each): the judged spread is the variance of the two hosts' log medians, with 1 df;
+    GPU-bound configurations (>= 90% busy) stay judged per session."""
+    import numpy as np
+
+    sessions = _sessions({"host-a": [100.0, 100.0], "host-b": [120.0, 120.0]}, util=20.0)
+    verdict = _judge("host-c", 110.0, sessions)
+    medians = [np.median(s["throughput_tok_s_samples"] * 2) for s in (sessions[0], sessions[2])]
+    assert verdict.comparison.sessions == 2 and verdict.comparison.df == 1
+    assert verdict.comparison.noise_sd == pytest.approx(np.std(np.log(medians), ddof=1))
+    busy = _sessions({"host-a": [100.0, 100.0], "host-b": [120.0, 120.0]}, util=95.0)
+    assert _judge("host-c", 110.0, busy).comparison.sessions == 4
+
+
+def test_sessions_without_a_boot_id_count_as_one_host() -> None:
+    from pytest_infperf.store import Baseline
+
+    sessions = _sessions({"": [100.0, 110.0], "host-a": [105.0]}, util=20.0)
+    groups = Baseline(Path("b.json"), {}, sessions).samples_by_host("throughput_tok_s")
+    assert sorted(len(g) for g in groups) == [5, 10]
+
+
+def test_a_configuration_busy_below_ninety_percent_is_launch_bound() -> None:
+    from pytest_infperf.gate import is_launch_bound
+
+    assert is_launch_bound(_sessions({"a": [1.0, 1.0]}, util=85.0))
+    assert not is_launch_bound(_sessions({"a": [1.0, 1.0]}, util=92.0))

@@ -1,8 +1,8 @@
 """Interleaved A/B on one host: the same trial under two environments, round by round.
 
 Stored baselines compare sessions on different hosts and days, and on GPU VMs a launch-bound configuration moves
-by 6-20% (sd) between sessions of unchanged code, on the same host as much as across hosts (H200, 2026-11-24).
-No stored baseline can tell a 10% change from that. What an engine upgrade needs is the answer asv's
+between sessions of unchanged code by more than the changes worth catching (docs/RESULTS.md has the spread), so
+no stored baseline can tell them. What an engine upgrade needs is the answer asv's
 `continuous` and pyperf give: measure the old and the new environment on the same host, in alternating rounds,
 so what drifts (CPU clocks, scheduling, the VM's neighbours) touches both arms alike and cancels in each round's
 ratio.
