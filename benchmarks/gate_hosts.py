@@ -49,7 +49,9 @@ def session(rng: np.random.Generator, level: float, util: float, host: str, when
     }
 
 
-def build(rng: np.random.Generator, layout: tuple[int, int], drop: float, args: argparse.Namespace) -> list[dict]:
+def build(
+    rng: np.random.Generator, layout: tuple[int, int], drop: float, args: argparse.Namespace
+) -> list[dict]:
     """One suite: every configuration's baseline and new record, judged and corrected; the judged records."""
     per_host, hosts = layout
     baselines, news = [], []
@@ -69,6 +71,7 @@ def build(rng: np.random.Generator, layout: tuple[int, int], drop: float, args: 
     alpha = item_alpha(settings, len(CONFIGS))
     judged = []
     for baseline, new in zip(baselines, news):
+
         def priors(metric: str, bound: bool, by_host: bool = False, b: Baseline = baseline) -> Any:
             return pooled_priors(baselines, metric, exclude=b, by_host=by_host and not args.by_session)[bound]
 
@@ -81,13 +84,17 @@ def build(rng: np.random.Generator, layout: tuple[int, int], drop: float, args: 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--builds", type=int, default=400)
     parser.add_argument("--layouts", default="4x1,2x2,1x3,2x3")
     parser.add_argument("--host-sd", type=float, default=0.20, help="launch-bound between-host sd (log)")
     parser.add_argument("--gpu-host-sd", type=float, default=0.015, help="GPU-bound between-host sd (log)")
     parser.add_argument("--session-sd", type=float, default=0.03, help="between sessions on one host (log)")
-    parser.add_argument("--same-host", action="store_true", help="the new session on the baseline's first host")
+    parser.add_argument(
+        "--same-host", action="store_true", help="the new session on the baseline's first host"
+    )
     parser.add_argument("--by-session", action="store_true", help="judge per session (the rule before)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -102,7 +109,8 @@ def main() -> None:
     for text in args.layouts.split(","):
         layout = tuple(int(x) for x in text.split("x"))
         alarms = sum(
-            any(r["gate_verdict"] == "regression" for r in build(rng, layout, 0.0, args)) for _ in range(args.builds)
+            any(r["gate_verdict"] == "regression" for r in build(rng, layout, 0.0, args))
+            for _ in range(args.builds)
         )
         cells = [f"{text:6}  {alarms / args.builds:17.1%}"]
         for drop in (0.20, 0.50):

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from pytest_infperf.cases import Case
-from pytest_infperf.hardware import detect
+from pytest_infperf.hardware.gpu import detect
 from pytest_infperf.runner.pool import TrialPool
 from pytest_infperf.settings import Settings, VllmKnobs
 from pytest_infperf.workloads import parse_workload

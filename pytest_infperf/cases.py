@@ -122,7 +122,7 @@ OVERRIDES = {
 
 
 def load_matrix(path: Path) -> list[Target]:
-    from .hardware import GENERATIONS
+    from .hardware.gpu import GENERATIONS
 
     try:
         data = tomllib.loads(path.read_text())

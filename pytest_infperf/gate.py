@@ -34,7 +34,7 @@ from .stats import (
 from .store import Baseline, BaselineError, BaselineStore, host_key
 
 if TYPE_CHECKING:
-    from .hardware import Hardware
+    from .hardware.gpu import Hardware
     from .settings import Settings
 
 # Worst first: the outcome of a test judged on several metrics is the worst of theirs.

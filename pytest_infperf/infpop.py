@@ -16,7 +16,7 @@ from .workloads import WorkloadSpec, parse_workload, prompt_count
 
 if TYPE_CHECKING:
     from .cases import Case, Target
-    from .hardware import Gpu, Hardware
+    from .hardware.gpu import Gpu, Hardware
     from .settings import Settings
     from .store import BaselineStore
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from .hardware import GENERATIONS
+from .hardware.gpu import GENERATIONS
 from .serving.cases import ServingCase
 from .settings import OPTIONS, TUNE_INI, Option, default_text
 

@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
 from . import __version__
-from .hardware import host_info, host_load
+from .hardware.host import host_info, host_load
 
 if TYPE_CHECKING:
     import pandas
 
     from .cases import Case
-    from .hardware import Hardware
+    from .hardware.gpu import Hardware
     from .runner.pool import Outcome
     from .serving.cases import ServingCase
     from .settings import Settings

@@ -30,7 +30,7 @@ from .cases import (
     parse_fields,
 )
 from .gate import Gate, Verdict, fails, joins_baseline, power_lines
-from .hardware import Gpu, Hardware, detect, xdist_share
+from .hardware.gpu import Gpu, Hardware, detect, xdist_share
 from .metrics import GATE_METRICS
 from .records import append_records, build_record
 from .refenv import ReferenceBuildError, ReferenceEnv, describe_versions, ensure_reference, versions_here

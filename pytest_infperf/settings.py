@@ -190,7 +190,7 @@ def goodput(text: str) -> tuple[tuple[str, float], ...]:
 
 
 def hardware_targets(text: str) -> tuple[str, ...]:
-    from .hardware import GENERATIONS
+    from .hardware.gpu import GENERATIONS
 
     names = _csv(text)
     allowed = set(GENERATIONS) | {"auto"}
@@ -228,7 +228,7 @@ def cpu_affinity(text: str) -> str:
     """auto, none, cores, gpu-local, shared, or an explicit CPU list such as 0-7,16-23."""
     if text in AFFINITY_POLICIES:
         return text
-    from .hardware import parse_cpu_list, unavailable_cpus
+    from .hardware.affinity import parse_cpu_list, unavailable_cpus
 
     try:
         wanted = parse_cpu_list(text)

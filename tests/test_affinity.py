@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from pytest_infperf import hardware
-from pytest_infperf.hardware import one_per_core, parse_cpu_list, worker_cpus
+from pytest_infperf.hardware import affinity
+from pytest_infperf.hardware.affinity import one_per_core, parse_cpu_list, worker_cpus
 
 
 def test_cpu_lists_parse_like_the_kernel_writes_them() -> None:
@@ -23,7 +23,7 @@ def test_one_cpu_per_core_drops_hyperthread_siblings(monkeypatch: pytest.MonkeyP
         f"/sys/devices/system/cpu/cpu{c}/topology/thread_siblings_list": f"{c % 4},{c % 4 + 4}"
         for c in range(8)
     }
-    monkeypatch.setattr(hardware, "_read", siblings.get)
+    monkeypatch.setattr(affinity, "read_text", siblings.get)
     assert one_per_core(list(range(8))) == [0, 1, 2, 3]
     assert one_per_core([5, 6, 1]) == [5, 6]  # 1 shares a core with 5
 
@@ -33,9 +33,9 @@ def test_policies(monkeypatch: pytest.MonkeyPatch) -> None:
     allowed = sorted(os.sched_getaffinity(0))
     assert worker_cpus("none", [0]) is None
     assert worker_cpus(str(allowed[0]), []) == [allowed[0]]
-    monkeypatch.setattr(hardware, "gpu_local_cpus", lambda indices: None)  # no NVML here: all cores
+    monkeypatch.setattr(affinity, "gpu_local_cpus", lambda indices: None)  # no NVML here: all cores
     assert worker_cpus("gpu-local", [0]) == worker_cpus("cores", []) == one_per_core(allowed)
-    monkeypatch.setattr(hardware, "gpu_local_cpus", lambda indices: allowed[:1])
+    monkeypatch.setattr(affinity, "gpu_local_cpus", lambda indices: allowed[:1])
     assert worker_cpus("gpu-local", [0]) == allowed[:1]
 
 
@@ -46,11 +46,11 @@ def test_shared_takes_the_first_cores_of_the_gpus_node(monkeypatch: pytest.Monke
         f"/sys/devices/system/cpu/cpu{c}/topology/thread_siblings_list": f"{c % 8},{c % 8 + 8}"
         for c in range(16)
     }
-    monkeypatch.setattr(hardware, "_read", siblings.get)
-    monkeypatch.setattr(hardware.os, "sched_getaffinity", lambda pid: set(range(16)))
-    monkeypatch.setattr(hardware, "gpu_local_cpus", lambda indices: [4, 5, 6, 7, 12, 13, 14, 15])
+    monkeypatch.setattr(affinity, "read_text", siblings.get)
+    monkeypatch.setattr(affinity.os, "sched_getaffinity", lambda pid: set(range(16)))
+    monkeypatch.setattr(affinity, "gpu_local_cpus", lambda indices: [4, 5, 6, 7, 12, 13, 14, 15])
     assert worker_cpus("shared", [0]) == [4, 5, 6, 7]  # one GPU: 4 CPUs, one per core
-    monkeypatch.setattr(hardware, "gpu_local_cpus", lambda indices: None)  # node unknown: all cores
+    monkeypatch.setattr(affinity, "gpu_local_cpus", lambda indices: None)  # node unknown: all cores
     assert worker_cpus("shared", [0, 1]) == [0, 1, 2, 3, 4, 5]  # two GPUs: 2 more
     assert worker_cpus("auto", [0]) is None
 

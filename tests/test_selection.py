@@ -95,7 +95,7 @@ def test_report_header_names_hardware(perf_project) -> None:
 
 def test_xdist_workers_measure_on_gpus_of_their_own(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     from pytest_infperf.cases import TrialKey
-    from pytest_infperf.hardware import simulated, xdist_share
+    from pytest_infperf.hardware.gpu import simulated, xdist_share
     from pytest_infperf.runner.pool import TrialPool
     from pytest_infperf.settings import Settings
 

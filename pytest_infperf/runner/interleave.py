@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from ..cases import Case
-from ..hardware import Gpu
+from ..hardware.gpu import Gpu
 from ..refenv import ReferenceEnv
 from ..settings import Settings
 from .measure import TEST_ONLY_SLOWDOWN

@@ -13,7 +13,7 @@ import time
 from typing import Any, Callable, Sequence
 
 from ..engines.base import Engine
-from ..hardware import cpu_times, host_cpu_share
+from ..hardware.host import cpu_times, host_cpu_share
 from ..latency import Histogram, summarize
 from ..metrics import GATED_LATENCIES, GATED_STATS
 from ..telemetry import GpuSampler

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import IO, Any, Callable
 
 from ..cases import Case, TrialKey
-from ..hardware import Gpu, worker_cpus
+from ..hardware.affinity import worker_cpus
+from ..hardware.gpu import Gpu
 from ..models import load_config, materialize, max_positions, resolve
 from ..procs import PARENT_ENV
 from ..settings import Settings, warmup_for

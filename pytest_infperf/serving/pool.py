@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from ..hardware import Gpu
+from ..hardware.gpu import Gpu
 from ..models import load_config, materialize, max_positions, resolve
 from ..runner.pool import Outcome, tail_lines
 from ..settings import Settings
