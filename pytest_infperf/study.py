@@ -195,7 +195,7 @@ def _fmt(x: float | None, spec: str = ",.1f") -> str:
     return "-" if x is None else format(x, spec)
 
 
-def _p(p: float | None) -> str:
+def _pvalue(p: float | None) -> str:
     return "-" if p is None else f"{p:.2g}"
 
 
@@ -207,7 +207,7 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     ]
 
 
-def _by(
+def _keys_by_level(
     side: Side, *, batch: int | None = None, gpus: int | None = None
 ) -> dict[tuple[str, str], dict[int, Any]]:
     """(engine, model) -> {gpus or batch: key}, at a fixed batch (keyed by GPU count) or GPU count (by batch)."""
@@ -227,11 +227,11 @@ def _best(values: dict[int, float]) -> int | None:
     return max(values, key=values.__getitem__) if len(values) > 1 else None
 
 
-def rq2_best_gpus(side: Side, batch: int = 1) -> list[dict[str, Any]]:
+def best_gpu_count(side: Side, batch: int = 1) -> list[dict[str, Any]]:
     """Per engine and model at batch `batch`: throughput per GPU count, the best count, one-way ANOVA over the
     repeats of the counts, and Tukey's p of the best count against the runner-up."""
     rows = []
-    for (engine, model), by_gpus in sorted(_by(side, batch=batch).items()):
+    for (engine, model), by_gpus in sorted(_keys_by_level(side, batch=batch).items()):
         values = {g: side.value(k) for g, k in sorted(by_gpus.items())}
         best = _best(values)
         test = anova_tukey({str(g): side.samples[k] for g, k in by_gpus.items()})
@@ -254,11 +254,11 @@ def rq2_best_gpus(side: Side, batch: int = 1) -> list[dict[str, Any]]:
     return rows
 
 
-def rq3_batch(side: Side, gpus: int = 1) -> list[dict[str, Any]]:
+def throughput_by_batch(side: Side, gpus: int = 1) -> list[dict[str, Any]]:
     """Per engine and model on `gpus` GPUs: throughput per batch size, the best batch, its gain over batch 1 (or
     the smallest measured) and one-way ANOVA over the repeats of the batch sizes."""
     rows = []
-    for (engine, model), by_batch in sorted(_by(side, gpus=gpus).items()):
+    for (engine, model), by_batch in sorted(_keys_by_level(side, gpus=gpus).items()):
         values = {b: side.value(k) for b, k in sorted(by_batch.items())}
         best = _best(values)
         smallest = min(values)
@@ -285,7 +285,7 @@ def over_other_prompts(a: Side, b: Side) -> list[tuple[str, str, int, int]]:
     return sorted(k for k in set(a.medians) & set(b.medians) if a.prompts.get(k) != b.prompts.get(k))
 
 
-def rq4_generations(a: Side, b: Side) -> list[dict[str, Any]]:
+def generation_gains(a: Side, b: Side) -> list[dict[str, Any]]:
     """B against A over the configurations both measured over the same prompts, per engine and for all: gains
     B / A - 1 (mean and median), the paired Wilcoxon signed-rank test of the configuration values (two-sided)
     and Cliff's delta of B's values against A's. No rows when the two kinds share no configuration."""
@@ -311,7 +311,7 @@ def rq4_generations(a: Side, b: Side) -> list[dict[str, Any]]:
     return rows
 
 
-def rq5_retuning(sides: Sequence[Side]) -> list[dict[str, Any]]:
+def retuning_gains(sides: Sequence[Side]) -> list[dict[str, Any]]:
     """From InfPop summaries that carry `gain_over_previous` (what re-tuning on this hardware gains over the
     settings tuned on the previous one, both measured here): per engine, model and direction, over the seeds."""
     groups: dict[tuple[str, str, str, str], list[dict[str, Any]]] = defaultdict(list)
@@ -401,7 +401,7 @@ def _retune(
     return new[(after["gpus"], after["batch_size"])] / new[(before["gpus"], before["batch_size"])] - 1
 
 
-def rq5_replayed(
+def retuning_gains_replayed(
     a: Side, b: Side, seeds: int = 10, budget_fraction: float = 0.25, min_points: int = 4
 ) -> list[dict[str, Any]]:
     """RQ5 from the recorded grids, where no live InfPop summaries exist: per engine and model with at least
@@ -508,7 +508,7 @@ def paper_improvements() -> dict[str, dict[str, float]]:
     return out
 
 
-def rq2_pooled(side: Side, batch: int = 1) -> list[dict[str, Any]]:
+def best_gpu_count_pooled(side: Side, batch: int = 1) -> list[dict[str, Any]]:
     """RQ2 as the paper tested it: per engine, one-way ANOVA over GPU-count groups whose values are the models'
     throughputs at that count (each model once per group, its median), beside the per-model ANOVA over repeats."""
     rows = []
@@ -543,7 +543,7 @@ def _seeds(row: dict[str, Any]) -> str:
     return str(row["seeds"]) + (f" ({missed} more without a result)" if missed else "")
 
 
-def _rq5_live(rows: list[dict[str, Any]], absent: str | None) -> list[str]:
+def _retuning_lines(rows: list[dict[str, Any]], absent: str | None) -> list[str]:
     """RQ5 from the InfPop summaries, per engine, model and direction; where there are none, `absent` (None: no
     section at all)."""
     if not rows and absent is None:
@@ -595,8 +595,8 @@ def _rq5_live(rows: list[dict[str, Any]], absent: str | None) -> list[str]:
     return lines + [""]
 
 
-def _rq2_pooled_lines(name: str, side: Side, batch: int) -> list[str]:
-    rows = rq2_pooled(side, batch)
+def _pooled_anova_lines(name: str, side: Side, batch: int) -> list[str]:
+    rows = best_gpu_count_pooled(side, batch)
     lines = [
         f"## RQ2 pooled ({name}, {side.label}): one ANOVA per engine over GPU-count groups, batch {batch}",
         "",
@@ -611,9 +611,9 @@ def _rq2_pooled_lines(name: str, side: Side, batch: int) -> list[str]:
                 r["engine"],
                 ", ".join(f"{g} GPU: {n}" for g, n in sorted(r["groups"].items())),
                 _fmt(r["f"], ".2f"),
-                _p(r["p"]),
+                _pvalue(r["p"]),
                 _fmt(r["paper"][0] if r["paper"] else None, ".2f"),
-                _p(r["paper"][1] if r["paper"] else None),
+                _pvalue(r["paper"][1] if r["paper"] else None),
             ]
             for r in rows
         ],
@@ -683,135 +683,140 @@ def _table2_lines(name: str, side: Side, batch: int) -> list[str]:
     return lines
 
 
-def render(
-    a: Side, b: Side | None = None, batch: int = 1, gpus: int = 1, seeds: int = 10, command: str | None = None
-) -> str:
-    """All the tables as Markdown, side A then side B where a table is per kind; with one kind (no B), its
-    per-kind tables only (RQ2, RQ3, Table II): RQ4 and RQ5 compare two kinds. `command`, the line that made
-    them, is said under the title."""
-    sides = [("A", a)] + ([("B", b)] if b is not None else [])
-    lines = [f"# Study tables: {a.label} (A)" + (f" vs {b.label} (B)" if b is not None else ""), ""]
-    lines += [f"Made by `{command}` (paths as seen from where it ran).", ""] if command else []
+def _provenance_lines(name: str, side: Side) -> list[str]:
+    """Where one side's records come from, one row per host."""
+    lines: list[str] = []
     lines += [
-        " ".join(f"{name}: {side.label} ({'; '.join(sorted(side.versions))})." for name, side in sides)
-        + " Output tokens per second (medians); tests over the repeats (ANOVA, Tukey HSD)"
-        + (" and over the configurations (paired Wilcoxon, Cliff's delta)" if b is not None else "")
-        + ", scipy.",
+        f"## Where {name}'s records come from ({side.label}), one row per host",
+        "",
+        f"Prompts per pass: {usual_prompts(side)}, unless a batch size says otherwise.",
         "",
     ]
-    for name, side in sides:
+    header = [
+        "host (boot id or name)",
+        "dates",
+        "commits",
+        "engine versions",
+        "torch",
+        "driver",
+        "measured",
+    ]
+    lines += _table(header, provenance_rows(side)) + [""]
+    if len(side.hosts) > 1:
         lines += [
-            f"## Where {name}'s records come from ({side.label}), one row per host",
-            "",
-            f"Prompts per pass: {usual_prompts(side)}, unless a batch size says otherwise.",
+            "Several hosts: a table below can mix their differences (launch-bound configurations move "
+            "by up to a quarter between hosts of one GPU kind, docs/RESULTS.md).",
             "",
         ]
-        header = [
-            "host (boot id or name)",
-            "dates",
-            "commits",
-            "engine versions",
-            "torch",
-            "driver",
-            "measured",
-        ]
-        lines += _table(header, provenance_rows(side)) + [""]
-        if len(side.hosts) > 1:
-            lines += [
-                "Several hosts: a table below can mix their differences (launch-bound configurations move "
-                "by up to a quarter between hosts of one GPU kind, docs/RESULTS.md).",
-                "",
+    return lines
+
+
+def _best_gpu_lines(name: str, side: Side, batch: int) -> list[str]:
+    """RQ2: the best GPU count at one batch size, per model (ANOVA, Tukey HSD)."""
+    lines: list[str] = []
+    rows = best_gpu_count(side, batch)
+    counts = sorted({g for r in rows for g in r["values"]})
+    lines += [f"## RQ2 ({name}, {side.label}): best GPU count at batch {batch}", ""]
+    lines += _table(
+        [
+            "engine",
+            "model",
+            *(f"{g} GPU" for g in counts),
+            "best",
+            "ANOVA F",
+            "ANOVA p",
+            "Tukey p (best vs runner-up)",
+        ],
+        [
+            [
+                r["engine"],
+                r["model"],
+                *_values(r["values"], counts),
+                _level(r["best_gpus"]),
+                _fmt(r["anova_f"], ".2f"),
+                _pvalue(r["anova_p"]),
+                _pvalue(r["tukey_p"]),
             ]
-    for name, side in sides:
-        rows = rq2_best_gpus(side, batch)
-        counts = sorted({g for r in rows for g in r["values"]})
-        lines += [f"## RQ2 ({name}, {side.label}): best GPU count at batch {batch}", ""]
+            for r in rows
+        ],
+    ) + [""]
+    if side.gpus_used:
+        lines += [
+            'Weights on fewer GPUs than named (`gpus_used`; `device_map="auto"` left the others empty): '
+            + "; ".join(
+                f"{e} {m} {g} GPU bs {b}: {'/'.join(map(str, sorted(used)))}"
+                for (e, m, g, b), used in sorted(side.gpus_used.items())
+            )
+            + ".",
+            "",
+        ]
+    return lines
+
+
+def _batch_lines(name: str, side: Side, gpus: int) -> list[str]:
+    """RQ3: throughput against batch size at one GPU count."""
+    lines: list[str] = []
+    rows = throughput_by_batch(side, gpus)
+    batches = sorted({x for r in rows for x in r["values"]})
+    lines += [f"## RQ3 ({name}, {side.label}): throughput vs batch size, {gpus} GPU(s)", ""]
+    lines += _table(
+        ["engine", "model", *(f"bs {x}" for x in batches), "best batch", "gain over smallest", "ANOVA p"],
+        [
+            [
+                r["engine"],
+                r["model"],
+                *_values(r["values"], batches),
+                _level(r["best_batch"]),
+                _fmt(r["gain_over_smallest"], "+.1%"),
+                _pvalue(r["anova_p"]),
+            ]
+            for r in rows
+        ],
+    ) + [""]
+    return lines
+
+
+def _best_batch_engine_lines(name: str, side: Side) -> list[str]:
+    """Table II with each engine at its best batch size (the batch-1 one is `_table2_lines`)."""
+    lines: list[str] = []
+    rows = engine_table(side, batch=None)
+    lines += [f"## Table II ({name}, {side.label}), each engine at its best batch size", ""]
+    if rows:
         lines += _table(
             [
-                "engine",
                 "model",
-                *(f"{g} GPU" for g in counts),
-                "best",
-                "ANOVA F",
-                "ANOVA p",
-                "Tukey p (best vs runner-up)",
+                "HF best GPUs",
+                "HF tok/s",
+                "vLLM same GPUs",
+                "vLLM / HF",
+                "vLLM best GPUs",
+                "vLLM best tok/s",
+                "vLLM best / HF",
             ],
             [
                 [
-                    r["engine"],
                     r["model"],
-                    *_values(r["values"], counts),
-                    _level(r["best_gpus"]),
-                    _fmt(r["anova_f"], ".2f"),
-                    _p(r["anova_p"]),
-                    _p(r["tukey_p"]),
+                    str(r["hf_gpus"]),
+                    _fmt(r["hf"]),
+                    _fmt(r["vllm_same"]),
+                    _fmt(r["ratio_same"], ".2f"),
+                    str(r["vllm_gpus"]),
+                    _fmt(r["vllm_best"]),
+                    _fmt(r["ratio_best"], ".2f"),
                 ]
                 for r in rows
             ],
-        ) + [""]
-        if side.gpus_used:
-            lines += [
-                'Weights on fewer GPUs than named (`gpus_used`; `device_map="auto"` left the others empty): '
-                + "; ".join(
-                    f"{e} {m} {g} GPU bs {b}: {'/'.join(map(str, sorted(used)))}"
-                    for (e, m, g, b), used in sorted(side.gpus_used.items())
-                )
-                + ".",
-                "",
-            ]
-        rows3 = rq3_batch(side, gpus)
-        batches = sorted({x for r in rows3 for x in r["values"]})
-        lines += [f"## RQ3 ({name}, {side.label}): throughput vs batch size, {gpus} GPU(s)", ""]
-        lines += _table(
-            ["engine", "model", *(f"bs {x}" for x in batches), "best batch", "gain over smallest", "ANOVA p"],
-            [
-                [
-                    r["engine"],
-                    r["model"],
-                    *_values(r["values"], batches),
-                    _level(r["best_batch"]),
-                    _fmt(r["gain_over_smallest"], "+.1%"),
-                    _p(r["anova_p"]),
-                ]
-                for r in rows3
-            ],
-        ) + [""]
-        lines += _rq2_pooled_lines(name, side, batch)
-        lines += _table2_lines(name, side, batch)
-        rows2 = engine_table(side, batch=None)
-        lines += [f"## Table II ({name}, {side.label}), each engine at its best batch size", ""]
-        if rows2:
-            lines += _table(
-                [
-                    "model",
-                    "HF best GPUs",
-                    "HF tok/s",
-                    "vLLM same GPUs",
-                    "vLLM / HF",
-                    "vLLM best GPUs",
-                    "vLLM best tok/s",
-                    "vLLM best / HF",
-                ],
-                [
-                    [
-                        r["model"],
-                        str(r["hf_gpus"]),
-                        _fmt(r["hf"]),
-                        _fmt(r["vllm_same"]),
-                        _fmt(r["ratio_same"], ".2f"),
-                        str(r["vllm_gpus"]),
-                        _fmt(r["vllm_best"]),
-                        _fmt(r["ratio_best"], ".2f"),
-                    ]
-                    for r in rows2
-                ],
-            )
-        else:
-            lines.append("No model was measured with both engines on this kind.")
-        lines.append("")
-    if b is None:  # a re-tune here from another kind's settings measured both here: its RQ5 needs no B
-        return "\n".join(lines + _rq5_live(rq5_retuning((a,)), absent=None)) + "\n"
-    rows4 = rq4_generations(a, b)
+        )
+    else:
+        lines.append("No model was measured with both engines on this kind.")
+    lines.append("")
+    return lines
+
+
+def _generation_lines(a: Side, b: Side) -> list[str]:
+    """RQ4: B's gain over A on the configurations both measured over the same prompts."""
+    lines: list[str] = []
+    rows = generation_gains(a, b)
     lines += [f"## RQ4: {b.label} (B) over {a.label} (A), configurations measured on both", ""]
     for engine in sorted(a.measurement.keys() & b.measurement.keys()):
         va, vb = ({v or 1 for v in side.measurement[engine]} for side in (a, b))
@@ -821,7 +826,7 @@ def render(
                 f"{min(vb)}, so its gains include the suite's own change: {what_changed(engine, va | vb)}.",
                 "",
             ]
-    if rows4:
+    if rows:
         lines += _table(
             ["engine", "pairs", "B faster", "mean gain", "median gain", "Wilcoxon p", "Cliff's delta"],
             [
@@ -831,10 +836,10 @@ def render(
                     str(r["b_faster"]),
                     f"{r['mean_gain']:+.1%}",
                     f"{r['median_gain']:+.1%}",
-                    _p(r["wilcoxon_p"]),
+                    _pvalue(r["wilcoxon_p"]),
                     f"{r['cliffs_delta']:+.2f} ({cliffs_magnitude(r['cliffs_delta'])})",
                 ]
-                for r in rows4
+                for r in rows
             ],
         )
     else:
@@ -851,13 +856,13 @@ def render(
             + ".",
         ]
     lines.append("")
-    lines += _rq5_live(
-        rq5_retuning((a, b)),
-        absent="No InfPop summary with `gain_over_previous` among the "
-        "sources (run `--infpop-tune` on one kind, then on the other with the first one's baselines "
-        "present).",
-    )
-    rows5r = rq5_replayed(a, b, seeds)
+    return lines
+
+
+def _replayed_retuning_lines(a: Side, b: Side, seeds: int) -> list[str]:
+    """RQ5 replayed: re-tuning on the grids both kinds measured."""
+    lines: list[str] = []
+    rows = retuning_gains_replayed(a, b, seeds)
     lines += [
         "## RQ5, replayed: re-tuning on the recorded grids",
         "",
@@ -868,7 +873,7 @@ def render(
         "point known: how far the optimum moved.",
         "",
     ]
-    if rows5r:
+    if rows:
         lines += _table(
             [
                 "engine",
@@ -895,7 +900,7 @@ def render(
                     f"{r['min_gain']:+.1%} .. {r['max_gain']:+.1%}",
                     f"{r['exhaustive_gain']:+.1%}",
                 ]
-                for r in rows5r
+                for r in rows
             ],
         )
     else:
@@ -903,4 +908,39 @@ def render(
             "No engine and model has 4 or more (GPUs, batch) configurations measured on both kinds where "
             "the tuner, in some seed, met a measured one."
         )
+    return lines
+
+
+def render(
+    a: Side, b: Side | None = None, batch: int = 1, gpus: int = 1, seeds: int = 10, command: str | None = None
+) -> str:
+    """All the tables as Markdown, side A then side B where a table is per kind; with one kind (no B), its
+    per-kind tables only (RQ2, RQ3, Table II): RQ4 and RQ5 compare two kinds. `command`, the line that made
+    them, is said under the title."""
+    sides = [("A", a)] + ([("B", b)] if b is not None else [])
+    lines = [f"# Study tables: {a.label} (A)" + (f" vs {b.label} (B)" if b is not None else ""), ""]
+    lines += [f"Made by `{command}` (paths as seen from where it ran).", ""] if command else []
+    lines += [
+        " ".join(f"{name}: {side.label} ({'; '.join(sorted(side.versions))})." for name, side in sides)
+        + " Output tokens per second (medians); tests over the repeats (ANOVA, Tukey HSD)"
+        + (" and over the configurations (paired Wilcoxon, Cliff's delta)" if b is not None else "")
+        + ", scipy.",
+        "",
+    ]
+    for name, side in sides:
+        lines += _provenance_lines(name, side)
+    for name, side in sides:
+        lines += _best_gpu_lines(name, side, batch) + _batch_lines(name, side, gpus)
+        lines += _pooled_anova_lines(name, side, batch) + _table2_lines(name, side, batch)
+        lines += _best_batch_engine_lines(name, side)
+    if b is None:  # a re-tune here from another kind's settings measured both here: its RQ5 needs no B
+        return "\n".join(lines + _retuning_lines(retuning_gains((a,)), absent=None)) + "\n"
+    lines += _generation_lines(a, b)
+    lines += _retuning_lines(
+        retuning_gains((a, b)),
+        absent="No InfPop summary with `gain_over_previous` among the "
+        "sources (run `--infpop-tune` on one kind, then on the other with the first one's baselines "
+        "present).",
+    )
+    lines += _replayed_retuning_lines(a, b, seeds)
     return "\n".join(lines) + "\n"

@@ -26,7 +26,7 @@ def sides() -> tuple[study.Side, study.Side]:
 
 def test_rq2_best_gpu_count_and_anova(sides: tuple[study.Side, study.Side]) -> None:
     a, _ = sides
-    rows = {r["engine"]: r for r in study.rq2_best_gpus(a)}
+    rows = {r["engine"]: r for r in study.best_gpu_count(a)}
     assert rows["vllm"]["values"] == {1: 100.0, 2: 150.0}
     assert rows["vllm"]["best_gpus"] == 2 and rows["hf"]["best_gpus"] == 1
     # groups (100, 102, 98) and (150, 153, 147): SSB = 3 * 25^2 * 2 = 3750 (1 df), SSW = 8 + 18 = 26 (4 df)
@@ -37,7 +37,7 @@ def test_rq2_best_gpu_count_and_anova(sides: tuple[study.Side, study.Side]) -> N
 
 def test_rq3_best_batch_and_gain(sides: tuple[study.Side, study.Side]) -> None:
     _, b = sides
-    rows = {r["engine"]: r for r in study.rq3_batch(b)}
+    rows = {r["engine"]: r for r in study.throughput_by_batch(b)}
     assert rows["hf"]["best_batch"] == 8
     assert rows["hf"]["gain_over_smallest"] == pytest.approx(260 / 60 - 1)
     assert rows["vllm"]["gain_over_smallest"] == pytest.approx(3.0)
@@ -46,10 +46,10 @@ def test_rq3_best_batch_and_gain(sides: tuple[study.Side, study.Side]) -> None:
 def test_one_measured_level_names_no_best(sides: tuple[study.Side, study.Side]) -> None:
     """A phase cut short leaves models at one batch size or GPU count: no "best" is claimed from one figure."""
     a, _ = sides
-    at_batch_8 = {r["engine"]: r for r in study.rq2_best_gpus(a, batch=8)}  # 1 GPU only
+    at_batch_8 = {r["engine"]: r for r in study.best_gpu_count(a, batch=8)}  # 1 GPU only
     assert at_batch_8["vllm"]["values"] == {1: 400.0}
     assert at_batch_8["vllm"]["best_gpus"] is None and at_batch_8["vllm"]["runner_up"] is None
-    on_two = {r["engine"]: r for r in study.rq3_batch(a, gpus=2)}  # batch 1 only
+    on_two = {r["engine"]: r for r in study.throughput_by_batch(a, gpus=2)}  # batch 1 only
     assert on_two["hf"]["best_batch"] is None and on_two["hf"]["gain_over_smallest"] is None
     text = study.render(a, batch=8, gpus=2)
     assert "| vllm | m1 | 400.0 | - (one measured) | - | - | - |" in text
@@ -59,7 +59,7 @@ def test_one_measured_level_names_no_best(sides: tuple[study.Side, study.Side]) 
 
 
 def test_rq4_generation_gain_wilcoxon_and_cliffs_delta(sides: tuple[study.Side, study.Side]) -> None:
-    rows = {r["engine"]: r for r in study.rq4_generations(*sides)}
+    rows = {r["engine"]: r for r in study.generation_gains(*sides)}
     assert rows["vllm"]["mean_gain"] == pytest.approx((0.1 + 0.2 + 0.1) / 3)
     assert rows["vllm"]["median_gain"] == pytest.approx(0.1)
     assert rows["hf"]["mean_gain"] == pytest.approx(0.2)
@@ -84,7 +84,7 @@ def test_rq4_pairs_only_configurations_measured_over_the_same_prompts(tmp_path: 
     (fewer / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     a, b = study.load_side([DATA / "a"]), study.load_side([fewer])
     assert study.over_other_prompts(a, b) == [("hf", "m1", 1, 1)]
-    rows = {r["engine"]: r for r in study.rq4_generations(a, b)}
+    rows = {r["engine"]: r for r in study.generation_gains(a, b)}
     assert (rows["all"]["pairs"], rows["hf"]["pairs"]) == (5, 2)
     assert rows["hf"]["mean_gain"] == pytest.approx((44 / 40 + 260 / 200) / 2 - 1)  # 2 GPUs, batch 8
     assert (
@@ -120,7 +120,7 @@ def test_engine_table_hf_best_gpus_against_vllm(sides: tuple[study.Side, study.S
 
 
 def test_rq5_retuning_gain_over_seeds_both_directions(sides: tuple[study.Side, study.Side]) -> None:
-    rows = {(r["from"], r["to"]): r for r in study.rq5_retuning(sides)}
+    rows = {(r["from"], r["to"]): r for r in study.retuning_gains(sides)}
     upgrade = rows[("gpua-80gb-x1", "gpub-140gb-x1")]
     assert (upgrade["seeds"], upgrade["median_gain"], upgrade["mean_gain"]) == (
         2,
@@ -145,7 +145,7 @@ def test_rq5_summaries_with_their_prompts_carry_no_note(tmp_path: Path) -> None:
     (side_dir / "records.jsonl").write_text((DATA / "a" / "records.jsonl").read_text())
     summary = json.loads((DATA / "a" / "seed0.tuned.json").read_text())
     (side_dir / "seed0.tuned.json").write_text(json.dumps(summary | {"num_prompts": 8}))
-    (row,) = study.rq5_retuning([study.load_side([side_dir])])
+    (row,) = study.retuning_gains([study.load_side([side_dir])])
     assert row["before_prompt_rule"] == 0
     assert "no `num_prompts`" not in study.render(study.load_side([side_dir]))
 
@@ -266,7 +266,7 @@ def test_kinds_sharing_no_configuration_get_no_rq4_rows(sides: tuple[study.Side,
     a, b = sides
     only_hf = study.Side(b.label, medians={k: v for k, v in b.medians.items() if k[0] == "hf"})
     only_vllm = study.Side(a.label, medians={k: v for k, v in a.medians.items() if k[0] == "vllm"})
-    assert study.rq4_generations(only_vllm, only_hf) == []
+    assert study.generation_gains(only_vllm, only_hf) == []
     assert "No configuration (engine, model, GPUs, batch) was measured on both kinds." in study.render(
         only_vllm, only_hf
     )
@@ -284,16 +284,16 @@ def test_rq5_replayed_retunes_where_the_optimum_moved() -> None:
     # tuner see every point, so the gains are the exhaustive ones: upgrade B(64) / B(8) - 1, downgrade A(8) / A(64) - 1.
     a = _grid_side("A", {1: 100.0, 8: 400.0, 32: 300.0, 64: 250.0})
     b = _grid_side("B", {1: 110.0, 8: 440.0, 32: 500.0, 64: 600.0})
-    rows = {r["direction"]: r for r in study.rq5_replayed(a, b, seeds=3, budget_fraction=4.0)}
+    rows = {r["direction"]: r for r in study.retuning_gains_replayed(a, b, seeds=3, budget_fraction=4.0)}
     assert rows["upgrade"]["median_gain"] == pytest.approx(600 / 440 - 1)
     assert rows["upgrade"]["exhaustive_gain"] == pytest.approx(600 / 440 - 1)
     assert rows["downgrade"]["median_gain"] == pytest.approx(400 / 250 - 1)
     assert (rows["upgrade"]["points"], rows["upgrade"]["budget"], rows["upgrade"]["seeds"]) == (4, 16, 3)
     # where the optimum did not move, re-tuning gains nothing
     same = _grid_side("C", {1: 200.0, 8: 800.0, 32: 600.0, 64: 500.0})
-    assert all(r["max_gain"] == 0.0 for r in study.rq5_replayed(a, same, seeds=2, budget_fraction=4.0))
+    assert all(r["max_gain"] == 0.0 for r in study.retuning_gains_replayed(a, same, seeds=2, budget_fraction=4.0))
     # fewer than 4 shared configurations: no row
-    assert study.rq5_replayed(a, _grid_side("D", {1: 1.0, 8: 2.0}), seeds=1) == []
+    assert study.retuning_gains_replayed(a, _grid_side("D", {1: 1.0, 8: 2.0}), seeds=1) == []
 
 
 def _sparse_side(label: str, scale: float) -> study.Side:
@@ -316,7 +316,7 @@ def test_rq5_replayed_on_a_sparse_grid_counts_the_seeds_that_found_nothing() -> 
     # measured, so within a budget of 3 some seeds find no measured point when tuning from scratch (seeds 9, 13 and
     # 16 of these 20). They have no gain to report: they are counted, not crashed on. Re-tuning starts from the old
     # setting, so no reported gain is negative.
-    rows = study.rq5_replayed(_sparse_side("A", 1.0), _sparse_side("B", 1.5), seeds=20)
+    rows = study.retuning_gains_replayed(_sparse_side("A", 1.0), _sparse_side("B", 1.5), seeds=20)
     assert [r["direction"] for r in rows] == ["upgrade", "downgrade"]
     for row in rows:
         assert (row["points"], row["budget"]) == (5, 3)
@@ -433,7 +433,7 @@ def test_rq2_pooled_is_one_anova_over_gpu_count_groups_of_models(tmp_path: Path)
                 )
                 + "\n"
             )
-    [row] = study.rq2_pooled(study.load_side([tmp_path / "s"]))
+    [row] = study.best_gpu_count_pooled(study.load_side([tmp_path / "s"]))
     expected = f_oneway([100.0, 80.0, 120.0], [60.0, 70.0, 50.0])
     assert row["engine"] == "vllm" and row["groups"] == {1: 3, 2: 3}
     assert row["f"] == pytest.approx(9.6)  # SSB 3 (20^2 + 20^2) = 2400 on 1 df, SSW 1000 on 4 df: 2400 / 250
