@@ -209,7 +209,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    config.stash[session_key].terminal_summary(terminalreporter, config.stash.get(_failed_at_end_key, []))
+    from .summary import terminal_summary
+
+    terminal_summary(config.stash[session_key], terminalreporter, config.stash.get(_failed_at_end_key, []))
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -270,7 +272,7 @@ def infperf(request: pytest.FixtureRequest, infperf_case: Any) -> Any:
 
 
 def _measurer(request: pytest.FixtureRequest, case: Any, benchmark: Any = None) -> Any:
-    from .session import Measurer
+    from .fixture import Measurer
 
     return Measurer(request.config.stash[session_key], case, request.node, benchmark)
 

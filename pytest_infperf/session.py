@@ -7,11 +7,9 @@ import contextlib
 import datetime as dt
 import functools
 import importlib.util
-import json
 import os
 import time
 import uuid
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,89 +27,14 @@ from .cases import (
     load_matrix,
     parse_fields,
 )
-from .gate import Gate, Verdict, fails, joins_baseline, power_lines
+from .configure import check_baselines_folder, check_output, read_settings, reference_env
+from .gate import Gate, Verdict, fails, joins_baseline
 from .hardware.gpu import Gpu, Hardware, detect, xdist_share
 from .metrics import GATE_METRICS
 from .records import append_records, build_record
-from .refenv import ReferenceBuildError, ReferenceEnv, describe_versions, ensure_reference, versions_here
-from .settings import OPTIONS, Settings, build_settings
+from .refenv import ReferenceEnv, describe_versions, versions_here
+from .settings import Settings
 from .store import BaselineStore
-
-
-def read_settings(config: pytest.Config) -> Settings:
-    """Command line beats ini beats the default (Settings' own); ini values get the same validation as options."""
-    import argparse
-
-    raw: dict[str, Any] = {}
-    for option in OPTIONS:
-        value = config.getoption(option.dest)
-        text = config.getini(option.dest) if value is None and option.ini else None
-        if text:
-            try:
-                value = option.parse(text)
-            except argparse.ArgumentTypeError as err:
-                raise pytest.UsageError(f"ini option {option.dest}: {err}") from None
-        raw[option.dest] = value
-    settings = build_settings(raw, Path(str(config.rootpath)))
-    if settings.tune.grid and (not settings.tune.tune or settings.tune.serve):
-        raise pytest.UsageError(
-            "--infpop-grid measures the offline tuning space: give it with --infpop-tune, without --infpop-serve"
-        )
-    return settings
-
-
-def check_output(path: Path) -> None:
-    """--infperf-output must be a records file or not exist yet: never a folder, never some other file."""
-    if path.is_dir():
-        raise pytest.UsageError(f"--infperf-output {path} is a folder; name a records file (.jsonl) in it")
-    if path.exists():
-        with path.open() as f:
-            first = f.readline().strip()
-        try:
-            looks_like_records = not first or (
-                first.startswith("{") and '"schema"' in first and json.loads(first)
-            )
-        except json.JSONDecodeError:
-            looks_like_records = False
-        if not looks_like_records:
-            raise pytest.UsageError(
-                f"--infperf-output {path} exists and is not a records file; the suite would "
-                "replace it: name another path"
-            )
-    check_writable(path.parent, f"--infperf-output {path}")
-
-
-def check_writable(folder: Path, what: str) -> None:
-    """The folder, or the nearest one above it that exists, must be writable; found before any trial runs."""
-    existing = folder
-    while not existing.exists():
-        existing = existing.parent
-    if not existing.is_dir():
-        raise pytest.UsageError(f"{what}: {existing} is a file, not a folder")
-    if not os.access(existing, os.W_OK):
-        raise pytest.UsageError(f"{what}: {existing} cannot be written")
-
-
-def reference_env(settings: Settings, measuring: bool) -> ReferenceEnv | None:
-    """The A/B reference arm's environment, built from its spec now (so a spec that cannot be installed stops the
-    session before any trial, in one line), or None without --infperf-ab-reference or when nothing is measured."""
-    if settings.ab_reference is None or not measuring:
-        return None
-    try:
-        return ensure_reference(settings.ab_reference, settings.cache_dir)
-    except ReferenceBuildError as err:
-        raise pytest.UsageError(
-            f"--infperf-ab-reference {settings.ab_reference}: could not build the reference "
-            f"environment: {err}"
-        ) from None
-
-
-def check_baselines_folder(root: Path, saving: bool) -> None:
-    """--infperf-baselines must be a folder (or not exist yet); with --infperf-save, one this process can write."""
-    if root.exists() and not root.is_dir():
-        raise pytest.UsageError(f"--infperf-baselines {root} is a file, not a folder of baselines")
-    if saving:
-        check_writable(root, f"--infperf-save into --infperf-baselines {root}")
 
 
 @dataclass
@@ -484,85 +407,6 @@ class InfperfSession:
             if fails(Verdict(r["gate_verdict"], r["gate_message"]), s.fail_on, s.require_baseline, s.strict)
         ]
 
-    def terminal_summary(self, reporter: Any, failed_at_end: list[dict[str, Any]]) -> None:
-        records = self.session_records()
-        if not records and self.required_but_nothing_judged():
-            why = self._skip_reasons(reporter) or "no infperf test was selected"
-            reporter.write_line(
-                f"infperf: FAILED: --infperf-require-baseline, and nothing was judged: every test was "
-                f"skipped or deselected ({why})",
-                red=True,
-            )
-        if not records:
-            return
-        from .report import gate_table, records_table
-
-        reporter.write_sep("=", f"infperf results ({self.hardware.fingerprint})")
-        for line in records_table(records):
-            reporter.write_line(line)
-        reporter.write_line(f"records: {self.settings.output}")
-        if self.reference is not None:
-            reporter.write_line(self.ab_arms_line())
-        verdicts = [r for r in records if r.get("gate_verdict")]
-        s = self.settings
-        if verdicts:
-            counts = {
-                v: sum(r["gate_verdict"] == v for r in verdicts)
-                for v in sorted({r["gate_verdict"] for r in verdicts})
-            }
-            control = (
-                f"{s.multiple_testing} over {self.gate.family_size} test(s): family-wise false-alarm rate <= "
-                f"{s.alpha}"
-                if s.multiple_testing == "holm"
-                else f"Benjamini-Hochberg over {self.gate.family_size} test(s): false discovery rate <= {s.alpha}"
-                if s.multiple_testing == "bh"
-                else f"alpha {s.alpha} per test, no correction"
-            )
-            reporter.write_sep(
-                "-",
-                "infperf gate: "
-                + ", ".join(f"{n} {v}" for v, n in counts.items())
-                + f" (threshold {s.threshold:.0%}; {control})",
-            )
-            blind = any(r["gate_verdict"] == "underpowered" for r in verdicts)
-            for line in power_lines(verdicts, s.threshold):
-                reporter.write_line(line, yellow=blind, bold=not blind)
-            for line in gate_table(verdicts):
-                reporter.write_line(line)
-            for r in sorted(verdicts, key=lambda r: r["gate_verdict"] == "unchanged"):
-                if r["gate_verdict"] != "unchanged":
-                    reporter.write_line(f"  {r['case_id']}: {r['gate_message']}")
-            if all(r["gate_verdict"] == "no-baseline" for r in verdicts) and s.compare is not None:
-                reporter.write_line(self._nothing_judged(verdicts), yellow=True)
-            stale = [r["case_id"] for r in verdicts if r.get("gate_stale")]
-            if stale:
-                reporter.write_line(
-                    f"infperf: {len(stale)} stale baseline(s) (significantly faster now): "
-                    f"{', '.join(stale)}; refresh with --infperf-save-replace"
-                    + ("" if s.strict else "; --infperf-strict fails on them")
-                )
-            for r in failed_at_end:
-                reporter.write_line(
-                    f"infperf: FAILED at session end by the {s.multiple_testing} correction: "
-                    f"{r['case_id']}: {r['gate_message']}",
-                    red=True,
-                )
-        if s.save:
-            reporter.write_line(
-                f"infperf: added this session to {self.saved} baseline(s) under "
-                f"{s.baselines / self.hardware.fingerprint}"
-            )
-            for notice in self.store.notices:
-                reporter.write_line(f"infperf: {notice}", yellow=True)
-        if self.held_back:
-            held = ", ".join(f"{case} ({verdict})" for case, verdict in self.held_back)
-            reporter.write_line(
-                f"infperf: NOT saved, by their verdicts: {held}; after review, add them with "
-                f"`infperf baseline add {s.baselines} {s.output}` (or start over with "
-                "--infperf-save-replace)",
-                yellow=True,
-            )
-
     def required_but_nothing_judged(self) -> bool:
         """--infperf-compare --infperf-require-baseline and not one test judged: every test skipped (e.g.
         --infperf-gpus 3 on a smaller machine) or deselected. Such a session fails: it asked to be gated and was not."""
@@ -571,40 +415,6 @@ class InfperfSession:
             s.compare is not None
             and s.require_baseline
             and not any(r.get("gate_verdict") not in (None, "no-baseline") for r in self.session_records())
-        )
-
-    def _skip_reasons(self, reporter: Any) -> str:
-        reasons = sorted(
-            {
-                str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else str(report.longrepr)
-                for report in reporter.stats.get("skipped", [])
-            }
-        )
-        return "; ".join(reasons[:3]) + (f" (and {len(reasons) - 3} more)" if len(reasons) > 3 else "")
-
-    def _nothing_judged(self, verdicts: list[dict[str, Any]]) -> str:
-        """Why a compared session judged nothing, and what to check: a wrong --infperf-baselines folder or a
-        hardware fingerprint with no baselines passes every test otherwise, which a CI log easily hides."""
-        root, s = self.settings.baselines, self.settings
-        present = (
-            sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-            if root.is_dir()
-            else []
-        )
-        where = (
-            f"{root} has baselines for {', '.join(present)}"
-            if present
-            else f"{root} holds no baselines"
-            if root.is_dir()
-            else f"{root} does not exist"
-        )
-        wanted = " or ".join(
-            sorted({ref for r in verdicts for ref in self.gate.refs(r)})
-        )  # where the gate looked
-        return (
-            f"infperf: nothing was judged: no test found a baseline for {wanted} ({where}); check "
-            f"--infperf-baselines and --infperf-compare"
-            + ("" if s.require_baseline else ", or add --infperf-require-baseline to fail such tests")
         )
 
 
@@ -619,70 +429,3 @@ AB_REFERENCE_FIELDS = (
     "load_time_s",
     *(f"{m}_samples" for m in GATE_METRICS if m != "throughput_tok_s"),
 )
-
-
-class Measurer:
-    """What the `infperf` fixture returns: runs the test's trial once and turns the outcome into pytest terms,
-    with the verdict in the test's JUnit XML properties."""
-
-    def __init__(self, session: InfperfSession, case: Case, node: pytest.Item, benchmark: Any = None) -> None:
-        self.session, self.case, self.node, self.benchmark = session, case, node, benchmark
-
-    def measure(self) -> dict[str, Any]:
-        run = lambda: self.session.run(self.case, self.node.nodeid)  # noqa: E731
-        if self.benchmark is not None:
-            record, verdict = self.benchmark.pedantic(run, rounds=1, iterations=1)
-            self.benchmark.extra_info.update(
-                {k: v for k, v in record.items() if not isinstance(v, (list, dict))}
-            )
-        else:
-            record, verdict = run()
-        self.node.user_properties.extend(junit_properties(record))
-        settings = self.session.settings
-        if verdict is not None and fails(
-            verdict, settings.fail_on, settings.require_baseline, settings.strict
-        ):
-            pytest.fail(f"{self.case.id}: {verdict.message}", pytrace=False)
-        if record["status"] == "oom":
-            pytest.skip(f"out of memory (recorded as oom): {record['reason']}")
-        if record["status"] != "ok":
-            pytest.fail(f"{self.case.id}: {record['reason']}", pytrace=False)
-        if record.get("gpus_used") is not None and len(record["gpus_used"]) < self.case.gpus:
-            warnings.warn(
-                FewerGpusWarning(
-                    f"{self.case.id}: the weights sit on {len(record['gpus_used'])} of the trial's {self.case.gpus} "
-                    f'GPUs (GPU {", ".join(map(str, record["gpus_used"]))}): device_map="auto" put no layer on the '
-                    "others, so this measures fewer GPUs than the test id says (record field gpus_used)"
-                )
-            )
-        return record
-
-
-class FewerGpusWarning(UserWarning):
-    """HF's balanced device map left some of a trial's GPUs without layers (a model smaller than its GPUs'
-    shares): the measurement is real, but of fewer GPUs than the case names."""
-
-
-JUNIT_FIELDS = (
-    "status",
-    "throughput_tok_s",
-    "ttft_mean_s",
-    "gate_verdict",
-    "gate_change",
-    "gate_ratio_low",
-    "gate_ratio_high",
-    "gate_p_worse",
-    "gate_p_better",
-    "gate_sessions",
-    "gate_noise_sd",
-    "gate_detectable",
-    "gate_cliffs_delta",
-    "gate_stale",
-    "gate_baseline",
-    "gate_message",
-)
-
-
-def junit_properties(record: dict[str, Any]) -> list[tuple[str, Any]]:
-    """What `record_property` would add: the measurement and the verdict, as infperf_* JUnit properties."""
-    return [(f"infperf_{k}", record[k]) for k in JUNIT_FIELDS if record.get(k) is not None]

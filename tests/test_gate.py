@@ -515,13 +515,13 @@ def test_an_unwritable_baselines_folder_stops_the_session_before_any_trial(gated
     check runs at configure time; os.access stands in for the mount (this CI runs as root, which writes anywhere)."""
     import os
 
-    import pytest_infperf.session as session_module
+    import pytest_infperf.configure as configure_module
 
     folder = gated.pytester.path / "ro"
     folder.mkdir()
     real = os.access
     monkeypatch.setattr(
-        session_module.os, "access", lambda p, mode: False if Path(p) == folder else real(p, mode)
+        configure_module.os, "access", lambda p, mode: False if Path(p) == folder else real(p, mode)
     )
     result = gated("--infperf-save", "--infperf-baselines=ro")
     assert result.ret == pytest.ExitCode.USAGE_ERROR

@@ -10,6 +10,7 @@ import math
 import os
 import statistics
 import time
+from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from ..engines.base import Engine
@@ -52,6 +53,90 @@ def _merge(histograms: dict[str, Histogram], more: dict[str, Histogram]) -> None
         histograms[key] = histograms[key] + hist if key in histograms else hist
 
 
+def warm_up(
+    engine: Engine, batches: list[list[Prompt]], output_len: int, warmup: int | str, min_repeat_s: float
+) -> int:
+    """`warmup` batches, or ("pass") whole passes over the prompts until `min_repeat_s` has gone by (at least
+    one): every input shape once. The batches run."""
+    start, done = time.perf_counter(), 0
+    if warmup == "pass":
+        while done == 0 or time.perf_counter() - start < min_repeat_s:
+            for batch in batches:
+                engine.generate(batch, output_len)
+            done += len(batches)
+        return done
+    for i in range(int(warmup)):
+        engine.generate(batches[i % len(batches)], output_len)
+    return int(warmup)
+
+
+def timed_generate(
+    engine: Engine, batch: list[Prompt], output_len: int, slowdown: float
+) -> tuple[Any, float]:
+    """One batch and its wall time. The test-only slowdown sleeps inside the clock, after the batch, for the
+    share of its time that makes the pass exactly that fraction slower: it has to reach the measured figure."""
+    start = time.perf_counter()
+    result = engine.generate(batch, output_len)
+    if slowdown:
+        time.sleep((time.perf_counter() - start) * slowdown / (1 - slowdown))
+    return result, time.perf_counter() - start
+
+
+@dataclass
+class Samples:
+    """What the measured repeats gather: per repeat (throughput, wall, passes, median pass time, latency
+    summaries), per batch (time to its last token), per request (exact TTFT, TPOT, E2E, queue and prefill) and
+    per decode step (ITL); the engine's histograms over the repeats."""
+
+    throughput: list[float] = field(default_factory=list)
+    repeat_wall: list[float] = field(default_factory=list)
+    passes: list[int] = field(default_factory=list)
+    ttlt: list[float] = field(default_factory=list)
+    ttlt_by_repeat: list[float] = field(default_factory=list)
+    exact: dict[str, list[float]] = field(default_factory=lambda: {name: [] for name in GATED_LATENCIES})
+    itl: list[float] = field(default_factory=list)
+    phases: dict[str, list[float]] = field(default_factory=lambda: {"queue": [], "prefill": []})
+    # per repeat, so the gate can judge latency like throughput: {"ttft_mean_s": [repeat 1, ...], ...}
+    latency_by_repeat: dict[str, list[float | None]] = field(
+        default_factory=lambda: {f"{name}_{stat}_s": [] for name in GATED_LATENCIES for stat in GATED_STATS}
+    )
+    histograms: dict[str, Histogram] = field(default_factory=dict)
+    generate_s: float = 0.0
+    total_tokens: int = 0
+
+    def add_batch(self, result: Any, elapsed: float) -> int:
+        self.generate_s += elapsed
+        self.ttlt.append(elapsed)
+        for name, values in self.exact.items():
+            values += getattr(result, f"{name}_s")
+        self.itl += result.itl_s
+        for name, values in self.phases.items():
+            values += getattr(result, f"{name}_s")
+        return result.output_tokens
+
+    def add_repeat(
+        self,
+        tokens: int,
+        wall: float,
+        passes: int,
+        batches: int,
+        histograms: dict[str, Histogram],
+        starts: dict,
+    ) -> None:
+        _merge(self.histograms, histograms)
+        self.repeat_wall.append(wall)
+        self.ttlt_by_repeat.append(statistics.median(self.ttlt[len(self.ttlt) - passes * batches :]))
+        self.passes.append(passes)
+        self.total_tokens += tokens
+        self.throughput.append(tokens / wall)
+        for name, values in self.exact.items():
+            summary = summarize(
+                name, values[starts[name] :], histograms.get("ttft") if name == "ttft" else None
+            )
+            for stat in GATED_STATS:
+                self.latency_by_repeat[f"{name}_{stat}_s"].append(summary[f"{name}_{stat}_s"])
+
+
 def measure(
     engine: Engine,
     prompts: Sequence[Prompt],
@@ -70,30 +155,11 @@ def measure(
     asv's sample_time exist for the same reason)."""
     batches = make_batches(prompts, batch_size)
     wall_start = time.perf_counter()
-    warmup_batches = 0
-    if warmup == "pass":
-        while warmup_batches == 0 or time.perf_counter() - wall_start < min_repeat_s:
-            for batch in batches:
-                engine.generate(batch, output_len)
-            warmup_batches += len(batches)
-    else:
-        warmup_batches = int(warmup)
-        for i in range(warmup_batches):
-            engine.generate(batches[i % len(batches)], output_len)
+    warmup_batches = warm_up(engine, batches, output_len, warmup, min_repeat_s)
     warmup_s = time.perf_counter() - wall_start
     engine.reset_memory_peak()
     slowdown = test_only_slowdown()
-    throughput, repeat_wall, passes, ttlt, ttlt_by_repeat = [], [], [], [], []
-    exact: dict[str, list[float]] = {name: [] for name in GATED_LATENCIES}  # one per request: ttft, tpot, e2e
-    itl: list[float] = []  # one per decode step
-    phases: dict[str, list[float]] = {"queue": [], "prefill": []}  # the engine's own split of the first token
-    # per repeat, so the gate can judge latency like throughput: {"ttft_mean_s": [repeat 1, ...], ...}
-    latency_by_repeat: dict[str, list[float | None]] = {
-        f"{name}_{stat}_s": [] for name in GATED_LATENCIES for stat in GATED_STATS
-    }
-    histograms: dict[str, Histogram] = {}
-    generate_s = 0.0
-    total_tokens = 0
+    samples = Samples()
     cpu_before = cpu_times()
     with GpuSampler(gpu_indices) as sampler:
         snapshot = (
@@ -101,33 +167,15 @@ def measure(
         )  # read between repeats, outside their clocks: reading it is not generation
         for repeat in range(repeats):
             tokens, repeat_start, repeat_passes = 0, time.perf_counter(), 0
-            starts = {name: len(values) for name, values in exact.items()}
+            starts = {name: len(values) for name, values in samples.exact.items()}
             while repeat_passes == 0 or time.perf_counter() - repeat_start < min_repeat_s:
                 repeat_passes += 1
                 for batch in batches:
-                    start = time.perf_counter()
-                    result = engine.generate(batch, output_len)
-                    elapsed = time.perf_counter() - start
-                    if slowdown:
-                        time.sleep(elapsed * slowdown / (1 - slowdown))
-                        elapsed = time.perf_counter() - start
-                    generate_s += elapsed
-                    ttlt.append(elapsed)
-                    tokens += result.output_tokens
-                    for name, values in exact.items():
-                        values += getattr(result, f"{name}_s")
-                    itl += result.itl_s
-                    for name, values in phases.items():
-                        values += getattr(result, f"{name}_s")
+                    tokens += samples.add_batch(*timed_generate(engine, batch, output_len, slowdown))
             wall = time.perf_counter() - repeat_start
             repeat_start_snapshot, snapshot = snapshot, engine.histograms()
             repeat_histograms = _difference(snapshot, repeat_start_snapshot)
-            _merge(histograms, repeat_histograms)
-            repeat_wall.append(wall)
-            ttlt_by_repeat.append(statistics.median(ttlt[len(ttlt) - repeat_passes * len(batches) :]))
-            passes.append(repeat_passes)
-            total_tokens += tokens
-            throughput.append(tokens / wall)
+            samples.add_repeat(tokens, wall, repeat_passes, len(batches), repeat_histograms, starts)
             if progress is not None:  # the heartbeat: repeats done and the pace so far
                 progress(
                     {
@@ -138,54 +186,61 @@ def measure(
                         "elapsed_s": time.perf_counter() - wall_start,
                     }
                 )
-            for name, values in exact.items():
-                summary = summarize(
-                    name, values[starts[name] :], repeat_histograms.get("ttft") if name == "ttft" else None
-                )
-                for stat in GATED_STATS:
-                    latency_by_repeat[f"{name}_{stat}_s"].append(summary[f"{name}_{stat}_s"])
-    measured_wall = sum(repeat_wall)
-    host_cpu = host_cpu_share(cpu_before, cpu_times())
-    median_ttlt = statistics.median(ttlt)
+    record = _record(samples, batches, batch_size, output_len, min_repeat_s, warmup_batches, warmup_s)
+    record |= host_cpu_share(cpu_before, cpu_times())
+    record["trial_wall_s"] = time.perf_counter() - wall_start
+    if slowdown:
+        record["test_only_slowdown"] = slowdown
+    record |= sampler.summary.as_record_fields()
+    peak = engine.memory_peak_bytes()
+    record["peak_gpu_mem_bytes"] = peak if peak is not None else record.get("gpu_mem_used_max_bytes")
+    if record.get("energy_j"):
+        record["tokens_per_joule"] = samples.total_tokens / record["energy_j"]
+    return record
+
+
+def _record(
+    samples: Samples,
+    batches: list[list[Prompt]],
+    batch_size: int,
+    output_len: int,
+    min_repeat_s: float,
+    warmup_batches: int,
+    warmup_s: float,
+) -> dict[str, Any]:
+    """The measured figures of a record, from what the repeats gathered."""
+    s = samples
+    median_ttlt = statistics.median(s.ttlt)
     record: dict[str, Any] = {
-        "throughput_tok_s": statistics.median(throughput),
-        "throughput_tok_s_samples": throughput,
+        "throughput_tok_s": statistics.median(s.throughput),
+        "throughput_tok_s_samples": s.throughput,
         **{
             f"{key}_samples": values if None not in values else None
-            for key, values in latency_by_repeat.items()
+            for key, values in s.latency_by_repeat.items()
         },
-        "repeat_wall_s_samples": repeat_wall,
+        "repeat_wall_s_samples": s.repeat_wall,
         "ttlt_s": median_ttlt,
-        "ttlt_s_samples": ttlt_by_repeat,  # the median pass of each repeat, so the gate can judge it
+        "ttlt_s_samples": s.ttlt_by_repeat,  # the median pass of each repeat, so the gate can judge it
         "normalised_latency_s_per_tok": median_ttlt / (batch_size * output_len),
         "generation_throughput_tok_s": batch_size * output_len / median_ttlt,
         "output_tokens_per_repeat": batch_size
         * output_len
         * len(batches),  # of one pass; see passes_per_repeat
         "batches_per_repeat": len(batches),
-        "passes_per_repeat_samples": passes,
+        "passes_per_repeat_samples": s.passes,
         "min_repeat_s": min_repeat_s,
         "warmup_batches": warmup_batches,
         "warmup_s": warmup_s,
         "input_len_mean_tokens": statistics.fmean(len(p.token_ids) for b in batches for p in b),
-        "generate_s": generate_s,
-        "measured_wall_s": measured_wall,
-        "trial_wall_s": time.perf_counter() - wall_start,
-        "latency_source": "exact" if exact["ttft"] else ("engine-histogram" if histograms else None),
-        "itl_source": "exact" if itl else ("engine-histogram" if "itl" in histograms else None),
+        "generate_s": s.generate_s,
+        "measured_wall_s": sum(s.repeat_wall),
+        "latency_source": "exact" if s.exact["ttft"] else ("engine-histogram" if s.histograms else None),
+        "itl_source": "exact" if s.itl else ("engine-histogram" if "itl" in s.histograms else None),
     }
-    record |= host_cpu
-    if slowdown:
-        record["test_only_slowdown"] = slowdown
-    for name, values in exact.items():
-        record |= summarize(name, values, histograms.get(name))
-    record |= summarize("itl", itl, histograms.get("itl"))
-    for name, values in phases.items():
+    for name, values in s.exact.items():
+        record |= summarize(name, values, s.histograms.get(name))
+    record |= summarize("itl", s.itl, s.histograms.get("itl"))
+    for name, values in s.phases.items():
         if values:
             record |= summarize(name, values, None)
-    record |= sampler.summary.as_record_fields()
-    peak = engine.memory_peak_bytes()
-    record["peak_gpu_mem_bytes"] = peak if peak is not None else record.get("gpu_mem_used_max_bytes")
-    if record.get("energy_j"):
-        record["tokens_per_joule"] = total_tokens / record["energy_j"]
     return record
