@@ -16,6 +16,8 @@ import os
 import platform
 import time
 
+from pytest_infperf.hardware.host import cpu_model
+
 
 def python_dispatch_rate(loops: int) -> float:
     """Calls per second of a small method through a dict lookup: the shape of a scheduler's Python."""
@@ -56,22 +58,11 @@ def probe(launches: int, loops: int) -> dict:
     return {
         "time": time.time(),
         "host": platform.node(),
-        "cpu_model": _cpu_model(),
+        "cpu_model": cpu_model(),
         "cpus": sorted(os.sched_getaffinity(0)),
         "kernel_launches_per_s": best_launch,
         "python_calls_per_s": best_python,
     }
-
-
-def _cpu_model() -> str | None:
-    try:
-        with open("/proc/cpuinfo") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return None
 
 
 def _cpu_list(text: str) -> set[int]:
