@@ -36,7 +36,8 @@ def grid_of(path: Path) -> tuple[dict[str, list], dict[str, dict]]:
         points[point_key(point)] = r
     decoded = [json.loads(key) for key in points]
     space = {name: sorted({point[name] for point in decoded}) for name in ("batch_size", "gpus", knob)}
-    # Choices keep the order the product's space declares (it decides InfPop's start point): float32 first on CPU.
+    # Choices keep the order the product's space declares (it decides InfPop's start point): float32 first on
+    # CPU.
     declared = (CPU_SPACE if records[0]["gpus"] == 0 else DEFAULT_SPACE)[records[0]["engine"]].get(knob, [])
     space[knob].sort(key=lambda v: declared.index(v) if v in declared else len(declared))
     return space, points

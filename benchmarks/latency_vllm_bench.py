@@ -119,8 +119,8 @@ def stream_loop(model_dir: Path, args: argparse.Namespace) -> dict[str, list[flo
             tensor_parallel_size=max(args.gpus, 1),
             enforce_eager=args.enforce_eager,
         ),
-        # LLM's defaults, not an engine context's: on H200 those are max_num_batched_tokens 16384 (not 2048) and
-        # CUDA graphs up to 512 sequences (not 256), as the suite's engine has (lease 9's logs)
+        # LLM's defaults, not an engine context's: on H200 those are max_num_batched_tokens 16384 (not 2048)
+        # and CUDA graphs up to 512 sequences (not 256), as the suite's engine has (lease 9's logs)
         usage_context=UsageContext.LLM_CLASS,
     )
     params = SamplingParams(
@@ -179,7 +179,8 @@ def stream_loop(model_dir: Path, args: argparse.Namespace) -> dict[str, list[flo
 
 FIGURES = ("ttft", "tpot", "e2e")  # per request, as vllm bench names them
 DIRECT_CONDITIONS = ("bare", "suite-prompts", "measure")
-# the direct loop's conditions that are references of their own in the report (the rest bisect the way to the suite)
+# the direct loop's conditions that are references of their own in the report (the rest bisect the way to the
+# suite)
 DIRECT_REFERENCES = {
     "direct LLM.generate loop": "bare",
     "direct loop, suite's prompts": "suite-prompts",
@@ -419,8 +420,8 @@ def summarize(args: argparse.Namespace) -> dict[str, Any]:
             },
         }
     # The first token split by clock: the suite's TTFT is vLLM's front end (arrival to the output that carries
-    # the token); its queue + prefill medians are the engine core's own (the token made, nothing delivered yet),
-    # the interval a one-token `vllm bench latency` call times, plus that call's front-end overhead.
+    # the token); its queue + prefill medians are the engine core's own (the token made, nothing delivered
+    # yet), the interval a one-token `vllm bench latency` call times, plus that call's front-end overhead.
     split: dict[str, Any] = {"suite_frontend_ttft_p50_ms": suite_record["ttft_p50_s"] * 1e3}
     engine_ms = _engine_first_token_ms(suite_record)
     if engine_ms is not None:

@@ -17,7 +17,8 @@ from .stats import anova_tukey, cliffs_delta, cliffs_magnitude, pearson, wilcoxo
 from .store import BaselineStore
 
 CONFIG_FIELDS = ("engine", "model", "gpus", "batch_size", "workload")
-# What `compare --pair-by` may pair on: leaving `engine` out pairs HF with vLLM records (the study's engine table).
+# What `compare --pair-by` may pair on: leaving `engine` out pairs HF with vLLM records (the study's engine
+# table).
 PAIRABLE_FIELDS = (*CONFIG_FIELDS, "dtype", "num_prompts", "hardware_fingerprint")
 
 

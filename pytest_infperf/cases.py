@@ -99,7 +99,8 @@ class Target:
     )
 
 
-# The grids a perf test can run (`@pytest.mark.infperf(grid=...)`): the target's own fields, or its latency table.
+# The grids a perf test can run (`@pytest.mark.infperf(grid=...)`): the target's own fields, or its latency
+# table.
 GRIDS = ("throughput", "latency")
 
 

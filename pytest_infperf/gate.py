@@ -52,7 +52,8 @@ SEVERITY = (
 # configurations measured busier than this moved little and those at 80-87% moved as launch-bound ones do
 # (docs/RESULTS.md), so the line sits above the latter.
 LAUNCH_BOUND_GPU_UTIL_PCT = 90.0
-# Host facts compared between a record and its baseline's sessions: (record field, label, blocks launch-bound).
+# Host facts compared between a record and its baseline's sessions: (record field, label, blocks
+# launch-bound).
 HOST_FIELDS = (
     ("host_cpu_model", "CPU", True),
     ("host_cpus_usable", "usable CPUs", True),
@@ -491,8 +492,8 @@ def item_alpha(settings: "Settings", family: int) -> float:
     return settings.alpha if settings.multiple_testing == "none" else settings.alpha / max(1, family)
 
 
-# Verdicts whose session a gated --infperf-save keeps out of the baseline: a regression would become part of the
-# baseline it failed against and pass on the next run; an improvement says the baseline is stale, which
+# Verdicts whose session a gated --infperf-save keeps out of the baseline: a regression would become part of
+# the baseline it failed against and pass on the next run; an improvement says the baseline is stale, which
 # --infperf-save-replace or `infperf baseline add` after review settles explicitly; an error measured nothing.
 HELD_BACK_VERDICTS = ("regression", "improvement", "error")
 

@@ -44,9 +44,9 @@ REQUIRED = (
     "timestamp",
 )
 
-# How the suite times an engine, where a change altered what that engine's records report: a baseline measured the
-# earlier way is not comparable (store.MATCH_FIELDS), as asv does not compare results across benchmark versions.
-# Absent from a record: the engine's first way.
+# How the suite times an engine, where a change altered what that engine's records report: a baseline measured
+# the earlier way is not comparable (store.MATCH_FIELDS), as asv does not compare results across benchmark
+# versions. Absent from a record: the engine's first way.
 MEASUREMENT_VERSIONS = {"vllm": 2}
 MEASUREMENT_CHANGES = {
     (

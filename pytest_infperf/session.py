@@ -335,7 +335,8 @@ class InfperfSession:
             else:
                 self.save(record)
 
-    # -- InfPop tuning (infpop.py) ------------------------------------------------------------------------------
+    # -- InfPop tuning (infpop.py)
+    # ------------------------------------------------------------------------------
     @functools.cached_property
     def infpop(self) -> Any:
         """InfPop's orchestration, made once (infpop.py; imported on first use: most sessions never tune)."""

@@ -229,10 +229,10 @@ def _cannot_tell(
     )
 
 
-# The equal-weighted cosine (EWC) long-run variance keeps this fraction of n^(2/3) cosine terms: Lazarus, Lewis,
-# Stock and Watson (2018, "HAR inference: recommendations for practice") give 0.4 n^(2/3); 0.3 is this gate's
-# choice, because it judges 50-200 items at alpha / m, far in the tail where too many terms (too little smoothing
-# of a persistent series) cost the most level (benchmarks/ab_autocorrelation.py measures it).
+# The equal-weighted cosine (EWC) long-run variance keeps this fraction of n^(2/3) cosine terms: Lazarus,
+# Lewis, Stock and Watson (2018, "HAR inference: recommendations for practice") give 0.4 n^(2/3); 0.3 is this
+# gate's choice, because it judges 50-200 items at alpha / m, far in the tail where too many terms (too little
+# smoothing of a persistent series) cost the most level (benchmarks/ab_autocorrelation.py measures it).
 EWC_TERMS_PER_N23 = 0.3
 
 

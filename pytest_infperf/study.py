@@ -52,10 +52,12 @@ class Side:
     samples: dict[tuple[str, str, int, int], list[float]] = field(default_factory=lambda: defaultdict(list))
     medians: dict[tuple[str, str, int, int], list[float]] = field(default_factory=lambda: defaultdict(list))
     tuned: list[dict[str, Any]] = field(default_factory=list)
-    # engine -> the suite's measurement versions among its records (records.MEASUREMENT_VERSIONS; None: the first)
+    # engine -> the suite's measurement versions among its records (records.MEASUREMENT_VERSIONS; None: the
+    # first)
     measurement: dict[str, set[Any]] = field(default_factory=lambda: defaultdict(set))
-    # host (boot id) -> what its records say of when, with what and what they measured: a side that joins hosts
-    # mixes their differences (launch-bound throughput moves by up to a quarter between hosts of one kind)
+    # host (boot id) -> what its records say of when, with what and what they measured: a side that joins
+    # hosts mixes their differences (launch-bound throughput moves by up to a quarter between hosts of one
+    # kind)
     hosts: dict[str, HostNotes] = field(default_factory=lambda: defaultdict(HostNotes))
     # configuration -> its records' prompts per pass: RQ4 pairs two kinds' figures only over the same prompts
     prompts: dict[tuple[str, str, int, int], set[int | None]] = field(
@@ -86,7 +88,8 @@ def _files(paths: Iterable[Path], pattern: str) -> list[Path]:
     return found
 
 
-# Commits are shown as git's short hash: a device run names its full one (INFPERF_GIT_COMMIT), a local one may not.
+# Commits are shown as git's short hash: a device run names its full one (INFPERF_GIT_COMMIT), a local one may
+# not.
 _PROVENANCE = {
     "date": lambda r: str(r.get("timestamp") or "")[:10],
     "commit": lambda r: str(r.get("git_commit") or "")[:7],

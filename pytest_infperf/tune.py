@@ -37,8 +37,8 @@ CPU_SPACE = {
     "vllm": {"batch_size": [2**i for i in range(8)], "max_num_seqs": [16, 64, 256]},
     "hf": {"batch_size": [2**i for i in range(11)], "dtype": ["float32", "bfloat16"]},
 }
-# `vllm serve`'s scheduler knobs, tuned for goodput (requests/s within the case's SLOs) at the case's load; the
-# GPU count and the load are the serving case's own (--infpop-serve).
+# `vllm serve`'s scheduler knobs, tuned for goodput (requests/s within the case's SLOs) at the case's load;
+# the GPU count and the load are the serving case's own (--infpop-serve).
 SERVE_ENGINE = "vllmserve"
 DEFAULT_SPACE[SERVE_ENGINE] = {
     "max_num_seqs": [16, 32, 64, 128, 256, 512],
@@ -181,7 +181,8 @@ def tune(
 
     seeds = [_as_hyperopt(p, values, ordinal) for p in (start_points or [])]
     seeds = [p for i, p in enumerate(seeds) if p is not None and p not in seeds[:i]][:max_evals]
-    # fmin ignores points_to_evaluate when given trials; pre-filled trials are hyperopt's way to start from points.
+    # fmin ignores points_to_evaluate when given trials; pre-filled trials are hyperopt's way to start from
+    # points.
     trials = generate_trials_to_calculate(seeds) if seeds else Trials()
     # hyperopt's default of 20 random start-up trials would make TPE random search at small budgets.
     startup = max(2, min(20, max_evals // startup_divisor))

@@ -15,8 +15,8 @@ def test_throughput(infperf, batch_size):
     assert record["throughput_tok_s"] > 0
 """
 
-# A throughput test beside a latency-grid test (@pytest.mark.infperf(grid="latency")), for the grid's selection and
-# gating tests.
+# A throughput test beside a latency-grid test (@pytest.mark.infperf(grid="latency")), for the grid's
+# selection and gating tests.
 GRID_TESTS = """
 import pytest
 

@@ -40,8 +40,8 @@ def test_hf_and_vllm_records_compare_on_the_same_workload(perf_project) -> None:
         assert r["latency_source"] == "exact", r["engine"]
         assert 0 < r["ttft_p50_s"] <= r["e2e_p50_s"] and r["tpot_mean_s"] > 0 and r["e2e_std_s"] >= 0
     assert vllm["itl_source"] == "engine-histogram" and hf["itl_source"] == "exact"
-    # the histogram is read around each repeat, outside the timed calls (measurement version 2), and still counts
-    # the measured decode steps
+    # the histogram is read around each repeat, outside the timed calls (measurement version 2), and still
+    # counts the measured decode steps
     assert vllm["itl_mean_s"] > 0 and vllm["measurement_version"] == 2 and "measurement_version" not in hf
     # vLLM's engine core splits each first token into queue and prefill time, on its own clock (no front end)
     assert vllm["queue_p50_s"] >= 0 and 0 < vllm["prefill_p50_s"] < vllm["ttft_p50_s"]

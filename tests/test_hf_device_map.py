@@ -36,8 +36,9 @@ def _bytes(model) -> int:
 
 @pytest.mark.parametrize("gpus", [2, 4])
 def test_a_model_that_fits_one_gpu_is_spread_over_all_of_the_trials_gpus(gpus: int) -> None:
-    # CodeLlama-34B in bf16 (68 GB) fits one 141 GB H200, as this copy fits one of these GPUs twice over: filling
-    # GPU 0 first (accelerate's infer_auto_device_map alone) would have measured one GPU for a 2-GPU test
+    # CodeLlama-34B in bf16 (68 GB) fits one 141 GB H200, as this copy fits one of these GPUs twice over:
+    # filling GPU 0 first (accelerate's infer_auto_device_map alone) would have measured one GPU for a 2-GPU
+    # test
     model = _model("codellama-34b")
     per_gpu = {gpu: 2 * _bytes(model) for gpu in range(gpus)}
     placement = balanced_device_map(model, gpus, torch.bfloat16, max_memory=per_gpu)

@@ -71,7 +71,8 @@ def serving_project(perf_project, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     return pytester
 
 
-# -- matrix and records -----------------------------------------------------------------------------------------
+# -- matrix and records
+# -----------------------------------------------------------------------------------------
 def test_serving_tables_parse_and_expand(tmp_path: Path) -> None:
     path = tmp_path / "matrix.toml"
     path.write_text(
@@ -124,7 +125,8 @@ def test_vllm_bench_serve_json_becomes_record_fields() -> None:
     assert fields["input_len_mean_tokens"] == pytest.approx(2052 / 32)
 
 
-# -- the server's lifecycle -------------------------------------------------------------------------------------
+# -- the server's lifecycle
+# -------------------------------------------------------------------------------------
 def test_one_server_serves_a_key_and_the_gate_judges_it(
     serving_project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -280,8 +280,9 @@ def _grid_side(label: str, values: dict[int, float]) -> study.Side:
 
 
 def test_rq5_replayed_retunes_where_the_optimum_moved() -> None:
-    # A is best at batch 8, B at batch 64 (the largest, where InfPop starts). A budget of 4x the 4 points lets the
-    # tuner see every point, so the gains are the exhaustive ones: upgrade B(64) / B(8) - 1, downgrade A(8) / A(64) - 1.
+    # A is best at batch 8, B at batch 64 (the largest, where InfPop starts). A budget of 4x the 4 points lets
+    # the tuner see every point, so the gains are the exhaustive ones: upgrade B(64) / B(8) - 1, downgrade
+    # A(8) / A(64) - 1.
     a = _grid_side("A", {1: 100.0, 8: 400.0, 32: 300.0, 64: 250.0})
     b = _grid_side("B", {1: 110.0, 8: 440.0, 32: 500.0, 64: 600.0})
     rows = {r["direction"]: r for r in study.retuning_gains_replayed(a, b, seeds=3, budget_fraction=4.0)}
@@ -291,7 +292,9 @@ def test_rq5_replayed_retunes_where_the_optimum_moved() -> None:
     assert (rows["upgrade"]["points"], rows["upgrade"]["budget"], rows["upgrade"]["seeds"]) == (4, 16, 3)
     # where the optimum did not move, re-tuning gains nothing
     same = _grid_side("C", {1: 200.0, 8: 800.0, 32: 600.0, 64: 500.0})
-    assert all(r["max_gain"] == 0.0 for r in study.retuning_gains_replayed(a, same, seeds=2, budget_fraction=4.0))
+    assert all(
+        r["max_gain"] == 0.0 for r in study.retuning_gains_replayed(a, same, seeds=2, budget_fraction=4.0)
+    )
     # fewer than 4 shared configurations: no row
     assert study.retuning_gains_replayed(a, _grid_side("D", {1: 1.0, 8: 2.0}), seeds=1) == []
 
@@ -312,10 +315,10 @@ def _sparse_side(label: str, scale: float) -> study.Side:
 
 
 def test_rq5_replayed_on_a_sparse_grid_counts_the_seeds_that_found_nothing() -> None:
-    # The tuner searches the product of the measured GPU counts and batch sizes; here 11 of its 16 points were never
-    # measured, so within a budget of 3 some seeds find no measured point when tuning from scratch (seeds 9, 13 and
-    # 16 of these 20). They have no gain to report: they are counted, not crashed on. Re-tuning starts from the old
-    # setting, so no reported gain is negative.
+    # The tuner searches the product of the measured GPU counts and batch sizes; here 11 of its 16 points were
+    # never measured, so within a budget of 3 some seeds find no measured point when tuning from scratch
+    # (seeds 9, 13 and 16 of these 20). They have no gain to report: they are counted, not crashed on.
+    # Re-tuning starts from the old setting, so no reported gain is negative.
     rows = study.retuning_gains_replayed(_sparse_side("A", 1.0), _sparse_side("B", 1.5), seeds=20)
     assert [r["direction"] for r in rows] == ["upgrade", "downgrade"]
     for row in rows:

@@ -131,7 +131,8 @@ def test_grid_measures_each_load_once_then_tpe_costs_nothing(tmp_path: Path) -> 
     space = {"batch_size": [1, 4, 16], "max_num_seqs": [32, 512], "gpus": [1]}
     points = grid_points(space)
     assert len(points) == 6
-    # batch size varies fastest: one engine load (gpus, max_num_seqs) serves all its batch sizes, smallest first
+    # batch size varies fastest: one engine load (gpus, max_num_seqs) serves all its batch sizes, smallest
+    # first
     assert [(p["max_num_seqs"], p["batch_size"]) for p in points] == [
         (32, 1),
         (32, 4),
@@ -207,7 +208,8 @@ def test_real_tuning_run_on_cpu(perf_project, tmp_path: Path) -> None:
         "0",
     )
     result.assert_outcomes(passed=1)
-    # batch 4096 is above the 4 prompts of an evaluation: one batch of all of them under another name, so dropped
+    # batch 4096 is above the 4 prompts of an evaluation: one batch of all of them under another name, so
+    # dropped
     result.stdout.fnmatch_lines(
         [
             "*4 prompts an evaluation; batch sizes [[]4096[]] dropped, above the prompts*",

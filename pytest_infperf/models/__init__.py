@@ -17,8 +17,8 @@ from typing import Any
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 _WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "*.pt", "*.pth")
-# org/name as the hub allows them: each part starts with a letter or digit, and no part holds ".." (so no id can
-# become a path out of a folder when it names a cache entry, a test id or a baseline file).
+# org/name as the hub allows them: each part starts with a letter or digit, and no part holds ".." (so no id
+# can become a path out of a folder when it names a cache entry, a test id or a baseline file).
 _HUB_ID = re.compile(r"^(?!.*\.\.)[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")
 
 

