@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from .metrics import GATE_METRICS
-from .records import measurement_change
+from .records import Record, measurement_change
 from .stats import (
     SessionComparison,
     adjust,
@@ -227,7 +227,7 @@ def within(c: SessionComparison, threshold: float) -> str:
 
 
 def judge_metric(
-    record: dict[str, Any],
+    record: Record,
     baseline: Baseline,
     metric: str,
     threshold: float,
@@ -256,7 +256,7 @@ def judge_metric(
     return decide(c, metric, threshold, alpha, summary, ref, by_host=by_host)
 
 
-def replicated_by_host(record: dict[str, Any], baseline: Baseline, launch_bound: bool) -> bool:
+def replicated_by_host(record: Record, baseline: Baseline, launch_bound: bool) -> bool:
     """Whether a launch-bound record is judged with the host as its unit: it ran on a host that none of the
     baseline's sessions ran on. Such configurations move between hosts of one kind by far more than between
     sessions on one host (docs/RESULTS.md, the stored-baseline A/A on an unseen host), so sessions from one host
@@ -355,7 +355,7 @@ def pooled_priors(
 
 
 def judge_against(
-    record: dict[str, Any],
+    record: Record,
     baseline: Baseline,
     settings: "Settings",
     alpha: float,
@@ -408,7 +408,7 @@ def judge_against(
     return verdict
 
 
-def failure_verdict(record: dict[str, Any], baseline: Baseline) -> Verdict | None:
+def failure_verdict(record: Record, baseline: Baseline) -> Verdict | None:
     """OOM, error or timeout where the baseline was ok is a regression; None when the baseline has no ok session."""
     if not baseline.ok_sessions:
         return None

@@ -14,7 +14,7 @@ import platform
 import socket
 import subprocess
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, TypedDict
 
 from . import __version__
 from .hardware.host import host_info, host_load
@@ -57,6 +57,40 @@ MEASUREMENT_CHANGES = {
     "understate vLLM's throughput where a call takes tens of milliseconds (small batches, short "
     "outputs); save them again",
 }
+
+
+class Record(TypedDict, total=False):
+    """The fields of a record (schema 1) that the gate, the store and the reports read; a record holds many more
+    (every measured figure, its `<metric>_samples`, the host's `host_*` fields), all written by `build_record`."""
+
+    schema: int
+    status: str  # ok, oom, error, timeout
+    reason: str | None
+    case_id: str
+    test_id: str
+    engine: str
+    engine_version: str | None
+    torch_version: str | None
+    model: str
+    gpus: int
+    batch_size: int
+    workload: str
+    dtype: str
+    num_prompts: int
+    hardware_fingerprint: str
+    measurement_version: int | None
+    timestamp: str
+    throughput_tok_s: float
+    throughput_tok_s_samples: list[float]
+    gpu_util_mean_pct: float | None
+    host_boot_id: str | None
+    host_cpu_model: str | None
+    gate_verdict: str | None
+    gate_message: str | None
+    gate_change: float | None
+    gate_p_worse: float | None
+    gate_p_better: float | None
+    gate_detectable: float | None
 
 
 def what_changed(engine: str, versions: Iterable[Any]) -> str:
@@ -151,7 +185,7 @@ def environment_fields(hardware: "Hardware", settings: "Settings", rootdir: Path
 
 def build_record(
     case: "Case", outcome: "Outcome", hardware: "Hardware", settings: "Settings", test_id: str, rootdir: Path
-) -> dict[str, Any]:
+) -> Record:
     load = outcome.load
     record: dict[str, Any] = {
         "schema": SCHEMA_VERSION,
@@ -248,7 +282,7 @@ def check_record(record: Any, where: str) -> dict[str, Any]:
     return record
 
 
-def append_records(path: Path, records: Iterable[dict[str, Any]]) -> None:
+def append_records(path: Path, records: Iterable[Record]) -> None:
     from filelock import FileLock
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -290,7 +324,7 @@ def write_records(path: Path, records: Iterable[dict[str, Any]]) -> None:
         atomic_write(path, "".join(json.dumps(r, default=str, sort_keys=True) + "\n" for r in records))
 
 
-def read_records(path: Path) -> list[dict[str, Any]]:
+def read_records(path: Path) -> list[Record]:
     """Every record of a JSON-lines file; a bad line is an error naming the file and line."""
     records = []
     try:

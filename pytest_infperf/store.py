@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .records import MEASUREMENT_VERSIONS, RecordError, atomic_write, check_record, measurement_change
+from .records import MEASUREMENT_VERSIONS, Record, RecordError, atomic_write, check_record, measurement_change
 
 MATCH_FIELDS = (
     "engine",
@@ -43,7 +43,7 @@ BASELINE_SCHEMA = 2
 READABLE_SCHEMAS = (1, BASELINE_SCHEMA)  # schema 1: one record per file, read as a one-session baseline
 
 
-def host_key(record: dict[str, Any]) -> str:
+def host_key(record: Record) -> str:
     """The host a record or session was measured on: its boot id, which tells cloud VMs apart when their names are
     generic. Records without one (older ones) count as one unknown host together, never as several."""
     return str(record.get("host_boot_id") or "unknown")
@@ -55,7 +55,7 @@ class Baseline:
 
     path: Path
     identity: dict[str, Any]
-    sessions: list[dict[str, Any]]
+    sessions: list[Record]  # one per session, the full record it saved
     note: str | None = None
 
     def get(self, field: str, default: Any = None) -> Any:
