@@ -242,6 +242,125 @@ def _pyplot() -> Any:
     return plt
 
 
+def _landscape_figure(
+    plt: Any, cells: dict, metric: str, unit: str, title: str, path: Path
+) -> tuple[dict[tuple[int, int], float], tuple[int, int]]:
+    """One configuration group's PNG: throughput vs batch size (one line per GPU count), vs GPU count, and the
+    GPUs x batch landscape with the best cell starred. Returns (the ok cells' values, the best cell)."""
+    grid = {k: c.value for k, c in cells.items() if c.status == "ok"}
+    gpus = sorted({g for g, _ in cells})
+    batches = sorted({b for _, b in cells})
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    for g in gpus:  # a batch size not measured, or failed, breaks the line (NaN) instead of being bridged
+        ys = [grid.get((g, b), np.nan) for b in batches]
+        sds = [cells[(g, b)].sd or 0 if (g, b) in grid else 0 for b in batches]
+        axes[0].errorbar(batches, ys, yerr=sds, marker="o", capsize=3, label=f"{g} GPU(s)")
+    axes[0].set_xscale("log", base=2)
+    axes[0].set_xticks(batches, [str(b) for b in batches], fontsize=7)
+    axes[0].set(
+        xlabel="batch size",
+        ylabel=f"{metric} ({unit})",
+        title="vs batch size (error bars: sd of repeats)",
+    )
+    axes[0].legend(fontsize=7)
+    for b in batches:
+        ys = [grid.get((g, b), np.nan) for g in gpus]
+        if len(gpus) == 1 or sum(not np.isnan(y) for y in ys) > 1:
+            axes[1].plot(gpus, ys, marker="o", label=f"batch {b}")
+    axes[1].set_xticks(gpus)
+    axes[1].set(xlabel="GPUs", ylabel=f"{metric} ({unit})", title="vs GPU count")
+    axes[1].legend(fontsize=7)
+    heat = np.array([[grid.get((g, b), np.nan) for b in batches] for g in gpus])
+    image = axes[2].imshow(heat, aspect="auto", origin="lower", cmap="viridis")
+    for i, g in enumerate(gpus):
+        for j, b in enumerate(batches):
+            cell = cells.get((g, b))
+            if cell is not None and cell.status == "ok":
+                light = image.norm(cell.value) > 0.6  # dark text on the light end of viridis
+                axes[2].text(
+                    j,
+                    i,
+                    f"{cell.value:,.0f}",
+                    ha="center",
+                    va="center",
+                    fontsize=6,
+                    color="black" if light else "white",
+                )
+            elif cell is not None:  # failed or OOM: grey and labelled; never measured: left blank
+                axes[2].add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, color="#9aa0a8"))
+                axes[2].text(j, i, cell.status.upper(), ha="center", va="center", fontsize=6)
+    axes[2].set_xticks(range(len(batches)), batches, fontsize=7)
+    axes[2].set_yticks(range(len(gpus)), gpus)
+    axes[2].set(xlabel="batch size", ylabel="GPUs", title="landscape (grey: OOM/failed, blank: not measured)")
+    fig.colorbar(image, ax=axes[2], label=f"{metric} ({unit})")
+    best = max(grid, key=grid.get)
+    # the star sits in the best cell's upper-right corner, clear of the value printed at its centre
+    axes[2].scatter(
+        [batches.index(best[1]) + 0.36],
+        [gpus.index(best[0]) + 0.32],
+        marker="*",
+        s=90,
+        color="red",
+        edgecolors="white",
+        linewidths=0.5,
+    )
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return grid, best
+
+
+def _history_figure(plt: Any, history: list, metric: str, unit: str, path: Path) -> None:
+    """An InfPop landscape's tuning history: each evaluation and the best so far, failures marked."""
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    ax.step([h[0] for h in history], [h[2] for h in history], where="post", label="best so far")
+    ax.scatter(
+        [h[0] for h in history if h[1] is not None],
+        [h[1] for h in history if h[1] is not None],
+        s=14,
+        label="evaluation",
+    )
+    failed = [h[0] for h in history if h[1] is None]
+    if failed:
+        floor = min((h[1] for h in history if h[1] is not None), default=0)
+        ax.scatter(failed, [floor] * len(failed), marker="x", color="#b3261e", label="failed / OOM")
+    ax.set(xlabel="evaluation", ylabel=f"{metric} ({unit})", title="tuning history")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _group_statistics(rows: list[dict[str, Any]], metric: str) -> list[str]:
+    """ANOVA + Tukey HSD across GPU counts and batch sizes, and Pearson correlations of factors and responses,
+    as one line each (the Markdown list and the HTML report's statistics both show them)."""
+    lines: list[str] = []
+    for factor in ("gpus", "batch_size"):
+        samples: dict[str, list[float]] = defaultdict(list)
+        for r in rows:
+            samples[str(r[factor])] += r.get(f"{metric}_samples") or [r[metric]]
+        result = anova_tukey(samples)
+        if result["f"] is not None:
+            significant = [f"{p['a']} vs {p['b']}" for p in result["tukey"] if p["p"] < 0.05]
+            lines.append(
+                f"ANOVA across {factor}: F={result['f']:.2f}, p={result['p']:.3g}; Tukey HSD pairs with p<0.05: "
+                f"{', '.join(significant) or 'none'}"
+            )
+    for factor in ("batch_size", "gpus", "input_len_mean_tokens", "output_len_tokens"):
+        for target in (metric, "ttlt_s", "normalised_latency_s_per_tok"):
+            pairs = [
+                (math.log2(r[factor]) if factor == "batch_size" else r[factor], r[target])
+                for r in rows
+                if r.get(factor) is not None and r.get(target) is not None
+            ]
+            corr = pearson([p[0] for p in pairs], [p[1] for p in pairs]) if pairs else None
+            if corr:
+                name = "log2(batch_size)" if factor == "batch_size" else factor
+                lines.append(f"Pearson r({name}, {target}) = {corr[0]:+.3f} (p={corr[1]:.3g})")
+    return lines
+
+
 def report(source: Path, out: Path, metric: str = "throughput_tok_s") -> Path:
     """PNG plots and a Markdown summary of one set of records, per (engine, model, workload), and the
     self-contained HTML report (html_report.write_html) that users open first."""
@@ -276,91 +395,11 @@ def report(source: Path, out: Path, metric: str = "throughput_tok_s") -> Path:
         versions = sorted({str(r.get("engine_version")) for r in rows})
         md += [f"## {engine} {', '.join(versions)} · {model} · {workload}", ""]
         cells = landscape_cells(everything_by_group[(engine, model, workload)], metric)
-        grid = {k: c.value for k, c in cells.items() if c.status == "ok"}
-        gpus = sorted({g for g, _ in cells})
-        batches = sorted({b for _, b in cells})
-        fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
-        for g in gpus:  # a batch size not measured, or failed, breaks the line (NaN) instead of being bridged
-            ys = [grid.get((g, b), np.nan) for b in batches]
-            sds = [cells[(g, b)].sd or 0 if (g, b) in grid else 0 for b in batches]
-            axes[0].errorbar(batches, ys, yerr=sds, marker="o", capsize=3, label=f"{g} GPU(s)")
-        axes[0].set_xscale("log", base=2)
-        axes[0].set_xticks(batches, [str(b) for b in batches], fontsize=7)
-        axes[0].set(
-            xlabel="batch size",
-            ylabel=f"{metric} ({unit})",
-            title="vs batch size (error bars: sd of repeats)",
-        )
-        axes[0].legend(fontsize=7)
-        for b in batches:
-            ys = [grid.get((g, b), np.nan) for g in gpus]
-            if len(gpus) == 1 or sum(not np.isnan(y) for y in ys) > 1:
-                axes[1].plot(gpus, ys, marker="o", label=f"batch {b}")
-        axes[1].set_xticks(gpus)
-        axes[1].set(xlabel="GPUs", ylabel=f"{metric} ({unit})", title="vs GPU count")
-        axes[1].legend(fontsize=7)
-        heat = np.array([[grid.get((g, b), np.nan) for b in batches] for g in gpus])
-        image = axes[2].imshow(heat, aspect="auto", origin="lower", cmap="viridis")
-        for i, g in enumerate(gpus):
-            for j, b in enumerate(batches):
-                cell = cells.get((g, b))
-                if cell is not None and cell.status == "ok":
-                    light = image.norm(cell.value) > 0.6  # dark text on the light end of viridis
-                    axes[2].text(
-                        j,
-                        i,
-                        f"{cell.value:,.0f}",
-                        ha="center",
-                        va="center",
-                        fontsize=6,
-                        color="black" if light else "white",
-                    )
-                elif cell is not None:  # failed or OOM: grey and labelled; never measured: left blank
-                    axes[2].add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, color="#9aa0a8"))
-                    axes[2].text(j, i, cell.status.upper(), ha="center", va="center", fontsize=6)
-        axes[2].set_xticks(range(len(batches)), batches, fontsize=7)
-        axes[2].set_yticks(range(len(gpus)), gpus)
-        axes[2].set(
-            xlabel="batch size", ylabel="GPUs", title="landscape (grey: OOM/failed, blank: not measured)"
-        )
-        fig.colorbar(image, ax=axes[2], label=f"{metric} ({unit})")
-        best = max(grid, key=grid.get)
-        # the star sits in the best cell's upper-right corner, clear of the value printed at its centre
-        axes[2].scatter(
-            [batches.index(best[1]) + 0.36],
-            [gpus.index(best[0]) + 0.32],
-            marker="*",
-            s=90,
-            color="red",
-            edgecolors="white",
-            linewidths=0.5,
-        )
-        fig.suptitle(
-            f"{engine} {', '.join(versions)} · {model} · {workload} · {', '.join(hardware)} · {measured}",
-            fontsize=9,
-        )
-        fig.tight_layout()
-        fig.savefig(out / f"{slug}.png", dpi=110)
-        plt.close(fig)
+        title = f"{engine} {', '.join(versions)} · {model} · {workload} · {', '.join(hardware)} · {measured}"
+        grid, best = _landscape_figure(plt, cells, metric, unit, title, out / f"{slug}.png")
         history = tuning_history(everything_by_group[(engine, model, workload)], metric)
         if history:  # an InfPop landscape: how the tuner got to its optimum
-            fig, ax = plt.subplots(figsize=(7, 3.6))
-            ax.step([h[0] for h in history], [h[2] for h in history], where="post", label="best so far")
-            ax.scatter(
-                [h[0] for h in history if h[1] is not None],
-                [h[1] for h in history if h[1] is not None],
-                s=14,
-                label="evaluation",
-            )
-            failed = [h[0] for h in history if h[1] is None]
-            if failed:
-                floor = min((h[1] for h in history if h[1] is not None), default=0)
-                ax.scatter(failed, [floor] * len(failed), marker="x", color="#b3261e", label="failed / OOM")
-            ax.set(xlabel="evaluation", ylabel=f"{metric} ({unit})", title="tuning history")
-            ax.legend(fontsize=7)
-            fig.tight_layout()
-            fig.savefig(out / f"{slug}-history.png", dpi=110)
-            plt.close(fig)
+            _history_figure(plt, history, metric, unit, out / f"{slug}-history.png")
             md += [f"![{slug} tuning history]({slug}-history.png)", ""]
         md += [
             f"![{slug}]({slug}.png)",
@@ -368,35 +407,8 @@ def report(source: Path, out: Path, metric: str = "throughput_tok_s") -> Path:
             f"Best: {grid[best]:,.1f} at {best[0]} GPU(s), batch {best[1]}.",
             "",
         ]
-        for factor in ("gpus", "batch_size"):
-            samples: dict[str, list[float]] = defaultdict(list)
-            for r in rows:
-                samples[str(r[factor])] += r.get(f"{metric}_samples") or [r[metric]]
-            result = anova_tukey(samples)
-            if result["f"] is not None:
-                significant = [f"{p['a']} vs {p['b']}" for p in result["tukey"] if p["p"] < 0.05]
-                stats[(engine, model, workload)].append(
-                    f"ANOVA across {factor}: F={result['f']:.2f}, p={result['p']:.3g}; Tukey HSD pairs with p<0.05: "
-                    f"{', '.join(significant) or 'none'}"
-                )
-                md.append(
-                    f"- ANOVA across {factor}: F={result['f']:.2f}, p={result['p']:.3g}; Tukey HSD pairs "
-                    f"with p<0.05: {', '.join(significant) or 'none'}"
-                )
-        for factor in ("batch_size", "gpus", "input_len_mean_tokens", "output_len_tokens"):
-            for target in (metric, "ttlt_s", "normalised_latency_s_per_tok"):
-                pairs = [
-                    (math.log2(r[factor]) if factor == "batch_size" else r[factor], r[target])
-                    for r in rows
-                    if r.get(factor) is not None and r.get(target) is not None
-                ]
-                corr = pearson([p[0] for p in pairs], [p[1] for p in pairs]) if pairs else None
-                if corr:
-                    name = "log2(batch_size)" if factor == "batch_size" else factor
-                    stats[(engine, model, workload)].append(
-                        f"Pearson r({name}, {target}) = {corr[0]:+.3f} (p={corr[1]:.3g})"
-                    )
-                    md.append(f"- Pearson r({name}, {target}) = {corr[0]:+.3f} (p={corr[1]:.3g})")
+        stats[(engine, model, workload)] = _group_statistics(rows, metric)
+        md += [f"- {line}" for line in stats[(engine, model, workload)]]
         md.append("")
     cells = _medians(records, metric)
     from .factors import analyse_all
