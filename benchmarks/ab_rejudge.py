@@ -14,7 +14,7 @@ import argparse
 from pathlib import Path
 
 from pytest_infperf.gate import correct, item_alpha, judge_paired
-from pytest_infperf.records import read_records
+from pytest_infperf.record_files import read_records
 from pytest_infperf.settings import Settings
 
 PREFIX = "ab_reference_"

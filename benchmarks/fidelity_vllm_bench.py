@@ -18,7 +18,7 @@ from pathlib import Path
 
 from pytest_infperf.models import materialize, resolve
 from pytest_infperf.plugin import plugin_args
-from pytest_infperf.records import read_records
+from pytest_infperf.record_files import read_records
 
 
 def main() -> None:

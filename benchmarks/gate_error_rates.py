@@ -49,7 +49,7 @@ from pytest_infperf.gate import (
     judge_paired,
     pooled_priors,
 )
-from pytest_infperf.records import read_records
+from pytest_infperf.record_files import read_records
 from pytest_infperf.settings import Settings
 from pytest_infperf.stats import long_run_se, rounds_needed
 from pytest_infperf.store import Baseline

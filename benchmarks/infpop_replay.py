@@ -17,7 +17,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from pytest_infperf.records import read_records
+from pytest_infperf.record_files import read_records
 from pytest_infperf.tune import CPU_SPACE, DEFAULT_SPACE, Landscape, point_key, start_points_for, tune
 
 LANDSCAPES = Path(__file__).resolve().parents[1] / "tests" / "data" / "landscapes"

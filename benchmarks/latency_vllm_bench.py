@@ -48,7 +48,7 @@ from typing import Any
 
 from pytest_infperf.models import load_config, materialize, max_positions, resolve
 from pytest_infperf.plugin import plugin_args
-from pytest_infperf.records import read_records
+from pytest_infperf.record_files import read_records
 from pytest_infperf.settings import VllmKnobs
 
 

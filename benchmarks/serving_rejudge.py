@@ -17,7 +17,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from pytest_infperf.gate import Gate
-from pytest_infperf.records import read_records
+from pytest_infperf.record_files import read_records
 from pytest_infperf.settings import Settings
 from pytest_infperf.store import BaselineStore
 

@@ -21,7 +21,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pytest_infperf.records import read_records
+from pytest_infperf.record_files import read_records
 from pytest_infperf.serving import load as loadgen
 from pytest_infperf.serving import server as serving_server
 from pytest_infperf.serving.cases import ENGINE as SERVING

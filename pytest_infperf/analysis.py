@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from .html_report import landscape_cells, tuning_history, write_html
-from .records import read_records
+from .record_files import read_records
 from .stats import anova_tukey, cliffs_delta, cliffs_magnitude, pearson, wilcoxon_p
 from .store import BaselineStore
 

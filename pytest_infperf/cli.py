@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from .gate import Verdict, fails
-from .records import RecordError, read_records
+from .record_files import read_records
+from .records import RecordError
 from .settings import FAIL_ON, MULTIPLE_TESTING, Settings, fraction, non_negative_float, positive_int
 from .store import BaselineError
 

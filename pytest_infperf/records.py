@@ -7,21 +7,16 @@ under a file lock, so xdist workers can share a file) and load back as dicts or 
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import json
-import os
 import platform
 import socket
-import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, TypedDict
 
 from . import __version__
 from .hardware.host import host_info, host_load
+from .provenance import git_info
 
 if TYPE_CHECKING:
-    import pandas
-
     from .cases import Case
     from .hardware.gpu import Hardware
     from .runner.pool import Outcome
@@ -111,53 +106,6 @@ def measurement_change(record: dict[str, Any], earlier: Iterable[Any]) -> str | 
 
 class RecordError(ValueError):
     pass
-
-
-def _git(cwd: str, *args: str) -> str | None:
-    """One git query; None when git is missing, times out or fails (`rev-parse HEAD` outside a repository prints
-    the literal "HEAD" with exit status 128, which must not become a commit)."""
-    try:
-        out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return out.stdout.strip() if out.returncode == 0 else None
-
-
-# CI systems check out a commit without always leaving a usable .git (copies, shallow exports, containers).
-CI_COMMIT_VARIABLES = ("GITHUB_SHA", "CI_COMMIT_SHA", "BUILDKITE_COMMIT", "GIT_COMMIT")
-CI_BRANCH_VARIABLES = (
-    "INFPERF_GIT_BRANCH",
-    "GITHUB_REF_NAME",
-    "CI_COMMIT_REF_NAME",
-    "BUILDKITE_BRANCH",
-    "GIT_BRANCH",
-)
-
-
-@functools.lru_cache(maxsize=8)
-def git_info(cwd: str) -> dict[str, Any]:
-    """{git_commit, git_branch, git_dirty} of the code under test: INFPERF_GIT_COMMIT where set (a copied
-    checkout whose .git is stale or absent), else git where `cwd` is a work tree, else the CI's variables (dirty
-    then unknown, None). A dirty tree is a measurement of uncommitted code."""
-    env = os.environ
-    if env.get("INFPERF_GIT_COMMIT"):
-        return {
-            "git_commit": env["INFPERF_GIT_COMMIT"],
-            "git_branch": env.get("INFPERF_GIT_BRANCH"),
-            "git_dirty": None,
-        }
-    commit = _git(cwd, "rev-parse", "--verify", "HEAD")
-    if commit:
-        branch = _git(cwd, "rev-parse", "--abbrev-ref", "HEAD")
-        status = _git(cwd, "status", "--porcelain", "--untracked-files=no")
-        return {
-            "git_commit": commit,
-            "git_branch": None if branch in (None, "HEAD") else branch,
-            "git_dirty": None if status is None else bool(status),
-        }
-    commit = next((env[k] for k in CI_COMMIT_VARIABLES if env.get(k)), None)
-    branch = next((env[k] for k in CI_BRANCH_VARIABLES if env.get(k)), None)
-    return {"git_commit": commit, "git_branch": branch, "git_dirty": None}
 
 
 def environment_fields(hardware: "Hardware", settings: "Settings", rootdir: Path) -> dict[str, Any]:
@@ -280,69 +228,3 @@ def check_record(record: Any, where: str) -> dict[str, Any]:
     if record["status"] not in STATUSES:
         raise RecordError(f"{where}: status {record['status']!r} is not one of {', '.join(STATUSES)}")
     return record
-
-
-def append_records(path: Path, records: Iterable[Record]) -> None:
-    from filelock import FileLock
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lines = "".join(json.dumps(r, default=str, sort_keys=True) + "\n" for r in records)
-    with FileLock(str(path) + ".lock"):
-        with path.open("a") as f:
-            f.write(lines)
-            f.flush()
-            os.fsync(f.fileno())
-
-
-def atomic_write(path: Path, text: str) -> None:
-    """Write `text` to a temporary file beside `path`, fsync it and rename it over `path`: readers see the old
-    file or the new one, never half of one (records and baselines both rely on it)."""
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-        # mkstemp makes the file 0600; a baseline or records file is shared like any file the user writes
-        os.fchmod(f.fileno(), path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_umask())
-    os.replace(tmp, path)
-
-
-def _umask() -> int:
-    """The process's umask (read by setting it, the only way, and setting it back at once)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def write_records(path: Path, records: Iterable[dict[str, Any]]) -> None:
-    """Replace a records file (atomically, under its lock): the session end rewrites its final verdicts."""
-    from filelock import FileLock
-
-    with FileLock(str(path) + ".lock"):
-        atomic_write(path, "".join(json.dumps(r, default=str, sort_keys=True) + "\n" for r in records))
-
-
-def read_records(path: Path) -> list[Record]:
-    """Every record of a JSON-lines file; a bad line is an error naming the file and line."""
-    records = []
-    try:
-        text = Path(path).read_text()
-    except FileNotFoundError:
-        raise RecordError(f"{path}: no such records file") from None
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise RecordError(f"{path}:{number}: not valid JSON ({err.msg})") from None
-        records.append(check_record(data, f"{path}:{number}"))
-    return records
-
-
-def to_dataframe(records: list[dict[str, Any]]) -> "pandas.DataFrame":
-    import pandas
-
-    return pandas.DataFrame.from_records(records)

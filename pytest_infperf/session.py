@@ -31,7 +31,8 @@ from .configure import check_baselines_folder, check_output, read_settings, refe
 from .gate import Gate, Verdict, fails, joins_baseline
 from .hardware.gpu import Gpu, Hardware, detect, xdist_share
 from .metrics import GATE_METRICS
-from .records import append_records, build_record
+from .record_files import append_records
+from .records import build_record
 from .refenv import ReferenceEnv, describe_versions, versions_here
 from .settings import Settings
 from .store import BaselineStore
@@ -362,7 +363,7 @@ class InfperfSession:
         every worker appended to."""
         if self.records or hasattr(self.config, "workerinput") or not self.records_path.exists():
             return self.records
-        from .records import read_records
+        from .record_files import read_records
 
         return read_records(self.records_path)
 
@@ -396,7 +397,7 @@ class InfperfSession:
         records = self.session_records()
         changed = self.gate.finish(records)
         if changed:
-            from .records import write_records
+            from .record_files import write_records
 
             write_records(self.records_path, records)
         s = self.settings

@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .records import MEASUREMENT_VERSIONS, Record, RecordError, atomic_write, check_record, measurement_change
+from .record_files import atomic_write
+from .records import MEASUREMENT_VERSIONS, Record, RecordError, check_record, measurement_change
 
 MATCH_FIELDS = (
     "engine",

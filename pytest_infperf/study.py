@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from .records import read_records, what_changed
+from .record_files import read_records
+from .records import what_changed
 from .stats import anova_tukey, cliffs_delta, cliffs_magnitude, wilcoxon_p
 
 METRIC = "throughput_tok_s"

@@ -21,7 +21,7 @@ from typing import Any, Callable
 import tomllib
 
 from .cases import Case
-from .records import append_records, read_records
+from .record_files import append_records, read_records
 from .workloads import prompt_count
 
 DEFAULT_SPACE: dict[str, dict[str, list[Any]]] = {

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pytest_infperf.records import read_records
+from pytest_infperf.record_files import read_records
 from pytest_infperf.runner.pool import Outcome
 
 RECORDED = Path(__file__).parent / "data" / "records-cpu.jsonl"

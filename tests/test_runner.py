@@ -14,7 +14,7 @@ import pytest
 
 from conftest import CPU_ONLY as TINY
 from conftest import as_from_a_terminal, assert_all_gone, wait_for_pids
-from pytest_infperf.records import read_records
+from pytest_infperf.record_files import read_records
 
 # Test doubles of a worker process, swapped in through pool.WORKER_ARGS by a conftest.
 CRASHING_WORKER = (

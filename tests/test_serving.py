@@ -16,7 +16,7 @@ import pytest
 
 from conftest import as_from_a_terminal, assert_all_gone, pids_in, wait_for_pids
 from pytest_infperf.cases import MatrixError, load_matrix
-from pytest_infperf.records import read_records
+from pytest_infperf.record_files import read_records
 from pytest_infperf.serving import load as loadgen
 from pytest_infperf.serving.cases import parse_dataset
 

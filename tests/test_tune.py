@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_infperf.records import read_records
+from pytest_infperf.record_files import read_records
 from pytest_infperf.tune import (
     Landscape,
     grid_best,
