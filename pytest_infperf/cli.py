@@ -295,9 +295,9 @@ def _run_baseline_add(args: argparse.Namespace) -> int:
 
 def _run_report(args: argparse.Namespace) -> int:
     """Plots, tables and the HTML page."""
-    from . import analysis
+    from .reports import markdown
 
-    print(f"wrote {analysis.report(args.source, args.out, args.metric)}")
+    print(f"wrote {markdown.report(args.source, args.out, args.metric)}")
     return 0
 
 

@@ -22,7 +22,7 @@ def terminal_summary(session: "InfperfSession", reporter: Any, failed_at_end: li
         )
     if not records:
         return
-    from .report import gate_table, records_table
+    from .reports.terminal import gate_table, records_table
 
     reporter.write_sep("=", f"infperf results ({session.hardware.fingerprint})")
     for line in records_table(records):

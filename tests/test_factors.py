@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from pytest_infperf import factors
-from pytest_infperf.analysis import report
 from pytest_infperf.record_files import append_records
+from pytest_infperf.reports.markdown import report
 
 
 def grid_records() -> list[dict]:

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from conftest import CPU_ONLY
-from pytest_infperf.analysis import report
-from pytest_infperf.html_report import landscape_cells, tuning_history
+from pytest_infperf.reports.html import landscape_cells, tuning_history
+from pytest_infperf.reports.markdown import report
 
 DATA = Path(__file__).parent / "data"
 H200_SWEEP = Path(__file__).parents[1] / "docs" / "results" / "h200x4-sweep.jsonl"  # 4 x H200, 98 records
@@ -153,7 +153,7 @@ def test_tuning_history_is_best_so_far_in_evaluation_order(tmp_path: Path) -> No
 
 
 def test_group_table_splits_the_first_token_where_the_engine_does() -> None:
-    from pytest_infperf.html_report import group_table
+    from pytest_infperf.reports.html import group_table
 
     base = {"gpus": 1, "status": "ok", "throughput_tok_s": 100.0, "ttft_p50_s": 0.016}
     vllm = group_table(

@@ -259,7 +259,7 @@ def test_ctrl_c_leaves_no_process_behind(
 
 
 def test_report_lists_serving_records_in_their_own_table(tmp_path: Path) -> None:
-    from pytest_infperf.analysis import report
+    from pytest_infperf.reports.markdown import report
 
     summary = report(DATA / "h200-records.jsonl", tmp_path / "report").read_text()
     assert "## Serving: vllm serve under vllm bench serve" in summary

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from .gate import SEVERITY
+from ..gate import SEVERITY
 
 
 def _fmt(value: Any, scale: float = 1.0, digits: int = 1) -> str:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from .gate import SEVERITY
+from ..gate import SEVERITY
 
 
 @dataclass
@@ -476,7 +476,7 @@ def factors_section(analysis: Any) -> dict[str, str]:
     import pandas as pd
     import plotly.graph_objects as go
 
-    from .factors import ESTIMATOR, PERMUTATION_REPEATS
+    from ..factors import ESTIMATOR, PERMUTATION_REPEATS
 
     names = analysis.variables
     z = [[analysis.correlation[(a, b)] for b in names] for a in names]
