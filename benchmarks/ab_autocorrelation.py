@@ -1,12 +1,14 @@
-"""The A/B gate's false alarms and detection when rounds are autocorrelated (AR(1) log ratios), through its code.
+"""The A/B gate's false alarms and detection when rounds are autocorrelated (AR(1) log ratios), through its
+code.
 
-A simulated build has m items; each item's per-round log ratio log(candidate / reference) is an AR(1) series with
-lag-1 autocorrelation phi and marginal sd `sd`, plus log(1 - drop). Each item runs the plugin's two-stage design:
-the first --infperf-ab-rounds rounds go to `Gate.ab_rounds_needed` (Stein's rule with its power term, at alpha / m),
-the trial runs that many (at most --infperf-ab-max-rounds), `Gate.judge_ab` judges them and `Gate.finish` applies
-the Holm correction over the build. A false alarm is a build with any regression at drop 0.
+A simulated build has m items; each item's per-round log ratio log(candidate / reference) is an AR(1) series
+with lag-1 autocorrelation phi and marginal sd `sd`, plus log(1 - drop). Each item runs the plugin's two-stage
+design: the first --infperf-ab-rounds rounds go to `Gate.ab_rounds_needed` (Stein's rule with its power term,
+at alpha / m), the trial runs that many (at most --infperf-ab-max-rounds), `Gate.judge_ab` judges them and
+`Gate.finish` applies the Holm correction over the build. A false alarm is a build with any regression at drop
+0.
 
-    python benchmarks/ab_autocorrelation.py [--builds 1000] [--items 50,200] [--phis 0,0.5,0.8] [--sds 0.05,0.10]
+python benchmarks/ab_autocorrelation.py [--builds 1000] [--items 50,200] [--phis 0,0.5,0.8] [--sds 0.05,0.10]
 
 Prints one table row per (sd, phi): per-suite false-alarm rate at each m, the fraction of items a 10% drop
 fails, and the mean rounds each costs.

@@ -1,7 +1,7 @@
-"""Judge recorded interleaved A/B sessions again with the gate as it is now, beside the verdict each session gave
-live: what a change to the paired statistics does to measured rounds, with no GPU.
+"""Judge recorded interleaved A/B sessions again with the gate as it is now, beside the verdict each session
+gave live: what a change to the paired statistics does to measured rounds, with no GPU.
 
-    python benchmarks/ab_rejudge.py docs/results/gate-ab/h200-AAPIN1.jsonl docs/results/gate-ab/h200-D10PIN1.jsonl
+python benchmarks/ab_rejudge.py docs/results/gate-ab/h200-AAPIN1.jsonl docs/results/gate-ab/h200-D10PIN1.jsonl
 
 Each file is one pytest session: its ok records are judged at alpha / m (m = the session's records) on the
 default gate metrics by `gate.judge_paired`, then Holm over the session, as `--infperf-ab-reference` decides.

@@ -5,8 +5,8 @@ reads, and the exit code, as a Markdown table for docs/RESULTS.md.
     python benchmarks/fault_table.py [--out docs/results/fault-table.md]
 
 Each row is checked as well as printed: a row whose outcome is not what the product promises says FAILED, and
-the script exits 1. The tests in tests/ assert the same behaviours one by one; this is the table on one commit.
-"""
+the script exits 1. The tests in tests/ assert the same behaviours one by one; this is the table on one
+commit."""
 
 from __future__ import annotations
 

@@ -1,24 +1,25 @@
 """The gate's false alarms and detection, per item and per suite: stored baselines and interleaved A/B.
 
 Noise source: the H200 sessions measured for the cross-host check (docs/results/gate-crosshost): two isolated
-sessions on one lease and one on each of two other leases (the shipped baselines), 12 configurations, 5 repeats
-each. Per configuration it keeps the between-session sd of the session medians (log scale) and the within-session
-residuals of the repeats. A simulated build draws, for each of m items (the 12 configurations, cycled), k baseline sessions
-and one new session: session offset ~ N(0, sd_b of that configuration), repeats resampled from its residuals; the
-new session is multiplied by (1 - drop). Each build then goes through the product's own gate code (pooled priors
-by launch-bound class, alpha / m per item, Holm at the end), so what is measured is what `pytest --infperf-compare`
-decides.
+sessions on one lease and one on each of two other leases (the shipped baselines), 12 configurations, 5
+repeats each. Per configuration it keeps the between-session sd of the session medians (log scale) and the
+within-session residuals of the repeats. A simulated build draws, for each of m items (the 12 configurations,
+cycled), k baseline sessions and one new session: session offset ~ N(0, sd_b of that configuration), repeats
+resampled from its residuals; the new session is multiplied by (1 - drop). Each build then goes through the
+product's own gate code (pooled priors by launch-bound class, alpha / m per item, Holm at the end), so what is
+measured is what `pytest --infperf-compare` decides.
 
 A/B mode (--infperf-ab-reference): noise from the measured A/A sessions of docs/results/gate-ab (both arms the
-same environment, 16 rounds): per configuration, the rounds' log ratios centred on 0 (an A/A session's own mean is
-sampling error, not an effect). A simulated item is a circular block bootstrap of that series: blocks of
-BLOCK consecutive rounds from random starts, each block with a random sign, until n rounds (blocks keep the
+same environment, 16 rounds): per configuration, the rounds' log ratios centred on 0 (an A/A session's own
+mean is sampling error, not an effect). A simulated item is a circular block bootstrap of that series: blocks
+of BLOCK consecutive rounds from random starts, each block with a random sign, until n rounds (blocks keep the
 persistence of rounds, where an arm sits in a slow state for several rounds, which the gate's Newey-West error
-must account for; whole rounds keep the heavy tails where one arm hits a host hiccup the other misses; the sign
-because in A/A the arms are exchangeable, so a ratio and its inverse are equally likely). It adds log(1 - drop)
-and goes through `gate.judge_paired` and the Holm correction, as `pytest --infperf-ab-reference=...` decides.
-Noise sources: both arms unpinned; both pinned to the same four CPUs (--infperf-cpu-affinity 0-3); and HF GPT-2
-bs64 pinned in four sessions, each a fresh pair of workers (how much the noise depends on the pair drawn).
+must account for; whole rounds keep the heavy tails where one arm hits a host hiccup the other misses; the
+sign because in A/A the arms are exchangeable, so a ratio and its inverse are equally likely). It adds log(1 -
+drop) and goes through `gate.judge_paired` and the Holm correction, as `pytest --infperf-ab-reference=...`
+decides. Noise sources: both arms unpinned; both pinned to the same four CPUs (--infperf-cpu-affinity 0-3);
+and HF GPT-2 bs64 pinned in four sessions, each a fresh pair of workers (how much the noise depends on the
+pair drawn).
 
     python benchmarks/gate_error_rates.py [--builds 200] [--sessions 2,3,5] [--rounds 16,32,64,16-64] [--mode both]
     python benchmarks/gate_error_rates.py --mode sequence --builds 300   # a regression over 5 compare-and-save runs
@@ -26,10 +27,9 @@ bs64 pinned in four sessions, each a fresh pair of workers (how much the noise d
 "16-64" simulates the plugin's two-stage A/B design (--infperf-ab-rounds 16 --infperf-ab-max-rounds 64): each
 item's first 16 rounds decide, by `stats.rounds_needed`, how many it runs in all; the table adds the mean.
 
-Reported: per-item false-alarm rate, per-suite false-alarm rate (P(any item fails) in an A/A build) at 50 and 200
-items, and the fraction of items a 5% and a 10% drop fails, for all configurations, the GPU-bound ones and the
-launch-bound ones.
-"""
+Reported: per-item false-alarm rate, per-suite false-alarm rate (P(any item fails) in an A/A build) at 50 and
+200 items, and the fraction of items a 5% and a 10% drop fails, for all configurations, the GPU-bound ones and
+the launch-bound ones."""
 
 from __future__ import annotations
 
@@ -93,8 +93,9 @@ class Config:
         level: float | None = None,
         phi: float = 0.0,
     ) -> dict[str, Any]:
-        """One session: its level drawn (or given, in sd units of this configuration), its repeats resampled; with
-        `phi`, the repeats' residuals follow an AR(1) in their order (a slow state within the session)."""
+        """One session: its level drawn (or given, in sd units of this configuration), its repeats resampled;
+        with `phi`, the repeats' residuals follow an AR(1) in their order (a slow state within the
+        session)."""
         level = rng.normal(0.0, self.sd_between) if level is None else level * self.sd_between
         if phi:
             draws = rng.choice(self.residuals, repeats)
@@ -144,8 +145,9 @@ def build(
     repeats: int = 5,
     phi: float = 0.0,
 ) -> list[str]:
-    """One simulated build of `items` gated tests; returns each item's final verdict. With `phi`, the sessions'
-    levels (baseline ones, then the new one) follow an AR(1) in time, and so do the repeats within a session."""
+    """One simulated build of `items` gated tests; returns each item's final verdict. With `phi`, the
+    sessions' levels (baseline ones, then the new one) follow an AR(1) in time, and so do the repeats within a
+    session."""
     picks = [configs[i % len(configs)] for i in range(items)]
     levels = [ar1_levels(rng, sessions + 1, phi) if phi else [None] * (sessions + 1) for _ in picks]
     baselines = [
@@ -214,8 +216,8 @@ def stages(rounds: str) -> tuple[int, int]:
 def staged_trial(
     config: PairedConfig, rng: np.random.Generator, rounds: str, factor: float, alpha: float, threshold: float
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """One simulated A/B trial as the plugin runs it: the first stage, then as many rounds as `stats.rounds_needed`
-    asks (the same series continued), at most the second number of `rounds`."""
+    """One simulated A/B trial as the plugin runs it: the first stage, then as many rounds as
+    `stats.rounds_needed` asks (the same series continued), at most the second number of `rounds`."""
     first, most = stages(rounds)
     candidate, reference = config.trial(rng, most, factor)
     n = first
@@ -321,8 +323,8 @@ def groups_of(configs: list[Any]) -> dict[str, list[Any]]:
 
 def table(configs: list[Any], what: str, counts: str, builds: int, run_build: Any, cost: Any = None) -> None:
     """The rates table: per group of configurations, per count of `what` (sessions or rounds; "16-64": two
-    stages) and build size; `run_build(group, items, count, drop)` simulates one build; `cost()`, if given, says
-    what the cell's builds cost (the mean rounds a trial ran) and starts counting afresh."""
+    stages) and build size; `run_build(group, items, count, drop)` simulates one build; `cost()`, if given,
+    says what the cell's builds cost (the mean rounds a trial ran) and starts counting afresh."""
     print(
         f"{'configurations':14s} {what:>8s} {'items':>5s} {'false alarm/item':>16s} "
         f"{'false alarm/suite':>17s} {'5% drop failed':>14s} {'10% drop failed':>15s}"
@@ -384,7 +386,8 @@ def ab_mode(args: argparse.Namespace, settings: Settings, rng: np.random.Generat
     for source, names in AB_NOISE.items():
         configs = load_paired(names)
         print(
-            f"\nnoise: {source} ({', '.join(names)}, {len(configs)} configurations); per configuration, the share of 10% "
+            f"\nnoise: {source} ({', '.join(names)}, {len(configs)} configurations); "
+            "per configuration, the share of 10% "
             f"drops failed at alpha / 50 (an item of a 50-item build, before Holm) with "
             f"{', '.join(args.rounds.split(','))} rounds"
         )
@@ -418,8 +421,8 @@ def sequence_build(
 ) -> list[float]:
     """`runs` successive `--infperf-compare --infperf-save` sessions of one build (every configuration once),
     each `drop` slower than the baseline's sessions: judged by the gate's code (priors, alpha / m, Holm), then
-    saved the way the plugin saves (`gate.joins_baseline`; with gated_save False, every ok session, as before).
-    Returns, per run, the share of items flagged a regression."""
+    saved the way the plugin saves (`gate.joins_baseline`; with gated_save False, every ok session, as
+    before). Returns, per run, the share of items flagged a regression."""
     baselines = [
         Baseline(Path(f"{c.name}.json"), {}, [c.session(rng, repeats, 1.0) for _ in range(sessions)])
         for c in configs
@@ -442,9 +445,9 @@ def sequence_build(
 
 
 def sequence_mode(args: argparse.Namespace, settings: Settings, rng: np.random.Generator) -> None:
-    """A regression that persists over 5 compare-and-save runs: flagged on every run only if the baseline never
-    absorbs it. Noise: the measured H200 configurations, and the synthetic case of the issue (between-session sd
-    2%, within 1%)."""
+    """A regression that persists over 5 compare-and-save runs: flagged on every run only if the baseline
+    never absorbs it. Noise: the measured H200 configurations, and the synthetic case of the issue
+    (between-session sd 2%, within 1%)."""
     measured = load_configs()
     synthetic = Config.__new__(Config)
     synthetic.name, synthetic.sd_between, synthetic.residuals = "synthetic", 0.02, rng.normal(0, 0.01, 400)

@@ -1,21 +1,21 @@
 """Stored baselines judged on a host they never saw: false alarms and detection, through the gate's own code.
 
 Launch-bound configurations move between hosts of one kind by far more than between sessions on one host
-(docs/RESULTS.md: the stored-baseline A/A on an unseen H100 host). A simulated suite has 12 configurations,
-8 launch-bound (GPU busy 20%) and 4 GPU-bound (95%), as the cross-host set has. Each host gets an offset
-~ N(0, HOST_SD) on the log scale (launch-bound: --host-sd, GPU-bound: --gpu-host-sd), each session on it a further
+(docs/RESULTS.md: the stored-baseline A/A on an unseen H100 host). A simulated suite has 12 configurations, 8
+launch-bound (GPU busy 20%) and 4 GPU-bound (95%), as the cross-host set has. Each host gets an offset ~ N(0,
+HOST_SD) on the log scale (launch-bound: --host-sd, GPU-bound: --gpu-host-sd), each session on it a further
 offset ~ N(0, --session-sd), each of its 5 repeats ~ N(0, 1%). The baseline's sessions sit on the hosts of the
 layout (`4x1`: four sessions on one host; `2x2`: two on each of two; `1x3`, `2x3`); the new session runs on a
-new host (or, `--same-host`, on the baseline's first one), slowed by `drop` on every configuration. Every build
-goes through `gate.judge_against` with the folder's pooled priors, alpha / m per item and Holm at the end
-(`gate.correct`), as `pytest --infperf-compare` decides. `--by-session` judges every record at the session level
-(the rule before the host became the unit of a launch-bound record from an unseen host), for the before/after.
+new host (or, `--same-host`, on the baseline's first one), slowed by `drop` on every configuration. Every
+build goes through `gate.judge_against` with the folder's pooled priors, alpha / m per item and Holm at the
+end (`gate.correct`), as `pytest --infperf-compare` decides. `--by-session` judges every record at the session
+level (the rule before the host became the unit of a launch-bound record from an unseen host), for the
+before/after.
 
     python benchmarks/gate_hosts.py [--builds 400] [--layouts 4x1,2x2,1x3,2x3]
 
-Reported per layout: the per-suite false-alarm rate (P(any item fails) with no change), and for a 20% and a 50%
-drop the share of launch-bound and of GPU-bound items failed, and the share called underpowered.
-"""
+Reported per layout: the per-suite false-alarm rate (P(any item fails) with no change), and for a 20% and a
+50% drop the share of launch-bound and of GPU-bound items failed, and the share called underpowered."""
 
 from __future__ import annotations
 

@@ -1,13 +1,12 @@
 """Where an HF trial on several GPUs puts each registry model: the plugin's own placement
 (`pytest_infperf.engines.hf.balanced_device_map`, as `device_map="auto"`) beside what accelerate's
-`infer_auto_device_map` alone gives (the placement before 2026-12-01), computed on the meta device, so it runs on
-a CPU machine in seconds and allocates no weights.
+`infer_auto_device_map` alone gives (the placement before 2026-12-01), computed on the meta device, so it runs
+on a CPU machine in seconds and allocates no weights.
 
     python benchmarks/hf_device_map.py [--gpus 2 4] [--gib 140] [--models gpt2 codellama-34b ...]
 
-Prints, per model and GPU count, how many modules each GPU gets; a GPU that gets none is one the test's id names
-but no layer runs on (the suite records `gpus_used` and warns).
-"""
+Prints, per model and GPU count, how many modules each GPU gets; a GPU that gets none is one the test's id
+names but no layer runs on (the suite records `gpus_used` and warns)."""
 
 from __future__ import annotations
 

@@ -1,9 +1,10 @@
 """A short probe of the host's launch speed, run before and after each measured session.
 
-Launch-bound throughput (small models, small batches) follows how fast the host CPU issues kernels and runs the
-engine's Python, not the GPU. Two fixed loops estimate that: the rate of tiny CUDA kernel launches (synchronised at
-the end only, as an engine's decode step issues them) and the rate of a pure-Python dispatch loop. Both are printed
-as one JSON line, so a session's probe can be set beside its throughput (benchmarks/host_probe_fit.py).
+Launch-bound throughput (small models, small batches) follows how fast the host CPU issues kernels and runs
+the engine's Python, not the GPU. Two fixed loops estimate that: the rate of tiny CUDA kernel launches
+(synchronised at the end only, as an engine's decode step issues them) and the rate of a pure-Python dispatch
+loop. Both are printed as one JSON line, so a session's probe can be set beside its throughput
+(benchmarks/host_probe_fit.py).
 
     python benchmarks/host_probe.py [--cpus 0-3] [--launches 20000] [--loops 2000000]
 """

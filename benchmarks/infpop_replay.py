@@ -1,6 +1,6 @@
 """InfPop vs random search on recorded landscapes (exhaustive grids measured with this suite, checked in under
-tests/data/landscapes): over 10 seeds, the fraction of the grid's best throughput each reaches with a budget of
-25% of the grid's points, and how many distinct evaluations it needed to first reach 97% of it.
+tests/data/landscapes): over 10 seeds, the fraction of the grid's best throughput each reaches with a budget
+of 25% of the grid's points, and how many distinct evaluations it needed to first reach 97% of it.
 
 The objective replays the recorded measurement of each point (a test double of the engines); the optimiser,
 its space handling and caching are the product code (pytest_infperf.tune.tune).
@@ -97,7 +97,8 @@ def main() -> None:
             reached = [r[1] for r in runs if r[1] is not None]
             print(
                 f"  {label:10s} median {statistics.median(fractions):.1%} of grid best (min {min(fractions):.1%}); "
-                f"reached 97% in {len(reached)}/{args.seeds} seeds, median {statistics.median(reached) if reached else '-'} "
+                f"reached 97% in {len(reached)}/{args.seeds} seeds, "
+                f"median {statistics.median(reached) if reached else '-'} "
                 f"distinct evaluations; distinct evaluations used: median {statistics.median(r[2] for r in runs)}"
             )
 

@@ -1,13 +1,14 @@
 """RQ5 replayed on two recorded landscapes: what re-tuning gains after the hardware changes from OLD to NEW.
 
-The setting kept from the old hardware is OLD's best point (what an exhaustive tune there picks, or the `best_point`
-of a tuned.json given with --previous); InfPop then re-tunes on NEW starting from it, as `--infpop-tune` does on new
-hardware, over seeds, and the gain is NEW's value at the re-tuned point over NEW's value at the kept one. Both grids
-are held to the evaluation's prompts, as InfPop holds its space (`tune.within_prompts`): points with a batch above
-the prompts were one batch of all of them under another name, or ran over other (longer) prompts, and are left out. The objective
-replays the recorded medians; the optimiser, its start points and the snapping of the old setting are the product's.
+The setting kept from the old hardware is OLD's best point (what an exhaustive tune there picks, or the
+`best_point` of a tuned.json given with --previous); InfPop then re-tunes on NEW starting from it, as
+`--infpop-tune` does on new hardware, over seeds, and the gain is NEW's value at the re-tuned point over NEW's
+value at the kept one. Both grids are held to the evaluation's prompts, as InfPop holds its space
+(`tune.within_prompts`): points with a batch above the prompts were one batch of all of them under another
+name, or ran over other (longer) prompts, and are left out. The objective replays the recorded medians; the
+optimiser, its start points and the snapping of the old setting are the product's.
 
-    python benchmarks/infpop_retune_replay.py NEW.jsonl --prompts 256 (--old OLD.jsonl | --previous TUNED.json)
+python benchmarks/infpop_retune_replay.py NEW.jsonl --prompts 256 (--old OLD.jsonl | --previous TUNED.json)
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from pytest_infperf.tune import Landscape, point_key, snap_to_space, start_point
 
 
 def grid_of(path: Path, prompts: int) -> tuple[dict[str, list[Any]], dict[str, float]]:
-    """(space, point key -> tok/s) of a landscape as the replay benchmark reads it (`infpop_replay.grid_of`), held
-    to `prompts`: only points measured over them, with no batch above them."""
+    """(space, point key -> tok/s) of a landscape as the replay benchmark reads it (`infpop_replay.grid_of`),
+    held to `prompts`: only points measured over them, with no batch above them."""
     space, points = replay_grid(path)
     values = {
         key: r["throughput_tok_s"]

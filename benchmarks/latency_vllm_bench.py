@@ -7,32 +7,32 @@ suite runs the same architecture (dummy weights), batch 1, prompts of exactly `-
 `--output-len` forced tokens, prefix caching off in both (repeated prompts would otherwise be cache hits), no
 detokenisation in both. Reports each median and the suite/bench ratio (target: within +-5%).
 
-A request of one token is not the first token of a longer request (vLLM may deliver the first token of an ongoing
-request later than a finished one), so `--stream` adds a third reference for TTFT: a direct timing loop that
-streams each request through vLLM's AsyncLLM and stamps the first and last token on arrival at the client, as
-`vllm bench serve` does over HTTP. The loop also keeps, per request, where its first token went on vLLM's own
-clocks (arrival to the front end's first output, the engine core's queue + prefill), and the suite records the
-engine core's queue and prefill times too, so each suite figure can be set beside the reference that times the
-same interval.
+A request of one token is not the first token of a longer request (vLLM may deliver the first token of an
+ongoing request later than a finished one), so `--stream` adds a third reference for TTFT: a direct timing
+loop that streams each request through vLLM's AsyncLLM and stamps the first and last token on arrival at the
+client, as `vllm bench serve` does over HTTP. The loop also keeps, per request, where its first token went on
+vLLM's own clocks (arrival to the front end's first output, the engine core's queue + prefill), and the suite
+records the engine core's queue and prefill times too, so each suite figure can be set beside the reference
+that times the same interval.
 
-`--direct` adds the reference on the suite's own path: a bare loop of `LLM.generate` calls, one request each, on an
-engine built with exactly the engine arguments the suite's record names, in its own process, nothing of the
-plugin around it. It also bisects what lies between that loop and the suite: its requests rotate, in blocks of 8
-(the suite's passes), through `bare` (a fresh random prompt per request), `suite-prompts` (the same loop over the
-suite's own 8 prompts, built as the suite builds them) and `measure` (the suite's measurement function,
-runner/measure.py, with its NVML sampler and histogram reads, on the plugin's vLLM engine holding this loop's
-engine, over the suite's prompts): what is left between `measure` and the suite is the plugin's process tree
-(pytest, the trial pool, the worker). Each block's requests are timed on vLLM's clocks and the call's wall time.
-The suite runs once more after the loop (`suite-after.jsonl`), so that a gap between the suite and the loop can be
-told from a drift of the host or the GPU over the run: the report sets each suite run, and their mean (which
-cancels a drift linear in time), beside each reference, and gives each direct reference's median a bootstrap 95%
-interval (scipy) from its requests, the resolution a 5% agreement can be read at. `--summarize-only` rebuilds the
-report from the files a run left in --out.
-Lease 9 (2026-12-01) bisected the NVML sampler and per-call Prometheus snapshots the same way: neither moved the
-first token.
+`--direct` adds the reference on the suite's own path: a bare loop of `LLM.generate` calls, one request each,
+on an engine built with exactly the engine arguments the suite's record names, in its own process, nothing of
+the plugin around it. It also bisects what lies between that loop and the suite: its requests rotate, in
+blocks of 8 (the suite's passes), through `bare` (a fresh random prompt per request), `suite-prompts` (the
+same loop over the suite's own 8 prompts, built as the suite builds them) and `measure` (the suite's
+measurement function, runner/measure.py, with its NVML sampler and histogram reads, on the plugin's vLLM
+engine holding this loop's engine, over the suite's prompts): what is left between `measure` and the suite is
+the plugin's process tree (pytest, the trial pool, the worker). Each block's requests are timed on vLLM's
+clocks and the call's wall time. The suite runs once more after the loop (`suite-after.jsonl`), so that a gap
+between the suite and the loop can be told from a drift of the host or the GPU over the run: the report sets
+each suite run, and their mean (which cancels a drift linear in time), beside each reference, and gives each
+direct reference's median a bootstrap 95% interval (scipy) from its requests, the resolution a 5% agreement
+can be read at. `--summarize-only` rebuilds the report from the files a run left in --out. Lease 9
+(2026-12-01) bisected the NVML sampler and per-call Prometheus snapshots the same way: neither moved the first
+token.
 
-    python benchmarks/latency_vllm_bench.py --hardware h200 --model llama-3-8b --stream --direct --out /tmp/latency
-"""
+python benchmarks/latency_vllm_bench.py --hardware h200 --model llama-3-8b --stream --direct --out
+/tmp/latency"""
 
 from __future__ import annotations
 
@@ -58,7 +58,8 @@ def _bench_latencies(path: Path) -> list[float]:
 
 
 def bench_latency(model_dir: Path, args: argparse.Namespace, output_len: int, out: Path) -> list[float]:
-    """Per-call latencies (s) of `vllm bench latency` at batch 1 (with --reuse-bench: of its earlier output)."""
+    """Per-call latencies (s) of `vllm bench latency` at batch 1 (with --reuse-bench: of its earlier
+    output)."""
     if args.reuse_bench and out.exists():
         return _bench_latencies(out)
     subprocess.run(
@@ -188,7 +189,8 @@ DIRECT_REFERENCES = {
 
 
 class _Recording:
-    """The plugin's engine, keeping each call's BatchResult and wall time: the per-request figures of `measure`."""
+    """The plugin's engine, keeping each call's BatchResult and wall time: the per-request figures of
+    `measure`."""
 
     def __init__(self, engine: Any) -> None:
         self.engine, self.results = engine, []
@@ -279,7 +281,8 @@ def direct_loop(model_dir: Path, args: argparse.Namespace, record: dict[str, Any
 
 
 def _engine_first_token_ms(record: dict[str, Any]) -> float | None:
-    """A suite record's first token on the engine core's clock, queued to made (median queue + median prefill)."""
+    """A suite record's first token on the engine core's clock, queued to made (median queue + median
+    prefill)."""
     if record.get("prefill_p50_s") is None:
         return None
     return (record["queue_p50_s"] + record["prefill_p50_s"]) * 1e3
@@ -290,7 +293,8 @@ def _medians_ms(values: dict[str, list[float]]) -> dict[str, float]:
 
 
 def run_suite(args: argparse.Namespace, path: Path) -> None:
-    """One suite session at batch 1 on the synthetic workload of --input-len/--output-len, records to `path`."""
+    """One suite session at batch 1 on the synthetic workload of --input-len/--output-len, records to
+    `path`."""
     subprocess.run(
         [
             sys.executable,

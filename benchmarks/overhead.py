@@ -2,7 +2,8 @@
 
 Runs one real trial through the product path (TrialPool -> worker process -> engine) and splits its wall time:
   model load and warm-up (both reported separately, as in every record), generation (sum of the engine's
-  generate calls), and everything else: worker process start and imports, IPC, batching, timing, NVML telemetry, bookkeeping.
+  generate calls), and everything else: worker process start and imports, IPC, batching, timing, NVML
+  telemetry, bookkeeping.
 
     python benchmarks/overhead.py [--engine hf] [--model tiny-llama] [--batch-size 8] [--num-prompts 256]
 """
@@ -53,7 +54,8 @@ def main() -> None:
     generate, warmup = result["generate_s"], result["warmup_s"]
     overhead = total - load - warmup - generate
     print(
-        f"{hardware.describe()}; {args.engine} {outcome.load['engine_version']}, {args.model}, batch {args.batch_size}, "
+        f"{hardware.describe()}; {args.engine} {outcome.load['engine_version']}, {args.model}, "
+        f"batch {args.batch_size}, "
         f"{args.num_prompts} prompts x {args.repeats} repeats after {result['warmup_batches']} warm-up batches"
     )
     print(

@@ -1,11 +1,11 @@
-"""Judge recorded serving sessions again against the baselines as they stood before a given time, on the default
-serving gate metrics, as a live `--infperf-compare` session would (Bonferroni per item, Holm at the end).
+"""Judge recorded serving sessions again against the baselines as they stood before a given time, on the
+default serving gate metrics, as a live `--infperf-compare` session would (Bonferroni per item, Holm at the
+end).
 
     python benchmarks/serving_rejudge.py docs/results/serving/h200-lease6-AA.jsonl --before 2026-11-25T03:5
 
-Sessions of a baseline saved at or after `--before` (a timestamp prefix) are left out, so a session that was later
-added to the baselines is not judged against itself.
-"""
+Sessions of a baseline saved at or after `--before` (a timestamp prefix) are left out, so a session that was
+later added to the baselines is not judged against itself."""
 
 from __future__ import annotations
 

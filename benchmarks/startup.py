@@ -2,9 +2,9 @@
 
     python benchmarks/startup.py [--runs 9]
 
-Median wall time of each over `runs` alternating runs (a fresh interpreter each), and their difference. Hypothesis'
-plugin is the model: nothing heavy until a hook needs it (scipy.stats alone took about 0.6 s to import here).
-"""
+Median wall time of each over `runs` alternating runs (a fresh interpreter each), and their difference.
+Hypothesis' plugin is the model: nothing heavy until a hook needs it (scipy.stats alone took about 0.6 s to
+import here)."""
 
 from __future__ import annotations
 

@@ -1,10 +1,10 @@
 """The latency study's factor grid: batch size x input length x output length x GPU count, from the matrix's
 `latency` tables, gated on time to first token and time to last token (--infperf-latency-gate-metrics).
 
-Each case generates exactly `output_len` tokens for synthetic prompts of exactly `input_len` tokens; its record
-carries TTFT, TTLT, normalised latency (TTLT / (batch x output length)), throughput and NVML GPU utilisation, the
-thesis's five responses, which `infperf report` relates to the factors (correlations, permutation importance).
-"""
+Each case generates exactly `output_len` tokens for synthetic prompts of exactly `input_len` tokens; its
+record carries TTFT, TTLT, normalised latency (TTLT / (batch x output length)), throughput and NVML GPU
+utilisation, the thesis's five responses, which `infperf report` relates to the factors (correlations,
+permutation importance)."""
 
 from __future__ import annotations
 

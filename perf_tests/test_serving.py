@@ -1,5 +1,6 @@
-"""Serving: the OpenAI-compatible `vllm serve` under load from `vllm bench serve`, over the request rates, concurrency
-limits and datasets of the matrix's `serving` tables; gated on output throughput, TTFT and TPOT."""
+"""Serving: the OpenAI-compatible `vllm serve` under load from `vllm bench serve`, over the request rates,
+concurrency limits and datasets of the matrix's `serving` tables; gated on output throughput, TTFT and
+TPOT."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""`infperf compare`: two sets of records (or stored baselines) paired by configuration and judged by the gate's own
-code, as a table, CSV, JSON and a PNG of the ratios; `load_source` reads either kind of source."""
+"""`infperf compare`: two sets of records (or stored baselines) paired by configuration and judged by the
+gate's own code, as a table, CSV, JSON and a PNG of the ratios; `load_source` reads either kind of source."""
 
 from __future__ import annotations
 
@@ -53,9 +53,9 @@ def compare(
     pair_by: tuple[str, ...] = CONFIG_FIELDS,
 ) -> dict[str, Any]:
     """Pair configurations present in both; ratio = B / A per configuration; tests over the pairs. With
-    `gate_settings` (a Settings), each pair also gets the gate's verdict: A's records of a configuration are the
-    baseline's sessions, B's newest record is the new session; the correction runs over all pairs. `pair_by`:
-    the fields a configuration is, e.g. without `engine` to pair HF records with vLLM ones."""
+    `gate_settings` (a Settings), each pair also gets the gate's verdict: A's records of a configuration are
+    the baseline's sessions, B's newest record is the new session; the correction runs over all pairs.
+    `pair_by`: the fields a configuration is, e.g. without `engine` to pair HF records with vLLM ones."""
     a, b = load_source(a_source), load_source(b_source)
     a_all: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
     for r in a:
@@ -120,7 +120,8 @@ def _gate_rows(
     source: Path,
     settings: Any,
 ) -> None:
-    """The gate's verdict on each pair, as `infperf compare` exit codes need it (same code as the plugin's)."""
+    """The gate's verdict on each pair, as `infperf compare` exit codes need it (same code as the
+    plugin's)."""
     from .gate import correct, failure_verdict, item_alpha, judge_against, pooled_priors
     from .store import IDENTITY_FIELDS, Baseline
 

@@ -1,4 +1,5 @@
-"""The test matrix: hardware targets (from a TOML file) x engines x models x GPU counts x batch sizes x workloads.
+"""The test matrix: hardware targets (from a TOML file) x engines x models x GPU counts x batch sizes x
+workloads.
 
 Each table of the matrix file is one hardware target named by its generation marker:
 
@@ -180,8 +181,8 @@ def expand(
     output_len: int,
     grid: str = "throughput",
 ) -> Iterator[Case]:
-    """All cases of `grid` in declaration order. Marker fields beat the matrix; command-line overrides beat both.
-    A target without a latency table has no latency cases."""
+    """All cases of `grid` in declaration order. Marker fields beat the matrix; command-line overrides beat
+    both. A target without a latency table has no latency cases."""
     for target in targets:
         if grid == "latency":
             if target.latency is None:

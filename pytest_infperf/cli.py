@@ -1,9 +1,9 @@
-"""`infperf compare | report | study | export | baseline`: analyse records and baselines outside a test session.
+"""`infperf compare | report | study | export | baseline`: analyse records and baselines outside a test
+session.
 
-Exit codes: 0 done (and, for compare, nothing that --fail-on fails on), 1 compare found what --fail-on fails on,
-2 bad input (unreadable records or baselines, bad arguments; compare pairing no configuration, unless --fail-on
-never).
-"""
+Exit codes: 0 done (and, for compare, nothing that --fail-on fails on), 1 compare found what --fail-on fails
+on, 2 bad input (unreadable records or baselines, bad arguments; compare pairing no configuration, unless
+--fail-on never)."""
 
 from __future__ import annotations
 
@@ -34,8 +34,8 @@ def _pair_fields(text: str) -> tuple[str, ...]:
 
 
 def study_command(args: argparse.Namespace) -> str:
-    """The `infperf study` line that makes this output again, written into it: a reader of the committed tables
-    (and tests/test_study.py) regenerates them from the records it names."""
+    """The `infperf study` line that makes this output again, written into it: a reader of the committed
+    tables (and tests/test_study.py) regenerates them from the records it names."""
     words = ["infperf", "study", str(args.a)] + ([str(args.b)] if args.b else [])
     words += ["--workload", args.workload] if args.workload else []
     words += ["--batch", str(args.batch), "--gpus", str(args.gpus), "--seeds", str(args.seeds)]
@@ -44,7 +44,8 @@ def study_command(args: argparse.Namespace) -> str:
 
 
 def check_baselines(root: Path) -> int:
-    """`infperf baseline check`: 0 when every baseline under `root` can be judged against, else 1, naming each."""
+    """`infperf baseline check`: 0 when every baseline under `root` can be judged against, else 1, naming
+    each."""
     from .store import BaselineStore
 
     if not root.is_dir():

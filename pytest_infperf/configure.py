@@ -15,7 +15,8 @@ from .settings import OPTIONS, Settings, build_settings
 
 
 def read_settings(config: pytest.Config) -> Settings:
-    """Command line beats ini beats the default (Settings' own); ini values get the same validation as options."""
+    """Command line beats ini beats the default (Settings' own); ini values get the same validation as
+    options."""
     import argparse
 
     raw: dict[str, Any] = {}
@@ -69,8 +70,9 @@ def check_writable(folder: Path, what: str) -> None:
 
 
 def reference_env(settings: Settings, measuring: bool) -> ReferenceEnv | None:
-    """The A/B reference arm's environment, built from its spec now (so a spec that cannot be installed stops the
-    session before any trial, in one line), or None without --infperf-ab-reference or when nothing is measured."""
+    """The A/B reference arm's environment, built from its spec now (so a spec that cannot be installed stops
+    the session before any trial, in one line), or None without --infperf-ab-reference or when nothing is
+    measured."""
     if settings.ab_reference is None or not measuring:
         return None
     try:

@@ -5,12 +5,11 @@ As the thesis did, two views per (engine, model): the Pearson correlation matrix
 the permutation feature importance of each factor for each response. The importance comes from scikit-learn's
 `permutation_importance` on a `RandomForestRegressor` (300 trees, fixed seed) fitted to the records'
 configurations: a forest because the responses are not linear in the factors (TTLT grows with batch size and
-output length together), permutation because it asks the question the study asks ("how much worse does the model
-predict this response without that factor?") without favouring factors with many levels, as impurity importance
-does. The importance is measured on the data the forest was fitted to (a grid of a few dozen configurations has
-nothing to hold out); the forest's cross-validated R² is reported beside it, so a response the factors do not
-explain is not read as explained.
-"""
+output length together), permutation because it asks the question the study asks ("how much worse does the
+model predict this response without that factor?") without favouring factors with many levels, as impurity
+importance does. The importance is measured on the data the forest was fitted to (a grid of a few dozen
+configurations has nothing to hold out); the forest's cross-validated R² is reported beside it, so a response
+the factors do not explain is not read as explained."""
 
 from __future__ import annotations
 
@@ -45,8 +44,8 @@ class FactorAnalysis:
 
 
 def _table(records: Sequence[dict[str, Any]]) -> Any:
-    """One row per configuration (the medians of its newest record), the factors and responses as columns. Only
-    records with every factor take part: HumanEval's prompts have no single input length."""
+    """One row per configuration (the medians of its newest record), the factors and responses as columns.
+    Only records with every factor take part: HumanEval's prompts have no single input length."""
     import pandas as pd
 
     latest: dict[tuple[Any, ...], dict[str, Any]] = {}

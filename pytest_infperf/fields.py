@@ -1,4 +1,5 @@
-"""Fields of a matrix table, a serving table or a marker: parsed by the options' own parsers, errors naming where."""
+"""Fields of a matrix table, a serving table or a marker: parsed by the options' own parsers, errors naming
+where."""
 
 from __future__ import annotations
 

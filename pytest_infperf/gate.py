@@ -3,11 +3,11 @@
 
 A change counts only when it is both larger than the threshold and significant against the between-session
 noise learned from the baseline's sessions (stats.compare_sessions), at alpha / m for each of the session's m
-gated items as it runs (Bonferroni), then by Holm (or Benjamini-Hochberg) over all of them when the session ends.
-A failure (OOM, error, timeout) where the baseline was ok is a regression. A significant improvement beyond the
-threshold says the baseline is stale. A launch-bound configuration measured on a host with another CPU than
-every session of its baseline is not comparable: its throughput follows the host CPU as much as the GPU.
-"""
+gated items as it runs (Bonferroni), then by Holm (or Benjamini-Hochberg) over all of them when the session
+ends. A failure (OOM, error, timeout) where the baseline was ok is a regression. A significant improvement
+beyond the threshold says the baseline is stale. A launch-bound configuration measured on a host with another
+CPU than every session of its baseline is not comparable: its throughput follows the host CPU as much as the
+GPU."""
 
 from __future__ import annotations
 
@@ -98,7 +98,8 @@ class Verdict:
 
 def is_launch_bound(sessions: Sequence[dict[str, Any]]) -> bool:
     """Launch-bound (host-sensitive) when the baseline's sessions kept the GPU busy less than
-    LAUNCH_BOUND_GPU_UTIL_PCT of the time on average; always on CPU-only machines (the host is the hardware)."""
+    LAUNCH_BOUND_GPU_UTIL_PCT of the time on average; always on CPU-only machines (the host is the
+    hardware)."""
     utils = [s.get("gpu_util_mean_pct") for s in sessions]
     if not utils or any(u is None for u in utils) or any(not s.get("gpus") for s in sessions):
         return True
@@ -130,9 +131,9 @@ def beyond_threshold(change: float, higher_is_better: bool, threshold: float) ->
 
 
 def describe(c: SessionComparison, metric: str, alpha: float, before: str, count: str, noise: str) -> str:
-    """A comparison as the verdict message gives it: both figures, the change and its interval, p, Cliff's delta
-    and the noise it was judged against. `before`: what the earlier figure is (baseline, reference); `count`:
-    what it rests on; `noise`: which spread the test used."""
+    """A comparison as the verdict message gives it: both figures, the change and its interval, p, Cliff's
+    delta and the noise it was judged against. `before`: what the earlier figure is (baseline, reference);
+    `count`: what it rests on; `noise`: which spread the test used."""
     _, scale, unit = GATE_METRICS[metric]
     confidence = 1 - 2 * alpha
     return (
@@ -144,7 +145,8 @@ def describe(c: SessionComparison, metric: str, alpha: float, before: str, count
 
 
 def effect_size(c: SessionComparison) -> str:
-    """The effect size at the replicated unit (A/B rounds), or nothing (one new session against a baseline)."""
+    """The effect size at the replicated unit (A/B rounds), or nothing (one new session against a
+    baseline)."""
     if c.cliffs_delta is None:
         return ""
     hl = f", Hodges-Lehmann ratio {c.hodges_lehmann_ratio:.3f}" if c.hodges_lehmann_ratio is not None else ""
@@ -162,8 +164,8 @@ def decide(
     by_host: bool = False,
 ) -> Verdict:
     """The decision, the same against a stored baseline and against an A/B reference: a change counts when it
-    is beyond the threshold and significant at `alpha`; when the noise hides changes of the threshold's size the
-    verdict says so (underpowered) instead of calling it unchanged."""
+    is beyond the threshold and significant at `alpha`; when the noise hides changes of the threshold's size
+    the verdict says so (underpowered) instead of calling it unchanged."""
     worse, better = beyond_threshold(c.change, GATE_METRICS[metric][0], threshold)
     if worse and c.p_worse < alpha:
         return Verdict("regression", f"REGRESSION {summary}", c, ref, metric, against=against)
@@ -216,8 +218,8 @@ def could_not_tell(c: SessionComparison, threshold: float, against: str, by_host
 
 
 def within(c: SessionComparison, threshold: float) -> str:
-    """What `unchanged` claims: no significant change beyond the threshold; 'within the threshold' only where the
-    whole interval is."""
+    """What `unchanged` claims: no significant change beyond the threshold; 'within the threshold' only where
+    the whole interval is."""
     if 1 - threshold <= c.ratio_low and c.ratio_high <= 1 + threshold:
         return f"the interval lies within the ±{threshold:.0%} threshold"
     return (
@@ -237,10 +239,10 @@ def judge_metric(
     by_host: bool = False,
 ) -> Verdict:
     """One metric of an ok record against a comparable baseline, at the per-item `alpha`. Launch-bound
-    configurations never assume less than their class's mean between-session variance: two sessions that agree on
-    their own host say little about the next host (docs/RESULTS.md, verdicts across machines). `by_host`: the
-    record comes from a host none of the baseline's sessions ran on, and the configuration is launch-bound, so
-    the unit of replication is the host (`replicated_by_host`)."""
+    configurations never assume less than their class's mean between-session variance: two sessions that agree
+    on their own host say little about the next host (docs/RESULTS.md, verdicts across machines). `by_host`:
+    the record comes from a host none of the baseline's sessions ran on, and the configuration is
+    launch-bound, so the unit of replication is the host (`replicated_by_host`)."""
     ref = str(baseline.path)
     new = record.get(f"{metric}_samples")
     sessions = baseline.samples_by_host(metric) if by_host else baseline.samples(metric)
@@ -259,8 +261,8 @@ def judge_metric(
 def replicated_by_host(record: Record, baseline: Baseline, launch_bound: bool) -> bool:
     """Whether a launch-bound record is judged with the host as its unit: it ran on a host that none of the
     baseline's sessions ran on. Such configurations move between hosts of one kind by far more than between
-    sessions on one host (docs/RESULTS.md, the stored-baseline A/A on an unseen host), so sessions from one host
-    cannot say what another host gives; GPU-bound ones move little."""
+    sessions on one host (docs/RESULTS.md, the stored-baseline A/A on an unseen host), so sessions from one
+    host cannot say what another host gives; GPU-bound ones move little."""
     return launch_bound and host_key(record) not in baseline.hosts()
 
 
@@ -327,8 +329,9 @@ def worst(verdicts: Sequence[Verdict]) -> Verdict:
 
 @dataclass(frozen=True)
 class Prior:
-    """What the alike configurations of a baseline folder say about between-session variance: the empirical-Bayes
-    prior (s0^2, d0) and the plain mean variance of the class (a floor for host-sensitive configurations)."""
+    """What the alike configurations of a baseline folder say about between-session variance: the
+    empirical-Bayes prior (s0^2, d0) and the plain mean variance of the class (a floor for host-sensitive
+    configurations)."""
 
     s0_var: float = 0.0
     d0: float = 0.0
@@ -339,10 +342,11 @@ def pooled_priors(
     baselines: Sequence[Baseline], metric: str, exclude: Baseline | None = None, by_host: bool = False
 ) -> dict[bool, Prior]:
     """Per class (keyed by is_launch_bound): the prior of between-session variance over alike configurations,
-    fitted by empirical Bayes (stats.variance_prior): what another session of a configuration like this one moves
-    by, and how much that says about this one; and the class's pooled mean variance. `exclude`: the
+    fitted by empirical Bayes (stats.variance_prior): what another session of a configuration like this one
+    moves by, and how much that says about this one; and the class's pooled mean variance. `exclude`: the
     configuration being judged, whose own sessions already count once in its own variance. `by_host`: the
-    variance between hosts (each configuration's sessions grouped by host), the prior of a record judged by host."""
+    variance between hosts (each configuration's sessions grouped by host), the prior of a record judged by
+    host."""
     parts: dict[bool, list[tuple[float, int]]] = {True: [], False: []}
     for baseline in baselines:
         if baseline is exclude or (
@@ -362,8 +366,9 @@ def judge_against(
     priors: Any,
     metrics: Sequence[str] | None = None,
 ) -> Verdict:
-    """An ok record against a comparable baseline: the host check, then every gated metric (`metrics`, else the
-    settings' gate_metrics) at `alpha`; `priors(metric, launch_bound, by_host)` gives the class's Prior."""
+    """An ok record against a comparable baseline: the host check, then every gated metric (`metrics`, else
+    the settings' gate_metrics) at `alpha`; `priors(metric, launch_bound, by_host)` gives the class's
+    Prior."""
     if not baseline.ok_sessions:
         return Verdict(
             "no-baseline", f"baseline {baseline.path} has no ok session", baseline_ref=str(baseline.path)
@@ -409,7 +414,8 @@ def judge_against(
 
 
 def failure_verdict(record: Record, baseline: Baseline) -> Verdict | None:
-    """OOM, error or timeout where the baseline was ok is a regression; None when the baseline has no ok session."""
+    """OOM, error or timeout where the baseline was ok is a regression; None when the baseline has no ok
+    session."""
     if not baseline.ok_sessions:
         return None
     medians = ", ".join(f"{s['throughput_tok_s']:,.1f}" for s in baseline.ok_sessions)
@@ -423,8 +429,8 @@ def failure_verdict(record: Record, baseline: Baseline) -> Verdict | None:
 
 def correct(records: Sequence[dict[str, Any]], settings: "Settings", family: int) -> list[dict[str, Any]]:
     """The multiple-testing correction over judged records (gate_* fields): adds gate_p_adjusted, turns
-    significant changes beyond the threshold into regressions or stale baselines, and returns the records whose
-    verdict it changed. `family`: how many tests the session planned (unjudged ones count as p = 1)."""
+    significant changes beyond the threshold into regressions or stale baselines, and returns the records
+    whose verdict it changed. `family`: how many tests the session planned (unjudged ones count as p = 1)."""
     s = settings
     judged = [r for r in records if r.get("gate_p_worse") is not None]
     if not judged:
@@ -456,8 +462,8 @@ def correct(records: Sequence[dict[str, Any]], settings: "Settings", family: int
 
 
 def power_lines(records: Sequence[dict[str, Any]], threshold: float) -> list[str]:
-    """What the gate could see, first: how many judged items could tell a change of the threshold and, for each
-    of the rest, the smallest change it could tell and what would let it tell the threshold."""
+    """What the gate could see, first: how many judged items could tell a change of the threshold and, for
+    each of the rest, the smallest change it could tell and what would let it tell the threshold."""
     judged = [
         r for r in records if r.get("gate_verdict") not in (None, "no-baseline", "not-comparable", "error")
     ]
@@ -487,8 +493,8 @@ def power_lines(records: Sequence[dict[str, Any]], threshold: float) -> list[str
 
 
 def item_alpha(settings: "Settings", family: int) -> float:
-    """The level each item is judged at before the whole family is known: alpha / m (Bonferroni), which Holm and
-    Benjamini-Hochberg both reject at least as often, so no item fails early that the end would clear."""
+    """The level each item is judged at before the whole family is known: alpha / m (Bonferroni), which Holm
+    and Benjamini-Hochberg both reject at least as often, so no item fails early that the end would clear."""
     return settings.alpha if settings.multiple_testing == "none" else settings.alpha / max(1, family)
 
 
@@ -499,7 +505,8 @@ HELD_BACK_VERDICTS = ("regression", "improvement", "error")
 
 
 def joins_baseline(verdict: str | None) -> bool:
-    """Whether a judged session may join the baseline it was judged against (--infperf-compare --infperf-save)."""
+    """Whether a judged session may join the baseline it was judged against (--infperf-compare
+    --infperf-save)."""
     return verdict not in HELD_BACK_VERDICTS
 
 
@@ -538,8 +545,8 @@ class Gate:
 
     # -- lookup ------------------------------------------------------------------------------------------
     def refs(self, record: dict[str, Any]) -> list[str]:
-        """Fingerprints to look in, in order: the named one; else this machine's, then that of a machine with just
-        the GPUs the test uses (a 1-GPU test on 4 x H200 compares with the shipped 1 x H200 baseline)."""
+        """Fingerprints to look in, in order: the named one; else this machine's, then that of a machine with
+        just the GPUs the test uses (a 1-GPU test on 4 x H200 compares with the shipped 1 x H200 baseline)."""
         if self.settings.compare != "auto":
             return [str(self.settings.compare)]
         refs = [self.hardware.fingerprint]
@@ -565,8 +572,8 @@ class Gate:
         return baseline, None
 
     def priors(self, baseline: Baseline) -> Any:
-        """`priors(metric, launch_bound, by_host)` over the other configurations of the baseline's folder (same
-        fingerprint and test; the folder read once)."""
+        """`priors(metric, launch_bound, by_host)` over the other configurations of the baseline's folder
+        (same fingerprint and test; the folder read once)."""
         folder = baseline.path.parent
 
         def prior(metric: str, launch_bound: bool, by_host: bool = False) -> Prior:
@@ -611,9 +618,9 @@ class Gate:
         return reference_failure_verdict(record, reference, ref)
 
     def ab_rounds_needed(self, candidate: dict[str, Any], reference: dict[str, Any]) -> int:
-        """How many rounds an A/B trial needs, from its first stage (`stats.rounds_needed` on each gated metric's
-        per-round samples, the most of them), at this session's per-item alpha and threshold; uncapped, so the
-        record can say how far --infperf-ab-max-rounds fell short (the trial caps it)."""
+        """How many rounds an A/B trial needs, from its first stage (`stats.rounds_needed` on each gated
+        metric's per-round samples, the most of them), at this session's per-item alpha and threshold;
+        uncapped, so the record can say how far --infperf-ab-max-rounds fell short (the trial caps it)."""
         alpha, s = item_alpha(self.settings, self.family_size), self.settings
         counts = [
             rounds_needed(candidate[key], reference[key], alpha, s.threshold, s.ab_power)
@@ -623,7 +630,8 @@ class Gate:
         return max(counts, default=s.ab_rounds)
 
     def judge_failure(self, record: dict[str, Any]) -> Verdict | None:
-        """The verdict on a failed record (see `failure_verdict`); None when there is no baseline to compare."""
+        """The verdict on a failed record (see `failure_verdict`); None when there is no baseline to
+        compare."""
         baseline, _ = self.lookup(record)
         return None if baseline is None else failure_verdict(record, baseline)
 

@@ -1,6 +1,6 @@
-"""InfPop's orchestration inside a pytest session: what to tune, tuning before the tests (`--infpop-tune`), the
-gain over settings tuned on other hardware, and the tuned parameters of `@pytest.mark.infperf(tuned=True)` tests.
-The search itself (hyperopt TPE, the landscape cache) is tune.py's."""
+"""InfPop's orchestration inside a pytest session: what to tune, tuning before the tests (`--infpop-tune`),
+the gain over settings tuned on other hardware, and the tuned parameters of `@pytest.mark.infperf(tuned=True)`
+tests. The search itself (hyperopt TPE, the landscape cache) is tune.py's."""
 
 from __future__ import annotations
 
@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 
 
 class TuningSession(Protocol):
-    """What InfPop uses of the pytest session (session.InfperfSession): typed here, so infpop never imports it."""
+    """What InfPop uses of the pytest session (session.InfperfSession): typed here, so infpop never imports
+    it."""
 
     config: pytest.Config
     settings: "Settings"
@@ -39,8 +40,8 @@ class TuningSession(Protocol):
 
 
 class TunedSettingsWarning(UserWarning):
-    """Tuned settings whose summary carries a note on how far to trust them (tuned before a fix, say): the tuned
-    tests still run them, and the note is shown until they are tuned again."""
+    """Tuned settings whose summary carries a note on how far to trust them (tuned before a fix, say): the
+    tuned tests still run them, and the note is shown until they are tuned again."""
 
 
 class InfPop:
@@ -238,9 +239,10 @@ class InfPop:
         self.session.close()
 
     def tune_serving_all(self) -> None:
-        """`--infpop-serve`: for each serving case of this hardware, TPE over the server's scheduler knobs, each
-        evaluation a fresh `vllm serve` with those knobs under the case's own load (dataset, rate, concurrency),
-        maximising its goodput at the case's SLOs; stored like the offline tuning, under `vllmserve-<case>`."""
+        """`--infpop-serve`: for each serving case of this hardware, TPE over the server's scheduler knobs,
+        each evaluation a fresh `vllm serve` with those knobs under the case's own load (dataset, rate,
+        concurrency), maximising its goodput at the case's SLOs; stored like the offline tuning, under
+        `vllmserve-<case>`."""
         import dataclasses
 
         from .records import build_serving_record
@@ -362,9 +364,9 @@ class InfPop:
         evaluate: Any,
         space: dict[str, list[Any]],
     ) -> dict[str, Any]:
-        """The study's upgrade/downgrade experiment: how much re-tuning gains over keeping the settings that were
-        tuned on other hardware (evaluated here, through the same cache, as this space runs them: snapped onto
-        it, as InfPop starts from them)."""
+        """The study's upgrade/downgrade experiment: how much re-tuning gains over keeping the settings that
+        were tuned on other hardware (evaluated here, through the same cache, as this space runs them: snapped
+        onto it, as InfPop starts from them)."""
         from .tune import snap_to_space
 
         if point.get("gpus", 0) > len(self.session.own_gpus):
@@ -398,7 +400,8 @@ class InfPop:
         }
 
     def tuned_params(self) -> list[Any]:
-        """Perf-test parameters at the tuned settings of this fingerprint; a skipped placeholder where none."""
+        """Perf-test parameters at the tuned settings of this fingerprint; a skipped placeholder where
+        none."""
         from .tune import case_for
 
         params = []
@@ -413,7 +416,8 @@ class InfPop:
                         marks=[
                             getattr(pytest.mark, target),
                             pytest.mark.skip(
-                                reason=f"no tuned settings for {self.session.hardware.fingerprint} ({path}): run with --infpop-tune"
+                                reason=f"no tuned settings for {self.session.hardware.fingerprint} ({path}): "
+                                "run with --infpop-tune"
                             ),
                         ],
                     )

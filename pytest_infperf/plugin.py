@@ -19,9 +19,9 @@ session_key = pytest.StashKey["InfperfSession"]()
 
 
 def plugin_args() -> list[str]:
-    """What a child pytest run needs to load this plugin: nothing where it is installed (pytest11 entry point),
-    `-p pytest_infperf.plugin` where it only sits on PYTHONPATH (a copied checkout on a GPU machine); asking for
-    an installed plugin again makes pytest refuse to start."""
+    """What a child pytest run needs to load this plugin: nothing where it is installed (pytest11 entry
+    point), `-p pytest_infperf.plugin` where it only sits on PYTHONPATH (a copied checkout on a GPU machine);
+    asking for an installed plugin again makes pytest refuse to start."""
     from importlib.metadata import entry_points
 
     installed = any(ep.value == __name__ for ep in entry_points(group="pytest11"))
@@ -65,8 +65,8 @@ def pytest_load_initial_conftests(
     early_config: pytest.Config, parser: pytest.Parser, args: list[str]
 ) -> None:
     """A value-taking --infperf-* / --infpop-* option written with a space before an existing path: pytest has
-    already taken that path for a test path and chosen the rootdir (and with it the ini file and the matrix) from
-    it, so the session would run another project's settings without a word. Stop before anything runs."""
+    already taken that path for a test path and chosen the rootdir (and with it the ini file and the matrix)
+    from it, so the session would run another project's settings without a word. Stop before anything runs."""
     takes_value = {
         name
         for option in parser.getgroup("infperf").options
@@ -129,12 +129,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def _key_of(case: Any) -> Any:
-    """What runs a case and stays loaded for the next: the server of a serving case, the worker of an offline one."""
+    """What runs a case and stays loaded for the next: the server of a serving case, the worker of an offline
+    one."""
     return case.server_key if isinstance(case, ServingCase) else case.trial_key
 
 
 def _param(case: Any) -> Any:
-    """A case as a test parameter: its hardware's marker, and its key's xdist group (one worker loads it once)."""
+    """A case as a test parameter: its hardware's marker, and its key's xdist group (one worker loads it
+    once)."""
     return pytest.param(
         case,
         id=case.id,
@@ -181,8 +183,8 @@ def _case_of(item: pytest.Item) -> Any:
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """The gate's family size m: the perf tests this session will run (after -k, -m and skips), each counted once
-    per metric it is judged on."""
+    """The gate's family size m: the perf tests this session will run (after -k, -m and skips), each counted
+    once per metric it is judged on."""
     infperf = session.config.stash[session_key]
     infperf.gate.planned = sum(
         len(infperf.gate_metrics_of(case))
@@ -293,7 +295,7 @@ def request_rate(infperf_serving_case: Any) -> float:
 @pytest.fixture
 def infperf_serving(request: pytest.FixtureRequest, infperf_serving_case: Any) -> Any:
     """Runs this serving test: `record = infperf_serving.measure()` starts (or reuses) the `vllm serve` of the
-    case's model and GPU count, drives it with `vllm bench serve` (a warm-up run, then the repeats) and gates the
-    record like an offline one, on --infperf-serve-gate-metrics. A server that fails to start or dies fails the
-    test with its log's last lines."""
+    case's model and GPU count, drives it with `vllm bench serve` (a warm-up run, then the repeats) and gates
+    the record like an offline one, on --infperf-serve-gate-metrics. A server that fails to start or dies
+    fails the test with its log's last lines."""
     return _measurer(request, infperf_serving_case)

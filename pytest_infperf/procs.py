@@ -1,8 +1,8 @@
-"""Child processes that never outlive pytest: the trial workers (runner.worker) and `vllm serve` (serving.server)
-run in sessions of their own, so Ctrl-C at the terminal reaches pytest only and pytest stops them in order. When
-pytest dies without that chance (SIGTERM from a CI cancel or `timeout`, SIGKILL, a crash), the kernel tells each
-child (PR_SET_PDEATHSIG, Linux), which then takes its own process group, engine processes included, with it.
-"""
+"""Child processes that never outlive pytest: the trial workers (runner.worker) and `vllm serve`
+(serving.server) run in sessions of their own, so Ctrl-C at the terminal reaches pytest only and pytest stops
+them in order. When pytest dies without that chance (SIGTERM from a CI cancel or `timeout`, SIGKILL, a crash),
+the kernel tells each child (PR_SET_PDEATHSIG, Linux), which then takes its own process group, engine
+processes included, with it."""
 
 from __future__ import annotations
 
@@ -24,10 +24,10 @@ def die_with_parent(sig: int = signal.SIGTERM) -> None:
 
 
 def follow_parent() -> None:
-    """In a worker, first thing: SIGTERM when pytest dies, and SIGTERM (from that or anyone) takes the worker's
-    whole process group with it, vLLM's engine-core processes included, which would otherwise keep the GPUs'
-    memory. A parent that died before the request took effect (the pid in INFPERF_PARENT_PID is no longer the
-    parent) is acted on at once."""
+    """In a worker, first thing: SIGTERM when pytest dies, and SIGTERM (from that or anyone) takes the
+    worker's whole process group with it, vLLM's engine-core processes included, which would otherwise keep
+    the GPUs' memory. A parent that died before the request took effect (the pid in INFPERF_PARENT_PID is no
+    longer the parent) is acted on at once."""
     signal.signal(signal.SIGTERM, _take_group_down)
     die_with_parent(signal.SIGTERM)
     expected = os.environ.get(PARENT_ENV)

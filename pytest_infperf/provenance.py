@@ -10,8 +10,8 @@ from typing import Any
 
 
 def _git(cwd: str, *args: str) -> str | None:
-    """One git query; None when git is missing, times out or fails (`rev-parse HEAD` outside a repository prints
-    the literal "HEAD" with exit status 128, which must not become a commit)."""
+    """One git query; None when git is missing, times out or fails (`rev-parse HEAD` outside a repository
+    prints the literal "HEAD" with exit status 128, which must not become a commit)."""
     try:
         out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired):
@@ -35,8 +35,8 @@ CI_BRANCH_VARIABLES = (
 @functools.lru_cache(maxsize=8)
 def git_info(cwd: str) -> dict[str, Any]:
     """{git_commit, git_branch, git_dirty} of the code under test: INFPERF_GIT_COMMIT where set (a copied
-    checkout whose .git is stale or absent), else git where `cwd` is a work tree, else the CI's variables (dirty
-    then unknown, None). A dirty tree is a measurement of uncommitted code."""
+    checkout whose .git is stale or absent), else git where `cwd` is a work tree, else the CI's variables
+    (dirty then unknown, None). A dirty tree is a measurement of uncommitted code."""
     env = os.environ
     if env.get("INFPERF_GIT_COMMIT"):
         return {

@@ -1,5 +1,5 @@
-"""Records on disk: JSON lines appended under a lock, written atomically (a temporary file renamed over the old
-one, its mode kept), read back with each line checked, and as a pandas DataFrame for the reports."""
+"""Records on disk: JSON lines appended under a lock, written atomically (a temporary file renamed over the
+old one, its mode kept), read back with each line checked, and as a pandas DataFrame for the reports."""
 
 from __future__ import annotations
 

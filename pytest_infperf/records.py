@@ -1,7 +1,7 @@
 """The Record: one flat, versioned, JSON-serialisable dict per perf test, every measure named with its unit.
 
-status is ok | oom | error | skipped, with `reason` for all but ok. Records are written as JSON lines (appended
-under a file lock, so xdist workers can share a file) and load back as dicts or a pandas DataFrame.
+status is ok | oom | error | skipped, with `reason` for all but ok. Records are written as JSON lines
+(appended under a file lock, so xdist workers can share a file) and load back as dicts or a pandas DataFrame.
 """
 
 from __future__ import annotations
@@ -55,8 +55,9 @@ MEASUREMENT_CHANGES = {
 
 
 class Record(TypedDict, total=False):
-    """The fields of a record (schema 1) that the gate, the store and the reports read; a record holds many more
-    (every measured figure, its `<metric>_samples`, the host's `host_*` fields), all written by `build_record`."""
+    """The fields of a record (schema 1) that the gate, the store and the reports read; a record holds many
+    more (every measured figure, its `<metric>_samples`, the host's `host_*` fields), all written by
+    `build_record`."""
 
     schema: int
     status: str  # ok, oom, error, timeout
@@ -89,14 +90,16 @@ class Record(TypedDict, total=False):
 
 
 def what_changed(engine: str, versions: Iterable[Any]) -> str:
-    """What the latest of an engine's measurement `versions` (None: the first) changed in the suite's timing."""
+    """What the latest of an engine's measurement `versions` (None: the first) changed in the suite's
+    timing."""
     latest = max(v or 1 for v in versions)
     return MEASUREMENT_CHANGES.get((engine, latest), "the suite's way of timing this engine changed")
 
 
 def measurement_change(record: dict[str, Any], earlier: Iterable[Any]) -> str | None:
-    """Why `record` cannot be compared with sessions of the `earlier` measurement versions, or None where they are
-    all its own: the store's matching and the gate's verdict (`infperf compare` too) both say it this way."""
+    """Why `record` cannot be compared with sessions of the `earlier` measurement versions, or None where they
+    are all its own: the store's matching and the gate's verdict (`infperf compare` too) both say it this
+    way."""
     versions, now = set(earlier), record.get("measurement_version")
     if versions <= {now}:
         return None

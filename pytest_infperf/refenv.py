@@ -1,8 +1,9 @@
 """The reference arm of --infperf-ab-reference: an interpreter as given, or an environment built from a spec.
 
 An engine upgrade is gated by measuring the previous engine beside the new one (runner.interleave). Naming a
-package spec (`vllm==0.20.1`, several separated by spaces) or a requirements file builds that environment once,
-cached under --infperf-cache-dir by a hash of everything it was built from, and reused by later sessions:
+package spec (`vllm==0.20.1`, several separated by spaces) or a requirements file builds that environment
+once, cached under --infperf-cache-dir by a hash of everything it was built from, and reused by later
+sessions:
 
 * a virtual environment (`python -m venv --without-pip`, so no ensurepip is needed) whose own site-packages
   come first and which sees the candidate's environment behind them (a .pth file naming the candidate's site
@@ -13,11 +14,10 @@ cached under --infperf-cache-dir by a hash of everything it was built from, and 
   candidate's torch and CUDA libraries and need a registry where the GPU hosts have none. uv is the installer
   only where the candidate has no pip (an environment uv made).
 
-The hash covers the spec (a requirements file's text), the interpreter, the candidate's installed distributions
-and the index settings, so a changed candidate environment gets a new reference rather than a stale one. A
-build runs under a file lock (xdist workers and concurrent sessions wait for one build) and counts only once
-its marker is written: one interrupted by Ctrl-C is removed and built again.
-"""
+The hash covers the spec (a requirements file's text), the interpreter, the candidate's installed
+distributions and the index settings, so a changed candidate environment gets a new reference rather than a
+stale one. A build runs under a file lock (xdist workers and concurrent sessions wait for one build) and
+counts only once its marker is written: one interrupted by Ctrl-C is removed and built again."""
 
 from __future__ import annotations
 
@@ -104,7 +104,8 @@ def parse_reference(text: str) -> Reference:
 
 
 def _interpreter(path: str) -> Path:
-    """An executable that runs Python: named like one, or answering like one (the `vllm` command is on PATH too)."""
+    """An executable that runs Python: named like one, or answering like one (the `vllm` command is on PATH
+    too)."""
     if not re.fullmatch(r"(python|pypy)[0-9.]*", os.path.basename(path)):
         try:
             answer = subprocess.run(
@@ -164,7 +165,8 @@ class ReferenceEnv:
 
 
 def candidate_site_dirs() -> list[str]:
-    """Where the candidate's packages live, in its own order: PYTHONPATH entries, then its site directories."""
+    """Where the candidate's packages live, in its own order: PYTHONPATH entries, then its site
+    directories."""
     dirs = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     dirs += site.getsitepackages()
     if site.ENABLE_USER_SITE:
@@ -177,8 +179,8 @@ def candidate_site_dirs() -> list[str]:
 
 
 def installed_distributions(dirs: Sequence[str]) -> list[str]:
-    """`name==version` of every distribution under `dirs`, sorted: the part of the key that a changed candidate
-    environment changes."""
+    """`name==version` of every distribution under `dirs`, sorted: the part of the key that a changed
+    candidate environment changes."""
     found = {
         f"{d.metadata['Name']}=={d.version}"
         for d in importlib.metadata.distributions(path=list(dirs))
@@ -254,7 +256,8 @@ def _build(spec: ReferenceSpec, folder: Path, dirs: Sequence[str], log: Path) ->
 
 def overlay_pth(dirs: Sequence[str]) -> str:
     """The .pth that puts the candidate's packages behind the reference's own: site directories through
-    site.addsitedir (so their own .pth files, e.g. editable installs, work), PYTHONPATH entries as plain paths."""
+    site.addsitedir (so their own .pth files, e.g. editable installs, work), PYTHONPATH entries as plain
+    paths."""
     site_dirs = set(site.getsitepackages()) | (
         {site.getusersitepackages()} if site.ENABLE_USER_SITE else set()
     )
@@ -263,7 +266,8 @@ def overlay_pth(dirs: Sequence[str]) -> str:
 
 
 def install_command(python: Path, spec: ReferenceSpec) -> list[str]:
-    """pip of the candidate, run against the reference (it sees the overlay); uv where the candidate has no pip."""
+    """pip of the candidate, run against the reference (it sees the overlay); uv where the candidate has no
+    pip."""
     if importlib.util.find_spec("pip") is not None:
         return [
             sys.executable,
@@ -294,7 +298,8 @@ VERSIONS_SCRIPT = (
 
 
 class _Steps:
-    """Runs a build's commands, all output to one log; a failure raises with the step's name and its last line."""
+    """Runs a build's commands, all output to one log; a failure raises with the step's name and its last
+    line."""
 
     def __init__(self, log: Path) -> None:
         self.log = log

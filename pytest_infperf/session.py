@@ -1,5 +1,6 @@
-"""The plugin's per-session state (kept in config.stash): settings, hardware, matrix, trial pool, records; running a
-case and the terminal summary. The gate's lookup and decision are gate.py's, InfPop's orchestration infpop.py's."""
+"""The plugin's per-session state (kept in config.stash): settings, hardware, matrix, trial pool, records;
+running a case and the terminal summary. The gate's lookup and decision are gate.py's, InfPop's orchestration
+infpop.py's."""
 
 from __future__ import annotations
 
@@ -108,7 +109,8 @@ class InfperfSession:
 
     # -- collection ----------------------------------------------------------------------------------------
     def cases(self, marker_fields: dict[str, Any], where: str) -> list[Case]:
-        """The offline cases of a perf test: the matrix's own grid, or with `grid="latency"` its latency tables."""
+        """The offline cases of a perf test: the matrix's own grid, or with `grid="latency"` its latency
+        tables."""
         fields = dict(marker_fields)
         grid = fields.pop("grid", "throughput")
         if grid not in GRIDS:
@@ -162,7 +164,10 @@ class InfperfSession:
             from .serving.server import unavailable
 
             if self.settings.ab_reference is not None:
-                return "serving tests are gated against stored baselines; --infperf-ab-reference runs offline trials only"
+                return (
+                    "serving tests are gated against stored baselines; --infperf-ab-reference runs offline "
+                    "trials only"
+                )
             return unavailable()
         if case.engine == "vllm" and importlib.util.find_spec("vllm") is None:
             return "requires vllm: pip install 'pytest-infperf[vllm]' (see README for CPU)"
@@ -217,8 +222,8 @@ class InfperfSession:
         return self._servers
 
     def say_progress(self, line: str) -> None:
-        """A heartbeat line through pytest's terminal reporter, at most every --infperf-heartbeat-s; xdist workers
-        have no terminal and stay quiet."""
+        """A heartbeat line through pytest's terminal reporter, at most every --infperf-heartbeat-s; xdist
+        workers have no terminal and stay quiet."""
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         now = time.monotonic()
         if reporter is None or now - self._last_heartbeat < self.settings.heartbeat_s:
@@ -288,8 +293,8 @@ class InfperfSession:
         )
 
     def run(self, case: Any, test_id: str) -> tuple[dict[str, Any], Verdict | None]:
-        """Measure (offline trial or serving load), judge (before saving, so a session never compares with itself),
-        record, save."""
+        """Measure (offline trial or serving load), judge (before saving, so a session never compares with
+        itself), record, save."""
         from .serving.cases import ServingCase
 
         verdict = None
@@ -346,8 +351,8 @@ class InfperfSession:
         return InfPop(self)
 
     def close(self, now: bool = False) -> None:
-        """Stop every worker and server; `now` (after Ctrl-C) kills them without waiting for the trial or request
-        in flight to end."""
+        """Stop every worker and server; `now` (after Ctrl-C) kills them without waiting for the trial or
+        request in flight to end."""
         for runner in (self._pool, self._pair, self._servers):
             if runner is None:
                 continue

@@ -60,9 +60,10 @@ def warmup_spec(text: str) -> int | str:
 
 
 def warmup_for(spec: int | str, engine: str) -> int | str:
-    """`auto`: whole passes for both engines until --infperf-min-repeat-s has gone by. HF tunes kernels per new
-    input shape, so its first pass runs slow after a single warm-up batch; vLLM compiles and captures CUDA graphs
-    while loading, yet small models on it still speed up over the first seconds of a session (docs/RESULTS.md)."""
+    """`auto`: whole passes for both engines until --infperf-min-repeat-s has gone by. HF tunes kernels per
+    new input shape, so its first pass runs slow after a single warm-up batch; vLLM compiles and captures CUDA
+    graphs while loading, yet small models on it still speed up over the first seconds of a session
+    (docs/RESULTS.md)."""
     if spec == "auto":
         return "pass"
     return spec
@@ -137,7 +138,8 @@ def gate_metrics(text: str) -> tuple[str, ...]:
 
 
 def _checked_names(text: str, check: Callable[[str], Any]) -> tuple[str, ...]:
-    """Comma-separated names, each passed to `check` (its ValueError becomes the usage error), duplicates dropped."""
+    """Comma-separated names, each passed to `check` (its ValueError becomes the usage error), duplicates
+    dropped."""
     names = _csv(text)
     for name in names:
         try:
@@ -177,7 +179,8 @@ GOODPUT_METRICS = ("ttft", "tpot", "e2el")
 
 
 def goodput(text: str) -> tuple[tuple[str, float], ...]:
-    """`ttft:500,tpot:50` -> (("ttft", 500.0), ("tpot", 50.0)), in milliseconds, as `vllm bench serve --goodput`."""
+    """`ttft:500,tpot:50` -> (("ttft", 500.0), ("tpot", 50.0)), in milliseconds, as `vllm bench serve
+    --goodput`."""
     slos = []
     for item in _csv(text):
         name, _, value = item.partition(":")
@@ -665,9 +668,9 @@ class Settings:
 
     @property
     def pinning(self) -> str:
-        """The CPU policy in force: `auto` is `shared` in A/B runs and `none` otherwise. Unpinned A/B arms drift
-        apart (one sits on slow vCPUs for minutes while the other does not), which the measured rounds showed as
-        false alarms that pinning both arms to the same CPUs removed (docs/RESULTS.md)."""
+        """The CPU policy in force: `auto` is `shared` in A/B runs and `none` otherwise. Unpinned A/B arms
+        drift apart (one sits on slow vCPUs for minutes while the other does not), which the measured rounds
+        showed as false alarms that pinning both arms to the same CPUs removed (docs/RESULTS.md)."""
         if self.cpu_affinity != "auto":
             return self.cpu_affinity
         return "shared" if self.ab_reference is not None else "none"

@@ -80,9 +80,10 @@ def _trigamma_inverse(x: float) -> float:
 
 def variance_prior(parts: Sequence[tuple[float, int]], max_df: float = 50.0) -> tuple[float, float]:
     """(s0^2, d0): the prior of the configurations' between-session variances, fitted to them as a scaled
-    inverse chi-square by the method of moments on log variances (Smyth 2004, limma's fitFDist). Alike variances
-    give a large d0 (pool a lot); dispersed ones a small d0 (each configuration mostly speaks for itself). d0 never
-    exceeds the pool's own degrees of freedom: a prior cannot know more than the sessions it was fitted to."""
+    inverse chi-square by the method of moments on log variances (Smyth 2004, limma's fitFDist). Alike
+    variances give a large d0 (pool a lot); dispersed ones a small d0 (each configuration mostly speaks for
+    itself). d0 never exceeds the pool's own degrees of freedom: a prior cannot know more than the sessions it
+    was fitted to."""
     from scipy.special import digamma, polygamma
 
     used = [(max(v, 1e-10), d) for v, d in parts if d > 0]
@@ -106,11 +107,11 @@ def variance_prior(parts: Sequence[tuple[float, int]], max_df: float = 50.0) -> 
 class SessionComparison:
     """A new session against a baseline's sessions, for one metric, on the log scale.
 
-    ratio = median(new) / geometric mean of the baseline sessions' medians; the test asks whether the new session
-    lies outside what another session of the baseline would give: t = log(ratio) / (sd * sqrt(1 + 1/k)), with sd
-    the between-session spread (see `compare_sessions`). p_worse / p_better are one-sided; the interval on the
-    ratio is the two-sided 1 - 2 alpha one that matches a one-sided test at alpha; detectable is the smallest
-    relative change that this noise lets reach significance at alpha."""
+    ratio = median(new) / geometric mean of the baseline sessions' medians; the test asks whether the new
+    session lies outside what another session of the baseline would give: t = log(ratio) / (sd * sqrt(1 +
+    1/k)), with sd the between-session spread (see `compare_sessions`). p_worse / p_better are one-sided; the
+    interval on the ratio is the two-sided 1 - 2 alpha one that matches a one-sided test at alpha; detectable
+    is the smallest relative change that this noise lets reach significance at alpha."""
 
     sessions: int
     repeats_new: int
@@ -149,17 +150,18 @@ def compare_sessions(
 ) -> SessionComparison:
     """Judge one new session (its repeat samples) against k baseline sessions (theirs).
 
-    The unit of replication is the session: repeats inside one session share its worker process, model load and
-    host, so they say little about what another session on another day or host gives. The spread that matters,
-    sd, is estimated from the sessions: this configuration's own (k - 1 df), combined with `prior` (variance, df)
-    pooled over comparable configurations of the same baseline folder, as a moderated variance
-    (d_c s_c^2 + d_0 s_0^2) / (d_c + d_0) with d_0 = min(prior df, max_prior_df); never below the configuration's
-    own spread nor below `floor` (a relative sd); `prior` is (s0^2, d0) from `variance_prior` over the *other*
-    configurations, whose d0 says how alike their spreads are. With one session and no prior nothing is judged
-    (`_cannot_tell`): the spread between repeats is not the spread between sessions. `class_mean` (a variance) is a further floor: the gate passes the
-    arithmetic mean of its class for host-sensitive configurations, whose spread between hosts a few sessions on one
-    host cannot show. `unit` names what each of `base_sessions` is (session, or host: the samples of all the
-    sessions of one host), in the words of the result."""
+    The unit of replication is the session: repeats inside one session share its worker process, model load
+    and host, so they say little about what another session on another day or host gives. The spread that
+    matters, sd, is estimated from the sessions: this configuration's own (k - 1 df), combined with `prior`
+    (variance, df) pooled over comparable configurations of the same baseline folder, as a moderated variance
+    (d_c s_c^2 + d_0 s_0^2) / (d_c + d_0) with d_0 = min(prior df, max_prior_df); never below the
+    configuration's own spread nor below `floor` (a relative sd); `prior` is (s0^2, d0) from `variance_prior`
+    over the *other* configurations, whose d0 says how alike their spreads are. With one session and no prior
+    nothing is judged (`_cannot_tell`): the spread between repeats is not the spread between sessions.
+    `class_mean` (a variance) is a further floor: the gate passes the arithmetic mean of its class for
+    host-sensitive configurations, whose spread between hosts a few sessions on one host cannot show. `unit`
+    names what each of `base_sessions` is (session, or host: the samples of all the sessions of one host), in
+    the words of the result."""
     new_arr = np.asarray(new, float)
     if new_arr.size == 0 or not base_sessions or any(len(s) == 0 for s in base_sessions):
         raise ValueError("no samples to compare")
@@ -208,9 +210,9 @@ def compare_sessions(
 def _cannot_tell(
     new: np.ndarray, median_base: float, ratio: float, k: int, unit: str = "session"
 ) -> SessionComparison:
-    """One baseline session and no prior from other configurations: nothing says how much another session moves
-    (repeats inside one session share its worker, model load and host, and understate it several-fold), so no
-    change can be told apart: p = 1 both ways, an unbounded interval, an infinite detectable change."""
+    """One baseline session and no prior from other configurations: nothing says how much another session
+    moves (repeats inside one session share its worker, model load and host, and understate it several-fold),
+    so no change can be told apart: p = 1 both ways, an unbounded interval, an infinite detectable change."""
     return SessionComparison(
         sessions=k,
         repeats_new=int(new.size),
@@ -246,10 +248,10 @@ def long_run_se(logs: np.ndarray) -> tuple[float, int]:
 
     The equal-weighted cosine estimator of the long-run variance: the mean of the squared projections of the
     demeaned rounds on the first B cosines, (1/B) sum_j (sqrt(2/n) sum_t cos(pi j (t - 1/2) / n) x_t)^2. Under
-    fixed-b asymptotics the mean over this standard error is Student-t with B df, exactly, so the test keeps its
-    level where rounds persist (a Newey-West error with a 2-3 lag window and n - 1 df does not: simulated in
-    docs/RESULTS.md). Never below the plain iid error s / sqrt(n), so negatively
-    correlated rounds (ABBA order) do not buy a smaller error; that only makes the test more conservative."""
+    fixed-b asymptotics the mean over this standard error is Student-t with B df, exactly, so the test keeps
+    its level where rounds persist (a Newey-West error with a 2-3 lag window and n - 1 df does not: simulated
+    in docs/RESULTS.md). Never below the plain iid error s / sqrt(n), so negatively correlated rounds (ABBA
+    order) do not buy a smaller error; that only makes the test more conservative."""
     n = logs.size
     iid = float(logs.std(ddof=1)) / np.sqrt(n)
     terms = ewc_terms(n)
@@ -269,17 +271,17 @@ def rounds_needed(
     power: float = 0.95,
     most: int | None = None,
 ) -> int:
-    """Stein's two-stage design for an A/B trial, with a power term: from the first n0 rounds' long-run spread s of
-    the log ratios, the fewest rounds n (even: whole ABBA pairs; at least n0, at most `most`, None: no cap) at
-    which a change of twice `threshold` is caught with probability `power`: its estimate significant at `alpha`,
-    (t(1 - alpha, B_n) + t(power, B_n)) s / sqrt(n) <= log(1 + 2 threshold), and beyond the threshold,
-    t(power, B_n) s / sqrt(n) <= log(1 + 2 threshold) - log(1 + threshold), B_n = ewc_terms(n); and at which
-    the threshold itself can be told apart, t(1 - alpha, B_n) s / sqrt(n) <= log(1 + threshold), so a trial that
-    ran its planned rounds is not `underpowered` (the first two alone are met by fewer rounds where B_n is small and
-    its t critical value large). (A change of the threshold itself is flagged at most half the time: its estimate
-    must exceed the threshold.) The number
-    depends on the first stage's spread only, never on its mean, so a trial is not run on because it looks like
-    a change and the final test keeps its level."""
+    """Stein's two-stage design for an A/B trial, with a power term: from the first n0 rounds' long-run spread
+    s of the log ratios, the fewest rounds n (even: whole ABBA pairs; at least n0, at most `most`, None: no
+    cap) at which a change of twice `threshold` is caught with probability `power`: its estimate significant
+    at `alpha`, (t(1 - alpha, B_n) + t(power, B_n)) s / sqrt(n) <= log(1 + 2 threshold), and beyond the
+    threshold, t(power, B_n) s / sqrt(n) <= log(1 + 2 threshold) - log(1 + threshold), B_n = ewc_terms(n); and
+    at which the threshold itself can be told apart, t(1 - alpha, B_n) s / sqrt(n) <= log(1 + threshold), so a
+    trial that ran its planned rounds is not `underpowered` (the first two alone are met by fewer rounds where
+    B_n is small and its t critical value large). (A change of the threshold itself is flagged at most half
+    the time: its estimate must exceed the threshold.) The number depends on the first stage's spread only,
+    never on its mean, so a trial is not run on because it looks like a change and the final test keeps its
+    level."""
     logs = np.log(np.asarray(new, float)) - np.log(np.asarray(reference, float))
     n0 = logs.size
     cap = most if most is not None else 1 << 14
@@ -309,8 +311,8 @@ def _reach(
 
 
 def hodges_lehmann(values: Sequence[float]) -> float:
-    """The Hodges-Lehmann estimate of a paired series' centre: the median of its Walsh averages (x_i + x_j) / 2,
-    i <= j. Robust to the odd round where one arm hit a host hiccup the other missed."""
+    """The Hodges-Lehmann estimate of a paired series' centre: the median of its Walsh averages (x_i + x_j) /
+    2, i <= j. Robust to the odd round where one arm hit a host hiccup the other missed."""
     x = np.asarray(values, float)
     i, j = np.triu_indices(x.size)
     return float(np.median((x[i] + x[j]) / 2))
@@ -321,15 +323,15 @@ def compare_paired(
 ) -> SessionComparison:
     """Judge an A/B trial: round i of `new` ran beside round i of `reference` on the same host (interleaved).
 
-    Each round's log ratio log(new_i / reference_i) holds what the two environments differ by plus that round's
-    noise; what drifts across rounds (host clocks, scheduling) touches both arms of a round alike and cancels. An
-    arm can sit in a slow per-process state for several rounds while the other does not, so the rounds are
-    autocorrelated: the test is a t-test of the mean log ratio against 0 with the EWC long-run standard error and
-    its B degrees of freedom (`long_run_se`). The ratio is the geometric mean of the rounds' ratios, the interval
-    the two-sided 1 - 2 alpha one; the effect size is Cliff's delta of the rounds (the unit replicated here) and
-    the Hodges-Lehmann ratio beside it. Not Wilcoxon's signed-rank test: with n rounds its smallest one-sided p is
-    2^-n, above alpha / m for a session of 50 gated items at 10 rounds, so such a suite could never fail. Needs two
-    or more rounds."""
+    Each round's log ratio log(new_i / reference_i) holds what the two environments differ by plus that
+    round's noise; what drifts across rounds (host clocks, scheduling) touches both arms of a round alike and
+    cancels. An arm can sit in a slow per-process state for several rounds while the other does not, so the
+    rounds are autocorrelated: the test is a t-test of the mean log ratio against 0 with the EWC long-run
+    standard error and its B degrees of freedom (`long_run_se`). The ratio is the geometric mean of the
+    rounds' ratios, the interval the two-sided 1 - 2 alpha one; the effect size is Cliff's delta of the rounds
+    (the unit replicated here) and the Hodges-Lehmann ratio beside it. Not Wilcoxon's signed-rank test: with n
+    rounds its smallest one-sided p is 2^-n, above alpha / m for a session of 50 gated items at 10 rounds, so
+    such a suite could never fail. Needs two or more rounds."""
     new_arr, ref_arr = np.asarray(new, float), np.asarray(reference, float)
     if new_arr.size != ref_arr.size or new_arr.size < 2:
         raise ValueError(

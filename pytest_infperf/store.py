@@ -3,18 +3,18 @@
     baselines/<fingerprint>/<test name>/<config id>.json      e.g. baselines/h100-80gb-x1/test_throughput/
                                                                   vllm-llama-3-8b-gpus1-bs64.json
 
-A baseline is what independent sessions on that hardware measured: the file (schema 2) holds the configuration's
-identity and `sessions`, the full record of every session saved into it (each session is its own pytest process,
-worker process and model load; ideally on other days and hosts), oldest first, so the gate can learn how much a
-configuration moves from one session to the next. `--infperf-save` adds this session to the baseline;
-`--infperf-save-replace` starts it over. A schema-1 file (one record) still reads, as a one-session baseline.
+A baseline is what independent sessions on that hardware measured: the file (schema 2) holds the
+configuration's identity and `sessions`, the full record of every session saved into it (each session is its
+own pytest process, worker process and model load; ideally on other days and hosts), oldest first, so the gate
+can learn how much a configuration moves from one session to the next. `--infperf-save` adds this session to
+the baseline; `--infperf-save-replace` starts it over. A schema-1 file (one record) still reads, as a
+one-session baseline.
 
-The folder is the hardware key (GPU generation, memory and count must match); MATCH_FIELDS inside the file must
-equal the new record's for the two to be comparable; driver, CUDA and engine versions are recorded but may
-differ (that difference is what a regression gate is for). Writes are atomic (temp file + rename) under a lock,
-read-modify-write inside it, so parallel xdist workers lose nothing; an unreadable file is an error naming it, and
-saving over it moves it aside instead of deleting it.
-"""
+The folder is the hardware key (GPU generation, memory and count must match); MATCH_FIELDS inside the file
+must equal the new record's for the two to be comparable; driver, CUDA and engine versions are recorded but
+may differ (that difference is what a regression gate is for). Writes are atomic (temp file + rename) under a
+lock, read-modify-write inside it, so parallel xdist workers lose nothing; an unreadable file is an error
+naming it, and saving over it moves it aside instead of deleting it."""
 
 from __future__ import annotations
 
@@ -45,8 +45,8 @@ READABLE_SCHEMAS = (1, BASELINE_SCHEMA)  # schema 1: one record per file, read a
 
 
 def host_key(record: Record) -> str:
-    """The host a record or session was measured on: its boot id, which tells cloud VMs apart when their names are
-    generic. Records without one (older ones) count as one unknown host together, never as several."""
+    """The host a record or session was measured on: its boot id, which tells cloud VMs apart when their names
+    are generic. Records without one (older ones) count as one unknown host together, never as several."""
     return str(record.get("host_boot_id") or "unknown")
 
 
@@ -71,8 +71,8 @@ class Baseline:
         return [list(s[f"{metric}_samples"]) for s in self.ok_sessions if s.get(f"{metric}_samples")]
 
     def samples_by_host(self, metric: str) -> list[list[float]]:
-        """Per host the ok sessions ran on (`host_key`), their repeat samples of `metric` together: the unit of
-        replication when a launch-bound configuration is judged on a host the baseline never saw."""
+        """Per host the ok sessions ran on (`host_key`), their repeat samples of `metric` together: the unit
+        of replication when a launch-bound configuration is judged on a host the baseline never saw."""
         hosts: dict[str, list[float]] = {}
         for session in self.ok_sessions:
             if session.get(f"{metric}_samples"):
@@ -104,8 +104,8 @@ def config_id(case_id: str, hardware_target: str) -> str:
 
 
 def _session_key(record: dict[str, Any]) -> tuple[Any, ...]:
-    """What makes a stored session the same record added again (`infperf baseline add` twice): when, where, and
-    its samples. Time and host alone are not enough: two quick sessions on one host can share a second."""
+    """What makes a stored session the same record added again (`infperf baseline add` twice): when, where,
+    and its samples. Time and host alone are not enough: two quick sessions on one host can share a second."""
     return record.get("timestamp"), record.get("host"), record.get("throughput_tok_s_samples")
 
 
@@ -116,8 +116,8 @@ class BaselineStore:
         self.notices: list[str] = []
 
     def path_for(self, fingerprint: str, record: dict[str, Any]) -> Path:
-        """The baseline file of `record` under `fingerprint`; every part comes from a record, so each must be one
-        plain name (no separator, no leading dot, no '..') and the file must lie under the root."""
+        """The baseline file of `record` under `fingerprint`; every part comes from a record, so each must be
+        one plain name (no separator, no leading dot, no '..') and the file must lie under the root."""
         name = config_id(str(record["case_id"]), record.get("hardware_target") or "")
         parts = (str(fingerprint), perf_test_name(str(record["test_id"])), f"{name}.json")
         for part in parts:
@@ -170,7 +170,8 @@ class BaselineStore:
         )
 
     def find(self, path: Path, record: dict[str, Any]) -> tuple[Baseline | None, str]:
-        """(baseline, why-not): the baseline stored at `path` if comparable with `record`, or None and the reason."""
+        """(baseline, why-not): the baseline stored at `path` if comparable with `record`, or None and the
+        reason."""
         if not path.exists():
             return None, f"no baseline at {path}"
         baseline = self.load(path)
@@ -193,7 +194,8 @@ class BaselineStore:
 
     def save(self, record: dict[str, Any], *, keep: int, replace: bool = False) -> Path:
         """Add `record` as a session of its baseline (the newest `keep` sessions stay); `replace` starts the
-        baseline over. A baseline of other settings (MATCH_FIELDS) is replaced; an unreadable one moved aside."""
+        baseline over. A baseline of other settings (MATCH_FIELDS) is replaced; an unreadable one moved
+        aside."""
         path = self.path_for(record["hardware_fingerprint"], record)
 
         def merge(existing: Baseline | None) -> dict[str, Any]:
@@ -290,7 +292,8 @@ class BaselineStore:
         atomic_write(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 
     def baselines(self, fingerprint: str) -> list[Baseline]:
-        """Every baseline of one fingerprint folder (InfPop's files left out); an unreadable one is an error."""
+        """Every baseline of one fingerprint folder (InfPop's files left out); an unreadable one is an
+        error."""
         return [
             self.load(p)
             for p in sorted((self.root / fingerprint).glob("*/*.json"))
@@ -309,7 +312,8 @@ class BaselineStore:
 
     def problems(self) -> list[tuple[Path, str]]:
         """Every stored baseline this version cannot judge against, with why: unreadable, another schema,
-        another measurement version, no repeat samples, or stored where its own identity would not be found."""
+        another measurement version, no repeat samples, or stored where its own identity would not be
+        found."""
         found = []
         for path in sorted(self.root.glob("*/*/*.json")):
             if path.parent.name == "_infpop":

@@ -1,21 +1,20 @@
 """`infperf study A B`: the throughput study's tables from the records of two GPU kinds.
 
 The study (20 code LLMs, HF pipelines vs vLLM, A100 vs V100) asked: RQ2, which GPU count is best per model and
-engine at batch 1; RQ3, how throughput follows batch size; RQ4, how much a newer GPU generation gains; RQ5, how
-much re-tuning gains after the hardware changes (upgrade and downgrade); and its Table II compared HF at its best
-GPU count with vLLM at the same and at its own best count. This module answers the same questions from records
-of today's GPUs, with the same tests (one-way ANOVA + Tukey HSD over the repeats, paired Wilcoxon over
-configurations, Cliff's delta), so that a user can redo the study on their hardware and put the tables beside
-the published ones (docs/STUDY.md).
+engine at batch 1; RQ3, how throughput follows batch size; RQ4, how much a newer GPU generation gains; RQ5,
+how much re-tuning gains after the hardware changes (upgrade and downgrade); and its Table II compared HF at
+its best GPU count with vLLM at the same and at its own best count. This module answers the same questions
+from records of today's GPUs, with the same tests (one-way ANOVA + Tukey HSD over the repeats, paired Wilcoxon
+over configurations, Cliff's delta), so that a user can redo the study on their hardware and put the tables
+beside the published ones (docs/STUDY.md).
 
-RQ5 comes twice: from live InfPop summaries where they exist, and replayed on the recorded grids (InfPop itself
-tuning on each kind's measurements, over seeds), which any two sides with a shared grid can answer.
+RQ5 comes twice: from live InfPop summaries where they exist, and replayed on the recorded grids (InfPop
+itself tuning on each kind's measurements, over seeds), which any two sides with a shared grid can answer.
 
 A side is one or more records files (.jsonl) or folders (searched for *.jsonl records and *.tuned.json InfPop
-summaries). A GPU kind is the records' `gpu_name`: records of 1 and 2 GPUs of one kind belong together even though
-their hardware fingerprints (h200-140gb-x1, -x2) differ. Only ok records of one workload are used; a
-configuration's value is the median of its records' medians, its samples all of their repeats.
-"""
+summaries). A GPU kind is the records' `gpu_name`: records of 1 and 2 GPUs of one kind belong together even
+though their hardware fingerprints (h200-140gb-x1, -x2) differ. Only ok records of one workload are used; a
+configuration's value is the median of its records' medians, its samples all of their repeats."""
 
 from __future__ import annotations
 
@@ -47,7 +46,8 @@ class HostNotes:
 
 @dataclass
 class Side:
-    """One GPU kind's records: configuration (engine, model, gpus, batch) -> repeats, plus InfPop summaries."""
+    """One GPU kind's records: configuration (engine, model, gpus, batch) -> repeats, plus InfPop
+    summaries."""
 
     label: str
     samples: dict[tuple[str, str, int, int], list[float]] = field(default_factory=lambda: defaultdict(list))
@@ -113,7 +113,8 @@ def _note_host(side: Side, record: dict[str, Any]) -> None:
 
 
 def usual_prompts(side: Side) -> int | None:
-    """The prompts per pass of most of the side's configurations (the workload's pass; rows name any other)."""
+    """The prompts per pass of most of the side's configurations (the workload's pass; rows name any
+    other)."""
     counts = Counter(p for prompts in side.prompts.values() for p in prompts)
     return counts.most_common(1)[0][0] if counts else None
 
@@ -125,8 +126,8 @@ def _prompt_counts(side: Side, key: tuple[str, str, int, int]) -> str:
 
 def provenance_rows(side: Side) -> list[list[str]]:
     """One row per host, oldest first: boot id, dates, commits, engine versions, torch, driver, and what it
-    measured (per engine, model and GPU count, its batch sizes, with their prompts per pass where those are not
-    the side's usual: HF's batch 1, say, on fewer prefixes to fit the device time)."""
+    measured (per engine, model and GPU count, its batch sizes, with their prompts per pass where those are
+    not the side's usual: HF's batch 1, say, on fewer prefixes to fit the device time)."""
     usual = usual_prompts(side)
 
     def batch(size: int, prompts: set[int | None]) -> str:
@@ -214,7 +215,8 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
 def _keys_by_level(
     side: Side, *, batch: int | None = None, gpus: int | None = None
 ) -> dict[tuple[str, str], dict[int, Any]]:
-    """(engine, model) -> {gpus or batch: key}, at a fixed batch (keyed by GPU count) or GPU count (by batch)."""
+    """(engine, model) -> {gpus or batch: key}, at a fixed batch (keyed by GPU count) or GPU count (by
+    batch)."""
     out: dict[tuple[str, str], dict[int, Any]] = defaultdict(dict)
     for key in side.keys():
         engine, model, g, b = key
@@ -259,8 +261,8 @@ def best_gpu_count(side: Side, batch: int = 1) -> list[dict[str, Any]]:
 
 
 def throughput_by_batch(side: Side, gpus: int = 1) -> list[dict[str, Any]]:
-    """Per engine and model on `gpus` GPUs: throughput per batch size, the best batch, its gain over batch 1 (or
-    the smallest measured) and one-way ANOVA over the repeats of the batch sizes."""
+    """Per engine and model on `gpus` GPUs: throughput per batch size, the best batch, its gain over batch 1
+    (or the smallest measured) and one-way ANOVA over the repeats of the batch sizes."""
     rows = []
     for (engine, model), by_batch in sorted(_keys_by_level(side, gpus=gpus).items()):
         values = {b: side.value(k) for b, k in sorted(by_batch.items())}
@@ -317,7 +319,8 @@ def generation_gains(a: Side, b: Side) -> list[dict[str, Any]]:
 
 def retuning_gains(sides: Sequence[Side]) -> list[dict[str, Any]]:
     """From InfPop summaries that carry `gain_over_previous` (what re-tuning on this hardware gains over the
-    settings tuned on the previous one, both measured here): per engine, model and direction, over the seeds."""
+    settings tuned on the previous one, both measured here): per engine, model and direction, over the
+    seeds."""
     groups: dict[tuple[str, str, str, str], list[dict[str, Any]]] = defaultdict(list)
     for side in sides:
         for s in side.tuned:
@@ -360,13 +363,13 @@ def _grid(side: Side, engine: str, model: str) -> dict[tuple[int, int], float]:
 def _retune(
     old: dict[tuple[int, int], float], new: dict[tuple[int, int], float], budget: int, seed: int
 ) -> float | None:
-    """What re-tuning gains after the hardware changed from `old` to `new` (both grids of (gpus, batch) -> tok/s,
-    measured at the same configurations): InfPop tunes on the old grid from scratch, then on the new one starting
-    from the old setting, as `--infpop-tune` does on new hardware; the gain is the new grid's value at the
-    re-tuned setting over its value at the old setting. None where tuning from scratch met no measured point: the
-    space is the product of the measured GPU counts and batch sizes, and on a sparse grid (an OOM, a GPU count
-    tried at one batch size) a small budget can miss every measured one. The re-tune starts from the old setting,
-    which both grids hold, so it always has one."""
+    """What re-tuning gains after the hardware changed from `old` to `new` (both grids of (gpus, batch) ->
+    tok/s, measured at the same configurations): InfPop tunes on the old grid from scratch, then on the new
+    one starting from the old setting, as `--infpop-tune` does on new hardware; the gain is the new grid's
+    value at the re-tuned setting over its value at the old setting. None where tuning from scratch met no
+    measured point: the space is the product of the measured GPU counts and batch sizes, and on a sparse grid
+    (an OOM, a GPU count tried at one batch size) a small budget can miss every measured one. The re-tune
+    starts from the old setting, which both grids hold, so it always has one."""
     import tempfile
 
     from .tune import Landscape, start_points_for, tune
@@ -410,8 +413,8 @@ def retuning_gains_replayed(
 ) -> list[dict[str, Any]]:
     """RQ5 from the recorded grids, where no live InfPop summaries exist: per engine and model with at least
     `min_points` (gpus, batch) configurations measured on both kinds, over `seeds` tuner seeds, the gain of
-    re-tuning after an upgrade (A -> B) and a downgrade (B -> A) as `_retune` defines it. The objective replays
-    the recorded medians and the tuner is InfPop itself (hyperopt TPE, its start points, a budget of
+    re-tuning after an upgrade (A -> B) and a downgrade (B -> A) as `_retune` defines it. The objective
+    replays the recorded medians and the tuner is InfPop itself (hyperopt TPE, its start points, a budget of
     `budget_fraction` of the grid's points, at least 3), so the answer is what re-tuning would have gained on
     these measurements; the live experiment measures the settings again instead."""
     import math
@@ -513,8 +516,9 @@ def paper_improvements() -> dict[str, dict[str, float]]:
 
 
 def best_gpu_count_pooled(side: Side, batch: int = 1) -> list[dict[str, Any]]:
-    """RQ2 as the paper tested it: per engine, one-way ANOVA over GPU-count groups whose values are the models'
-    throughputs at that count (each model once per group, its median), beside the per-model ANOVA over repeats."""
+    """RQ2 as the paper tested it: per engine, one-way ANOVA over GPU-count groups whose values are the
+    models' throughputs at that count (each model once per group, its median), beside the per-model ANOVA over
+    repeats."""
     rows = []
     for engine in sorted({e for e, *_ in side.keys()}):
         groups: dict[str, list[float]] = defaultdict(list)
@@ -548,8 +552,8 @@ def _seeds(row: dict[str, Any]) -> str:
 
 
 def _retuning_lines(rows: list[dict[str, Any]], absent: str | None) -> list[str]:
-    """RQ5 from the InfPop summaries, per engine, model and direction; where there are none, `absent` (None: no
-    section at all)."""
+    """RQ5 from the InfPop summaries, per engine, model and direction; where there are none, `absent` (None:
+    no section at all)."""
     if not rows and absent is None:
         return []
     lines = ["## RQ5: gain of re-tuning after the hardware changed (InfPop summaries)", ""]

@@ -1,5 +1,6 @@
 """GPU telemetry during a measurement: a thread samples NVML (utilisation, memory, power) on the trial's GPUs;
-energy comes from the driver's energy counter where the GPU has one (Volta and later), else from power x time."""
+energy comes from the driver's energy counter where the GPU has one (Volta and later), else from power x
+time."""
 
 from __future__ import annotations
 
@@ -34,7 +35,8 @@ class _Series:
 
 
 class GpuSampler:
-    """Context manager: `with GpuSampler(indices) as s: ...; s.summary`. No GPUs or no NVML: an empty summary."""
+    """Context manager: `with GpuSampler(indices) as s: ...; s.summary`. No GPUs or no NVML: an empty
+    summary."""
 
     def __init__(self, nvml_indices: list[int], interval_s: float = 0.05) -> None:
         self.indices, self.interval = nvml_indices, interval_s
@@ -65,8 +67,8 @@ class GpuSampler:
         return self
 
     def restart(self) -> None:
-        """Count from now on: drop the samples so far and restart the energy counter and the clock. For regions
-        whose first part is not the measurement (the serving client's start-up and warm-up run)."""
+        """Count from now on: drop the samples so far and restart the energy counter and the clock. For
+        regions whose first part is not the measurement (the serving client's start-up and warm-up run)."""
         if self._nvml is None:
             return
         self._series = _Series()  # the sampler thread appends to whichever series is current

@@ -1,8 +1,9 @@
-"""InfPop: hyperopt TPE over GPU count, batch size and engine knobs, maximising throughput on the hardware at hand.
+"""InfPop: hyperopt TPE over GPU count, batch size and engine knobs, maximising throughput on the hardware at
+hand.
 
-Every evaluation is a real trial through the same TrialPool and engines as the perf tests. Results are cached in
-the landscape file (so repeated points and re-runs cost nothing), failures and OOMs are STATUS_FAIL with their
-reason, and the best point is stored per hardware fingerprint next to the baselines:
+Every evaluation is a real trial through the same TrialPool and engines as the perf tests. Results are cached
+in the landscape file (so repeated points and re-runs cost nothing), failures and OOMs are STATUS_FAIL with
+their reason, and the best point is stored per hardware fingerprint next to the baselines:
 
     baselines/<fingerprint>/_infpop/<engine>-<model>-<workload>.landscape.jsonl   every evaluated point
     baselines/<fingerprint>/_infpop/<engine>-<model>-<workload>.tuned.json        the optimum and its context
@@ -130,8 +131,8 @@ def tune(
 ) -> TuneResult:
     """TPE (or `algo="rand"`, random search, for comparison) over the categorical space (log-scale where it
     matters); `evaluate(point)` returns a record, whose `maximise` field is maximised (`unit` names it in the
-    progress lines). `start_points` are evaluated first (snapped onto the space), so TPE's model starts from them:
-    see `start_points_for`."""
+    progress lines). `start_points` are evaluated first (snapped onto the space), so TPE's model starts from
+    them: see `start_points_for`."""
     import numpy as np
     from hyperopt import STATUS_FAIL, STATUS_OK, Trials, fmin, hp, rand, tpe
     from hyperopt.exceptions import AllTrialsFailed
@@ -267,10 +268,11 @@ def grid_best(
 
 
 def start_points_for(space: dict[str, list[Any]], previous: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """Where InfPop starts: the settings tuned on the previous hardware (the study's transfer: re-tuning starts
-    from them, and the gain over them is measured anyway), then the largest configuration of the space (the most
-    GPUs, the largest batch and knob values, the first listed choice), since throughput rises with batch size and,
-    for larger models, with GPUs until memory runs out; an OOM there is an ordinary failed point."""
+    """Where InfPop starts: the settings tuned on the previous hardware (the study's transfer: re-tuning
+    starts from them, and the gain over them is measured anyway), then the largest configuration of the space
+    (the most GPUs, the largest batch and knob values, the first listed choice), since throughput rises with
+    batch size and, for larger models, with GPUs until memory runs out; an OOM there is an ordinary failed
+    point."""
     largest = {
         name: max(vals) if all(isinstance(v, (int, float)) for v in vals) else vals[0]
         for name, vals in space.items()
@@ -279,9 +281,9 @@ def start_points_for(space: dict[str, list[Any]], previous: dict[str, Any] | Non
 
 
 def _encoding(space: dict[str, list[Any]]) -> tuple[list[str], set[str], dict[str, list[Any]]]:
-    """(knob names, the ordered ones, each knob's values). Ordered numeric knobs (batch size, max_num_seqs, ...)
-    are searched by their index in the sorted value list, so TPE can exploit that neighbours perform alike (log
-    scale for the power-of-two lists); others are choices."""
+    """(knob names, the ordered ones, each knob's values). Ordered numeric knobs (batch size, max_num_seqs,
+    ...) are searched by their index in the sorted value list, so TPE can exploit that neighbours perform
+    alike (log scale for the power-of-two lists); others are choices."""
     names = sorted(space)
     ordinal = {n for n in names if len(space[n]) > 1 and all(isinstance(v, (int, float)) for v in space[n])}
     return names, ordinal, {n: sorted(space[n]) if n in ordinal else list(space[n]) for n in names}
@@ -289,19 +291,19 @@ def _encoding(space: dict[str, list[Any]]) -> tuple[list[str], set[str], dict[st
 
 def snap_to_space(point: dict[str, Any], space: dict[str, list[Any]]) -> dict[str, Any] | None:
     """`point` as this space can run it: each ordered knob at its nearest value (log scale), as InfPop starts
-    from it; None when it has a choice the space lacks or misses a knob. Settings tuned elsewhere (batch 512 where
-    this space stops at the prompts, say) are measured here as snapped, so the gain over them compares points of
-    one workload."""
+    from it; None when it has a choice the space lacks or misses a knob. Settings tuned elsewhere (batch 512
+    where this space stops at the prompts, say) are measured here as snapped, so the gain over them compares
+    points of one workload."""
     names, ordinal, values = _encoding(space)
     encoded = _as_hyperopt(point, values, ordinal)
     return None if encoded is None else {n: values[n][encoded[n]] for n in names}
 
 
 def within_prompts(space: dict[str, list[Any]], prompts: int) -> tuple[dict[str, list[Any]], list[int]]:
-    """(the space without batch sizes above the `prompts` of an evaluation, the batch sizes dropped). Such a batch
-    is one batch of all the prompts under a larger name; raising the prompts to fill it instead changes the
-    workload with the point: HumanEval's later prefixes are longer, so the larger batch would also be a longer
-    workload and look slower for it (docs/RESULTS.md has the measured case)."""
+    """(the space without batch sizes above the `prompts` of an evaluation, the batch sizes dropped). Such a
+    batch is one batch of all the prompts under a larger name; raising the prompts to fill it instead changes
+    the workload with the point: HumanEval's later prefixes are longer, so the larger batch would also be a
+    longer workload and look slower for it (docs/RESULTS.md has the measured case)."""
     batches = space.get("batch_size")
     if not batches:
         return space, []
@@ -312,8 +314,8 @@ def within_prompts(space: dict[str, list[Any]], prompts: int) -> tuple[dict[str,
 def _as_hyperopt(
     point: dict[str, Any], values: dict[str, list[Any]], ordinal: set[str]
 ) -> dict[str, int] | None:
-    """A point as hyperopt's `points_to_evaluate` wants it (value indices), snapped to the nearest value of each
-    ordered knob (log scale); None when it has a choice the space lacks or misses a dimension."""
+    """A point as hyperopt's `points_to_evaluate` wants it (value indices), snapped to the nearest value of
+    each ordered knob (log scale); None when it has a choice the space lacks or misses a dimension."""
     encoded: dict[str, int] = {}
     for name, vals in values.items():
         if name not in point:
@@ -332,8 +334,8 @@ def case_for(
     point: dict[str, Any], engine: str, model: str, workload: Any, hardware: str, num_prompts: int | None
 ) -> Case:
     """The trial of one point. The tuner's space holds no batch above its evaluation's prompts
-    (`within_prompts`); a tuned setting run with fewer prompts than it was tuned over runs over as many prompts
-    as its batch, rather than as one batch of all the prompts under a larger name."""
+    (`within_prompts`); a tuned setting run with fewer prompts than it was tuned over runs over as many
+    prompts as its batch, rather than as one batch of all the prompts under a larger name."""
     knobs = tuple(sorted((k, v) for k, v in point.items() if k in LOAD_KNOBS))
     batch = point["batch_size"]
     if batch > prompt_count(workload, num_prompts):

@@ -78,12 +78,14 @@ batch_sizes = [16]
 
 
 def pids_in(path: Path) -> list[int]:
-    """The process ids a test double wrote to `path` (whitespace-separated, any lines); none if it wrote none."""
+    """The process ids a test double wrote to `path` (whitespace-separated, any lines); none if it wrote
+    none."""
     return [int(p) for line in path.read_text().splitlines() for p in line.split()] if path.exists() else []
 
 
 def wait_for_pids(path: Path, count: int = 1, within_s: float = 60.0) -> list[int]:
-    """The pids a test double writes to `path` once it has written `count` of them (or `within_s` has passed)."""
+    """The pids a test double writes to `path` once it has written `count` of them (or `within_s` has
+    passed)."""
     deadline = time.monotonic() + within_s
     while len(pids_in(path)) < count and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -107,7 +109,7 @@ def assert_all_gone(*pids: int, within_s: float = 15.0) -> None:
 
 
 def as_from_a_terminal() -> None:
-    """preexec_fn of a pytest started to be sent Ctrl-C: SIGINT back to its default, as a terminal's pytest has it.
-    A test run started in the background by a shell without job control inherits SIGINT ignored, and a Python that
-    starts with it ignored never raises KeyboardInterrupt."""
+    """preexec_fn of a pytest started to be sent Ctrl-C: SIGINT back to its default, as a terminal's pytest
+    has it. A test run started in the background by a shell without job control inherits SIGINT ignored, and a
+    Python that starts with it ignored never raises KeyboardInterrupt."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)

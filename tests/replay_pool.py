@@ -2,10 +2,10 @@
 
 No engine runs: each case gets `repeats` throughput samples around the recorded median, multiplied by
 INFPERF_REPLAY_FACTOR (0.9 = an injected 10% drop), with seeded noise of INFPERF_REPLAY_CV (default 1%); mean
-TTFT samples (mean and median) likewise, multiplied by INFPERF_REPLAY_TTFT_FACTOR (1.3 = 30% slower first tokens),
-and a batch's time to last token by INFPERF_REPLAY_TTLT_FACTOR. Batch sizes from INFPERF_REPLAY_OOM_AT up run out
-of memory. INFPERF_REPLAY_GPUS_USED caps the GPUs the weights sit on (HF's device map leaving some empty).
-"""
+TTFT samples (mean and median) likewise, multiplied by INFPERF_REPLAY_TTFT_FACTOR (1.3 = 30% slower first
+tokens), and a batch's time to last token by INFPERF_REPLAY_TTLT_FACTOR. Batch sizes from
+INFPERF_REPLAY_OOM_AT up run out of memory. INFPERF_REPLAY_GPUS_USED caps the GPUs the weights sit on (HF's
+device map leaving some empty)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""Scaled-down copies of registry architectures: same architecture class, attention layout (multi-head, grouped or
-multi-query) and vocabulary, a few small layers. Shared by tests/test_models.py and tests/vllm_architectures.py."""
+"""Scaled-down copies of registry architectures: same architecture class, attention layout (multi-head,
+grouped or multi-query) and vocabulary, a few small layers. Shared by tests/test_models.py and
+tests/vllm_architectures.py."""
 
 from __future__ import annotations
 
@@ -18,8 +19,8 @@ FEED_FORWARD = ("intermediate_size", "n_inner", "ffn_dim")
 
 
 def scaled_down(config: dict[str, Any], hidden: int = 64) -> dict[str, Any]:
-    """`hidden` sets the width: 4 heads of hidden / 4 each (vLLM's CPU attention wants head sizes of 32 or more,
-    transformers takes any), feed-forward 2 x hidden."""
+    """`hidden` sets the width: 4 heads of hidden / 4 each (vLLM's CPU attention wants head sizes of 32 or
+    more, transformers takes any), feed-forward 2 x hidden."""
     small = {k: SHRINK.get(k, v) for k, v in config.items()}
     for key in HIDDEN:
         if key in config:

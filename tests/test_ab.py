@@ -101,7 +101,8 @@ def test_reference_option_is_checked_when_parsed(perf_project) -> None:
 
 
 def ewc_by_hand(logs: list[float], terms: int) -> float:
-    """The EWC long-run variance from its definition: (1/B) sum_j (sqrt(2/n) sum_t cos(pi j (t + 1/2) / n) e_t)^2."""
+    """The EWC long-run variance from its definition: (1/B) sum_j (sqrt(2/n) sum_t cos(pi j (t + 1/2) / n)
+    e_t)^2."""
     n, mean = len(logs), sum(logs) / len(logs)
     return (
         sum(
@@ -234,10 +235,10 @@ def test_beating_the_reference_is_an_improvement_not_a_stale_baseline() -> None:
 
 
 def test_rounds_needed_follows_steins_rule_with_a_power_term() -> None:
-    """n = the fewest even rounds at which a change of twice the threshold is significant and beyond it, and the
-    threshold itself can be told apart (else the verdict is underpowered), s the first stage's long-run spread of
-    the log ratios, held between n0 and the most. Here the log ratios alternate
-    +-d (negatively correlated, so the long-run error falls back to the iid one) and s is their sample sd."""
+    """n = the fewest even rounds at which a change of twice the threshold is significant and beyond it, and
+    the threshold itself can be told apart (else the verdict is underpowered), s the first stage's long-run
+    spread of the log ratios, held between n0 and the most. Here the log ratios alternate +-d (negatively
+    correlated, so the long-run error falls back to the iid one) and s is their sample sd."""
     n0, d = 8, 0.10
     reference = [100.0] * n0
     new = [100 * math.exp(d if i % 2 else -d) for i in range(n0)]
@@ -289,8 +290,8 @@ def _pair(rounds: int, most: int, candidate: list[float], reference: list[float]
 
 
 def test_a_noisy_first_stage_runs_the_rounds_its_noise_needs() -> None:
-    """After the first stage the plan sees both arms' rounds so far and the trial runs on to what it asks, capped
-    at the most; a plan that asks for no more ends the trial there."""
+    """After the first stage the plan sees both arms' rounds so far and the trial runs on to what it asks,
+    capped at the most; a plan that asks for no more ends the trial there."""
     asked = []
 
     def plan(candidate: dict, reference: dict) -> int:

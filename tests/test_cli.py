@@ -170,8 +170,8 @@ def test_baseline_add_keeps_sessions_apart(tmp_path: Path, capsys: pytest.Captur
 
 
 def test_baseline_check_names_every_baseline_it_cannot_compare(capsys: pytest.CaptureFixture[str]) -> None:
-    """Checked-in files: one current, one of the old vLLM measurement, one of a future schema, one truncated, one
-    whose sessions lack the repeat samples the gate tests."""
+    """Checked-in files: one current, one of the old vLLM measurement, one of a future schema, one truncated,
+    one whose sessions lack the repeat samples the gate tests."""
     assert main(["baseline", "check", str(DATA / "baselines-check")]) == 1
     lines = capsys.readouterr().out.splitlines()
     why = {Path(line.split(": ", 1)[0]).name: line.split(": ", 1)[1] for line in lines[:-1]}
@@ -240,8 +240,8 @@ AA = (
 def test_cross_host_a_a_on_h200_passes_and_a_halving_fails(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Real records: launch-bound configurations moved by up to -27% between the two hosts, and no verdict may be
-    a regression; the same records at half the throughput must fail everywhere."""
+    """Real records: launch-bound configurations moved by up to -27% between the two hosts, and no verdict may
+    be a regression; the same records at half the throughput must fail everywhere."""
     assert main(["compare", str(CROSSHOST), str(AA), "--json", str(tmp_path / "aa.json")]) == 0
     rows = json.loads((tmp_path / "aa.json").read_text())["rows"]
     assert len(rows) == 12 and {r["verdict"] for r in rows} <= {"unchanged", "underpowered"}
@@ -266,9 +266,9 @@ def test_cross_host_a_a_on_h200_passes_and_a_halving_fails(
 
 
 def test_a_vllm_baseline_of_the_earlier_measurement_is_not_comparable_and_is_replaced(tmp_path: Path) -> None:
-    """The checked-in lease-2 baselines predate measurement version 2 of vLLM (histograms read around every timed
-    call): a vLLM record of today's suite does not compare with them and is told why, saving it starts the baseline
-    over, and HF, whose measurement did not change, still compares."""
+    """The checked-in lease-2 baselines predate measurement version 2 of vLLM (histograms read around every
+    timed call): a vLLM record of today's suite does not compare with them and is told why, saving it starts
+    the baseline over, and HF, whose measurement did not change, still compares."""
     import shutil
 
     from pytest_infperf.records import MEASUREMENT_VERSIONS

@@ -1,4 +1,5 @@
-"""The latency study's factor analysis (factors.py) on records whose responses are known functions of the factors."""
+"""The latency study's factor analysis (factors.py) on records whose responses are known functions of the
+factors."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""Fault injection: every fault of the "nothing lost" table (benchmarks/fault_table.py) run as a user meets it, in
-a fresh project with the real HF engine on a tiny model, on every CI run. The table's own check decides each."""
+"""Fault injection: every fault of the "nothing lost" table (benchmarks/fault_table.py) run as a user meets
+it, in a fresh project with the real HF engine on a tiny model, on every CI run. The table's own check decides
+each."""
 
 from __future__ import annotations
 

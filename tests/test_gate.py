@@ -169,8 +169,8 @@ def test_corrupted_baseline_fails_only_its_test_and_loses_nothing(gated) -> None
 
 
 def test_a_save_of_other_settings_archives_the_old_sessions_and_says_so(gated) -> None:
-    """Issue 32.2: a baseline of 2 sessions at 6 repeats met a session at 4: it silently became 1 session. Now the
-    old file stays beside it, the summary says so, and only the old settings' sessions are set aside."""
+    """Issue 32.2: a baseline of 2 sessions at 6 repeats met a session at 4: it silently became 1 session. Now
+    the old file stays beside it, the summary says so, and only the old settings' sessions are set aside."""
     gated.save("-k", "bs4")
     [path] = [p for p in _baseline_files(gated.pytester) if "bs4" in p.name]
     old = path.read_text()
@@ -422,8 +422,8 @@ def test_test_on_fewer_gpus_falls_back_to_the_baseline_of_a_machine_that_size(ga
 
 
 def test_a_trial_whose_weights_leave_gpus_empty_says_so(gated, monkeypatch) -> None:
-    """HF's balanced device map can leave a small model off some of a trial's GPUs: the test still measures what
-    device_map="auto" does, and warns that the id names more GPUs than hold weights."""
+    """HF's balanced device map can leave a small model off some of a trial's GPUs: the test still measures
+    what device_map="auto" does, and warns that the id names more GPUs than hold weights."""
     monkeypatch.setenv("INFPERF_SIMULATED_HARDWARE", "h200x4")
     monkeypatch.setenv("INFPERF_REPLAY_GPUS_USED", "3")
     gated.pytester.makefile(
@@ -512,7 +512,8 @@ def test_a_required_gate_that_judged_nothing_fails(gated) -> None:
 
 def test_an_unwritable_baselines_folder_stops_the_session_before_any_trial(gated, monkeypatch) -> None:
     """Issue 32.4: a read-only mount was found only after every trial ran (a 60-line filelock traceback). The
-    check runs at configure time; os.access stands in for the mount (this CI runs as root, which writes anywhere)."""
+    check runs at configure time; os.access stands in for the mount (this CI runs as root, which writes
+    anywhere)."""
     import os
 
     import pytest_infperf.configure as configure_module
@@ -570,8 +571,8 @@ def test_a_launch_bound_baseline_from_one_host_cannot_judge_another_host() -> No
 
 
 def test_across_hosts_the_spread_is_that_of_the_host_medians() -> None:
-    """Two hosts (two sessions each): the judged spread is the variance of the two hosts' log medians, with 1 df;
-    GPU-bound configurations (>= 90% busy) stay judged per session."""
+    """Two hosts (two sessions each): the judged spread is the variance of the two hosts' log medians, with 1
+    df; GPU-bound configurations (>= 90% busy) stay judged per session."""
     import numpy as np
 
     sessions = _sessions({"host-a": [100.0, 100.0], "host-b": [120.0, 120.0]}, util=20.0)

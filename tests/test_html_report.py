@@ -1,5 +1,5 @@
-"""The HTML report as users see it: built from checked-in GPU records and from a fresh CPU run, and opened in a
-real headless Chromium (Playwright driving the system's chromium), which runs its plotly.js."""
+"""The HTML report as users see it: built from checked-in GPU records and from a fresh CPU run, and opened in
+a real headless Chromium (Playwright driving the system's chromium), which runs its plotly.js."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shuti
 
 
 def _browser():
-    """A headless Chromium page factory; CI sets INFPERF_REQUIRE_BROWSER=1 where it installed one, so the check
-    cannot silently skip there."""
+    """A headless Chromium page factory; CI sets INFPERF_REQUIRE_BROWSER=1 where it installed one, so the
+    check cannot silently skip there."""
     required = os.environ.get("INFPERF_REQUIRE_BROWSER") == "1"
     try:
         from playwright.sync_api import sync_playwright

@@ -1,6 +1,7 @@
-"""benchmarks/latency_vllm_bench.py's report, rebuilt from the files lease 10 left (docs/results/latency-agreement-
-h200/lease10): the figures RESULTS.md quotes for issue "What users read" follow from the committed per-request data,
-and the suite's ratios to the direct loop are what a hand computation gives."""
+"""benchmarks/latency_vllm_bench.py's report, rebuilt from the files lease 10 left
+(docs/results/latency-agreement- h200/lease10): the figures RESULTS.md quotes for issue "What users read"
+follow from the committed per-request data, and the suite's ratios to the direct loop are what a hand
+computation gives."""
 
 from __future__ import annotations
 

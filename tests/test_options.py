@@ -41,8 +41,9 @@ def test_bad_option_is_a_usage_error(perf_project, args: list[str], message: str
 def test_a_path_option_written_with_a_space_stops_before_the_rootdir_moves(
     perf_project, tmp_path_factory
 ) -> None:
-    """`--infperf-model /my/ckpt` made pytest take /my/ckpt for a test path and the rootdir (ini, matrix) from it;
-    the session ran the built-in default for 13 minutes (issue 32.8). Now: a one-line usage error saying to use `=`."""
+    """`--infperf-model /my/ckpt` made pytest take /my/ckpt for a test path and the rootdir (ini, matrix) from
+    it; the session ran the built-in default for 13 minutes (issue 32.8). Now: a one-line usage error saying
+    to use `=`."""
     checkpoint = tmp_path_factory.mktemp("elsewhere") / "ckpt"
     checkpoint.mkdir()
     project = perf_project(CPU_TINY)

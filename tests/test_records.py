@@ -132,8 +132,8 @@ class FakeNvml:
 
 
 def test_telemetry_restart_counts_only_what_follows(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The serving pool restarts telemetry once the warm-up run is written: utilisation and energy then describe
-    the measured runs only, not the client's start-up at an idle GPU."""
+    """The serving pool restarts telemetry once the warm-up run is written: utilisation and energy then
+    describe the measured runs only, not the client's start-up at an idle GPU."""
     from pytest_infperf.telemetry import GpuSampler
 
     fake = FakeNvml()
@@ -148,7 +148,8 @@ def test_telemetry_restart_counts_only_what_follows(monkeypatch: pytest.MonkeyPa
 
 
 def test_files_written_atomically_get_the_umask_mode_or_keep_their_own(tmp_path: Path) -> None:
-    """mkstemp makes 0600 files; a baseline or records file must be as readable as any file the user writes."""
+    """mkstemp makes 0600 files; a baseline or records file must be as readable as any file the user
+    writes."""
     import os
 
     from pytest_infperf.record_files import atomic_write

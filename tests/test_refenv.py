@@ -1,8 +1,8 @@
 """--infperf-ab-reference built from a spec: parsing, the build, its cache, its errors, and an A/A run on it.
 
 pip installs from a local wheel folder only (PIP_NO_INDEX), so these run offline; the marker package
-`infperf-refmark` exists in that folder alone, so finding it in the reference and not here shows the spec went in.
-"""
+`infperf-refmark` exists in that folder alone, so finding it in the reference and not here shows the spec went
+in."""
 
 from __future__ import annotations
 

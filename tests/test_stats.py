@@ -38,9 +38,9 @@ def test_wilcoxon_exact_small_sample() -> None:
 
 
 def test_session_comparison_known_values() -> None:
-    """Sessions at 100 and 110 tok/s, a new one at 100: log-ratio d = -delta/2 with delta = ln 1.1, between-session
-    variance delta^2 / 2 on 1 df, se = sqrt(var * (1 + 1/2)), so t = -1/sqrt(3) and, with 1 df (Cauchy),
-    p = 1/2 - atan(1/sqrt(3)) / pi = 1/3."""
+    """Sessions at 100 and 110 tok/s, a new one at 100: log-ratio d = -delta/2 with delta = ln 1.1,
+    between-session variance delta^2 / 2 on 1 df, se = sqrt(var * (1 + 1/2)), so t = -1/sqrt(3) and, with 1 df
+    (Cauchy), p = 1/2 - atan(1/sqrt(3)) / pi = 1/3."""
     base = [[100.0, 100, 100], [110.0, 110, 110]]
     c = compare_sessions([100.0, 100, 100], base, higher_is_better=True, alpha=0.05)
     delta = math.log(1.1)
@@ -124,8 +124,9 @@ def test_pearson() -> None:
 
 
 def test_the_prior_leaves_the_judged_configuration_out() -> None:
-    """pooled_priors(exclude=b): b's own sessions count once (in its own variance), never again in its prior; with
-    two alike configurations the prior of one is the other's alone (the case issue 30 measured counting twice)."""
+    """pooled_priors(exclude=b): b's own sessions count once (in its own variance), never again in its prior;
+    with two alike configurations the prior of one is the other's alone (the case issue 30 measured counting
+    twice)."""
     from pytest_infperf.gate import pooled_priors
 
     quiet = _baseline([100.0, 101, 99], [101.0, 102, 100], [99.0, 100, 98])

@@ -1,8 +1,9 @@
-"""`infperf study` on checked-in fixture records (tests/data/study): every table value against a hand computation.
+"""`infperf study` on checked-in fixture records (tests/data/study): every table value against a hand
+computation.
 
 Fixture: one model "m1" on two GPU kinds, HF and vLLM, 1 and 2 GPUs at batch 1 and 1 GPU at batch 8; each
-configuration's three repeats are (m, 1.02 m, 0.98 m), so its median is m and its within-group sum of squares is
-2 (0.02 m)^2. Kind A: vLLM 100 / 150 (2 GPUs) / 400 (bs 8), HF 50 / 40 / 200. Kind B: vLLM 110 / 180 / 440,
+configuration's three repeats are (m, 1.02 m, 0.98 m), so its median is m and its within-group sum of squares
+is 2 (0.02 m)^2. Kind A: vLLM 100 / 150 (2 GPUs) / 400 (bs 8), HF 50 / 40 / 200. Kind B: vLLM 110 / 180 / 440,
 HF 60 / 44 / 260. InfPop summaries: re-tuning on B after A gained 10% and 20% (two seeds), on A after B 5%.
 """
 
@@ -44,7 +45,8 @@ def test_rq3_best_batch_and_gain(sides: tuple[study.Side, study.Side]) -> None:
 
 
 def test_one_measured_level_names_no_best(sides: tuple[study.Side, study.Side]) -> None:
-    """A phase cut short leaves models at one batch size or GPU count: no "best" is claimed from one figure."""
+    """A phase cut short leaves models at one batch size or GPU count: no "best" is claimed from one
+    figure."""
     a, _ = sides
     at_batch_8 = {r["engine"]: r for r in study.best_gpu_count(a, batch=8)}  # 1 GPU only
     assert at_batch_8["vllm"]["values"] == {1: 400.0}
@@ -94,8 +96,8 @@ def test_rq4_pairs_only_configurations_measured_over_the_same_prompts(tmp_path: 
 
 
 def test_infpop_landscape_points_beside_the_records_are_not_configurations(tmp_path: Path) -> None:
-    """A retune folder holds the tuner's landscape (points at other engine knobs): reading the folder leaves those
-    points out, so each configuration keeps the values of the perf tests alone."""
+    """A retune folder holds the tuner's landscape (points at other engine knobs): reading the folder leaves
+    those points out, so each configuration keeps the values of the perf tests alone."""
     side_dir = tmp_path / "a"
     side_dir.mkdir()
     (side_dir / "records.jsonl").write_text((DATA / "a" / "records.jsonl").read_text())
@@ -200,8 +202,8 @@ def test_measurement_versions_a_side_mixes_or_the_sides_differ_in_are_said(tmp_p
 
 
 def test_each_host_a_side_joins_is_named_with_what_it_measured(tmp_path: Path) -> None:
-    """Sessions of one GPU kind from two hosts go into one side; the tables say which host measured what, oldest
-    first (with prompts per pass where a configuration used other than most), and warn that the hosts'
+    """Sessions of one GPU kind from two hosts go into one side; the tables say which host measured what,
+    oldest first (with prompts per pass where a configuration used other than most), and warn that the hosts'
     differences are in them."""
     records = [json.loads(line) for line in (DATA / "a" / "records.jsonl").read_text().splitlines()]
     for r in records:  # HF's batch 1 on fewer prefixes, as study.sh's hf1-bs1 session
@@ -300,8 +302,9 @@ def test_rq5_replayed_retunes_where_the_optimum_moved() -> None:
 
 
 def _sparse_side(label: str, scale: float) -> study.Side:
-    """Measured at 5 of the 4 x 4 (GPUs, batch) configurations their values span, the largest (8 GPUs, batch 256)
-    not among them, as where an engine ran out of memory or a GPU count was tried at one batch size only."""
+    """Measured at 5 of the 4 x 4 (GPUs, batch) configurations their values span, the largest (8 GPUs, batch
+    256) not among them, as where an engine ran out of memory or a GPU count was tried at one batch size
+    only."""
     side = study.Side(label)
     for (gpus, batch), value in {
         (1, 1): 10.0,
@@ -355,8 +358,8 @@ COMMITTED_TABLES = sorted((Path(__file__).parents[1] / "docs" / "study").glob("*
 def test_committed_study_tables_regenerate_from_the_committed_records(
     tables: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """docs/STUDY.md's tables (docs/study/*.md) name the command that made them; run from the repository's root,
-    it makes them again, to the character, from the records committed beside them."""
+    """docs/STUDY.md's tables (docs/study/*.md) name the command that made them; run from the repository's
+    root, it makes them again, to the character, from the records committed beside them."""
     made_by = next(line for line in tables.read_text().splitlines() if line.startswith("Made by `"))
     words = shlex.split(made_by.split("`")[1])
     assert words[:2] == ["infperf", "study"] and words[-2:] == ["--out", f"docs/study/{tables.name}"]
@@ -369,8 +372,8 @@ def test_committed_study_tables_regenerate_from_the_committed_records(
 
 def test_engine_table_at_batch_1_as_the_paper_with_its_ratios_beside(tmp_path: Path) -> None:
     """Batch 1 by default (the paper's online inference), the best-batch table kept as the second; the paper's
-    printed improvements beside, and today's over the paper's. Fixture model m1 renamed phi-1 (paper: 2.5x at HF's
-    GPU count, 5.5x at vLLM's best). Kind A at batch 1: HF 50 (1 GPU) / 40 (2 GPUs), vLLM 100 / 150."""
+    printed improvements beside, and today's over the paper's. Fixture model m1 renamed phi-1 (paper: 2.5x at
+    HF's GPU count, 5.5x at vLLM's best). Kind A at batch 1: HF 50 (1 GPU) / 40 (2 GPUs), vLLM 100 / 150."""
     (tmp_path / "a").mkdir()
     text = (DATA / "a" / "records.jsonl").read_text().replace('"m1"', '"phi-1"').replace("-m1-", "-phi-1-")
     (tmp_path / "a" / "records.jsonl").write_text(text)
@@ -393,9 +396,9 @@ def test_engine_table_at_batch_1_as_the_paper_with_its_ratios_beside(tmp_path: P
 
 
 def test_the_papers_table_ii_mean_and_median_from_its_throughput_columns() -> None:
-    """By hand from the printed improvements (20 models): same GPU count mean 129.4 / 20 = 6.47, median (4.2 + 4.4)
-    / 2 = 4.3; from the throughput columns (what the code uses) 6.471 and 4.271; vLLM's best count 7.261 / 4.810.
-    The text prints 4.3x (6.47x) for the first: mean and median swapped."""
+    """By hand from the printed improvements (20 models): same GPU count mean 129.4 / 20 = 6.47, median (4.2 +
+    4.4) / 2 = 4.3; from the throughput columns (what the code uses) 6.471 and 4.271; vLLM's best count 7.261
+    / 4.810. The text prints 4.3x (6.47x) for the first: mean and median swapped."""
     found = study.paper_improvements()
     assert found["same"]["mean"] == pytest.approx(6.471, abs=1e-3)
     assert found["same"]["median"] == pytest.approx(4.271, abs=1e-3)
@@ -405,8 +408,8 @@ def test_the_papers_table_ii_mean_and_median_from_its_throughput_columns() -> No
 
 
 def test_rq2_pooled_is_one_anova_over_gpu_count_groups_of_models(tmp_path: Path) -> None:
-    """The paper's RQ2 test: per engine, groups = GPU counts, values = each model's median at that count. Three
-    models on 1 and 2 GPUs, by hand against scipy's f_oneway on the same six medians."""
+    """The paper's RQ2 test: per engine, groups = GPU counts, values = each model's median at that count.
+    Three models on 1 and 2 GPUs, by hand against scipy's f_oneway on the same six medians."""
     from scipy.stats import f_oneway
 
     base = json.loads((DATA / "a" / "records.jsonl").read_text().splitlines()[0])

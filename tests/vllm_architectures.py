@@ -1,6 +1,6 @@
-"""Load a scaled-down copy of each named registry model in vLLM, one after another in this process, through the
-product's own engine (`VllmEngine`: dummy weights, token-id prompts), and generate from it; print one JSON line per
-model. Run by tests/test_models.py in a subprocess, since vLLM's engine processes start by spawn:
+"""Load a scaled-down copy of each named registry model in vLLM, one after another in this process, through
+the product's own engine (`VllmEngine`: dummy weights, token-id prompts), and generate from it; print one JSON
+line per model. Run by tests/test_models.py in a subprocess, since vLLM's engine processes start by spawn:
 
     python tests/vllm_architectures.py OUT_DIR gpt2 llama-3-8b ...
 """

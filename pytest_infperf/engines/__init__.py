@@ -6,7 +6,8 @@ from .base import Engine
 
 
 def make_engine(name: str) -> Engine:
-    """The adapter of engine `name`; its module (and with it torch, transformers or vllm) is imported here only."""
+    """The adapter of engine `name`; its module (and with it torch, transformers or vllm) is imported here
+    only."""
     if name == "hf":
         from .hf import HfPipelineEngine
 

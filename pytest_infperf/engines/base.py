@@ -27,9 +27,9 @@ class BatchResult:
     `ttft_s`, `tpot_s` (decode time / (output tokens - 1), vllm bench's TPOT) and `e2e_s` hold one value per
     request, `itl_s` one per decode step. What an engine can only report as a histogram (vLLM's inter-token
     latency offline) comes from `Engine.histograms`, not from here. `queue_s` and `prefill_s` split each
-    request's first token on the engine's own clock (vLLM: scheduled minus queued, first token minus scheduled, its
-    request_queue_time and request_prefill_time): where a TTFT goes, and, summed, the first token as the engine
-    made it, before a front end saw it."""
+    request's first token on the engine's own clock (vLLM: scheduled minus queued, first token minus
+    scheduled, its request_queue_time and request_prefill_time): where a TTFT goes, and, summed, the first
+    token as the engine made it, before a front end saw it."""
 
     output_tokens: int
     ttft_s: list[float] = field(default_factory=list)
@@ -50,10 +50,11 @@ class Engine(Protocol):
         """Generate exactly `output_len` tokens for each prompt, as one batch."""
 
     def histograms(self) -> dict[str, Histogram]:
-        """The engine's cumulative latency histograms so far (ttft / itl / e2e -> Histogram), for what it cannot
-        time per request (vLLM offline: inter-token latency); {} where it times everything. The measurement takes
-        them before and after each repeat, outside the timed batches: reading vLLM's Prometheus registry costs
-        milliseconds, which inside every call would make a small batch look slower than it is."""
+        """The engine's cumulative latency histograms so far (ttft / itl / e2e -> Histogram), for what it
+        cannot time per request (vLLM offline: inter-token latency); {} where it times everything. The
+        measurement takes them before and after each repeat, outside the timed batches: reading vLLM's
+        Prometheus registry costs milliseconds, which inside every call would make a small batch look slower
+        than it is."""
 
     def close(self) -> None:
         """Free the model and its devices."""

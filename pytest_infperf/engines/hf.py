@@ -1,4 +1,5 @@
-"""HuggingFace transformers pipeline engine (the study's HF_pl): pipeline("text-generation") with batch_size=b.
+"""HuggingFace transformers pipeline engine (the study's HF_pl): pipeline("text-generation") with
+batch_size=b.
 
 Runs inside a worker process whose CUDA_VISIBLE_DEVICES already holds the trial's GPUs, so `device_map="auto"`
 spreads the model over exactly those. Architecture-only models get random weights: built without the slow
@@ -28,9 +29,9 @@ def balanced_device_map(
     model: Any, gpus: int, dtype: Any, max_memory: dict[int, int] | None = None
 ) -> dict[str, Any]:
     """Where each module of a model built in host memory goes on `gpus` GPUs: balanced shares, as
-    `from_pretrained(device_map="auto")` places real checkpoints. accelerate's `infer_auto_device_map` alone fills
-    GPU 0 first, so any model that fits one GPU would run on one while its trial says two. `max_memory` (bytes
-    per GPU) defaults to what each GPU has free."""
+    `from_pretrained(device_map="auto")` places real checkpoints. accelerate's `infer_auto_device_map` alone
+    fills GPU 0 first, so any model that fits one GPU would run on one while its trial says two. `max_memory`
+    (bytes per GPU) defaults to what each GPU has free."""
     from accelerate import infer_auto_device_map
     from accelerate.utils import get_balanced_memory, get_max_memory
 
@@ -88,9 +89,9 @@ def _skip_weight_init() -> Iterator[None]:
 
 class _TokenClock:
     """A stopping criterion that never stops: it timestamps every generation step (after syncing every GPU: a
-    model spread over several ends each step on the last, which a bare synchronize() of the current device would
-    not wait for), which gives TTFT and inter-token latency for a whole batch without a streamer (streamers take
-    batch 1 only)."""
+    model spread over several ends each step on the last, which a bare synchronize() of the current device
+    would not wait for), which gives TTFT and inter-token latency for a whole batch without a streamer
+    (streamers take batch 1 only)."""
 
     def __init__(self, torch: Any, gpus: int) -> None:
         self.torch, self.gpus, self.stamps = torch, range(gpus), []

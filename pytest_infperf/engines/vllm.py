@@ -1,14 +1,13 @@
 """vLLM engine: LLM(...) with tensor parallelism over the trial's GPUs, b token-id prompts per generate call.
 
 Architecture-only models load with load_format="dummy"; prompts go in as token ids (skip_tokenizer_init), so
-no tokenizer is needed at run time. Latencies are exact and per request, from the timestamps vLLM keeps for each
-request (`RequestOutput.metrics`, filled when stats are on): TTFT is vLLM's own first-token latency, decode
-time is last minus first token time, E2E = TTFT + decode, TPOT = decode / (tokens - 1) as `vllm bench` defines
-it; queue and prefill time are the engine core's own split of the first token (scheduled - queued, first token -
-scheduled, on its monotonic clock). Offline vLLM keeps no per-token times, so inter-token latency alone comes from
-its Prometheus histogram (the difference of snapshots around each repeat, taken outside the timed calls;
-percentiles interpolated, labelled so in the record).
-"""
+no tokenizer is needed at run time. Latencies are exact and per request, from the timestamps vLLM keeps for
+each request (`RequestOutput.metrics`, filled when stats are on): TTFT is vLLM's own first-token latency,
+decode time is last minus first token time, E2E = TTFT + decode, TPOT = decode / (tokens - 1) as `vllm bench`
+defines it; queue and prefill time are the engine core's own split of the first token (scheduled - queued,
+first token - scheduled, on its monotonic clock). Offline vLLM keeps no per-token times, so inter-token
+latency alone comes from its Prometheus histogram (the difference of snapshots around each repeat, taken
+outside the timed calls; percentiles interpolated, labelled so in the record)."""
 
 from __future__ import annotations
 
@@ -126,7 +125,8 @@ class VllmEngine:
         return BatchResult(output_tokens=sum(counts), **(exact or {}))
 
     def histograms(self) -> dict[str, Histogram]:
-        """vLLM's TTFT, inter-token and E2E histograms (the measurement prefers exact samples where it has them)."""
+        """vLLM's TTFT, inter-token and E2E histograms (the measurement prefers exact samples where it has
+        them)."""
         return _histograms(self.llm)
 
     def close(self) -> None:

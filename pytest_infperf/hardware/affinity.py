@@ -1,5 +1,5 @@
-"""The CPUs a trial's worker is pinned to: none, one per core, the GPU's NUMA node, a shared few for both A/B arms,
-or a list."""
+"""The CPUs a trial's worker is pinned to: none, one per core, the GPU's NUMA node, a shared few for both A/B
+arms, or a list."""
 
 from __future__ import annotations
 
@@ -62,8 +62,9 @@ def gpu_local_cpus(nvml_indices: list[int]) -> list[int] | None:
 
 
 def shared_cpu_count(gpus: int) -> int:
-    """How many CPUs the `shared` policy gives a trial: 4 for one GPU (the setting measured on one GPU, where both
-    A/B arms on the same four CPUs moved together), 2 more per further GPU for its tensor-parallel worker."""
+    """How many CPUs the `shared` policy gives a trial: 4 for one GPU (the setting measured on one GPU, where
+    both A/B arms on the same four CPUs moved together), 2 more per further GPU for its tensor-parallel
+    worker."""
     return 4 + 2 * max(gpus - 1, 0)
 
 

@@ -1,5 +1,5 @@
-"""The GPUs: an NVML probe with a CPU fallback, the fingerprint that keys baselines, the generation marker (h100,
-a100, cpu, ...) that selects tests, and each xdist worker's share of the GPUs."""
+"""The GPUs: an NVML probe with a CPU fallback, the fingerprint that keys baselines, the generation marker
+(h100, a100, cpu, ...) that selects tests, and each xdist worker's share of the GPUs."""
 
 from __future__ import annotations
 
@@ -83,8 +83,8 @@ class Hardware:
         return f"cpu-{arch}-{self.cpu_count}c"
 
     def fingerprint_with(self, gpu_count: int) -> str:
-        """The fingerprint of a machine with `gpu_count` of these GPUs: where a test that uses only that many of
-        this machine's GPUs finds a baseline when this machine has none of its own."""
+        """The fingerprint of a machine with `gpu_count` of these GPUs: where a test that uses only that many
+        of this machine's GPUs finds a baseline when this machine has none of its own."""
         gib = round(self.gpus[0].memory_bytes / 2**30)
         return f"{self.generation}-{gib}gb-x{gpu_count}"
 
@@ -172,8 +172,9 @@ def simulated(generation: str, count: int, memory_gib: int = 80, name: str | Non
 
 
 def xdist_share(gpus: tuple[Gpu, ...]) -> tuple[Gpu, ...]:
-    """The GPUs of this pytest-xdist worker: the visible ones split evenly among the workers (`-n 4` on 4 GPUs: one
-    each), so parallel workers never measure on the same GPU. All of them outside xdist or without GPUs."""
+    """The GPUs of this pytest-xdist worker: the visible ones split evenly among the workers (`-n 4` on 4
+    GPUs: one each), so parallel workers never measure on the same GPU. All of them outside xdist or without
+    GPUs."""
     worker, count = (
         os.environ.get("PYTEST_XDIST_WORKER"),
         int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1),

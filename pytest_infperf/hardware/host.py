@@ -1,5 +1,5 @@
-"""The host around the GPUs: its CPU, memory, container limits and boot id (every record carries them), its load,
-and the CPU time it spent busy or stolen over a measurement."""
+"""The host around the GPUs: its CPU, memory, container limits and boot id (every record carries them), its
+load, and the CPU time it spent busy or stolen over a measurement."""
 
 from __future__ import annotations
 
@@ -51,7 +51,8 @@ def _cgroup_cpu_limit() -> float | None:
 
 
 def _cgroup_memory_limit() -> int | None:
-    """Bytes the container may use (cgroup v2 memory.max, v1 limit_in_bytes); None when unlimited or unknown."""
+    """Bytes the container may use (cgroup v2 memory.max, v1 limit_in_bytes); None when unlimited or
+    unknown."""
     text = read_text("/sys/fs/cgroup/memory.max") or read_text("/sys/fs/cgroup/memory/memory.limit_in_bytes")
     if not text or text == "max" or not text.isdigit() or int(text) >= 2**60:
         return None
@@ -60,11 +61,11 @@ def _cgroup_memory_limit() -> int | None:
 
 @functools.lru_cache(maxsize=1)
 def host_info() -> dict[str, Any]:
-    """What the host adds to a measurement: the CPU that launches every kernel, how much of it this process may
-    use (affinity, container quota), memory, the kernel, and the boot id, which tells two VMs apart when their
-    hostname and CPU name are generic (cloud GPU VMs often say "vm" and "Intel(R) Xeon(R) Processor"). Small
-    models and small batches are launch-bound, so
-    their throughput follows these as much as the GPU; every record and baseline session carries them."""
+    """What the host adds to a measurement: the CPU that launches every kernel, how much of it this process
+    may use (affinity, container quota), memory, the kernel, and the boot id, which tells two VMs apart when
+    their hostname and CPU name are generic (cloud GPU VMs often say "vm" and "Intel(R) Xeon(R) Processor").
+    Small models and small batches are launch-bound, so their throughput follows these as much as the GPU;
+    every record and baseline session carries them."""
     try:
         usable = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):

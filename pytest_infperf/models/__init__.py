@@ -48,9 +48,9 @@ class ModelSpec:
 
     @property
     def slug(self) -> str:
-        """Short name for test ids and baseline files: the registry name, a local folder's last path component,
-        or a hub id with its organisation (`orgA/tiny` -> `orga--tiny`, as the hub's own cache names it), so two
-        organisations' models of one name never share an id or a baseline file."""
+        """Short name for test ids and baseline files: the registry name, a local folder's last path
+        component, or a hub id with its organisation (`orgA/tiny` -> `orga--tiny`, as the hub's own cache
+        names it), so two organisations' models of one name never share an id or a baseline file."""
         if self.source == "hub":
             return "--".join(_slug_part(part) for part in self.name.split("/"))
         return _slug_part(self.name.rstrip("/").split("/")[-1])
@@ -82,7 +82,8 @@ def load_config(spec: ModelSpec) -> dict[str, Any]:
 
 
 def config_value(config: dict[str, Any], *keys: str, default: Any = None) -> Any:
-    """First present key: architectures name the same thing differently (n_positions, max_position_embeddings)."""
+    """First present key: architectures name the same thing differently (n_positions,
+    max_position_embeddings)."""
     for key in keys:
         if config.get(key) is not None:
             return config[key]

@@ -1,2 +1,2 @@
-"""What users read: the terminal tables (terminal.py), the Markdown report and its figures (markdown.py) and the
-self-contained HTML page (html.py)."""
+"""What users read: the terminal tables (terminal.py), the Markdown report and its figures (markdown.py) and
+the self-contained HTML page (html.py)."""

@@ -1,12 +1,11 @@
 """The report users open first: one self-contained HTML file, no server and no network needed.
 
-A Jinja2 template (templates/report.html.j2) lays it out so it answers first: the headline (fastest configuration
-per engine and model, the engines' ratio, gate verdicts with regressions first, out-of-memory boundaries, energy
-per token), then one section per engine, model and workload with an interactive landscape (GPUs x batch size,
-plotly with plotly.js inlined: hover gives the value, its spread over the repeats and the knobs; OOM cells and
-unmeasured cells look different) and throughput against batch size with error bars, then the statistics.
-Tables are pandas' own HTML.
-"""
+A Jinja2 template (templates/report.html.j2) lays it out so it answers first: the headline (fastest
+configuration per engine and model, the engines' ratio, gate verdicts with regressions first, out-of-memory
+boundaries, energy per token), then one section per engine, model and workload with an interactive landscape
+(GPUs x batch size, plotly with plotly.js inlined: hover gives the value, its spread over the repeats and the
+knobs; OOM cells and unmeasured cells look different) and throughput against batch size with error bars, then
+the statistics. Tables are pandas' own HTML."""
 
 from __future__ import annotations
 
@@ -22,8 +21,8 @@ from ..gate import SEVERITY
 
 @dataclass
 class Cell:
-    """One (GPUs, batch size) cell of a landscape: the best ok record there (tuning landscapes hold several knob
-    settings per cell, so the knobs that produced the value are kept), else the failure."""
+    """One (GPUs, batch size) cell of a landscape: the best ok record there (tuning landscapes hold several
+    knob settings per cell, so the knobs that produced the value are kept), else the failure."""
 
     status: str
     value: float | None = None
@@ -69,8 +68,8 @@ def _figure_html(figure: Any) -> str:
 
 
 def landscape_figure(cells: dict[tuple[int, int], Cell], metric: str, unit: str) -> str:
-    """The interactive landscape: a heatmap of GPUs x batch size with the value in each cell; OOM and failed cells
-    grey and labelled, unmeasured cells left blank; the best cell starred."""
+    """The interactive landscape: a heatmap of GPUs x batch size with the value in each cell; OOM and failed
+    cells grey and labelled, unmeasured cells left blank; the best cell starred."""
     import plotly.graph_objects as go
 
     gpus = sorted({g for g, _ in cells})
@@ -140,8 +139,8 @@ def landscape_figure(cells: dict[tuple[int, int], Cell], metric: str, unit: str)
 
 
 def lines_figure(cells: dict[tuple[int, int], Cell], metric: str, unit: str) -> str:
-    """The metric against batch size (log2 axis), one line per GPU count, error bars = sd of the repeats; a batch
-    size that was not measured (or failed) breaks the line instead of being bridged."""
+    """The metric against batch size (log2 axis), one line per GPU count, error bars = sd of the repeats; a
+    batch size that was not measured (or failed) breaks the line instead of being bridged."""
     import plotly.graph_objects as go
 
     gpus = sorted({g for g, _ in cells})
@@ -185,8 +184,9 @@ def lines_figure(cells: dict[tuple[int, int], Cell], metric: str, unit: str) -> 
 def tuning_history(
     records: Sequence[dict[str, Any]], metric: str
 ) -> list[tuple[int, float | None, float | None]]:
-    """(evaluation, value or None when it failed, best so far) over an InfPop landscape's records, in the order
-    they were evaluated (the landscape file is appended to); [] when the records are not a tuning run's."""
+    """(evaluation, value or None when it failed, best so far) over an InfPop landscape's records, in the
+    order they were evaluated (the landscape file is appended to); [] when the records are not a tuning
+    run's."""
     points = [r for r in records if r.get("infpop_point") is not None]
     history, best = [], None
     for i, r in enumerate(points, 1):
@@ -198,7 +198,8 @@ def tuning_history(
 
 
 def history_figure(history: Sequence[tuple[int, float | None, float | None]], metric: str, unit: str) -> str:
-    """Best so far against evaluation (how fast the tuner got there), each evaluation's value, failures marked."""
+    """Best so far against evaluation (how fast the tuner got there), each evaluation's value, failures
+    marked."""
     import plotly.graph_objects as go
 
     figure = go.Figure()
@@ -265,8 +266,8 @@ def headline(
     metric: str,
     unit: str,
 ) -> dict[str, Any]:
-    """What the top of the page says: cards, the best configuration per engine and model, the engines' ratio, gate
-    verdicts (regressions first), OOM boundaries and failures."""
+    """What the top of the page says: cards, the best configuration per engine and model, the engines' ratio,
+    gate verdicts (regressions first), OOM boundaries and failures."""
     import pandas as pd
 
     best_rows = []
@@ -471,8 +472,8 @@ def group_table(rows: Sequence[dict[str, Any]], metric: str) -> str:
 
 
 def factors_section(analysis: Any) -> dict[str, str]:
-    """One (engine, model)'s factor analysis (factors.py): the correlation matrix as an interactive heatmap with
-    the r in each cell, and the permutation importances as a table."""
+    """One (engine, model)'s factor analysis (factors.py): the correlation matrix as an interactive heatmap
+    with the r in each cell, and the permutation importances as a table."""
     import pandas as pd
     import plotly.graph_objects as go
 
@@ -523,10 +524,10 @@ def factors_section(analysis: Any) -> dict[str, str]:
 
 
 def serving_section(records: Sequence[dict[str, Any]]) -> dict[str, str]:
-    """Serving records (`vllm serve` under `vllm bench serve`): one table, a row per case and session, with the
-    load it ran under, what it delivered and its latencies; and, per model and dataset, latency against request
-    rate, a point per session (Poisson rates; closed-loop and unbounded loads have no rate to plot and stay in the
-    table)."""
+    """Serving records (`vllm serve` under `vllm bench serve`): one table, a row per case and session, with
+    the load it ran under, what it delivered and its latencies; and, per model and dataset, latency against
+    request rate, a point per session (Poisson rates; closed-loop and unbounded loads have no rate to plot and
+    stay in the table)."""
     import pandas as pd
     import plotly.graph_objects as go
 
@@ -593,8 +594,8 @@ def write_html(
     serving: Sequence[dict[str, Any]] = (),
 ) -> Path:
     """Render the report of `records` to `path` (one file; plotly.js is inlined); `analyses` are the latency
-    factor analyses (factors.FactorAnalysis) to show after the groups, `serving` the serving records (their own
-    section: no batch-size landscape)."""
+    factor analyses (factors.FactorAnalysis) to show after the groups, `serving` the serving records (their
+    own section: no batch-size landscape)."""
     import jinja2
     from plotly.offline import get_plotlyjs
 

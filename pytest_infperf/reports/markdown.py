@@ -1,6 +1,7 @@
-"""`infperf report`: per (engine, model, workload) a PNG of throughput against batch size and GPU count with the
-landscape, the tuning history of an InfPop landscape, ANOVA / Tukey HSD and Pearson lines, the engine ratios, GPU
-scaling, the latency study's factors, serving, what did not run ok; summary.md beside them and the HTML page."""
+"""`infperf report`: per (engine, model, workload) a PNG of throughput against batch size and GPU count with
+the landscape, the tuning history of an InfPop landscape, ANOVA / Tukey HSD and Pearson lines, the engine
+ratios, GPU scaling, the latency study's factors, serving, what did not run ok; summary.md beside them and the
+HTML page."""
 
 from __future__ import annotations
 
@@ -221,7 +222,8 @@ def _factors(analyses: list[Any], out: Path, plt: Any) -> list[str]:
 
 
 def _serving(records: list[dict[str, Any]]) -> list[str]:
-    """Serving records (vllm serve under vllm bench serve) as one table: load, throughput and latency medians."""
+    """Serving records (vllm serve under vllm bench serve) as one table: load, throughput and latency
+    medians."""
     if not records:
         return []
     md = [

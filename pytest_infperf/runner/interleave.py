@@ -1,10 +1,10 @@
 """Interleaved A/B on one host: the same trial under two environments, round by round.
 
-Stored baselines compare sessions on different hosts and days, and on GPU VMs a launch-bound configuration moves
-between sessions of unchanged code by more than the changes worth catching (docs/RESULTS.md has the spread), so
-no stored baseline can tell them. What an engine upgrade needs is the answer asv's
-`continuous` and pyperf give: measure the old and the new environment on the same host, in alternating rounds,
-so what drifts (CPU clocks, scheduling, the VM's neighbours) touches both arms alike and cancels in each round's
+Stored baselines compare sessions on different hosts and days, and on GPU VMs a launch-bound configuration
+moves between sessions of unchanged code by more than the changes worth catching (docs/RESULTS.md has the
+spread), so no stored baseline can tell them. What an engine upgrade needs is the answer asv's `continuous`
+and pyperf give: measure the old and the new environment on the same host, in alternating rounds, so what
+drifts (CPU clocks, scheduling, the VM's neighbours) touches both arms alike and cancels in each round's
 ratio.
 
 Each arm is an ordinary TrialPool: the candidate runs this interpreter, the reference the interpreter of
@@ -45,8 +45,9 @@ SUMMED = (
 
 def merge_rounds(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """One measurement from the rounds of one arm (each a one-repeat measurement): per-repeat samples are
-    concatenated, times and energy summed, every other figure is the median over the rounds (latency percentiles
-    too: the median of the rounds' percentiles, not a percentile over all requests; `ab_rounds` says so)."""
+    concatenated, times and energy summed, every other figure is the median over the rounds (latency
+    percentiles too: the median of the rounds' percentiles, not a percentile over all requests; `ab_rounds`
+    says so)."""
     merged: dict[str, Any] = dict(results[0])
     for key, first in results[0].items():
         values = [r.get(key) for r in results]
@@ -70,8 +71,8 @@ def _other(arm: str) -> str:
 @dataclasses.dataclass(frozen=True)
 class ABOutcome:
     """Both arms of one A/B trial: `candidate` is what the record describes, `reference` what it is judged
-    against; a failed arm carries its own status and reason. `planned`: the rounds its first stage asked for in all
-    (uncapped; None where no second stage was planned)."""
+    against; a failed arm carries its own status and reason. `planned`: the rounds its first stage asked for
+    in all (uncapped; None where no second stage was planned)."""
 
     candidate: Outcome
     reference: Outcome
@@ -101,9 +102,9 @@ class InterleavedPair:
         self, case: Case, plan: Callable[[dict[str, Any], dict[str, Any]], int] | None = None
     ) -> ABOutcome:
         """`ab_rounds` rounds of one repeat per arm, then, when `plan` is given, as many more as
-        `plan(candidate so far, reference so far)` (merged measurements) asks for, at most `ab_max_rounds`: the
-        second stage of Stein's design (`stats.rounds_needed`). Stops at the first failure of either arm (its
-        outcome is returned as the arm's; the other arm keeps the rounds it completed, or 'not run')."""
+        `plan(candidate so far, reference so far)` (merged measurements) asks for, at most `ab_max_rounds`:
+        the second stage of Stein's design (`stats.rounds_needed`). Stops at the first failure of either arm
+        (its outcome is returned as the arm's; the other arm keeps the rounds it completed, or 'not run')."""
         done: dict[str, list[Outcome]] = {"candidate": [], "reference": []}
         pools = {"candidate": self.candidate, "reference": self.reference}
         for arm, pool in pools.items():  # both loaded before either measures: every round sees the same host

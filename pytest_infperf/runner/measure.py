@@ -33,8 +33,9 @@ TEST_ONLY_SLOWDOWN = "INFPERF_TEST_ONLY_SLOWDOWN"
 
 def test_only_slowdown() -> float:
     """A real slowdown of known size, for testing the gate on real engines and never for production runs: with
-    INFPERF_TEST_ONLY_SLOWDOWN=0.10 the worker sleeps after each measured batch for the fraction of its time that
-    makes the pass's throughput exactly 10% lower (delay = t * f / (1 - f)). Records name it when it is set."""
+    INFPERF_TEST_ONLY_SLOWDOWN=0.10 the worker sleeps after each measured batch for the fraction of its time
+    that makes the pass's throughput exactly 10% lower (delay = t * f / (1 - f)). Records name it when it is
+    set."""
     text = os.environ.get(TEST_ONLY_SLOWDOWN)
     if not text:
         return 0.0
@@ -74,7 +75,8 @@ def timed_generate(
     engine: Engine, batch: list[Prompt], output_len: int, slowdown: float
 ) -> tuple[Any, float]:
     """One batch and its wall time. The test-only slowdown sleeps inside the clock, after the batch, for the
-    share of its time that makes the pass exactly that fraction slower: it has to reach the measured figure."""
+    share of its time that makes the pass exactly that fraction slower: it has to reach the measured
+    figure."""
     start = time.perf_counter()
     result = engine.generate(batch, output_len)
     if slowdown:
@@ -148,11 +150,11 @@ def measure(
     min_repeat_s: float = 0.0,
     progress: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """`warmup`: that many batches first, or "pass": whole passes over the prompts (every input shape once) until
-    `min_repeat_s` has gone by. Each measured repeat runs whole passes until it has lasted `min_repeat_s`: a pass
-    of a small model at a small batch takes well under a second on a GPU, and samples that short drift with the
-    host (CPU clocks, scheduling) from one repeat and one session to the next (pytest-benchmark's min_time and
-    asv's sample_time exist for the same reason)."""
+    """`warmup`: that many batches first, or "pass": whole passes over the prompts (every input shape once)
+    until `min_repeat_s` has gone by. Each measured repeat runs whole passes until it has lasted
+    `min_repeat_s`: a pass of a small model at a small batch takes well under a second on a GPU, and samples
+    that short drift with the host (CPU clocks, scheduling) from one repeat and one session to the next
+    (pytest-benchmark's min_time and asv's sample_time exist for the same reason)."""
     batches = make_batches(prompts, batch_size)
     wall_start = time.perf_counter()
     warmup_batches = warm_up(engine, batches, output_len, warmup, min_repeat_s)

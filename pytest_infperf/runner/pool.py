@@ -88,8 +88,8 @@ class _Worker:
         timeout: float,
         on_progress: Callable[[dict[str, Any]], None] | None = None,
     ) -> dict[str, Any]:
-        """Send one request and wait (at most `timeout` in all) for its response; progress lines the worker sends
-        meanwhile go to `on_progress`."""
+        """Send one request and wait (at most `timeout` in all) for its response; progress lines the worker
+        sends meanwhile go to `on_progress`."""
         assert self.process.stdin is not None
         try:
             self.process.stdin.write(json.dumps(message) + "\n")
@@ -231,7 +231,8 @@ class TrialPool:
         return None
 
     def ensure_loaded(self, case: Case) -> Outcome | None:
-        """Have a live worker with `case`'s trial key loaded (starting one if needed); its failure, if it fails."""
+        """Have a live worker with `case`'s trial key loaded (starting one if needed); its failure, if it
+        fails."""
         key = case.trial_key
         if key in self.failed_loads:
             return self.failed_loads[key]
@@ -278,8 +279,8 @@ class TrialPool:
         return Outcome(response["status"], response["reason"], load=self.load_info)
 
     def close(self, grace_s: float = 30.0) -> None:
-        """Stop the worker: `grace_s` for it to finish what it measures and close its engine, then its group is
-        killed (0 after Ctrl-C: the user asked to stop now)."""
+        """Stop the worker: `grace_s` for it to finish what it measures and close its engine, then its group
+        is killed (0 after Ctrl-C: the user asked to stop now)."""
         if self.worker is not None:
             self.worker.close(grace_s)
             self.worker = None

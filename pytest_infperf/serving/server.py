@@ -1,11 +1,10 @@
-"""One `vllm serve` process: started on a free port in its own process group, ready when `/health` answers, stopped
-with its whole group (the API server and its engine-core and worker processes).
+"""One `vllm serve` process: started on a free port in its own process group, ready when `/health` answers,
+stopped with its whole group (the API server and its engine-core and worker processes).
 
-Nothing is left running: stop() kills the process group, every live server is also stopped at interpreter exit,
-and on Linux the server gets SIGTERM if the pytest process itself dies (PR_SET_PDEATHSIG). Ctrl-C never reaches
-the server directly (it runs in its own session), so pytest's unconfigure stops it in order, after the test that
-was interrupted.
-"""
+Nothing is left running: stop() kills the process group, every live server is also stopped at interpreter
+exit, and on Linux the server gets SIGTERM if the pytest process itself dies (PR_SET_PDEATHSIG). Ctrl-C never
+reaches the server directly (it runs in its own session), so pytest's unconfigure stops it in order, after the
+test that was interrupted."""
 
 from __future__ import annotations
 
@@ -49,7 +48,8 @@ class ServerFailed(RuntimeError):
 
 
 def free_port() -> int:
-    """A port nothing listens on now (the OS picks it); the server may still lose it to a race, see start_server."""
+    """A port nothing listens on now (the OS picks it); the server may still lose it to a race, see
+    start_server."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((HOST, 0))
         return int(sock.getsockname()[1])
@@ -144,8 +144,9 @@ class VllmServer:
 def start_server(
     args: list[str], env: dict[str, str], log_path: Path, timeout: float, attempts: int = 3
 ) -> tuple[VllmServer, float]:
-    """A healthy server and its start-up seconds. A port lost between choosing and binding it (another process took
-    it) is retried on a new one, `attempts` times in all; any other failure raises ServerFailed at once."""
+    """A healthy server and its start-up seconds. A port lost between choosing and binding it (another process
+    took it) is retried on a new one, `attempts` times in all; any other failure raises ServerFailed at
+    once."""
     for attempt in range(1, attempts + 1):
         server = VllmServer(args, env, log_path, free_port())
         try:

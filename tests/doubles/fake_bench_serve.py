@@ -1,8 +1,8 @@
-"""A named test double of pytest_infperf.serving.bench (`vllm bench serve`, RUNS times): checks the server's /health
-at its --base-url, sleeps FAKE_BENCH_SLEEP s per run, and writes run<i>.json with the fields vllm bench serve
-writes, at a speed that FAKE_BENCH_SLOWDOWN (a fraction) lowers; each run's figures differ by a small seeded noise.
-With --goodput, request_goodput falls off either side of a server started with --max-num-seqs 16 (a
-landscape for the tuner to find). Appends its pid to FAKE_BENCH_PIDS when set."""
+"""A named test double of pytest_infperf.serving.bench (`vllm bench serve`, RUNS times): checks the server's
+/health at its --base-url, sleeps FAKE_BENCH_SLEEP s per run, and writes run<i>.json with the fields vllm
+bench serve writes, at a speed that FAKE_BENCH_SLOWDOWN (a fraction) lowers; each run's figures differ by a
+small seeded noise. With --goodput, request_goodput falls off either side of a server started with
+--max-num-seqs 16 (a landscape for the tuner to find). Appends its pid to FAKE_BENCH_PIDS when set."""
 
 from __future__ import annotations
 

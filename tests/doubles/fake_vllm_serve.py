@@ -1,8 +1,8 @@
-"""A named test double of `vllm serve` for the serving tests: answers /health and /version on --host/--port and
-starts a helper child (as vLLM's engine core is), so process-group cleanup can be checked. FAKE_SERVER_MODE:
-ok | fail (exits before it is ready, with a log line) | die (exits 1.5 s after it is first found healthy).
-/version also reports the --max-num-seqs it was started with.
-Each process appends its pid and its child's to FAKE_SERVER_PIDS."""
+"""A named test double of `vllm serve` for the serving tests: answers /health and /version on --host/--port
+and starts a helper child (as vLLM's engine core is), so process-group cleanup can be checked.
+FAKE_SERVER_MODE: ok | fail (exits before it is ready, with a log line) | die (exits 1.5 s after it is first
+found healthy). /version also reports the --max-num-seqs it was started with. Each process appends its pid and
+its child's to FAKE_SERVER_PIDS."""
 
 from __future__ import annotations
 
