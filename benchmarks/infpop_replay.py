@@ -3,7 +3,7 @@ tests/data/landscapes): over 10 seeds, the fraction of the grid's best throughpu
 of 25% of the grid's points, and how many distinct evaluations it needed to first reach 97% of it.
 
 The objective replays the recorded measurement of each point (a test double of the engines); the optimiser,
-its space handling and caching are the product code (pytest_infperf.tune.tune).
+its space handling and caching are the product code (pytest_infperf.tuning.search.tune).
 
     python benchmarks/infpop_replay.py [--budget-fraction 0.25] [--seeds 10]
 """
@@ -18,7 +18,9 @@ import tempfile
 from pathlib import Path
 
 from pytest_infperf.record_files import read_records
-from pytest_infperf.tune import CPU_SPACE, DEFAULT_SPACE, Landscape, point_key, start_points_for, tune
+from pytest_infperf.tuning.landscape import Landscape, point_key
+from pytest_infperf.tuning.search import tune
+from pytest_infperf.tuning.space import CPU_SPACE, DEFAULT_SPACE, start_points_for
 
 LANDSCAPES = Path(__file__).resolve().parents[1] / "tests" / "data" / "landscapes"
 KNOB_OF = {

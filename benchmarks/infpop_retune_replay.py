@@ -22,7 +22,9 @@ from typing import Any
 
 from infpop_replay import grid_of as replay_grid  # beside this file
 
-from pytest_infperf.tune import Landscape, point_key, snap_to_space, start_points_for, tune, within_prompts
+from pytest_infperf.tuning.landscape import Landscape, point_key
+from pytest_infperf.tuning.search import tune
+from pytest_infperf.tuning.space import snap_to_space, start_points_for, within_prompts
 
 
 def grid_of(path: Path, prompts: int) -> tuple[dict[str, list[Any]], dict[str, float]]:

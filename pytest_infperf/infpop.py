@@ -109,7 +109,7 @@ class InfPop:
 
     def space(self, engine: str, gpu_choices: list[int]) -> dict[str, list[Any]]:
         """The search space for `engine` (ini infpop_space, else built in); a bad one is a usage error."""
-        from .tune import load_space
+        from .tuning.space import load_space
 
         space_file = self.session.config.getini("infpop_space")
         try:
@@ -134,7 +134,9 @@ class InfPop:
         return False
 
     def tune_all(self) -> None:
-        from .tune import Landscape, case_for, grid_best, measure_grid, start_points_for, tune, within_prompts
+        from .tuning.landscape import Landscape, grid_best, measure_grid
+        from .tuning.search import tune
+        from .tuning.space import case_for, start_points_for, within_prompts
 
         if self.session.settings.tune.serve:
             return self.tune_serving_all()
@@ -249,7 +251,9 @@ class InfPop:
         from .serving.cases import rate_text
         from .serving.pool import ServerPool
         from .serving.server import unavailable
-        from .tune import SERVE_ENGINE, Landscape, start_points_for, tune
+        from .tuning.landscape import Landscape
+        from .tuning.search import tune
+        from .tuning.space import SERVE_ENGINE, start_points_for
 
         session, config = self.session, self.session.config
         say, max_evals, space = self.say, self.max_evals(), self.space(SERVE_ENGINE, [])
@@ -367,7 +371,7 @@ class InfPop:
         """The study's upgrade/downgrade experiment: how much re-tuning gains over keeping the settings that
         were tuned on other hardware (evaluated here, through the same cache, as this space runs them: snapped
         onto it, as InfPop starts from them)."""
-        from .tune import snap_to_space
+        from .tuning.space import snap_to_space
 
         if point.get("gpus", 0) > len(self.session.own_gpus):
             return {
@@ -402,7 +406,7 @@ class InfPop:
     def tuned_params(self) -> list[Any]:
         """Perf-test parameters at the tuned settings of this fingerprint; a skipped placeholder where
         none."""
-        from .tune import case_for
+        from .tuning.space import case_for
 
         params = []
         for engine, model, workload, num_prompts, target in self.tune_targets():

@@ -372,7 +372,9 @@ def _retune(
     starts from the old setting, which both grids hold, so it always has one."""
     import tempfile
 
-    from .tune import Landscape, start_points_for, tune
+    from .tuning.landscape import Landscape
+    from .tuning.search import tune
+    from .tuning.space import start_points_for
 
     space = {"gpus": sorted({g for g, _ in old}), "batch_size": sorted({b for _, b in old})}
 

@@ -8,15 +8,9 @@ from pathlib import Path
 import pytest
 
 from pytest_infperf.record_files import read_records
-from pytest_infperf.tune import (
-    Landscape,
-    grid_best,
-    grid_points,
-    load_space,
-    measure_grid,
-    start_points_for,
-    tune,
-)
+from pytest_infperf.tuning.landscape import Landscape, grid_best, measure_grid
+from pytest_infperf.tuning.search import tune
+from pytest_infperf.tuning.space import grid_points, load_space, start_points_for
 
 
 def _fake_record(point: dict, throughput: float | None) -> dict:
