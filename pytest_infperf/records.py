@@ -134,11 +134,9 @@ def environment_fields(hardware: "Hardware", settings: "Settings", rootdir: Path
     }
 
 
-def build_record(
-    case: "Case", outcome: "Outcome", hardware: "Hardware", settings: "Settings", test_id: str, rootdir: Path
-) -> Record:
-    load = outcome.load
-    record: dict[str, Any] = {
+def _identity_fields(case: Any, outcome: "Outcome", test_id: str) -> dict[str, Any]:
+    """What every record opens with, offline or serving: schema, outcome, test and case, engine and its version."""
+    return {
         "schema": SCHEMA_VERSION,
         "status": outcome.status,
         "reason": outcome.reason,
@@ -146,7 +144,16 @@ def build_record(
         "case_id": case.id,
         "hardware_target": case.hardware,
         "engine": case.engine,
-        "engine_version": load.get("engine_version"),
+        "engine_version": outcome.load.get("engine_version"),
+    }
+
+
+def build_record(
+    case: "Case", outcome: "Outcome", hardware: "Hardware", settings: "Settings", test_id: str, rootdir: Path
+) -> Record:
+    load = outcome.load
+    record: dict[str, Any] = {
+        **_identity_fields(case, outcome, test_id),
         "torch_version": load.get("torch_version"),
         "model": case.model,
         "model_source": load.get("model_source"),
@@ -187,14 +194,7 @@ def build_serving_record(
 
     load, rate = outcome.load, rate_text(case.request_rate)
     record: dict[str, Any] = {
-        "schema": SCHEMA_VERSION,
-        "status": outcome.status,
-        "reason": outcome.reason,
-        "test_id": test_id,
-        "case_id": case.id,
-        "hardware_target": case.hardware,
-        "engine": case.engine,
-        "engine_version": load.get("engine_version"),
+        **_identity_fields(case, outcome, test_id),
         "model": case.model,
         "model_source": load.get("model_source"),
         "dummy_weights": load.get("dummy_weights"),

@@ -194,17 +194,25 @@ def compare_sessions(
         repeats_new=int(new_arr.size),
         median_new=float(np.median(new_arr)),
         median_base=float(np.exp(center)),
-        ratio=float(np.exp(d)),
-        ratio_low=float(np.exp(d - q * se)),
-        ratio_high=float(np.exp(d + q * se)),
+        **_interval(d, q, se),
         p_worse=worse_p,
         p_better=better_p,
         df=float(df),
         noise_sd=float(np.sqrt(var)),
         noise_source=source,
-        detectable=float(np.expm1(q * se)),
         cliffs_delta=None,
     )
+
+
+def _interval(d: float, q: float, se: float) -> dict[str, float]:
+    """The ratio, its one-sided-alpha interval on both sides, and the smallest change the test can tell (a change
+    of q standard errors), from the log change d, the t quantile q and the standard error se."""
+    return {
+        "ratio": float(np.exp(d)),
+        "ratio_low": float(np.exp(d - q * se)),
+        "ratio_high": float(np.exp(d + q * se)),
+        "detectable": float(np.expm1(q * se)),
+    }
 
 
 def _cannot_tell(
@@ -354,15 +362,12 @@ def compare_paired(
         repeats_new=n,
         median_new=float(np.median(new_arr)),
         median_base=float(np.median(ref_arr)),
-        ratio=float(np.exp(d)),
-        ratio_low=float(np.exp(d - q * se)),
-        ratio_high=float(np.exp(d + q * se)),
+        **_interval(d, q, se),
         p_worse=worse_p,
         p_better=better_p,
         df=float(df),
         noise_sd=float(se * np.sqrt(n)),
         noise_source=f"{n} interleaved rounds on this host (paired; long-run variance over {df} cosine terms)",
-        detectable=float(np.expm1(q * se)),
         cliffs_delta=cliffs_delta(new_arr, ref_arr),
         hodges_lehmann_ratio=float(np.exp(hodges_lehmann(logs))),
     )
