@@ -389,7 +389,7 @@ def test_engine_table_at_batch_1_as_the_paper_with_its_ratios_beside(tmp_path: P
     assert row["ratio_same"] == pytest.approx(100 / 50) and row["ratio_best"] == pytest.approx(150 / 50)
     [best_batch] = study.engine_table(side, batch=None)
     assert (best_batch["hf"], best_batch["vllm_same"]) == (200.0, 400.0)  # bs 8 wins both
-    lines = study._table2_lines("A", side, 1)
+    lines = study.markdown._table2_lines("A", side, 1)
     assert (
         "| phi-1 | 1 | 50.0 | 100.0 | 2.00 | 2.5x | 0.80 | 2 | 3.00 | 5.5x | 0.55 |" in lines
     )  # 2/2.5, 3/5.5
