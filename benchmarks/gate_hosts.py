@@ -73,7 +73,7 @@ def build(
     for baseline, new in zip(baselines, news):
 
         def priors(metric: str, bound: bool, by_host: bool = False, b: Baseline = baseline) -> Any:
-            return pooled_priors(baselines, metric, exclude=b, by_host=by_host and not args.by_session)[bound]
+            return pooled_priors(baselines, metric, exclude=b, by_host=by_host)[bound]
 
         if args.by_session:
             new = new | {"host_boot_id": "host0"}  # looks like a baseline host: judged per session, as before

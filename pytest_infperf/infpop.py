@@ -122,6 +122,34 @@ class InfPop:
         except ValueError as err:
             raise pytest.UsageError(str(err)) from None
 
+    def search(
+        self,
+        evaluate: Any,
+        space: dict[str, list[Any]],
+        landscape: Any,
+        previous: tuple[str, dict[str, Any]] | None,
+        max_ttft_p99_s: float | None = None,
+        **objective: str,
+    ) -> Any:
+        """One TPE run with the session's --infpop-* settings, starting from `previous` (other hardware's tuned
+        setting, when there is one); `objective`: what to maximise and its unit, when not throughput."""
+        from .tuning.search import tune
+        from .tuning.space import start_points_for
+
+        options = self.session.settings.tune
+        return tune(
+            evaluate,
+            space,
+            landscape,
+            self.max_evals(),
+            options.seed,
+            options.time_budget,
+            max_ttft_p99_s,
+            self.say,
+            start_points=start_points_for(space, previous[1] if previous else None),
+            **objective,
+        )
+
     def already_tuned(self, name: str) -> bool:
         """--infpop-tune=auto and this fingerprint has tuned settings for `name`: say so, and skip it."""
         tuned_path = self.tuned_file(name, "tuned.json")
@@ -135,8 +163,7 @@ class InfPop:
 
     def tune_all(self) -> None:
         from .tuning.landscape import Landscape, grid_best, measure_grid
-        from .tuning.search import tune
-        from .tuning.space import case_for, start_points_for, within_prompts
+        from .tuning.space import case_for, within_prompts
 
         if self.session.settings.tune.serve:
             return self.tune_serving_all()
@@ -175,17 +202,7 @@ class InfPop:
             if self.session.settings.tune.grid:
                 measured = measure_grid(evaluate, space, landscape, say)
                 say(f"infpop: {name}: grid of {len(landscape.points)} points, {measured} measured now")
-            result = tune(
-                evaluate,
-                space,
-                landscape,
-                max_evals,
-                self.session.settings.tune.seed,
-                self.session.settings.tune.time_budget,
-                ttft / 1e3 if ttft else None,
-                say,
-                start_points=start_points_for(space, previous[1] if previous else None),
-            )
+            result = self.search(evaluate, space, landscape, previous, ttft / 1e3 if ttft else None)
             if result.best_point is None:
                 say(f"infpop: {name}: no evaluation succeeded ({result.failed} failed); nothing stored")
                 continue
@@ -252,8 +269,7 @@ class InfPop:
         from .serving.pool import ServerPool
         from .serving.server import unavailable
         from .tuning.landscape import Landscape
-        from .tuning.search import tune
-        from .tuning.space import SERVE_ENGINE, start_points_for
+        from .tuning.space import SERVE_ENGINE
 
         session, config = self.session, self.session.config
         say, max_evals, space = self.say, self.max_evals(), self.space(SERVE_ENGINE, [])
@@ -306,19 +322,7 @@ class InfPop:
                 )
 
             previous = self.previous_tuned(name)
-            result = tune(
-                evaluate,
-                space,
-                landscape,
-                max_evals,
-                self.session.settings.tune.seed,
-                self.session.settings.tune.time_budget,
-                None,
-                say,
-                start_points=start_points_for(space, previous[1] if previous else None),
-                maximise="goodput_req_s",
-                unit="req/s",
-            )
+            result = self.search(evaluate, space, landscape, previous, maximise="goodput_req_s", unit="req/s")
             if result.best_point is None:
                 say(f"infpop: {name}: no evaluation succeeded ({result.failed} failed); nothing stored")
                 continue

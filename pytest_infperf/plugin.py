@@ -53,8 +53,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 **common,
             )
         else:
-            metavar = option.metavar or option.name.upper().replace("-", "_")
-            group.addoption(option.flag_name, type=option.parse, metavar=metavar, **common)
+            group.addoption(option.flag_name, type=option.parse, metavar=option.value_name, **common)
         if option.ini:
             parser.addini(option.dest, help=_help(option), type="string", default=None)
     for name, kind, help_text in TUNE_INI:

@@ -281,6 +281,11 @@ class Option:
     def field(self) -> str:
         return self.name.replace("-", "_")
 
+    @property
+    def value_name(self) -> str:
+        """What --help and docs/options.md call the option's value."""
+        return self.metavar or self.name.upper().replace("-", "_")
+
 
 OPTIONS: tuple[Option, ...] = (
     Option(
@@ -682,11 +687,8 @@ class Settings:
 
 
 _VLLM_FIELDS = {f.name for f in dataclasses.fields(VllmKnobs)}
-_ROOTED = (
-    "matrix",
-    "baselines",
-    "output",
-)  # paths relative to pytest's rootdir, not to the working directory
+# Paths relative to pytest's rootdir, not to the working directory.
+_ROOTED = ("matrix", "baselines", "output")
 
 
 def _holder(option: Option) -> type:
@@ -760,7 +762,7 @@ def options_reference() -> str:
         elif option.const is not None:
             shown = f"`{option.flag_name}[={option.metavar}]`"
         else:
-            shown = f"`{option.flag_name}={option.metavar or option.name.upper().replace('-', '_')}`"
+            shown = f"`{option.flag_name}={option.value_name}`"
         ini = f"`{option.dest}`" if option.ini else "—"
         value = default_text(option)
         meaning = option.help.replace("|", "\\|")

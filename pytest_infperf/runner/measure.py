@@ -105,6 +105,11 @@ class Samples:
     histograms: dict[str, Histogram] = field(default_factory=dict)
     generate_s: float = 0.0
     total_tokens: int = 0
+    # where the current repeat's per-batch and per-request samples begin (set by begin_repeat)
+    _repeat_marks: dict[str, int] = field(default_factory=dict)
+
+    def begin_repeat(self) -> None:
+        self._repeat_marks = {"ttlt": len(self.ttlt), **{name: len(v) for name, v in self.exact.items()}}
 
     def add_batch(self, result: Any, elapsed: float) -> int:
         self.generate_s += elapsed
@@ -116,24 +121,18 @@ class Samples:
             values += getattr(result, f"{name}_s")
         return result.output_tokens
 
-    def add_repeat(
-        self,
-        tokens: int,
-        wall: float,
-        passes: int,
-        batches: int,
-        histograms: dict[str, Histogram],
-        starts: dict,
-    ) -> None:
+    def add_repeat(self, tokens: int, wall: float, passes: int, histograms: dict[str, Histogram]) -> None:
+        """Close the repeat begun by `begin_repeat`: its figures, from the samples it added."""
+        marks = self._repeat_marks
         _merge(self.histograms, histograms)
         self.repeat_wall.append(wall)
-        self.ttlt_by_repeat.append(statistics.median(self.ttlt[len(self.ttlt) - passes * batches :]))
+        self.ttlt_by_repeat.append(statistics.median(self.ttlt[marks["ttlt"] :]))
         self.passes.append(passes)
         self.total_tokens += tokens
         self.throughput.append(tokens / wall)
         for name, values in self.exact.items():
             summary = summarize(
-                name, values[starts[name] :], histograms.get("ttft") if name == "ttft" else None
+                name, values[marks[name] :], histograms.get("ttft") if name == "ttft" else None
             )
             for stat in GATED_STATS:
                 self.latency_by_repeat[f"{name}_{stat}_s"].append(summary[f"{name}_{stat}_s"])
@@ -164,12 +163,11 @@ def measure(
     samples = Samples()
     cpu_before = cpu_times()
     with GpuSampler(gpu_indices) as sampler:
-        snapshot = (
-            engine.histograms()
-        )  # read between repeats, outside their clocks: reading it is not generation
+        # the engine's histograms are read between repeats, outside their clocks: reading them is not generation
+        snapshot = engine.histograms()
         for repeat in range(repeats):
             tokens, repeat_start, repeat_passes = 0, time.perf_counter(), 0
-            starts = {name: len(values) for name, values in samples.exact.items()}
+            samples.begin_repeat()
             while repeat_passes == 0 or time.perf_counter() - repeat_start < min_repeat_s:
                 repeat_passes += 1
                 for batch in batches:
@@ -177,7 +175,7 @@ def measure(
             wall = time.perf_counter() - repeat_start
             repeat_start_snapshot, snapshot = snapshot, engine.histograms()
             repeat_histograms = _difference(snapshot, repeat_start_snapshot)
-            samples.add_repeat(tokens, wall, repeat_passes, len(batches), repeat_histograms, starts)
+            samples.add_repeat(tokens, wall, repeat_passes, repeat_histograms)
             if progress is not None:  # the heartbeat: repeats done and the pace so far
                 progress(
                     {
